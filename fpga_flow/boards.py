@@ -1,0 +1,122 @@
+"""Board catalogue: one YAML declaration per board, validated on load.
+
+Boards come from the catalogue shipped in ``board_configs/`` plus any folder named by
+``--boards-dir`` or the ``FPGA_FLOW_BOARDS_DIR`` environment variable (``os.pathsep``
+separated); a user board with the same name replaces the shipped one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fpga_flow.errors import BoardConfigError
+
+BOARDS_DIR_ENV = "FPGA_FLOW_BOARDS_DIR"
+SHIPPED_BOARDS_DIR = Path(__file__).resolve().parent.parent / "board_configs"
+
+
+class Resources(BaseModel):
+    """Resource totals of a part, in the units the vendor tools report (BRAM in 18Kb halves)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    LUT: int = Field(gt=0)
+    FF: int = Field(gt=0)
+    DSP: int = Field(ge=0)
+    BRAM_18K: int = Field(ge=0)
+    URAM: int = Field(ge=0)
+
+
+class Board(BaseModel):
+    """A board as the build needs it: its part, clock, resources and hls4ml backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    vendor: Literal["AMD", "Intel"]
+    description: str = ""
+    part: str = Field(min_length=4)
+    family: str
+    clock_period_ns: float = Field(gt=0, le=100)
+    resources: Resources
+    backend: Literal["Vivado", "Vitis", "VivadoAccelerator", "Quartus", "oneAPI"]
+    accelerator_board: str | None = None
+    datasheet: str | None = None
+
+    @field_validator("part")
+    @classmethod
+    def _part_has_no_spaces(cls, value: str) -> str:
+        if value != value.strip() or " " in value:
+            raise ValueError("a part string has no spaces, e.g. xc7z020clg400-1")
+        return value
+
+    @property
+    def clock_mhz(self) -> float:
+        return 1000.0 / self.clock_period_ns
+
+
+def board_dirs(extra_dir: str | Path | None = None) -> list[Path]:
+    """Folders searched for board YAML files, later ones overriding earlier ones."""
+    dirs = [SHIPPED_BOARDS_DIR]
+    env = os.environ.get(BOARDS_DIR_ENV)
+    if env:
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    if extra_dir is not None:
+        dirs.append(Path(extra_dir))
+    for folder in dirs[1:]:
+        if not folder.is_dir():
+            raise BoardConfigError(
+                f"boards folder {folder} does not exist: give an existing folder of board YAML files"
+            )
+    return dirs
+
+
+def load_board_file(path: Path) -> Board:
+    """Parse and validate one board YAML; errors name the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise BoardConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise BoardConfigError(f"{path}: a board file must be a YAML mapping of fields (name, part, ...)")
+    try:
+        return Board.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BoardConfigError(f"{path}: field '{field}': {first['msg']}") from None
+
+
+@lru_cache(maxsize=16)
+def _load_catalogue(dirs: tuple[Path, ...]) -> dict[str, Board]:
+    boards: dict[str, Board] = {}
+    for folder in dirs:
+        for path in sorted(folder.glob("*.y*ml")):
+            board = load_board_file(path)
+            boards[board.name] = board
+    return boards
+
+
+def load_boards(extra_dir: str | Path | None = None) -> dict[str, Board]:
+    """All boards by name."""
+    return dict(_load_catalogue(tuple(board_dirs(extra_dir))))
+
+
+def get_board(name: str, extra_dir: str | Path | None = None) -> Board:
+    """One board by name; an unknown name suggests the closest known ones."""
+    boards = load_boards(extra_dir)
+    key = name.strip().lower()
+    if key in boards:
+        return boards[key]
+    close = difflib.get_close_matches(key, boards, n=3, cutoff=0.4)
+    hint = f"did you mean {', '.join(close)}?" if close else "see 'fpga-flow boards'"
+    raise BoardConfigError(f"unknown board '{name}': {hint}")

@@ -1,0 +1,8 @@
+"""The ``fpga-flow`` command. Each command lives in its own module and registers on ``app``."""
+
+from fpga_flow.cli.app import app
+from fpga_flow.cli import boards_zoo  # noqa: F401  (registers commands)
+from fpga_flow.cli import build  # noqa: F401
+from fpga_flow.cli import dashboard  # noqa: F401
+
+__all__ = ["app"]

@@ -1,0 +1,88 @@
+"""``fpga-flow boards``, ``fpga-flow zoo`` and ``fpga-flow train``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fpga_flow.cli.app import app, print_json, user_errors
+
+BoardsDir = typer.Option(None, "--boards-dir", help="Folder of extra board YAML files (or set FPGA_FLOW_BOARDS_DIR).")
+
+
+@app.command()
+@user_errors
+def boards(
+    as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON."),
+    boards_dir: Optional[Path] = BoardsDir,
+) -> None:
+    """List the board catalogue: part, clock, resources and hls4ml backend."""
+    from fpga_flow.boards import load_boards
+
+    catalogue = load_boards(boards_dir)
+    if as_json:
+        print_json([board.model_dump() for board in catalogue.values()])
+        return
+    table = Table(title=f"{len(catalogue)} boards")
+    for column in ("board", "part", "backend", "clock ns", "LUT", "FF", "DSP", "BRAM_18K", "URAM"):
+        table.add_column(column, justify="right" if column[0].isupper() or column == "clock ns" else "left")
+    for board in catalogue.values():
+        r = board.resources
+        table.add_row(board.name, board.part, board.backend, f"{board.clock_period_ns:g}",
+                      f"{r.LUT:,}", f"{r.FF:,}", f"{r.DSP:,}", f"{r.BRAM_18K:,}", f"{r.URAM:,}")
+    Console().print(table)
+
+
+@app.command()
+@user_errors
+def zoo(as_json: bool = typer.Option(False, "--json", help="Print the recipes as JSON.")) -> None:
+    """List the model zoo recipes."""
+    from model_zoo import recipes
+
+    found = recipes()
+    if as_json:
+        print_json([recipe.describe() for recipe in found.values()])
+        return
+    table = Table(title=f"{len(found)} recipes")
+    for column in ("recipe", "family", "epochs", "io type", "description"):
+        table.add_column(column)
+    for recipe in found.values():
+        table.add_row(recipe.name, recipe.family, str(recipe.training.epochs), recipe.hls.io_type, recipe.description)
+    Console().print(table)
+
+
+@app.command()
+@user_errors
+def train(
+    recipe: str = typer.Argument(..., help="A zoo recipe name (see 'fpga-flow zoo')."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (default: the recipe's)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Export folder (default: reports/zoo/RECIPE)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the export's metadata as JSON."),
+) -> None:
+    """Train a zoo recipe with quantization-aware training and export it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from model_zoo import get_recipe
+    from fpga_flow.train import train_recipe
+
+    chosen = get_recipe(recipe)
+    out = out or Path("reports") / "zoo" / chosen.name
+    total = epochs or chosen.training.epochs
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), disable=as_json, transient=False) as bar:
+        task = bar.add_task(f"training {chosen.name}", total=total)
+        trained = train_recipe(
+            chosen, out, epochs=epochs,
+            on_epoch=lambda epoch, n, logs: bar.update(
+                task, completed=epoch, description=f"training {chosen.name} (val acc {logs.get('val_accuracy', 0):.3f})"),
+        )
+    if as_json:
+        print_json({"recipe": trained.recipe, "export_dir": str(trained.export_dir), "epochs": trained.epochs,
+                    "test_accuracy": trained.test_accuracy, "model": str(trained.model_path), "data": str(trained.data_path)})
+        return
+    Console().print(f"[green]trained[/] {trained.recipe}: test accuracy {trained.test_accuracy:.4f} "
+                    f"in {trained.train_seconds:.1f} s -> {trained.export_dir}")

@@ -1,0 +1,96 @@
+"""Stage ``check``: refuse, before conversion starts, what hls4ml 1.3.0 cannot convert,
+naming the layer, its class and the fix (hls4ml itself fails deep inside conversion
+with an AssertionError or a KeyError that names neither)."""
+
+from __future__ import annotations
+
+from fpga_flow.errors import UnsupportedModelError
+
+RESERVED_LAYER_NAMES = ("input",)
+HARD_ACTIVATIONS = ("hard_sigmoid", "hard_tanh", "hard_swish")
+RECURRENT_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU")
+
+
+def supported_layer_classes() -> set[str]:
+    import hls4ml.converters
+
+    supported = set(hls4ml.converters.get_supported_keras_layers())
+    # Wrappers and containers are walked through; their inner layers are checked instead.
+    return supported
+
+
+def _activation_config(layer, attribute: str):
+    value = getattr(layer, attribute, None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    get_config = getattr(value, "get_config", None)
+    name = getattr(value, "__name__", None) or type(value).__name__
+    return {"name": name, "config": get_config() if get_config else {}}
+
+
+def _is_hard(activation) -> bool:
+    if activation is None:
+        return False
+    if isinstance(activation, str):
+        return any(activation.startswith(hard) for hard in HARD_ACTIVATIONS)
+    name, config = activation["name"], activation["config"]
+    if name in HARD_ACTIVATIONS:
+        return True
+    # QKeras quantized_tanh/quantized_sigmoid are "hard" unless use_real_tanh/use_real_sigmoid.
+    if name == "quantized_tanh":
+        return not config.get("use_real_tanh", False)
+    if name == "quantized_sigmoid":
+        return not config.get("use_real_sigmoid", False)
+    return False
+
+
+def check_convertible(model) -> None:
+    """Raise UnsupportedModelError for the first layer hls4ml 1.3.0 cannot take."""
+    supported = supported_layer_classes()
+    for layer in _walk(model):
+        cls = type(layer).__name__
+        if layer.name in RESERVED_LAYER_NAMES:
+            raise UnsupportedModelError(
+                f"layer '{layer.name}' ({cls}): 'input' is a reserved name in hls4ml; rename the layer (e.g. name='input_1')"
+            )
+        if cls not in supported:
+            raise UnsupportedModelError(
+                f"layer '{layer.name}' ({cls}) has no hls4ml 1.3.0 converter; replace it with a supported layer "
+                "(see hls4ml.converters.get_supported_keras_layers()) or register one through hls4ml's Extension API"
+            )
+        if cls in RECURRENT_CLASSES:
+            _check_recurrent(layer, cls)
+
+
+def _check_recurrent(layer, cls: str) -> None:
+    activation = _activation_config(layer, "activation")
+    recurrent = _activation_config(getattr(layer, "cell", layer), "recurrent_activation")
+    if _is_hard(recurrent):
+        raise UnsupportedModelError(
+            f"layer '{layer.name}' ({cls}): recurrent_activation {_describe(recurrent)} is a hard activation, which hls4ml "
+            "1.3.0 refuses; use recurrent_activation='sigmoid' (float, table-based in HLS) or quantized_sigmoid(bits, use_real_sigmoid=True)"
+        )
+    if _is_hard(activation):
+        raise UnsupportedModelError(
+            f"layer '{layer.name}' ({cls}): activation {_describe(activation)} is a hard activation, which hls4ml 1.3.0 "
+            "refuses; use activation='tanh' or quantized_tanh(bits, use_real_tanh=True)"
+        )
+
+
+def _describe(activation) -> str:
+    return activation if isinstance(activation, str) else activation["name"]
+
+
+def _walk(model):
+    for layer in model.layers:
+        inner = getattr(layer, "layers", None)
+        if inner is not None and type(layer).__name__ in ("Sequential", "Functional"):
+            yield from _walk(layer)
+        else:
+            yield layer
+
+
+def list_layer_families(model) -> list[str]:
+    return sorted({type(layer).__name__ for layer in _walk(model)})

@@ -1,0 +1,154 @@
+"""Stage ``convert``: a Keras/QKeras model to an hls4ml project for a board.
+
+Besides hls4ml's own files, the project gets ``bridge.json``: the shapes of the model's
+inputs, outputs and traced layers, which is all the C-simulation needs to call the
+compiled library without the hls4ml graph (so a cached project is usable as it is).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fpga_flow.boards import Board
+from fpga_flow.errors import UnsupportedModelError, UserInputError
+
+IO_TYPES = ("io_parallel", "io_stream")
+STRATEGIES = ("Latency", "Resource")
+PROJECT_NAME = "myproject"
+BRIDGE_SPEC = "bridge.json"
+
+
+@dataclass(frozen=True)
+class HLSSettings:
+    """Everything about the HLS project that the user chooses, besides precisions."""
+
+    io_type: str = "io_parallel"
+    strategy: str = "Latency"
+    reuse_factor: int = 1
+    clock_period_ns: float = 10.0
+    default_precision: str = "ap_fixed<16,6>"
+
+    def __post_init__(self) -> None:
+        if self.io_type not in IO_TYPES:
+            raise UserInputError(f"io type '{self.io_type}' is not one of {', '.join(IO_TYPES)}")
+        if self.strategy not in STRATEGIES:
+            raise UserInputError(f"strategy '{self.strategy}' is not one of {', '.join(STRATEGIES)}")
+        if self.reuse_factor < 1:
+            raise UserInputError(f"reuse factor must be at least 1, got {self.reuse_factor}")
+        if not 0 < self.clock_period_ns <= 100:
+            raise UserInputError(f"clock period must be in (0, 100] ns, got {self.clock_period_ns}")
+
+
+@dataclass
+class HLSProject:
+    """A written hls4ml project and the graph it came from."""
+
+    output_dir: Path
+    backend: str
+    part: str
+    hls_config: dict[str, Any]
+    graph: Any = field(repr=False, default=None)
+
+    @property
+    def bridge_spec(self) -> dict[str, Any]:
+        return json.loads((self.output_dir / BRIDGE_SPEC).read_text())
+
+
+def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any]:
+    """hls4ml's per-layer configuration for ``model`` with the user's strategy and reuse factor."""
+    import hls4ml
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        config = hls4ml.utils.config_from_keras_model(
+            model,
+            granularity="name",
+            backend=_config_backend(backend),
+            default_precision=settings.default_precision,
+            default_reuse_factor=settings.reuse_factor,
+        )
+    config["Model"]["Strategy"] = settings.strategy
+    for layer_config in config["LayerName"].values():
+        if "ReuseFactor" in layer_config:
+            layer_config["ReuseFactor"] = settings.reuse_factor
+        layer_config["Trace"] = True
+    return config
+
+
+def _config_backend(backend: str) -> str:
+    return "Vivado" if backend == "VivadoAccelerator" else backend
+
+
+def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
+    """Convert and write the project for ``board``; conversion errors name the layer."""
+    import hls4ml
+
+    output_dir = Path(output_dir)
+    kwargs: dict[str, Any] = {}
+    if board.backend == "VivadoAccelerator":
+        kwargs["board"] = board.accelerator_board
+    hls_config = copy.deepcopy(hls_config)
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):
+            graph = hls4ml.converters.convert_from_keras_model(
+                model,
+                hls_config=hls_config,
+                output_dir=str(output_dir),
+                project_name=PROJECT_NAME,
+                part=board.part,
+                backend=board.backend,
+                io_type=settings.io_type,
+                clock_period=settings.clock_period_ns,
+                **kwargs,
+            )
+            # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
+            # the firmware is unchanged; the closure compares per-layer outputs.
+            graph.config.trace_output = True
+            graph.write()
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}") from None
+    (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
+    _write_bridge_spec(graph, output_dir)
+    return HLSProject(output_dir, board.backend, board.part, hls_config, graph)
+
+
+def _write_bridge_spec(graph, output_dir: Path) -> None:
+    traced = {
+        layer.name: [int(d) for d in layer.get_output_variable().shape]
+        for layer in graph.get_layers()
+        if layer.get_attr("function_cpp", None) and layer.get_attr("trace", False)
+    }
+    spec = {
+        "project": PROJECT_NAME,
+        "inputs": [{"name": v.name, "size": int(v.size())} for v in graph.get_input_variables()],
+        "outputs": [{"name": v.name, "size": int(v.size())} for v in graph.get_output_variables()],
+        "traced_layers": traced,
+        "layer_precisions": layer_precisions(graph),
+    }
+    (output_dir / BRIDGE_SPEC).write_text(json.dumps(spec, indent=2), encoding="utf-8")
+
+
+def layer_precisions(graph) -> dict[str, dict[str, str]]:
+    """The C++ type hls4ml chose for each layer's output and weights, after its passes."""
+    found: dict[str, dict[str, str]] = {}
+    for layer in graph.get_layers():
+        types = {"result": layer.get_output_variable().type.precision.definition_cpp()}
+        for name, weight in layer.weights.items():
+            types[name] = weight.type.precision.definition_cpp()
+        for attr, value in layer.attributes.items():
+            precision = getattr(getattr(value, "precision", None), "definition_cpp", None)
+            if attr.endswith("_t") and precision is not None:
+                types.setdefault(attr[:-2], precision())
+        found[layer.name] = types
+    return found
+
+
+def settings_dict(settings: HLSSettings) -> dict[str, Any]:
+    return asdict(settings)

@@ -1,0 +1,149 @@
+"""Stage ``estimate``: resources and latency of an hls4ml project without vendor tools.
+
+A first-order model, stated so it can be checked against vendor reports:
+
+* multiplications per layer: Dense ``n_in * n_out`` (non-zero weights only: hls4ml's
+  Latency strategy drops multiplications by zero); Conv1D/Conv2D ``kernel_size * n_chan *
+  n_filt``, shared by the output positions, which a pipelined loop visits one per cycle; recurrent layers ``gates * (n_in + n_state) * n_state``
+  per time step;
+* multipliers instantiated: ``ceil(multiplications / reuse_factor)``;
+* a multiplier maps to LUTs when either operand is at most 4 bits or both are at most
+  10 bits (Vivado's threshold for small products), costing ``w_a * w_b / 2`` LUTs;
+  otherwise to one DSP slice (two when the product exceeds the family's DSP port widths,
+  25x18 on 7-series, 27x18 on UltraScale and newer);
+* adders: one per multiplication, ``accum_width / 2`` LUTs each; registers: one output
+  word per layer output element, plus the multiplier outputs when pipelined;
+* weights go to BRAM_18K only under the Resource strategy (``ceil(bits / 18432)`` blocks);
+* latency of a layer: ``reuse_factor * positions + ceil(log2(n_in)) + 2`` cycles (multiply, adder tree,
+  register), summed over layers for io_parallel; the interval is the largest reuse factor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fpga_flow.boards import Board
+
+MODEL_NAME = "fpga-flow first-order estimate v1"
+RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
+BRAM_BITS = 18432
+RECURRENT_GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    layer: str
+    layer_class: str
+    multipliers: int
+    DSP: int
+    LUT: int
+    FF: int
+    BRAM_18K: int
+    latency_cycles: int
+    reuse_factor: int
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "class": self.layer_class, "multipliers": self.multipliers, "DSP": self.DSP,
+                "LUT": self.LUT, "FF": self.FF, "BRAM_18K": self.BRAM_18K, "latency_cycles": self.latency_cycles,
+                "reuse_factor": self.reuse_factor}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    resources: dict[str, int]
+    available: dict[str, int]
+    latency_cycles: int
+    interval_cycles: int
+    clock_period_ns: float
+    per_layer: list[LayerEstimate] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "source": "estimate",
+            "model": MODEL_NAME,
+            "resources": dict(self.resources),
+            "utilization_pct": {
+                key: (round(100.0 * self.resources[key] / self.available[key], 2) if self.available[key] else None)
+                for key in RESOURCE_KEYS
+            },
+            "latency_cycles": self.latency_cycles,
+            "interval_cycles": self.interval_cycles,
+            "latency_ns": round(self.latency_cycles * self.clock_period_ns, 3),
+            "per_layer": [layer.to_dict() for layer in self.per_layer],
+            "assumptions": [line.strip("* ").strip() for line in __doc__.split("\n\n")[1].split("\n* ")],
+        }
+
+
+def _dsp_ports(family: str) -> tuple[int, int]:
+    return (25, 18) if family.lower() in ("zynq", "artix7", "kintex7", "virtex7", "spartan7") else (27, 18)
+
+
+def _width(precision) -> int:
+    return int(getattr(precision, "width", 16) or 16)
+
+
+def _multiplications(layer) -> int:
+    cls = layer.class_name
+    weight = layer.weights.get("weight")
+    if cls in ("Dense", "BinaryDense", "TernaryDense"):
+        return int(np.count_nonzero(weight.data)) if weight is not None else 0
+    if cls in ("Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D"):
+        # One kernel application per cycle: hls4ml walks the output positions in a
+        # pipelined loop (ParallelizationFactor 1), sharing the multipliers.
+        return int(np.count_nonzero(weight.data)) if weight is not None else 0
+    for kind, gates in RECURRENT_GATES.items():
+        if cls == kind:
+            n_state = int(layer.get_attr("n_out"))
+            n_in = int(layer.get_attr("n_in"))
+            return gates * (n_in + n_state) * n_state
+    return 0
+
+
+def cls_is_conv(layer) -> bool:
+    return layer.class_name in ("Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D")
+
+
+def _layer_estimate(layer, settings, board: Board) -> LayerEstimate:
+    mults = _multiplications(layer)
+    reuse = int(layer.get_attr("reuse_factor", settings.reuse_factor) or 1)
+    multipliers = math.ceil(mults / reuse) if mults else 0
+    weight = layer.weights.get("weight")
+    w_weight = _width(weight.type.precision) if weight is not None else 0
+    w_input = _width(layer.get_input_variable().type.precision) if layer.inputs else 16
+    port_a, port_b = _dsp_ports(board.family)
+    small = min(w_weight, w_input) <= 4 or max(w_weight, w_input) <= 10
+    dsp_each = 0 if small else (1 if max(w_weight, w_input) <= port_a and min(w_weight, w_input) <= port_b else 2)
+    out_var = layer.get_output_variable()
+    out_width = _width(out_var.type.precision)
+    accum = layer.get_attr("accum_t")
+    accum_width = _width(accum.precision) if accum is not None else out_width
+    lut = (multipliers * (w_weight * w_input // 2) if small else 0) + multipliers * (accum_width // 2)
+    ff = int(np.prod(out_var.shape)) * out_width + multipliers * accum_width
+    bram = 0
+    if weight is not None and settings.strategy == "Resource":
+        bram = math.ceil(weight.data.size * w_weight / BRAM_BITS)
+    n_in = int(layer.get_attr("n_in") or np.prod(layer.get_input_variable().shape) if layer.inputs else 1)
+    positions = 1
+    if cls_is_conv(layer):
+        positions = int(np.prod(out_var.shape[:-1])) // int(layer.get_attr("parallelization_factor", 1) or 1)
+    latency = reuse * positions + math.ceil(math.log2(max(2, n_in))) + 2 if mults else 1
+    return LayerEstimate(layer.name, layer.class_name, multipliers, multipliers * dsp_each, int(lut), int(ff),
+                         bram, latency, reuse)
+
+
+def estimate(graph, settings, board: Board) -> Estimate:
+    """Resources and latency of ``graph`` built with ``settings`` for ``board``."""
+    layers = [_layer_estimate(layer, settings, board) for layer in graph.get_layers() if layer.class_name != "Input"]
+    totals = {key: int(sum(getattr(layer, key) for layer in layers)) for key in ("LUT", "FF", "DSP", "BRAM_18K")}
+    totals["URAM"] = 0
+    return Estimate(
+        resources=totals,
+        available=board.resources.model_dump(),
+        latency_cycles=int(sum(layer.latency_cycles for layer in layers)),
+        interval_cycles=int(max((layer.reuse_factor for layer in layers), default=1)),
+        clock_period_ns=settings.clock_period_ns,
+        per_layer=layers,
+    )

@@ -1,0 +1,78 @@
+"""ap_fixed types as small data objects: parse hls4ml/C++ spellings, print them back,
+and tell a value's representable range."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+_FIXED = re.compile(
+    r"^(?:ap_)?(?P<u>u)?fixed<\s*(?P<w>\d+)\s*,\s*(?P<i>-?\d+)\s*(?:,\s*(?:AP_)?(?P<q>[A-Z_]+))?"
+    r"\s*(?:,\s*(?:AP_)?(?P<o>[A-Z_]+))?[^>]*>$"
+)
+_INT = re.compile(r"^(?:ap_)?(?P<u>u)?int<\s*(?P<w>\d+)\s*>$")
+
+
+@dataclass(frozen=True)
+class FixedType:
+    width: int
+    integer: int
+    signed: bool = True
+    rounding: str = "TRN"
+    overflow: str = "WRAP"
+
+    @classmethod
+    def parse(cls, text: str) -> "FixedType | None":
+        """A fixed or integer type from its spelling; None for anything else (float, auto)."""
+        text = str(text).strip().replace(" ", "")
+        m = _FIXED.match(text)
+        if m:
+            return cls(int(m["w"]), int(m["i"]), m["u"] is None, m["q"] or "TRN", m["o"] or "WRAP")
+        m = _INT.match(text)
+        if m:
+            return cls(int(m["w"]), int(m["w"]), m["u"] is None)
+        return None
+
+    @property
+    def fractional(self) -> int:
+        return self.width - self.integer
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        step = 2.0 ** -self.fractional
+        if self.signed:
+            return -(2.0 ** (self.integer - 1)), 2.0 ** (self.integer - 1) - step
+        return 0.0, 2.0**self.integer - step
+
+    def out_of_range(self, values: np.ndarray) -> int:
+        lo, hi = self.bounds
+        values = np.asarray(values)
+        return int(np.count_nonzero((values < lo) | (values > hi)))
+
+    def widened(self, fractional_bits: int = 0, integer_bits: int = 0) -> "FixedType":
+        return replace(self, width=self.width + fractional_bits + integer_bits, integer=self.integer + integer_bits)
+
+    def __str__(self) -> str:
+        kind = "fixed" if self.signed else "ufixed"
+        return f"{kind}<{self.width},{self.integer},{self.rounding},{self.overflow}>"
+
+
+def integer_bits_for(max_abs: float, signed: bool = True) -> int:
+    """Integer bits (sign included when signed) that hold ``max_abs`` without overflow."""
+    if max_abs <= 0:
+        return 1 if signed else 0
+    bits = math.floor(math.log2(max_abs)) + 1
+    return bits + 1 if signed else bits
+
+
+def fractional_bits_for(values: np.ndarray, limit: int = 16) -> int:
+    """The fewest fractional bits (up to ``limit``) that represent every value exactly."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    for bits in range(limit + 1):
+        scaled = values * 2.0**bits
+        if np.all(scaled == np.round(scaled)):
+            return bits
+    return limit

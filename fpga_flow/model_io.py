@@ -1,0 +1,96 @@
+"""Loading Keras/QKeras models in the forms users bring them: a whole-model ``.h5`` or
+``.keras`` file, or a Keras v2 architecture ``.json`` with a weights ``.h5``."""
+
+from __future__ import annotations
+
+import json
+from importlib import import_module
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+from fpga_flow.errors import ModelLoadError, UserInputError
+
+MODEL_SUFFIXES = (".h5", ".keras", ".json")
+# fpga-flow's own Keras layers; each module offers custom_objects().
+EXTENSION_MODULES = tuple(
+    name for name in ("fpga_flow.attention",) if find_spec(name.rpartition(".")[0]) and find_spec(name)
+)
+
+
+def custom_objects() -> dict:
+    """QKeras layers and quantizers, plus fpga-flow's own layers, for deserialization."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    objects: dict = {}
+    _add_supported_quantized_objects(objects)
+    for module in EXTENSION_MODULES:
+        objects.update(import_module(module).custom_objects())
+    return objects
+
+
+def load_keras_model(path: str | Path, weights: str | Path | None = None):
+    """Load a model; every failure is a one-line ModelLoadError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} not found: give a .h5, .keras or .json (with --weights) file")
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ModelLoadError(f"{path}: unknown model format '{path.suffix}': use .h5, .keras, or .json with --weights")
+    import tensorflow as tf
+
+    objects = custom_objects()
+    try:
+        if path.suffix == ".json":
+            if weights is None:
+                raise ModelLoadError(f"{path} holds only an architecture: give its weights with --weights FILE.h5")
+            weights = Path(weights)
+            if not weights.is_file():
+                raise ModelLoadError(f"weights file {weights} not found")
+            model = tf.keras.models.model_from_json(path.read_text(encoding="utf-8"), custom_objects=objects)
+            model.load_weights(str(weights))
+        else:
+            model = tf.keras.models.load_model(str(path), custom_objects=objects, compile=False)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, AttributeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: cannot load as a Keras/QKeras model ({reason[:200]})") from None
+    return model
+
+
+def load_test_data(path: str | Path, input_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrays ``X`` (and optionally ``y``) from an ``.npz``, checked against the model's input shape."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"test data {path} not found: give an .npz file with array X (and optionally y)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserInputError(f"{path}: not a readable .npz file ({str(exc)[:120]})") from None
+    if "X" not in arrays:
+        raise UserInputError(f"{path}: no array named 'X' (found: {', '.join(arrays) or 'none'}); save with np.savez(f, X=..., y=...)")
+    X = arrays["X"].astype(np.float32)
+    if tuple(X.shape[1:]) != tuple(input_shape):
+        raise UserInputError(
+            f"{path}: X has sample shape {tuple(X.shape[1:])} but the model expects {tuple(input_shape)}; "
+            f"reshape X to (N, {', '.join(map(str, input_shape))})"
+        )
+    if len(X) == 0:
+        raise UserInputError(f"{path}: X holds no samples")
+    y = arrays.get("y")
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim == 2:
+            y = y.argmax(axis=1)
+        if len(y) != len(X):
+            raise UserInputError(f"{path}: y has {len(y)} labels for {len(X)} samples in X")
+    return X, y
+
+
+def model_input_shape(model) -> tuple[int, ...]:
+    shape = model.input_shape
+    if isinstance(shape, list):
+        raise UserInputError("models with several inputs are not supported yet: give a single-input model")
+    return tuple(int(d) for d in shape[1:])

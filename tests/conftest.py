@@ -1,0 +1,34 @@
+"""Shared fixtures: the repository's paths, a CLI runner, and a CNN trained once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CNN_EPOCHS = 12
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``fpga-flow`` as a user would, in a subprocess."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "fpga_flow", *args],
+        cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def reports_root(tmp_path_factory) -> Path:
+    """A reports folder holding a cnn_digits export trained once for the session."""
+    root = tmp_path_factory.mktemp("reports")
+    result = run_cli("train", "cnn_digits", "--epochs", str(CNN_EPOCHS), "--out", str(root / "zoo" / "cnn_digits"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["test_accuracy"] > 0.9
+    return root
