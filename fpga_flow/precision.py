@@ -274,7 +274,10 @@ def close_precisions(
             break
         layer = _worst_contributor(step.layer_errors, config["LayerName"], exhausted)
         if layer is None:
-            result.stopped_because = f"bit budget ({max_width} bits) reached on every layer"
+            result.stopped_because = (
+                f"no layer left to widen: every traced layer that matches a Keras layer reached {max_width} bits"
+                if step.layer_errors else "no traced layer matches a Keras layer output to compare with"
+            )
             break
         change = widen_layer(config["LayerName"][layer], max_width)
         if change is None:
