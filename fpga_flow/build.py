@@ -280,6 +280,19 @@ BUILD_STEPS: tuple[tuple[str, str, Step], ...] = (
 # --------------------------------------------------------------------------- driver
 
 
+def _check_model_reference(cfg: BuildConfig) -> None:
+    """A zoo name or an existing model file, checked before a run directory is made."""
+    from fpga_flow.model_io import MODEL_SUFFIXES
+    from model_zoo import get_recipe
+
+    path = Path(cfg.model)
+    if path.suffix in MODEL_SUFFIXES or path.exists():
+        if not path.is_file():
+            raise UserInputError(f"model file {path} not found: give a .h5, .keras or .json (with --weights) file")
+    else:
+        get_recipe(cfg.model)
+
+
 def default_run_dir(cfg: BuildConfig) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return cfg.reports_dir / "runs" / f"{Path(cfg.model).stem}_{cfg.board}_{stamp}"
@@ -299,6 +312,7 @@ def run_build(cfg: BuildConfig, progress: Progress = _silent) -> dict[str, Any]:
     """Run every step; return the summary (also written to ``summary.json``)."""
     board = get_board(cfg.board, cfg.boards_dir)
     gxx()  # fail before any work when C-simulation cannot run
+    _check_model_reference(cfg)
     run_dir = prepare_run_dir(cfg)
     ctx = BuildContext(cfg, board, run_dir)
     total = time.perf_counter()

@@ -117,9 +117,12 @@ def test_existing_output_directory_is_refused_without_force(tmp_path):
 
 
 def test_bad_option_values_are_one_line_errors(tmp_path):
-    assert_user_error(run_cli("build", "cnn_digits", "--board", "pynq-z2", "--io-type", "io_serial"), "--io-type")
-    assert_user_error(run_cli("build", "cnn_digits", "--board", "pynq-z2", "--reuse-factor", "0"), "--reuse-factor")
-    assert_user_error(run_cli("build", "not_a_recipe", "--board", "pynq-z2"), "unknown model 'not_a_recipe'")
+    for option, value in (("--io-type", "io_serial"), ("--reuse-factor", "0")):
+        result = run_cli("build", "cnn_digits", "--board", "pynq-z2", option, value, "--reports-dir", str(tmp_path))
+        assert_user_error(result, option)
+    result = run_cli("build", "not_a_recipe", "--board", "pynq-z2", "--reports-dir", str(tmp_path))
+    assert_user_error(result, "unknown model 'not_a_recipe'")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_missing_gxx_is_reported_before_any_work(tmp_path):
