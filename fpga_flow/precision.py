@@ -34,6 +34,8 @@ FRACTION_STEP = 2
 MAX_TABLE_SIZE = 8192
 FLOAT_WEIGHT_FRACTION = 12
 DATA_FRACTION_LIMIT = 12
+RESULT_FRACTION = 10
+SOFTMAX_SPREAD_BITS = 4
 
 
 @dataclass
@@ -74,19 +76,40 @@ class ClosureResult:
         }
 
 
+def _activation_name(layer) -> str | None:
+    """The name hls4ml gives a layer's fused activation, or None when it has none."""
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", None)
+    if name is None or name == "linear" or type(layer).__name__ in ("Activation", "QActivation"):
+        return None
+    return name
+
+
 def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
-    """Every layer's output on ``X``, by layer name."""
+    """Keras's value of every layer on ``X``, named as hls4ml names its layers: a layer
+    with a fused activation (``Dense(..., activation='relu')``) is split by hls4ml into
+    ``name`` (before the activation) and ``name_relu`` (after it)."""
     import tensorflow as tf
 
     layers = [layer for layer in model.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
-    probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
+    tensors, names = [], []
+    for layer in layers:
+        tensors.append(layer.output)
+        activation = _activation_name(layer)
+        if activation is None:
+            names.append(layer.name)
+            continue
+        names.append(f"{layer.name}_{activation}")
+        linear = type(layer).from_config({**layer.get_config(), "activation": "linear", "name": f"{layer.name}__pre"})
+        tensors.append(linear(layer.input))
+        linear.set_weights(layer.get_weights())
+        names.append(layer.name)
+    probe = tf.keras.Model(model.inputs, tensors)
     outputs = probe.predict(X, verbose=0, batch_size=256)
-    if len(layers) == 1:
-        outputs = [outputs]
-    values = {layer.name: np.asarray(out) for layer, out in zip(layers, outputs)}
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.InputLayer):
-            values[layer.name] = np.asarray(X)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    values = {name: np.asarray(out) for name, out in zip(names, outputs)}
+    for name in model.input_names:
+        values[name] = np.asarray(X)
     return values
 
 
@@ -99,71 +122,53 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
     config = copy.deepcopy(hls_config)
     layer_configs = config["LayerName"]
     outputs = keras_layer_outputs(model, X_calib)
-    quantized_results = _quantizer_fixed_results(model)
     for input_name in model.input_names:
-        input_config = layer_configs.get(input_name)
-        if input_config is not None:
-            input_config.setdefault("Precision", {})["result"] = str(_type_for_data(X_calib, limit=DATA_FRACTION_LIMIT))
+        if input_name in layer_configs:
+            layer_configs[input_name].setdefault("Precision", {})["result"] = str(
+                _type_for_data(X_calib, limit=DATA_FRACTION_LIMIT))
+    fixed_by_quantizer = _quantizer_fixed_results(model)
+    for name, layer_config in layer_configs.items():
+        precision = layer_config.get("Precision")
+        if not isinstance(precision, dict) or name in model.input_names or name in fixed_by_quantizer:
+            continue
+        observed = outputs.get(name)
+        result = precision.get("result")
+        # Table-based activations left 'auto' get the model default type, whatever their range.
+        sized_by_default = result == "auto" and "table" in precision
+        if observed is not None and (_is_fixed_explicit(result) or sized_by_default):
+            current = FixedType.parse(result) if _is_fixed_explicit(result) else None
+            fraction = max(current.fractional if current else 0, RESULT_FRACTION)
+            signed = bool((observed < 0).any())
+            integer = integer_bits_for(2.0 * float(np.abs(observed).max()), signed)
+            precision["result"] = str(FixedType(fraction + integer, integer, signed, "RND", "SAT"))
     for layer in model.layers:
-        layer_config = layer_configs.get(layer.name)
-        if layer_config is None:
-            continue
-        precision = layer_config.setdefault("Precision", {})
-        if not isinstance(precision, dict):
-            continue
-        if layer.name not in quantized_results and _is_fixed_explicit(precision.get("result")):
-            observed = outputs.get(layer.name)
-            if observed is not None:
-                current = FixedType.parse(precision["result"])
-                integer = integer_bits_for(float(np.abs(observed).max()), current.signed)
-                precision["result"] = str(FixedType(current.fractional + integer, integer, current.signed, "RND", "SAT"))
-        _infer_float_weights(layer, precision)
+        if layer.name in layer_configs:
+            _infer_float_weights(layer, layer_configs[layer.name].setdefault("Precision", {}))
     for name, layer_config in layer_configs.items():
         precision = layer_config.get("Precision")
         if isinstance(precision, dict) and "exp_table" in precision:
-            _infer_softmax(name, layer_config, model, layer_configs, outputs)
+            _infer_softmax(name, layer_config, outputs)
     return config
 
 
-def _infer_softmax(name: str, layer_config: dict, model, layer_configs: dict, outputs: dict) -> None:
-    """hls4ml's stable softmax addresses its exp table with the top bits of (x_max - x),
-    typed from its input, and its inverse table with the top bits of the exp sum: both
-    need integer bits that fit the observed range, not a wide default, or the table
-    steps become coarse (a 0.25 step in 1/sum on the default types)."""
-    n_slice = int(np.prod(model.output_shape[1:])) if name == model.layers[-1].name else 16
+def _infer_softmax(name: str, layer_config: dict, outputs: dict) -> None:
+    """hls4ml's stable softmax addresses its exp table with the top bits of x_max - x in
+    ``inp_norm_t``, derived by default from the input type (a wide ``ap_fixed<20,10>``
+    gives a step of 0.25 or more, and its unsigned half-range wraps for large spreads),
+    and its inverse table with the top bits of the exp sum in ``inv_inp_t`` (8 integer
+    bits by default: a 0.25 step in 1/sum). exp(-16) is below every table's resolution,
+    so a saturating 4-integer-bit ``inp_norm_t`` loses nothing and is 16x finer; the exp
+    sum never exceeds the number of classes."""
+    observed_out = outputs.get(name)
+    n_slice = int(observed_out.shape[-1]) if observed_out is not None else 16
     sum_integer = integer_bits_for(float(n_slice), True)
-    # hls4ml 1.3.0 reads softmax table types from top-level "<name>_t" layer keys; the
-    # same names under "Precision" are silently ignored.
+    # hls4ml 1.3.0 reads these from top-level "<name>_t" layer keys; the same names
+    # under "Precision" are silently ignored.
+    layer_config["inp_norm_t"] = str(FixedType(18, SOFTMAX_SPREAD_BITS, False, "RND", "SAT"))
     layer_config["exp_table_t"] = str(FixedType(18, 2, True, "RND", "SAT"))
     layer_config["inv_table_t"] = str(FixedType(18, 2, True, "RND", "SAT"))
     layer_config["inv_inp_t"] = str(FixedType(18, sum_integer, True, "RND", "SAT"))
     layer_config["accum_t"] = str(FixedType(18, sum_integer, True, "RND", "SAT"))
-    source = _input_layer_name(model, name)
-    observed = outputs.get(source) if source else None
-    source_config = layer_configs.get(source) if source else None
-    if observed is None or source_config is None or source_config.get("Precision", {}).get("result") is None:
-        return
-    if type(model.get_layer(source)).__name__ == "QActivation":
-        return
-    # x_max - x spans twice the input's range, but the normalized type hls4ml derives
-    # from the input covers half of it (and wraps beyond): leave a factor 4 of headroom.
-    integer = integer_bits_for(4.0 * float(np.abs(observed).max()), True)
-    logits_type = str(FixedType(integer + 12, integer, True, "RND", "SAT"))
-    # An explicit result type keeps hls4ml's linear-activation node after the layer,
-    # whose own result type then feeds the softmax.
-    for owner in (source, f"{source}_linear"):
-        if owner in layer_configs:
-            layer_configs[owner].setdefault("Precision", {})["result"] = logits_type
-
-
-def _input_layer_name(model, name: str) -> str | None:
-    try:
-        layer = model.get_layer(name)
-    except ValueError:
-        return None
-    inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
-    inbound = inbound if isinstance(inbound, list) else [inbound]
-    return inbound[0].name if len(inbound) == 1 else None
 
 
 def _quantizer_fixed_results(model) -> set[str]:
@@ -178,18 +183,19 @@ def _type_for_data(values: np.ndarray, limit: int) -> FixedType:
     return FixedType(integer + fraction, integer, signed, "RND", "SAT")
 
 
+def _has_float_kernel(layer) -> bool:
+    return getattr(layer, "kernel", None) is not None and getattr(layer, "kernel_quantizer", None) is None
+
+
 def _infer_float_weights(layer, precision: dict[str, Any]) -> None:
     """Float (non-quantized) kernels: enough integer bits for the largest weight."""
-    if getattr(layer, "kernel_quantizer", None) is not None or not hasattr(layer, "get_weights"):
+    if not _has_float_kernel(layer):
         return
-    named = {"weight": getattr(layer, "kernel", None), "bias": getattr(layer, "bias", None)}
-    for name, variable in named.items():
-        if variable is None or name in precision and not _is_fixed_explicit(precision[name]):
+    for name, variable in (("weight", layer.kernel), ("bias", getattr(layer, "bias", None))):
+        if variable is None:
             continue
         values = np.asarray(variable.numpy())
-        if values.size == 0:
-            continue
-        integer = integer_bits_for(float(np.abs(values).max()), True)
+        integer = integer_bits_for(float(np.abs(values).max()), True) if values.size else 1
         precision[name] = str(FixedType(integer + FLOAT_WEIGHT_FRACTION, integer, True, "RND", "SAT"))
 
 
@@ -206,11 +212,18 @@ def layer_errors(keras_outputs: dict[str, np.ndarray], traces: dict[str, np.ndar
     return errors
 
 
-def widen_layer(layer_config: dict[str, Any], max_width: int) -> str | None:
-    """Widen one layer's types one step; the change made, or None if nothing can grow."""
+WIDENED_TABLES = ("exp_table", "inv_table", "table")
+WIDENED_TYPES = ("result", "accum", "weight", "bias")
+
+
+def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, str] | None = None) -> str | None:
+    """Widen one layer's types by FRACTION_STEP fractional bits (and double its table);
+    the change made, or None if nothing can grow. ``actual`` holds the C++ types hls4ml
+    chose, the starting point for types the config leaves 'auto'."""
     precision = layer_config.get("Precision")
     if not isinstance(precision, dict):
         return None
+    actual = actual or {}
     changes = []
 
     def widen(owner: dict, key: str, current_text: str) -> None:
@@ -223,11 +236,17 @@ def widen_layer(layer_config: dict[str, Any], max_width: int) -> str | None:
 
     # Widening adds fractional bits only: a table addressed by the top bits of its
     # input type gets finer through TableSize, not through more integer range.
-    for table in ("exp_table", "inv_table", "table"):
+    for table in WIDENED_TABLES:
         key = f"{table}_t"
         widen(layer_config, key, layer_config.get(key) or precision.get(table, ""))
-    for key in ("result", "accum"):
-        widen(precision, key, precision.get(key, ""))
+    for key in WIDENED_TYPES:
+        if key not in precision:
+            continue
+        # Quantizer-fixed weights are exact already; only float or 'auto' types grow.
+        if key in ("weight", "bias") and "RND" not in str(precision[key]) and precision[key] != "auto":
+            continue
+        current = precision[key] if _is_fixed_explicit(precision[key]) else actual.get(key, "")
+        widen(precision, key, current)
     if "TableSize" in layer_config and layer_config["TableSize"] < MAX_TABLE_SIZE:
         layer_config["TableSize"] *= 2
         changes.append(f"table size -> {layer_config['TableSize']}")
@@ -253,8 +272,11 @@ def close_precisions(
     keras_final = np.asarray(model.predict(X_calib, verbose=0, batch_size=256))
     result = ClosureResult("closure", target_agreement, int(len(X_calib)), hls_config)
 
+    actual_types: dict[str, dict[str, str]] = {}
+
     def measure(config, iteration, layer, change) -> ClosureStep:
         bridge = realize(config)
+        actual_types.update(bridge.spec["layer_precisions"])
         out, traces = bridge.trace(X_calib)
         fid = compare(keras_final, out)
         step = ClosureStep(iteration, layer, change, fid.agreement, fid.max_abs_error, layer_errors(keras_outputs, traces))
@@ -279,7 +301,7 @@ def close_precisions(
                 if step.layer_errors else "no traced layer matches a Keras layer output to compare with"
             )
             break
-        change = widen_layer(config["LayerName"][layer], max_width)
+        change = widen_layer(config["LayerName"][layer], max_width, actual_types.get(layer))
         if change is None:
             exhausted.add(layer)
             continue
