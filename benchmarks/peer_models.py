@@ -1,0 +1,105 @@
+"""Build every peer model (hls4ml example models and other public models nobody on
+this team wrote) with the default and the closure precision policies, and tabulate
+C-simulation agreement with Keras.
+
+    python benchmarks/peer_models.py [--models ../shared/peer_models] [--board alveo-u250] [--json]
+
+A folder holds one model per sub-folder: a Keras v2 architecture ``*.json`` with its
+``*_weights.h5``, or a whole-model ``*.h5``; an optional ``test_data.npz`` (``X``,
+optionally ``y``) gives reference inputs, otherwise inputs are drawn standard-normal
+with seed 0 (stated in the table). A model that cannot be converted gets its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fpga_flow.build import BuildConfig, run_build
+from fpga_flow.errors import FlowError
+
+DEFAULT_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "peer_models"
+POLICIES = ("default", "closure")
+
+
+def model_files(folder: Path) -> dict | None:
+    architectures = sorted(folder.glob("*.json"))
+    if architectures:
+        weights = sorted(folder.glob("*weights*.h5")) or sorted(folder.glob("*.h5"))
+        return {"model": architectures[0], "weights": weights[0] if weights else None}
+    whole = sorted(folder.glob("*.h5"))
+    return {"model": whole[0], "weights": None} if whole else None
+
+
+def build_point(files: dict, policy: str, board: str, reports: Path, out: Path) -> dict:
+    test_data = files["model"].parent / "test_data.npz"
+    cfg = BuildConfig(model=str(files["model"]), weights=files["weights"], board=board, precision_policy=policy,
+                      reports_dir=reports, out=out, test_data=test_data if test_data.is_file() else None,
+                      min_agreement=0.0)
+    start = time.perf_counter()
+    try:
+        summary = run_build(cfg)
+    except FlowError as exc:
+        return {"policy": policy, "error": str(exc), "seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "policy": policy,
+        "agreement": summary["csim_agreement"],
+        "testbench_agreement": summary["testbench_agreement"],
+        "max_abs_error": summary["max_abs_error"],
+        "layer_families": summary["layer_families"],
+        "data": summary["data"],
+        "n_eval": summary["n_test"],
+        "timings_s": summary["timings_s"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODELS)
+    parser.add_argument("--board", default="alveo-u250")
+    parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    parser.add_argument("--json-out", type=Path, default=Path("benchmarks/results/peer_models.json"))
+    args = parser.parse_args()
+    if not args.models.is_dir():
+        print(f"error: models folder {args.models} not found: give --models DIR", file=sys.stderr)
+        return 2
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for folder in sorted(p for p in args.models.iterdir() if p.is_dir()):
+            files = model_files(folder)
+            if files is None:
+                rows.append({"model": folder.name, "error": "no .json + weights .h5 nor whole-model .h5"})
+                continue
+            points = [build_point(files, policy, args.board, Path(scratch), Path(scratch) / f"{folder.name}-{policy}")
+                      for policy in POLICIES]
+            rows.append({"model": folder.name, "points": points})
+            print(_row_text(rows[-1]), flush=True)
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps({"board": args.board, "models": rows}, indent=2))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    print(f"wrote {args.json_out}")
+    return 0
+
+
+def _row_text(row: dict) -> str:
+    parts = [f"{row['model']:<28}"]
+    for point in row.get("points", []):
+        if "error" in point:
+            parts.append(f"{point['policy']}: cannot build ({point['error'][:90]})")
+            break
+        stages = point["timings_s"]
+        parts.append(f"{point['policy']}: agreement {point['agreement']:.4f} max|err| {point['max_abs_error']:.3g}"
+                     f" (precision {stages['precision']:.0f} s, compile {stages['compile']:.0f} s)")
+    if row.get("points") and "error" not in row["points"][0]:
+        parts.insert(1, f"[{', '.join(row['points'][0]['layer_families'])}; {row['points'][0]['data']}]")
+    return "  ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
