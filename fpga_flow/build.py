@@ -264,6 +264,15 @@ def step_synthesis(ctx: BuildContext) -> None:
     ctx.results["synthesis"] = result.to_dict()
 
 
+def step_plots(ctx: BuildContext) -> None:
+    from fpga_flow.precision import plot_closure
+
+    if ctx.closure:
+        path = ctx.run_dir / "precision_closure.svg"
+        plot_closure(ctx.closure, path)
+        ctx.artifacts["closure_plot"] = str(path)
+
+
 BUILD_STEPS: tuple[tuple[str, str, Step], ...] = (
     ("load", "Loading model and data", step_load),
     ("check", "Checking layers against hls4ml", step_check),
@@ -274,6 +283,7 @@ BUILD_STEPS: tuple[tuple[str, str, Step], ...] = (
     ("testbench", "C-simulation through the testbench", step_testbench),
     ("estimate", "Estimating resources and latency", step_estimate),
     ("synthesis", "Vendor synthesis", step_synthesis),
+    ("plots", "Plotting", step_plots),
 )
 
 

@@ -341,3 +341,36 @@ def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, 
             "fraction": count / max(1, int(np.asarray(values).size)),
         }
     return report
+
+
+def plot_closure(record: dict[str, Any], path) -> None:
+    """Per-layer relative error before and after the closure, and agreement per iteration, as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    before, after = record["layer_error_before"], record["layer_error_after"]
+    layers = list(before)
+    fig, (ax_layers, ax_iter) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    x = np.arange(len(layers))
+    floor = 1e-7  # zero error has no place on a log axis
+    ax_layers.bar(x - 0.2, [max(before[n], floor) for n in layers], 0.4, label="before (hls4ml default)")
+    ax_layers.bar(x + 0.2, [max(after.get(n, 0.0), floor) for n in layers], 0.4, label="after closure")
+    ax_layers.set_yscale("log")
+    ax_layers.set_xticks(x, layers, rotation=45, ha="right", fontsize=8)
+    ax_layers.set_ylabel("mean |C-sim - Keras| / mean |Keras|")
+    ax_layers.set_title("Per-layer error (calibration set)")
+    ax_layers.legend(fontsize=8)
+    iterations = record["iterations"]
+    ax_iter.plot([it["iteration"] for it in iterations], [it["agreement"] for it in iterations], "o-")
+    ax_iter.axhline(record["target_agreement"], color="grey", linestyle="--", label="target")
+    ax_iter.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax_iter.set_xlabel("iteration")
+    ax_iter.set_ylabel("argmax agreement")
+    ax_iter.set_title("Closure")
+    ax_iter.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="svg")
+    plt.close(fig)

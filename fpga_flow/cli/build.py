@@ -99,7 +99,7 @@ def render_summary(summary: dict) -> None:
         ("io type / strategy / reuse", f"{summary['io_type']} / {summary['strategy']} / {summary['reuse_factor']}"),
         ("clock", f"{summary['clock_period_ns']:g} ns"),
         ("precision policy", summary["precision_policy"]),
-        ("evaluation samples", str(summary["n_test"])),
+        ("evaluation data", f"{summary['n_test']} samples: {summary['data']}"),
         ("Keras accuracy", pct(summary["keras_accuracy"])),
         ("C-sim accuracy", pct(summary["csim_accuracy"])),
         ("C-sim agreement (bridge)", pct(summary["csim_agreement"])),
