@@ -14,9 +14,8 @@ RECURRENT_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU")
 def supported_layer_classes() -> set[str]:
     import hls4ml.converters
 
-    supported = set(hls4ml.converters.get_supported_keras_layers())
-    # Wrappers and containers are walked through; their inner layers are checked instead.
-    return supported
+    # hls4ml's Keras v2 reader drops these before conversion (keras_v2_to_hls.skip_layers).
+    return set(hls4ml.converters.get_supported_keras_layers()) | {"Dropout"}
 
 
 def _activation_config(layer, attribute: str):

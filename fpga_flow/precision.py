@@ -35,6 +35,7 @@ MAX_TABLE_SIZE = 8192
 FLOAT_WEIGHT_FRACTION = 12
 DATA_FRACTION_LIMIT = 12
 RESULT_FRACTION = 10
+IMPROVEMENT_NEEDED = 0.9
 SOFTMAX_SPREAD_BITS = 4
 
 
@@ -57,16 +58,19 @@ class ClosureResult:
     default_agreement: float | None = None
     steps: list[ClosureStep] = field(default_factory=list)
     stopped_because: str = ""
+    chosen_iteration: int | None = None
 
     def to_dict(self, precisions: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
         first = self.steps[0].layer_errors if self.steps else {}
-        last = self.steps[-1].layer_errors if self.steps else {}
+        chosen = next((s for s in self.steps if s.iteration == self.chosen_iteration), None)
+        last = chosen.layer_errors if chosen else {}
         return {
             "policy": self.policy,
             "target_agreement": self.target_agreement,
             "calibration_size": self.calibration_size,
             "default_agreement_calibration": self.default_agreement,
             "stopped_because": self.stopped_because,
+            "chosen_iteration": self.chosen_iteration,
             "iterations": [
                 {k: v for k, v in asdict(step).items() if k != "layer_errors"} for step in self.steps
             ],
@@ -110,6 +114,12 @@ def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
     values = {name: np.asarray(out) for name, out in zip(names, outputs)}
     for name in model.input_names:
         values[name] = np.asarray(X)
+    # hls4ml folds a BatchNormalization into the linear layer before it; that layer's
+    # output in hardware is the normalized one.
+    for layer in layers:
+        norm = _following_batchnorm(layer)
+        if norm is not None and _activation_name(layer) is None and norm.name in values:
+            values[layer.name] = values[norm.name]
     return values
 
 
@@ -183,20 +193,38 @@ def _type_for_data(values: np.ndarray, limit: int) -> FixedType:
     return FixedType(integer + fraction, integer, signed, "RND", "SAT")
 
 
+FLOAT_WEIGHT_CLASSES = ("Dense", "Conv1D", "Conv2D")
+
+
 def _has_float_kernel(layer) -> bool:
-    return getattr(layer, "kernel", None) is not None and getattr(layer, "kernel_quantizer", None) is None
+    """A plain Dense/Conv kernel; recurrent and separable kernels have other hls4ml names."""
+    return type(layer).__name__ in FLOAT_WEIGHT_CLASSES and getattr(layer, "kernel", None) is not None
 
 
 def _infer_float_weights(layer, precision: dict[str, Any]) -> None:
-    """Float (non-quantized) kernels: enough integer bits for the largest weight."""
+    """Float (non-quantized) kernels: enough integer bits for the largest weight, as
+    hls4ml will store it (with a following BatchNormalization folded in)."""
     if not _has_float_kernel(layer):
         return
-    for name, variable in (("weight", layer.kernel), ("bias", getattr(layer, "bias", None))):
-        if variable is None:
-            continue
-        values = np.asarray(variable.numpy())
+    kernel = np.asarray(layer.kernel.numpy())
+    bias = np.asarray(layer.bias.numpy()) if getattr(layer, "bias", None) is not None else np.zeros(kernel.shape[-1])
+    norm = _following_batchnorm(layer)
+    if norm is not None:
+        gamma = norm.gamma.numpy() if norm.scale else 1.0
+        beta = norm.beta.numpy() if norm.center else 0.0
+        scale = gamma / np.sqrt(norm.moving_variance.numpy() + norm.epsilon)
+        kernel, bias = kernel * scale, (bias - norm.moving_mean.numpy()) * scale + beta
+    for name, values in (("weight", kernel), ("bias", bias)):
         integer = integer_bits_for(float(np.abs(values).max()), True) if values.size else 1
         precision[name] = str(FixedType(integer + FLOAT_WEIGHT_FRACTION, integer, True, "RND", "SAT"))
+
+
+def _following_batchnorm(layer):
+    nodes = getattr(layer, "outbound_nodes", [])
+    if len(nodes) != 1:
+        return None
+    successor = nodes[0].outbound_layer
+    return successor if type(successor).__name__ == "BatchNormalization" else None
 
 
 def layer_errors(keras_outputs: dict[str, np.ndarray], traces: dict[str, np.ndarray]) -> dict[str, float]:
@@ -289,27 +317,43 @@ def close_precisions(
     result.default_agreement = default_step.agreement
     config = infer_precisions(model, hls_config, X_calib)
     step = measure(config, 1, None, "inferred precisions")
+    best_config, best_step = (config, step) if _better(step, default_step) else (hls_config, default_step)
     exhausted: set[str] = set()
-    while step.agreement < target_agreement:
+    while best_step.agreement < target_agreement:
         if len(result.steps) > max_iterations:
             result.stopped_because = f"iteration limit ({max_iterations}) reached"
             break
         layer = _worst_contributor(step.layer_errors, config["LayerName"], exhausted)
         if layer is None:
             result.stopped_because = (
-                f"no layer left to widen: every traced layer that matches a Keras layer reached {max_width} bits"
+                f"no layer left to widen: every traced layer that matches a Keras layer reached {max_width} bits "
+                "or stopped improving"
                 if step.layer_errors else "no traced layer matches a Keras layer output to compare with"
             )
             break
-        change = widen_layer(config["LayerName"][layer], max_width, actual_types.get(layer))
+        candidate = copy.deepcopy(config)
+        change = widen_layer(candidate["LayerName"][layer], max_width, actual_types.get(layer))
         if change is None:
             exhausted.add(layer)
             continue
-        step = measure(config, len(result.steps), layer, change)
+        trial = measure(candidate, len(result.steps), layer, change)
+        # A widening that does not cut the layer's own error by a tenth is not kept,
+        # and the loop moves on to the next layer.
+        if trial.layer_errors.get(layer, 0.0) > IMPROVEMENT_NEEDED * step.layer_errors.get(layer, 0.0):
+            exhausted.add(layer)
+        else:
+            config, step = candidate, trial
+        if _better(trial, best_step):
+            best_config, best_step = candidate, trial
     else:
-        result.stopped_because = f"agreement {step.agreement:.4f} >= target {target_agreement}"
-    result.hls_config = config
+        result.stopped_because = f"agreement {best_step.agreement:.4f} >= target {target_agreement}"
+    result.hls_config = best_config
+    result.chosen_iteration = best_step.iteration
     return result
+
+
+def _better(a: ClosureStep, b: ClosureStep) -> bool:
+    return (a.agreement, -a.max_abs_error) > (b.agreement, -b.max_abs_error)
 
 
 def _worst_contributor(errors: dict[str, float], layer_configs: dict[str, Any], exhausted: set[str]) -> str | None:
