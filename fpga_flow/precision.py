@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare
 from fpga_flow.fixed import FixedType, fractional_bits_for, integer_bits_for
 
@@ -36,6 +37,7 @@ FLOAT_WEIGHT_FRACTION = 12
 DATA_FRACTION_LIMIT = 12
 RESULT_FRACTION = 10
 IMPROVEMENT_NEEDED = 0.9
+RECURRENT_CLASSES = ("LSTM", "GRU", "SimpleRNN", "QLSTM", "QGRU", "QSimpleRNN", "Bidirectional")
 SOFTMAX_SPREAD_BITS = 4
 
 
@@ -59,6 +61,7 @@ class ClosureResult:
     steps: list[ClosureStep] = field(default_factory=list)
     stopped_because: str = ""
     chosen_iteration: int | None = None
+    rejected: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self, precisions: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
         first = self.steps[0].layer_errors if self.steps else {}
@@ -71,6 +74,7 @@ class ClosureResult:
             "default_agreement_calibration": self.default_agreement,
             "stopped_because": self.stopped_because,
             "chosen_iteration": self.chosen_iteration,
+            "rejected_changes": self.rejected,
             "iterations": [
                 {k: v for k, v in asdict(step).items() if k != "layer_errors"} for step in self.steps
             ],
@@ -132,14 +136,19 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
     config = copy.deepcopy(hls_config)
     layer_configs = config["LayerName"]
     outputs = keras_layer_outputs(model, X_calib)
-    for input_name in model.input_names:
+    recurrent = {layer.name for layer in model.layers if type(layer).__name__ in RECURRENT_CLASSES}
+    # hls4ml's recurrent kernels instantiate one dense template for the input and the
+    # state, so the input type must stay the state's type; the same holds for results
+    # (the gate accumulators take the result type): recurrent models keep both.
+    for input_name in (model.input_names if not recurrent else []):
         if input_name in layer_configs:
             layer_configs[input_name].setdefault("Precision", {})["result"] = str(
                 _type_for_data(X_calib, limit=DATA_FRACTION_LIMIT))
     fixed_by_quantizer = _quantizer_fixed_results(model)
     for name, layer_config in layer_configs.items():
         precision = layer_config.get("Precision")
-        if not isinstance(precision, dict) or name in model.input_names or name in fixed_by_quantizer:
+        skip = name in model.input_names or name in fixed_by_quantizer or name in recurrent
+        if not isinstance(precision, dict) or skip:
             continue
         observed = outputs.get(name)
         result = precision.get("result")
@@ -336,7 +345,14 @@ def close_precisions(
         if change is None:
             exhausted.add(layer)
             continue
-        trial = measure(candidate, len(result.steps), layer, change)
+        try:
+            trial = measure(candidate, len(result.steps), layer, change)
+        except StageFailedError as exc:
+            # Some hls4ml kernels tie types together (a recurrent layer's state and
+            # input); a widening the C++ cannot compile is dropped, not fatal.
+            result.rejected.append({"layer": layer, "change": change, "reason": str(exc)[:300]})
+            exhausted.add(layer)
+            continue
         # A widening that does not cut the layer's own error by a tenth is not kept,
         # and the loop moves on to the next layer.
         if trial.layer_errors.get(layer, 0.0) > IMPROVEMENT_NEEDED * step.layer_errors.get(layer, 0.0):
