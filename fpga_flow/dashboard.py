@@ -1,104 +1,498 @@
-"""Stage ``dashboard``: one self-contained static HTML page over runs (no network access;
-charts are inline SVG)."""
+"""Stage ``dashboard``: one self-contained static HTML page over finished runs.
+
+The page needs no network: styles and the small filter script are inline, charts are
+inline SVG drawn here, and a Content-Security-Policy forbids the browser any fetch.
+Every figure carries ``data-*`` attributes (``data-run-id``, ``data-metric``,
+``data-value``) so tests and scripts can read it from the DOM.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
+from fpga_flow.history import ESTIMATE, RESOURCE_KEYS, VENDOR, HardwareFigures, hardware_figures
 from fpga_flow.rundir import INCOMPLETE_NAME, SUMMARY_NAME
 
-RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
+PAGE_NAME = "index.html"
+RUN_PAGE_NAME = "dashboard.html"
+# Entries that mark a build's run directory even when its summary is missing.
+HLS_PROJECT = "hls_project"
+RUN_DIR_MARKERS = (SUMMARY_NAME, INCOMPLETE_NAME, HLS_PROJECT, "hls_config.json")
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
+_WIDTH_RE = re.compile(r"(?:ap_|ac_)?u?(?:fixed|int)<\s*(\d+)")
 
 
-def collect_runs(paths: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Summaries of the complete runs under ``paths``; warnings name what was skipped."""
-    summaries, warnings = [], []
-    for root in paths:
-        root = Path(root)
-        if not root.exists():
-            warnings.append(f"{root}: does not exist, skipped")
+# --------------------------------------------------------------------------- collecting runs
+
+
+def collect_runs(paths: Iterable[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Summaries of the finished runs in ``paths`` (run directories, ``summary.json``
+    files, or trees of run directories such as ``reports/``), and one warning per
+    path or run directory skipped, naming it and why."""
+    summaries: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    seen: set[Path] = set()
+    for path in paths:
+        path = Path(path)
+        if path.is_file() and path.name == SUMMARY_NAME:
+            path = path.parent
+        if not path.is_dir():
+            warnings.append(f"{path}: no such run directory, skipped")
             continue
-        candidates = [root] if (root / SUMMARY_NAME).exists() or (root / INCOMPLETE_NAME).exists() else sorted(
-            {p.parent for p in root.rglob(SUMMARY_NAME)} | {p.parent for p in root.rglob(INCOMPLETE_NAME)})
-        if not candidates:
-            warnings.append(f"{root}: no run directory (summary.json) found, skipped")
-        for run_dir in candidates:
-            if (run_dir / INCOMPLETE_NAME).exists() or not (run_dir / SUMMARY_NAME).exists():
-                warnings.append(f"{run_dir}: incomplete run (no summary.json), skipped")
+        run_dirs = list(_run_dirs(path))
+        if not run_dirs:
+            warnings.append(f"{path}: no run directory (with {SUMMARY_NAME}) inside, skipped")
+        for run_dir in run_dirs:
+            if run_dir.resolve() in seen:
                 continue
-            try:
-                summaries.append(json.loads((run_dir / SUMMARY_NAME).read_text()))
-            except json.JSONDecodeError:
-                warnings.append(f"{run_dir}: unreadable summary.json, skipped")
+            seen.add(run_dir.resolve())
+            summary, problem = _read_run(run_dir)
+            if problem:
+                warnings.append(f"{run_dir}: {problem}, skipped")
+            else:
+                summaries.append(summary)
     return summaries, warnings
 
 
-def resource_figures(summary: dict[str, Any]) -> dict[str, Any]:
-    """Resources from the vendor report when synthesis ran, else the estimate, marked."""
-    report = (summary.get("synthesis") or {}).get("report")
-    if report and report.get("resources"):
-        source, used = "vendor report", report["resources"]
-        latency = (report.get("latency_cycles") or {}).get("worst")
-        interval = (report.get("interval_cycles") or {}).get("max")
+def _run_dirs(root: Path) -> Iterable[Path]:
+    for folder, subfolders, _ in os.walk(root):
+        # HLS projects hold thousands of files and never a run.
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != HLS_PROJECT)
+        if _is_run_dir(Path(folder)):
+            yield Path(folder)
+
+
+def _is_run_dir(folder: Path) -> bool:
+    return any((folder / marker).exists() for marker in RUN_DIR_MARKERS)
+
+
+def _read_run(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    marker = run_dir / INCOMPLETE_NAME
+    if marker.exists():
+        stage = marker.read_text(encoding="utf-8", errors="replace").strip()
+        return None, f"incomplete run ({stage or 'interrupted'})"
+    if not (run_dir / SUMMARY_NAME).is_file():
+        return None, f"no {SUMMARY_NAME} (not a finished run)"
+    try:
+        summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"unreadable {SUMMARY_NAME} ({exc})"
+    if not isinstance(summary, dict) or not all(summary.get(key) for key in ("run_id", "model", "board")):
+        return None, f"{SUMMARY_NAME} is not a run summary (needs run_id, model and board)"
+    return summary, None
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_pct(fraction: float | None, digits: int = 2) -> str:
+    return "n/a" if fraction is None else f"{100 * fraction:.{digits}f}%"
+
+
+def fmt_num(value: float | int | None) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def _short(value: float) -> str:
+    """Axis tick labels: 1.5k, 2M."""
+    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:g}{suffix}"
+    return f"{value:g}"
+
+
+def weight_bits(summary: dict[str, Any]) -> int | None:
+    """Width of the widest weight type in the design (the bit width the accuracy
+    comparison is plotted against)."""
+    precisions = summary.get("layer_precisions") or (summary.get("precision_closure") or {}).get("precisions") or {}
+    widths = []
+    for types in precisions.values():
+        match = _WIDTH_RE.search(str((types or {}).get("weight", "")))
+        if match:
+            widths.append(int(match.group(1)))
+    return max(widths) if widths else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "run"
+
+
+# --------------------------------------------------------------------------- SVG charts
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    series: str
+    run_id: str
+    model: str
+    board: str
+    title: str
+    square: bool = False  # figures from a vendor report
+    hollow: bool = False
+    faded: bool = False
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        low, high = (low - 1, high + 1) if low else (0.0, 1.0)
+    step = 10 ** math.floor(math.log10((high - low) / count))
+    for factor in (1, 2, 2.5, 5, 10):
+        if (high - low) / (step * factor) <= count:
+            step *= factor
+            break
+    start = math.floor(low / step) * step
+    ticks = [start]
+    while ticks[-1] < high - 1e-9 * step:
+        ticks.append(ticks[-1] + step)
+    return [round(t, 10) for t in ticks]
+
+
+def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label: str, *,
+                  log2_x: bool = False, y_percent: bool = False, lines: dict[str, list[ChartPoint]] | None = None,
+                  step_lines: bool = False, x_from_zero: bool = True, y_from_zero: bool = True,
+                  note: str = "") -> Markup:
+    """A scatter chart as a ``<figure>`` with an inline SVG and a legend. ``lines``
+    joins points of a series; ``step_lines`` draws them as a staircase (Pareto front)."""
+    width, height, left, right, top, bottom = 470, 290, 62, 14, 12, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    series = sorted({p.series for p in points})
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
+    xs = [math.log2(p.x) if log2_x else p.x for p in points]
+    ys = [p.y for p in points]
+    if log2_x:
+        lo, hi = math.floor(min(xs)), math.ceil(max(xs))
+        x_ticks = list(range(lo - (lo == hi), hi + 1 + (lo == hi)))
     else:
-        estimate = summary.get("estimate") or {}
-        source, used = "estimate", estimate.get("resources") or {}
-        latency, interval = estimate.get("latency_cycles"), estimate.get("interval_cycles")
-    capacity = summary.get("board_resources") or {}
-    bars = []
-    for key in RESOURCE_KEYS:
-        value, total = used.get(key), capacity.get(key)
-        pct = None if value is None or not total else 100.0 * value / total
-        bars.append({"key": key, "used": value, "total": total, "pct": pct})
-    latency_ns = None if latency is None else latency * summary["clock_period_ns"]
-    return {"source": source, "bars": bars, "latency_cycles": latency, "latency_ns": latency_ns, "interval": interval}
+        x_ticks = _ticks(min(0.0, min(xs)) if x_from_zero else min(xs), max(xs))
+    y_ticks = _ticks(min(0.0, min(ys)) if y_from_zero else min(ys), max(ys))
+    inset = 10  # keeps markers off the axes
+
+    def sx_scaled(value: float) -> float:
+        return left + inset + (plot_w - 2 * inset) * (value - x_ticks[0]) / (x_ticks[-1] - x_ticks[0])
+
+    def sx(value: float) -> float:
+        return sx_scaled(math.log2(value) if log2_x else value)
+
+    def sy(value: float) -> float:
+        return top + inset + (plot_h - 2 * inset) * (1 - (value - y_ticks[0]) / (y_ticks[-1] - y_ticks[0]))
+
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(y_label)} against {escape(x_label)}">']
+    for tick in y_ticks:
+        label = f"{tick:g}%" if y_percent else _short(tick)
+        parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{sy(tick):.1f}" y2="{sy(tick):.1f}"/>'
+                     f'<text class="tick" x="{left - 6}" y="{sy(tick) + 4:.1f}" text-anchor="end">{label}</text>')
+    for tick in x_ticks:
+        x = sx_scaled(tick)
+        label = f"{2 ** tick:g}" if log2_x else _short(tick)
+        parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}"/>'
+                     f'<text class="tick" x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{label}</text>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}"/>'
+                 f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>'
+                 f'<text class="label" x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>'
+                 f'<text class="label" transform="translate(14 {top + plot_h / 2}) rotate(-90)" text-anchor="middle">'
+                 f'{escape(y_label)}</text>')
+    for name, joined in sorted((lines or {}).items()):
+        joined = sorted(joined, key=lambda p: (p.x, p.y))
+        if len(joined) < 2:
+            continue
+        coords = []
+        for before, after in zip(joined, joined[1:]):
+            coords.append((sx(before.x), sy(before.y)))
+            if step_lines:
+                coords.append((sx(after.x), sy(before.y)))
+        coords.append((sx(joined[-1].x), sy(joined[-1].y)))
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        parts.append(f'<polyline class="series-line" points="{path}" stroke="{colors[name]}"/>')
+    for point in points:
+        color = colors[point.series]
+        fill = "#fff" if point.hollow else color
+        attrs = (f'class="pt{" faded" if point.faded else ""}" fill="{fill}" stroke="{color}" '
+                 f'data-run-id="{escape(point.run_id)}" data-model="{escape(point.model)}" '
+                 f'data-board="{escape(point.board)}" data-x="{point.x:g}" data-y="{point.y:g}"')
+        x, y = sx(point.x), sy(point.y)
+        shape = (f'<rect {attrs} x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10">' if point.square
+                 else f'<circle {attrs} cx="{x:.1f}" cy="{y:.1f}" r="5">')
+        parts.append(f'{shape}<title>{escape(point.title)}</title>{"</rect>" if point.square else "</circle>"}')
+    parts.append("</svg>")
+    legend = "".join(f'<span class="key"><i style="background:{colors[name]}"></i>{escape(name)}</span>' for name in series)
+    caption = f'<figcaption>{legend}{f"<br>{escape(note)}" if note else ""}</figcaption>'
+    return Markup(f'<figure id="{chart_id}" data-chart="{chart_id}" data-points="{len(points)}">'
+                  f'{"".join(parts)}{caption}</figure>')
+
+
+def resource_bars(bars_id: str, figures: HardwareFigures) -> Markup:
+    """One bar per resource against the board's capacity, with the 100% line."""
+    row_h, label_w, bar_w, text_w = 30, 84, 330, 330
+    pcts = [figures.utilization_pct(key) for key in RESOURCE_KEYS]
+    scale = max([100.0] + [p for p in pcts if p is not None]) * 1.08
+    height = row_h * len(RESOURCE_KEYS) + 26
+    x100 = label_w + bar_w * 100 / scale
+    parts = [f'<svg id="{bars_id}" class="bars" viewBox="0 0 {label_w + bar_w + text_w} {height}" '
+             f'width="{label_w + bar_w + text_w}" height="{height}" role="img" aria-label="resource use against board capacity">']
+    for row, (key, pct) in enumerate(zip(RESOURCE_KEYS, pcts)):
+        y = 8 + row * row_h
+        used, capacity = figures.resources[key], figures.capacity.get(key)
+        if used is None:
+            text = "not reported"
+        elif not capacity:
+            text = f"{used:,} used; the board has none" if used else "0 (the board has none)"
+        else:
+            text = f"{used:,} of {capacity:,} ({pct:.1f}%)"
+        over = pct is not None and pct > 100
+        width = 0 if pct is None else bar_w * min(pct, scale) / scale
+        parts.append(
+            f'<g data-metric="resource" data-resource="{key}" data-used="{"" if used is None else used}" '
+            f'data-capacity="{"" if capacity is None else capacity}" data-pct="{"" if pct is None else f"{pct:.2f}"}">'
+            f'<text class="rlabel" x="0" y="{y + 15}">{key}</text>'
+            f'<rect class="track" x="{label_w}" y="{y}" width="{bar_w}" height="20"/>'
+            f'<rect class="{"bar over" if over else "bar"}" x="{label_w}" y="{y}" width="{width:.1f}" height="20"/>'
+            f'<text class="rvalue{" over" if over else ""}" x="{label_w + bar_w + 10}" y="{y + 15}">'
+            f'{escape(text)}{" — does not fit" if over else ""}</text></g>')
+    parts.append(f'<line class="full" x1="{x100:.1f}" x2="{x100:.1f}" y1="2" y2="{height - 18}"/>'
+                 f'<text class="tick" x="{x100:.1f}" y="{height - 4}" text-anchor="middle">100% of the board</text></svg>')
+    return Markup("".join(parts))
+
+
+def layer_error_chart(chart_id: str, before: dict[str, float], after: dict[str, float]) -> Markup:
+    """Per-layer relative error before and after precision closure, as paired bars."""
+    layers = list(dict.fromkeys([*before, *after]))
+    row_h, label_w, bar_w, text_w = 34, 110, 300, 130
+    top = max([v for v in [*before.values(), *after.values()] if v is not None] + [1e-12])
+    height = row_h * len(layers) + 8
+    parts = [f'<svg id="{chart_id}" class="bars" viewBox="0 0 {label_w + bar_w + text_w} {height}" '
+             f'width="{label_w + bar_w + text_w}" height="{height}" role="img" aria-label="per-layer error before and after closure">']
+    for row, layer in enumerate(layers):
+        y = 4 + row * row_h
+        parts.append(f'<text class="rlabel" x="0" y="{y + 18}">{escape(layer)}</text>')
+        for offset, (name, values) in enumerate((("before", before), ("after", after))):
+            value = values.get(layer)
+            width = 0 if value is None else bar_w * value / top
+            parts.append(
+                f'<g data-metric="layer_error_{name}" data-layer="{escape(layer)}" data-value="{"" if value is None else value}">'
+                f'<rect class="err-{name}" x="{label_w}" y="{y + offset * 13}" width="{width:.1f}" height="12"/>'
+                f'<text class="tick" x="{label_w + width + 4:.1f}" y="{y + offset * 13 + 10}">'
+                f'{name} {fmt_num(value)}</text></g>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+# --------------------------------------------------------------------------- page model
+
+
+def _run_view(index: int, summary: dict[str, Any]) -> dict[str, Any]:
+    figures = hardware_figures(summary)
+    synthesis = summary.get("synthesis") or {}
+    report = synthesis.get("report") or {}
+    estimate = summary.get("estimate") or {}
+    closure = summary.get("precision_closure") or None
+    anchor = f"run-{index}-{_slug(str(summary['run_id']))}"
+    comparison = []
+    if figures.source == VENDOR and estimate.get("resources"):
+        for key in RESOURCE_KEYS:
+            vendor, guess = figures.resources.get(key), estimate["resources"].get(key)
+            ratio = None if not vendor or guess is None else guess / vendor
+            comparison.append({"key": key, "vendor": fmt_num(vendor), "estimate": fmt_num(guess),
+                               "ratio": "n/a" if ratio is None else f"{ratio:.2f}×"})
+    if figures.source == VENDOR:
+        timing = report.get("timing") or {}
+        source_note = (f"from the {figures.tool or 'vendor'} synthesis report: target clock "
+                       f"{fmt_num(report.get('target_clock_ns'))} ns, estimated clock {fmt_num(report.get('estimated_clock_ns'))} ns"
+                       + (f", worst negative slack {fmt_num(timing.get('wns_ns'))} ns" if timing.get("wns_ns") is not None else "")
+                       + (f", timing {'met' if timing.get('met') else 'NOT met'}" if timing.get("met") is not None else ""))
+    elif figures.source == ESTIMATE:
+        why = synthesis.get("reason") or synthesis.get("status") or "synthesis did not run"
+        source_note = (f"from the {figures.tool or 'first-order estimate'} (no vendor report: {why}); "
+                       "read them as a guide, not a synthesis result")
+    else:
+        source_note = "no estimate and no vendor report in this run"
+    checks = summary.get("checks") or {}
+    overflow = summary.get("overflow") or {}
+    confusion = summary.get("confusion_matrix") or None
+    return {
+        "s": summary,
+        "index": index,
+        "anchor": anchor,
+        "figures": figures,
+        "source": figures.source,
+        "source_note": source_note,
+        "bars": resource_bars(f"resources-{index}", figures),
+        "utilization": {key: figures.utilization_pct(key) for key in RESOURCE_KEYS},
+        "comparison": comparison,
+        "bits": weight_bits(summary),
+        "status": summary.get("status") or "unknown",
+        "checks": {name: checks.get(name) or {} for name in ("csim_agreement", "testbench_agreement")},
+        "confusion": _confusion_view(confusion) if confusion and confusion.get("counts") else None,
+        "closure": closure,
+        "closure_default": None if closure is None else closure.get(
+            "default_agreement_calibration", closure.get("default_agreement")),
+        "layer_errors": layer_error_chart(f"layer-error-{index}", closure.get("layer_error_before") or {},
+                                          closure.get("layer_error_after") or {})
+        if closure and (closure.get("layer_error_before") or closure.get("layer_error_after")) else None,
+        "overflowing": {name: info for name, info in overflow.items() if (info or {}).get("overflowed")},
+        "overflow_checked": bool(overflow),
+        "synthesis": synthesis,
+        "artifacts": summary.get("artifacts") or {},
+    }
+
+
+def _confusion_view(matrix: dict[str, Any]) -> dict[str, Any]:
+    counts = matrix["counts"]
+    labels = list(matrix.get("labels") or [])
+    labels += [str(i) for i in range(len(labels), len(counts))]
+    total = sum(sum(row) for row in counts)
+    diagonal = [row[i] for i, row in enumerate(counts) if i < len(row)]
+    off_diagonal = [count for i, row in enumerate(counts) for j, count in enumerate(row) if i != j]
+    # Agreements and disagreements are shaded on their own scales: a single
+    # disagreement among hundreds of agreements must still catch the eye.
+    peaks = {True: max(diagonal, default=0) or 1, False: max(off_diagonal, default=0) or 1}
+    cells = [[{"count": count, "diagonal": i == j,
+               "alpha": round(0.25 + 0.75 * count / peaks[i == j], 3) if count else 0}
+              for j, count in enumerate(row)] for i, row in enumerate(counts)]
+    return {"labels": labels, "cells": cells, "total": total, "disagreements": sum(off_diagonal)}
+
+
+def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    charts = []
+    resource_points: dict[str, list[ChartPoint]] = {}
+    for view in views:
+        s, figures = view["s"], view["figures"]
+        if not s.get("reuse_factor"):
+            continue
+        for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+            pct = figures.utilization_pct(key)
+            if pct is None:
+                continue
+            resource_points.setdefault(key, []).append(ChartPoint(
+                float(s["reuse_factor"]), pct, f"{s['model']} @ {s['board']}", s["run_id"], s["model"], s["board"],
+                f"{s['run_id']}: reuse factor {s['reuse_factor']}, {key} {fmt_num(figures.resources[key])} "
+                f"({pct:.1f}% of the board, {figures.source})", square=figures.source == VENDOR))
+    for key, points in resource_points.items():
+        lines: dict[str, list[ChartPoint]] = {}
+        for point in points:
+            lines.setdefault(point.series, []).append(point)
+        charts.append({"group": "Resources against reuse factor", "chart": scatter_chart(
+            f"chart-{key.lower()}-vs-reuse", points, "reuse factor", f"{key} (% of board)",
+            log2_x=True, y_percent=True, lines=lines)})
+
+    accuracy_points = []
+    for view in views:
+        s, bits = view["s"], view["bits"]
+        if bits is None:
+            continue
+        for metric, hollow in (("csim_accuracy", False), ("keras_accuracy", True)):
+            if s.get(metric) is None:
+                continue
+            accuracy_points.append(ChartPoint(
+                float(bits), 100 * s[metric], s["model"], s["run_id"], s["model"], s["board"],
+                f"{s['run_id']}: {bits}-bit weights, {'Keras' if hollow else 'C-sim'} accuracy {fmt_pct(s[metric])}",
+                hollow=hollow))
+    if accuracy_points:
+        charts.append({"group": "Accuracy against bit width", "chart": scatter_chart(
+            "chart-accuracy-vs-bits", accuracy_points, "widest weight type (bits)", "accuracy (%)",
+            x_from_zero=False, y_from_zero=False,
+            note="filled: C-simulation accuracy; hollow: Keras accuracy of the same run")})
+
+    for key in ("LUT", "DSP"):
+        points = [ChartPoint(float(v["figures"].resources[key]), float(v["figures"].latency_ns), v["s"]["model"],
+                             v["s"]["run_id"], v["s"]["model"], v["s"]["board"],
+                             f"{v['s']['run_id']}: {fmt_num(v['figures'].resources[key])} {key}, "
+                             f"{fmt_num(v['figures'].latency_ns)} ns ({v['figures'].source})",
+                             square=v["figures"].source == VENDOR)
+                  for v in views if v["figures"].resources[key] is not None and v["figures"].latency_ns is not None]
+        if not points:
+            continue
+        fronts = _pareto_fronts(points)
+        on_front = {id(p) for front in fronts.values() for p in front}
+        points = [p if id(p) in on_front else replace(p, faded=True) for p in points]
+        charts.append({"group": "Pareto view: latency against resources", "chart": scatter_chart(
+            f"chart-pareto-{key.lower()}", points, f"{key} used", "latency (ns)", lines=fronts, step_lines=True,
+            note="line: Pareto front per model (no other run of the model is both faster and smaller); faded: dominated")})
+    return charts
+
+
+def _grouped(charts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, list[Markup]] = {}
+    for chart in charts:
+        groups.setdefault(chart["group"], []).append(chart["chart"])
+    return [{"title": title, "charts": members} for title, members in groups.items()]
+
+
+def _pareto_fronts(points: list[ChartPoint]) -> dict[str, list[ChartPoint]]:
+    fronts: dict[str, list[ChartPoint]] = {}
+    for point in points:
+        dominated = any(
+            other.series == point.series and other.x <= point.x and other.y <= point.y
+            and (other.x, other.y) != (point.x, point.y)
+            for other in points)
+        if not dominated:
+            fronts.setdefault(point.series, []).append(point)
+    return fronts
+
+
+# --------------------------------------------------------------------------- rendering
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("fpga_flow", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["pct"] = lambda v: "n/a" if v is None else f"{100 * v:.2f}%"
-    env.filters["num"] = lambda v: "n/a" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:,.4g}")
+    env = Environment(loader=PackageLoader("fpga_flow", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = fmt_pct
+    env.filters["num"] = fmt_num
+    env.filters["raw"] = lambda value: "" if value is None else value
     return env
 
 
-def render(summaries: list[dict[str, Any]], title: str) -> str:
-    runs = [{"s": s, "res": resource_figures(s)} for s in summaries]
+def render(summaries: list[dict[str, Any]], title: str, warnings: Iterable[str] = (), single_run: bool = False) -> str:
+    """The page's HTML for ``summaries`` (newest first)."""
+    ordered = sorted(summaries, key=lambda s: str(s.get("created_utc") or ""), reverse=True)
+    views = [_run_view(i, s) for i, s in enumerate(ordered)]
     return _environment().get_template("dashboard.html.j2").render(
-        title=title, runs=runs, models=sorted({s["model"] for s in summaries}),
-        boards=sorted({s["board"] for s in summaries}), pareto=_pareto(runs),
+        title=title,
+        runs=views,
+        single_run=single_run,
+        warnings=list(warnings),
+        models=sorted({str(v["s"]["model"]) for v in views}),
+        boards=sorted({str(v["s"]["board"]) for v in views}),
+        charts=_grouped(_comparison_charts(views)) if len(views) > 1 else [],
+        resource_keys=RESOURCE_KEYS,
+        vendor=VENDOR,
+        estimate=ESTIMATE,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
-def _pareto(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    points = [
-        {"run": r["s"]["run_id"], "latency": r["res"]["latency_cycles"],
-         "LUT": r["res"]["bars"][0]["used"], "DSP": r["res"]["bars"][2]["used"], "rf": r["s"]["reuse_factor"]}
-        for r in runs if r["res"]["latency_cycles"] is not None and r["res"]["bars"][0]["used"] is not None
-    ]
-    for p in points:
-        p["pareto"] = not any(
-            q["latency"] <= p["latency"] and q["LUT"] <= p["LUT"] and (q["latency"], q["LUT"]) != (p["latency"], p["LUT"])
-            for q in points
-        )
-    return points
-
-
-def write_dashboard(summaries: list[dict[str, Any]], out_dir: str | Path, title: str = "fpga-flow runs") -> Path:
+def write_dashboard(summaries: list[dict[str, Any]], out_dir: str | Path, title: str = "fpga-flow runs",
+                    warnings: Iterable[str] = ()) -> Path:
+    """Write ``index.html`` over ``summaries`` into ``out_dir``; ``warnings`` (what was
+    skipped) are listed on the page. Returns the page's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page = out_dir / "index.html"
-    page.write_text(render(summaries, title), encoding="utf-8")
+    page = out_dir / PAGE_NAME
+    page.write_text(render(summaries, title, warnings), encoding="utf-8")
     return page
 
 
 def write_run_page(run_dir: str | Path) -> Path:
-    """The page of one finished run, written beside its summary.json."""
+    """Write ``dashboard.html`` of one run beside its ``summary.json``; returns its path."""
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / SUMMARY_NAME).read_text())
-    page = run_dir / "dashboard.html"
-    page.write_text(render([summary], f"{summary['model']} on {summary['board']}"), encoding="utf-8")
+    summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+    page = run_dir / RUN_PAGE_NAME
+    page.write_text(render([summary], f"{summary['model']} on {summary['board']}", single_run=True), encoding="utf-8")
     return page
