@@ -253,14 +253,14 @@ def step_estimate(ctx: BuildContext) -> None:
 
 
 def step_synthesis(ctx: BuildContext) -> None:
-    from fpga_flow.synth import SynthesisResult, run_synthesis, skipped
+    from fpga_flow.synth import SynthesisFailed, SynthesisResult, run_synthesis, skipped
 
     result = skipped(ctx.board.backend, ctx.config.synth)
     if result is None:
         try:
             result = run_synthesis(ctx.project.output_dir, ctx.board.backend)
-        except StageFailedError as exc:
-            result = SynthesisResult("failed", str(exc), failed_stage=str(exc))
+        except SynthesisFailed as exc:
+            result = SynthesisResult("failed", str(exc), failed_stage=exc.stage, log=str(exc.log))
     ctx.results["synthesis"] = result.to_dict()
 
 

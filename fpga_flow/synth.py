@@ -38,6 +38,15 @@ def _quartus_command(project_dir: Path) -> list[str]:
     return ["make", "myproject-fpga"]
 
 
+class SynthesisFailed(StageFailedError):
+    """The vendor tool ran and failed; ``stage`` names where, from its log."""
+
+    def __init__(self, stage: str, log: Path):
+        super().__init__(f"vendor synthesis failed: {stage} (log: {log})")
+        self.stage = stage
+        self.log = log
+
+
 @dataclass(frozen=True)
 class SynthTool:
     """The vendor program a backend needs, and how to run it in a project folder."""
@@ -111,7 +120,6 @@ def run_synthesis(project_dir: str | Path, backend: str) -> SynthesisResult:
     seconds = time.perf_counter() - start
     stage = reports.failed_stage(project_dir)
     if process.returncode != 0 or stage is not None:
-        where = stage or f"{tool.executable} exited with code {process.returncode}"
-        raise StageFailedError(f"vendor synthesis failed: {where} (log: {log_path})")
+        raise SynthesisFailed(stage or f"{tool.executable} exited with code {process.returncode}", log_path)
     record = reports.build_report(project_dir)
     return SynthesisResult("ok", None, tool.executable, seconds, record.to_dict(), log=str(log_path))
