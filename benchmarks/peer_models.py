@@ -91,7 +91,7 @@ def _row_text(row: dict) -> str:
     parts = [f"{row['model']:<28}"]
     for point in row.get("points", []):
         if "error" in point:
-            parts.append(f"{point['policy']}: cannot build ({point['error'][:90]})")
+            parts.append(f"{point['policy']}: cannot build ({point['error']})")
             break
         stages = point["timings_s"]
         parts.append(f"{point['policy']}: agreement {point['agreement']:.4f} max|err| {point['max_abs_error']:.3g}"

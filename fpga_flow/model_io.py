@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
@@ -55,6 +56,12 @@ def load_keras_model(path: str | Path, weights: str | Path | None = None):
         raise
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, AttributeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        unknown = re.search(r"Unknown (?:layer|object)\W+(\w+)", reason)
+        if unknown:
+            raise ModelLoadError(
+                f"{path}: uses the layer '{unknown.group(1)}', which neither Keras, QKeras nor fpga-flow defines; "
+                "rebuild the model from standard Keras/QKeras layers to convert it"
+            ) from None
         raise ModelLoadError(f"{path}: cannot load as a Keras/QKeras model ({reason[:200]})") from None
     return model
 
