@@ -63,17 +63,47 @@ def check_convertible(model) -> None:
             _check_recurrent(layer, cls)
 
 
+def check_saved_config(model_config: dict) -> None:
+    """The same recurrent checks on a saved architecture, before Keras loads it: models
+    saved with hard activations may not even load in QKeras 0.9.0, and the user should
+    hear why rather than a deserialization error."""
+    config = model_config.get("config", {})
+    layers = config.get("layers", []) if isinstance(config, dict) else []
+    for entry in layers:
+        cls, layer_config = entry.get("class_name", ""), entry.get("config", {})
+        if cls in RECURRENT_CLASSES:
+            _check_recurrent_activations(
+                layer_config.get("name", "?"), cls,
+                _serialized_activation(layer_config.get("activation")),
+                _serialized_activation(layer_config.get("recurrent_activation")),
+            )
+        elif cls in ("Sequential", "Functional", "Model"):
+            check_saved_config(entry)
+
+
+def _serialized_activation(value):
+    if isinstance(value, dict):
+        return {"name": value.get("class_name", ""), "config": value.get("config", {})}
+    return value
+
+
 def _check_recurrent(layer, cls: str) -> None:
-    activation = _activation_config(layer, "activation")
-    recurrent = _activation_config(getattr(layer, "cell", layer), "recurrent_activation")
+    _check_recurrent_activations(
+        layer.name, cls,
+        _activation_config(layer, "activation"),
+        _activation_config(getattr(layer, "cell", layer), "recurrent_activation"),
+    )
+
+
+def _check_recurrent_activations(name: str, cls: str, activation, recurrent) -> None:
     if _is_hard(recurrent):
         raise UnsupportedModelError(
-            f"layer '{layer.name}' ({cls}): recurrent_activation {_describe(recurrent)} is a hard activation, which hls4ml "
+            f"layer '{name}' ({cls}): recurrent_activation {_describe(recurrent)} is a hard activation, which hls4ml "
             "1.3.0 refuses; use recurrent_activation='sigmoid' (float, table-based in HLS) or quantized_sigmoid(bits, use_real_sigmoid=True)"
         )
     if _is_hard(activation):
         raise UnsupportedModelError(
-            f"layer '{layer.name}' ({cls}): activation {_describe(activation)} is a hard activation, which hls4ml 1.3.0 "
+            f"layer '{name}' ({cls}): activation {_describe(activation)} is a hard activation, which hls4ml 1.3.0 "
             "refuses; use activation='tanh' or quantized_tanh(bits, use_real_tanh=True)"
         )
 

@@ -38,6 +38,7 @@ def load_keras_model(path: str | Path, weights: str | Path | None = None):
         raise ModelLoadError(f"model file {path} not found: give a .h5, .keras or .json (with --weights) file")
     if path.suffix not in MODEL_SUFFIXES:
         raise ModelLoadError(f"{path}: unknown model format '{path.suffix}': use .h5, .keras, or .json with --weights")
+    _check_saved_architecture(path)
     import tensorflow as tf
 
     objects = custom_objects()
@@ -64,6 +65,27 @@ def load_keras_model(path: str | Path, weights: str | Path | None = None):
             ) from None
         raise ModelLoadError(f"{path}: cannot load as a Keras/QKeras model ({reason[:200]})") from None
     return model
+
+
+def _check_saved_architecture(path: Path) -> None:
+    """Refuse what hls4ml cannot convert from the saved architecture, before loading."""
+    from fpga_flow.compat import check_saved_config
+
+    try:
+        if path.suffix == ".json":
+            text = path.read_text(encoding="utf-8")
+        elif path.suffix == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as handle:
+                text = handle.attrs.get("model_config")
+        else:
+            return
+        config = json.loads(text) if text else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return  # unreadable here: the loader below names the problem
+    if isinstance(config, dict):
+        check_saved_config(config)
 
 
 def load_test_data(path: str | Path, input_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:

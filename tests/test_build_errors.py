@@ -154,3 +154,11 @@ def test_ctrl_c_mid_build_leaves_no_complete_looking_run(reports_root, tmp_path)
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert (out / "INCOMPLETE").exists()
     assert not (out / "summary.json").exists()
+
+
+def test_saved_qgru_with_a_hard_tanh_is_refused_before_loading(tmp_path):
+    from conftest import SHARED
+
+    model = SHARED / "peer_models" / "btag_qgru_int0_frac8" / "btag_qgru_int0_frac8.h5"
+    result = run_cli("build", str(model), "--board", "pynq-z2", "--out", str(tmp_path / "r"))
+    assert_user_error(result, "layer 'gru' (QGRU)", "quantized_tanh", "use_real_tanh=True")
