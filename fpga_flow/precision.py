@@ -327,7 +327,8 @@ def close_precisions(
     config = infer_precisions(model, hls_config, X_calib)
     step = measure(config, 1, None, "inferred precisions")
     best_config, best_step = (config, step) if _better(step, default_step) else (hls_config, default_step)
-    exhausted: set[str] = set()
+    # A QActivation's type is its quantizer: widening it changes the function, not the error.
+    exhausted: set[str] = _quantizer_fixed_results(model)
     while best_step.agreement < target_agreement:
         if len(result.steps) > max_iterations:
             result.stopped_because = f"iteration limit ({max_iterations}) reached"
