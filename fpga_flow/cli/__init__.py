@@ -4,5 +4,6 @@ from fpga_flow.cli.app import app
 from fpga_flow.cli import boards_zoo  # noqa: F401  (registers commands)
 from fpga_flow.cli import build  # noqa: F401
 from fpga_flow.cli import dashboard  # noqa: F401
+from fpga_flow.cli import report  # noqa: F401
 
 __all__ = ["app"]
