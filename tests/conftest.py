@@ -15,6 +15,20 @@ SHARED = REPO.parent / "shared"
 CNN_EPOCHS = 12
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_history(tmp_path_factory):
+    """Builds and report parsing record into a run history; keep the tests' rows out of
+    the repository's reports/fpga_flow.db."""
+    path = tmp_path_factory.mktemp("history") / "fpga_flow.db"
+    previous = os.environ.get("FPGA_FLOW_DB")
+    os.environ["FPGA_FLOW_DB"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("FPGA_FLOW_DB", None)
+    else:
+        os.environ["FPGA_FLOW_DB"] = previous
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run ``fpga-flow`` as a user would, in a subprocess."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}

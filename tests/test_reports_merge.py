@@ -236,3 +236,17 @@ def test_a_log_of_another_tool_fails_in_build_at_its_first_error(tmp_path: Path)
         "firmware/myproject.cpp:12:3: error: use of undeclared identifier 'layer2_out'\n"
         "make: *** [Makefile:12: myproject-fpga] Error 1\n", encoding="utf-8")
     assert failed_stage(tmp_path) == "build: firmware/myproject.cpp:12:3: error: use of undeclared identifier 'layer2_out'"
+
+
+def test_cli_records_each_merged_build_in_the_history(seanlipps_project: Path, tmp_path: Path) -> None:
+    from fpga_flow.history import RunHistory
+
+    db = tmp_path / "history.db"
+    result = runner.invoke(app, ["report", str(seanlipps_project), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    rows = RunHistory(db).runs(kind="report")
+    assert len(rows) == 1
+    again = runner.invoke(app, ["report", str(seanlipps_project), "--db", str(db)])
+    assert again.exit_code == 0 and len(RunHistory(db).runs(kind="report")) == 1  # same report, same row
+    runner.invoke(app, ["report", str(seanlipps_project), "--db", str(tmp_path / "none.db"), "--no-history"])
+    assert not (tmp_path / "none.db").exists()

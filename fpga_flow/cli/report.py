@@ -118,6 +118,8 @@ def report(
     as_csv: bool = typer.Option(False, "--csv", help="Print one CSV row per report file."),
     board: Optional[str] = typer.Option(None, "--board", help="Also give utilization against this catalogue board."),
     boards_dir: Optional[Path] = typer.Option(None, "--boards-dir", help="Folder of extra board YAML files."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Run history to record the builds in (default: reports/fpga_flow.db or FPGA_FLOW_DB)."),
+    history: bool = typer.Option(True, "--history/--no-history", help="Record each merged build in the run history."),
 ) -> None:
     """Parse vendor reports (csynth, cosim, export, Vivado utilization/timing/power, HLS
     logs, Intel HLS/oneAPI/Quartus, Catapult) and merge them per project folder.
@@ -140,6 +142,12 @@ def report(
     if totals is not None:
         for record in records:
             record["board_utilization_pct"] = utilization_against(record["resources"], totals)
+    if history and found.builds:
+        from fpga_flow.history import RunHistory, default_db_path
+
+        store = RunHistory(db or default_db_path())
+        for root, build in found.builds:
+            store.record_report(build.to_dict(), root)
     if as_json:
         print_json({"reports": records + errors, "builds": builds})
     elif as_csv:
