@@ -88,6 +88,11 @@ def _serialized_activation(value):
 
 
 def _check_recurrent(layer, cls: str) -> None:
+    if cls == "QGRU" and not getattr(layer.cell, "reset_after", True):
+        raise UnsupportedModelError(
+            f"layer '{layer.name}' (QGRU) has reset_after=False (QKeras's default), which hls4ml 1.3.0 converts "
+            "into a different function (about 10% argmax agreement); train it with QGRU(..., reset_after=True)"
+        )
     _check_recurrent_activations(
         layer.name, cls,
         _activation_config(layer, "activation"),
@@ -123,3 +128,18 @@ def _walk(model):
 
 def list_layer_families(model) -> list[str]:
     return sorted({type(layer).__name__ for layer in _walk(model)})
+
+
+def patch_qkeras_for_tensorflow() -> None:
+    """QKeras 0.9.0's QGRU cell calls two TensorFlow internals that TensorFlow 2.14 (the
+    version hls4ml 1.3.0 pins) moved: ``nest.is_sequence`` (now ``is_nested``) and, with
+    ``reset_after=True``, ``array_ops.unstack``. Every QGRU fails on its first call
+    without them. Provide the old names; installed files are not touched."""
+    import tensorflow as tf
+    from tensorflow.python.ops import array_ops
+    from tensorflow.python.util import nest
+
+    if not hasattr(nest, "is_sequence"):
+        nest.is_sequence = nest.is_nested
+    if not hasattr(array_ops, "unstack"):
+        array_ops.unstack = tf.unstack

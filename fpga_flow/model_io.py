@@ -24,6 +24,9 @@ def custom_objects() -> dict:
     """QKeras layers and quantizers, plus fpga-flow's own layers, for deserialization."""
     from qkeras.utils import _add_supported_quantized_objects
 
+    from fpga_flow.compat import patch_qkeras_for_tensorflow
+
+    patch_qkeras_for_tensorflow()
     objects: dict = {}
     _add_supported_quantized_objects(objects)
     for module in EXTENSION_MODULES:

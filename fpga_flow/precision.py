@@ -86,11 +86,11 @@ class ClosureResult:
 
 def _activation_name(layer) -> str | None:
     """The name hls4ml gives a layer's fused activation, or None when it has none."""
+    if type(layer).__name__ in RECURRENT_CLASSES + ("Activation", "QActivation"):
+        return None  # a recurrent layer's activation is inside its cell, not after it
     activation = getattr(layer, "activation", None)
     name = getattr(activation, "__name__", None)
-    if name is None or name == "linear" or type(layer).__name__ in ("Activation", "QActivation"):
-        return None
-    return name
+    return None if name is None or name == "linear" else name
 
 
 def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -162,7 +162,9 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
             precision["result"] = str(FixedType(fraction + integer, integer, signed, "RND", "SAT"))
     for layer in model.layers:
         if layer.name in layer_configs:
-            _infer_float_weights(layer, layer_configs[layer.name].setdefault("Precision", {}))
+            precision = layer_configs[layer.name].setdefault("Precision", {})
+            _saturate_quantized_weights(precision)
+            _infer_float_weights(layer, precision)
     for name, layer_config in layer_configs.items():
         precision = layer_config.get("Precision")
         if isinstance(precision, dict) and "exp_table" in precision:
@@ -203,6 +205,20 @@ def _type_for_data(values: np.ndarray, limit: int) -> FixedType:
 
 
 FLOAT_WEIGHT_CLASSES = ("Dense", "Conv1D", "Conv2D")
+
+
+WEIGHT_KEYS = ("weight", "bias", "recurrent_weight", "recurrent_bias")
+
+
+def _saturate_quantized_weights(precision: dict[str, Any]) -> None:
+    """QKeras quantizers clip; hls4ml types them from the quantizer but with WRAP, and
+    writes some raw float values (a QLSTM's unit forget bias of 1.0 into ap_fixed<8,1>
+    wraps to -1.0 and closes the forget gate). Saturating and rounding is what the
+    quantizer computes."""
+    for key in WEIGHT_KEYS:
+        current = FixedType.parse(precision.get(key, ""))
+        if current is not None and (current.overflow != "SAT" or current.rounding != "RND"):
+            precision[key] = str(FixedType(current.width, current.integer, current.signed, "RND", "SAT"))
 
 
 def _has_float_kernel(layer) -> bool:
@@ -250,10 +266,11 @@ def layer_errors(keras_outputs: dict[str, np.ndarray], traces: dict[str, np.ndar
 
 
 WIDENED_TABLES = ("exp_table", "inv_table", "table")
-WIDENED_TYPES = ("result", "accum", "weight", "bias")
+WIDENED_TYPES = ("result", "accum", "weight", "bias", "recurrent_weight", "recurrent_bias")
 
 
-def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, str] | None = None) -> str | None:
+def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, str] | None = None,
+                quantized_weights: bool = False) -> str | None:
     """Widen one layer's types by FRACTION_STEP fractional bits (and double its table);
     the change made, or None if nothing can grow. ``actual`` holds the C++ types hls4ml
     chose, the starting point for types the config leaves 'auto'."""
@@ -279,8 +296,8 @@ def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, 
     for key in WIDENED_TYPES:
         if key not in precision:
             continue
-        # Quantizer-fixed weights are exact already; only float or 'auto' types grow.
-        if key in ("weight", "bias") and "RND" not in str(precision[key]) and precision[key] != "auto":
+        # Quantizer-fixed weights are exact already; only float weights grow.
+        if key in WEIGHT_KEYS and quantized_weights:
             continue
         current = precision[key] if _is_fixed_explicit(precision[key]) else actual.get(key, "")
         widen(precision, key, current)
@@ -329,6 +346,8 @@ def close_precisions(
     best_config, best_step = (config, step) if _better(step, default_step) else (hls_config, default_step)
     # A QActivation's type is its quantizer: widening it changes the function, not the error.
     exhausted: set[str] = _quantizer_fixed_results(model)
+    recurrent = {layer.name for layer in model.layers if type(layer).__name__ in RECURRENT_CLASSES}
+    quantized_kernels = {layer.name for layer in model.layers if getattr(layer, "kernel_quantizer", None) is not None}
     while best_step.agreement < target_agreement:
         if len(result.steps) > max_iterations:
             result.stopped_because = f"iteration limit ({max_iterations}) reached"
@@ -342,10 +361,13 @@ def close_precisions(
             )
             break
         candidate = copy.deepcopy(config)
-        change = widen_layer(candidate["LayerName"][layer], max_width, actual_types.get(layer))
+        change = widen_layer(candidate["LayerName"][layer], max_width, actual_types.get(layer),
+                             quantized_weights=layer in quantized_kernels)
         if change is None:
             exhausted.add(layer)
             continue
+        if layer in recurrent:
+            change += _tie_recurrent_types(model, layer, candidate["LayerName"])
         try:
             trial = measure(candidate, len(result.steps), layer, change)
         except StageFailedError as exc:
@@ -367,6 +389,30 @@ def close_precisions(
     result.hls_config = best_config
     result.chosen_iteration = best_step.iteration
     return result
+
+
+def _tie_recurrent_types(model, name: str, layer_configs: dict[str, Any]) -> str:
+    """hls4ml's recurrent kernels run one dense template over the input and the state,
+    and write gate sums into result-typed arrays: input, result and accumulator types
+    must be one type. Widen them together."""
+    precision = layer_configs[name]["Precision"]
+    state_type = precision.get("result")
+    if not _is_fixed_explicit(state_type):
+        return ""
+    precision["accum"] = state_type
+    source = _inbound_name(model, name)
+    if source in layer_configs:
+        layer_configs[source].setdefault("Precision", {})["result"] = state_type
+        return f"; {source} result -> {state_type} (tied to the state type)"
+    return ""
+
+
+def _inbound_name(model, name: str) -> str | None:
+    """The single Keras layer (or model input) feeding layer ``name``."""
+    layer = model.get_layer(name)
+    inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
+    inbound = inbound if isinstance(inbound, list) else [inbound]
+    return inbound[0].name if len(inbound) == 1 else None
 
 
 def _better(a: ClosureStep, b: ClosureStep) -> bool:

@@ -115,6 +115,7 @@ def train_recipe(
         X_calib=data.X_train[:calib],
         y_calib=data.y_train[:calib],
     )
+    architecture = architecture_digest(model)
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     write_json_atomic(out_dir / "history.json", history)
     trained = TrainedModel(recipe.name, out_dir, epochs, settings.seed, float(test_accuracy), train_seconds)
@@ -130,6 +131,7 @@ def train_recipe(
             "n_test": int(len(data.X_test)),
             "n_calibration": int(calib),
             "class_names": list(data.class_names),
+            "architecture_sha256": architecture,
             "versions": {"tensorflow": tf.__version__},
         },
     )
@@ -156,7 +158,22 @@ def trained_or_train(recipe: Recipe, zoo_dir: str | Path, epochs: int | None = N
     existing = load_trained(export_dir)
     if existing is not None:
         meta = json.loads((export_dir / "metadata.json").read_text())
-        if existing.epochs == epochs and meta["recipe"] == json.loads(json.dumps(recipe.describe())):
+        same_recipe = meta["recipe"] == json.loads(json.dumps(recipe.describe()))
+        if existing.epochs == epochs and same_recipe and meta.get("architecture_sha256") == _recipe_architecture(recipe):
             return existing
     return train_recipe(recipe, export_dir, epochs=epochs, **kwargs)
 
+
+
+def architecture_digest(model) -> str:
+    """A hash of the model's layer configuration (not its weights)."""
+    import hashlib
+
+    return hashlib.sha256(model.to_json(sort_keys=True).encode()).hexdigest()
+
+
+def _recipe_architecture(recipe: Recipe) -> str:
+    """The digest of the model the recipe builds today: an export made from an older
+    builder is retrained, not reused."""
+    data = recipe.dataset(recipe.training.seed)
+    return architecture_digest(recipe.builder(data.input_shape, data.n_classes))

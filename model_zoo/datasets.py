@@ -30,3 +30,37 @@ def digits_rows(seed: int = 7) -> Dataset:
     """scikit-learn digits as sequences: 8 time steps (rows) of 8 features."""
     X_train, X_test, y_train, y_test = _digits_split(seed)
     return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES)
+
+
+SIGNAL_CLASSES = ("sine", "square", "sawtooth", "chirp", "noise_burst")
+
+
+def synthetic_signals(seed: int = 7, n_per_class: int = 400, length: int = 24) -> Dataset:
+    """Procedurally generated 1-D signals, five shapes with random frequency, phase,
+    amplitude and additive noise: (N, length, 1), classes balanced, made locally."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length, dtype=np.float64)
+    signals, labels = [], []
+    for label, shape in enumerate(SIGNAL_CLASSES):
+        for _ in range(n_per_class):
+            freq = rng.uniform(0.04, 0.15)
+            phase = rng.uniform(0, 2 * np.pi)
+            amp = rng.uniform(0.5, 1.0)
+            if shape == "sine":
+                x = np.sin(2 * np.pi * freq * t + phase)
+            elif shape == "square":
+                x = np.sign(np.sin(2 * np.pi * freq * t + phase))
+            elif shape == "sawtooth":
+                x = 2 * ((freq * t + phase / (2 * np.pi)) % 1.0) - 1
+            elif shape == "chirp":
+                x = np.sin(2 * np.pi * (freq * 0.3 + 0.01 * t) * t + phase)
+            else:
+                x = np.zeros(length)
+                start = rng.integers(0, length - 6)
+                x[start:start + 6] = rng.standard_normal(6) * 1.5
+            signals.append(amp * x + rng.normal(0, 0.1, length))
+            labels.append(label)
+    X = np.asarray(signals, dtype=np.float32)[..., None]
+    y = np.asarray(labels, dtype=np.int64)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    return Dataset(X_train, y_train, X_test, y_test, SIGNAL_CLASSES)
