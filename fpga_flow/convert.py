@@ -73,6 +73,9 @@ def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any
             default_reuse_factor=settings.reuse_factor,
         )
     config["Model"]["Strategy"] = settings.strategy
+    from fpga_flow.precision import tie_state_quantizer_types
+
+    tie_state_quantizer_types(model, config)  # without it the C++ does not compile
     for layer_config in config["LayerName"].values():
         if "ReuseFactor" in layer_config:
             layer_config["ReuseFactor"] = settings.reuse_factor

@@ -407,6 +407,29 @@ def _tie_recurrent_types(model, name: str, layer_configs: dict[str, Any]) -> str
     return ""
 
 
+def tie_state_quantizer_types(model, hls_config: dict[str, Any]) -> list[str]:
+    """Make QKeras recurrent layers with a ``state_quantizer`` compile.
+
+    Root cause of the failure: hls4ml 1.3.0 maps the state quantizer to the layer's
+    ``accum`` type, but its LSTM/GRU kernels call ``dense<data_T, res_T>`` on the input
+    and on the state and write the result into ``accum_t`` arrays, so the C++ only
+    compiles when input, result and accumulator types are one type. The state type is
+    what QKeras computes the state in, so all three become it (rounding and saturating,
+    as the quantizer does). Returns the layers changed."""
+    changed = []
+    for layer in model.layers:
+        if type(layer).__name__ not in RECURRENT_CLASSES or layer.name not in hls_config["LayerName"]:
+            continue
+        precision = hls_config["LayerName"][layer.name].get("Precision", {})
+        state = FixedType.parse(precision.get("accum", ""))
+        if state is None or precision.get("result") == str(state):
+            continue
+        precision["result"] = str(FixedType(state.width, state.integer, state.signed, "RND", "SAT"))
+        _tie_recurrent_types(model, layer.name, hls_config["LayerName"])
+        changed.append(layer.name)
+    return changed
+
+
 def _inbound_name(model, name: str) -> str | None:
     """The single Keras layer (or model input) feeding layer ``name``."""
     layer = model.get_layer(name)
