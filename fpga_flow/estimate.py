@@ -5,7 +5,8 @@ A first-order model, stated so it can be checked against vendor reports:
 * multiplications per layer: Dense ``n_in * n_out`` (non-zero weights only: hls4ml's
   Latency strategy drops multiplications by zero); Conv1D/Conv2D ``kernel_size * n_chan *
   n_filt``, shared by the output positions, which a pipelined loop visits one per cycle; recurrent layers ``gates * (n_in + n_state) * n_state``
-  per time step;
+  per time step; quantized attention as its kernel documents
+  (fpga_flow.attention.layer);
 * multipliers instantiated: ``ceil(multiplications / reuse_factor)``;
 * a multiplier maps to LUTs when either operand is at most 4 bits or both are at most
   10 bits (Vivado's threshold for small products), costing ``w_a * w_b / 2`` LUTs;
@@ -94,6 +95,12 @@ def _multiplications(layer) -> int:
         # One kernel application per cycle: hls4ml walks the output positions in a
         # pipelined loop (ParallelizationFactor 1), sharing the multipliers.
         return int(np.count_nonzero(weight.data)) if weight is not None else 0
+    if cls == "QMHSA":
+        from fpga_flow.attention import estimate_multipliers
+
+        # estimate_multipliers divides by the reuse factor; the caller does that here.
+        return estimate_multipliers(layer.get_attr("num_heads"), layer.get_attr("seq_len"),
+                                    layer.get_attr("embed_dim"), layer.get_attr("key_dim"), 1)
     for kind, gates in RECURRENT_GATES.items():
         if cls == kind:
             n_state = int(layer.get_attr("n_out"))

@@ -266,7 +266,9 @@ def layer_errors(keras_outputs: dict[str, np.ndarray], traces: dict[str, np.ndar
 
 
 WIDENED_TABLES = ("exp_table", "inv_table", "table")
-WIDENED_TYPES = ("result", "accum", "weight", "bias", "recurrent_weight", "recurrent_bias")
+# The last five are fpga_flow.attention's intermediate types.
+WIDENED_TYPES = ("result", "accum", "weight", "bias", "recurrent_weight", "recurrent_bias",
+                 "proj", "score", "prob", "exp", "inv")
 
 
 def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, str] | None = None,
@@ -294,13 +296,13 @@ def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, 
         key = f"{table}_t"
         widen(layer_config, key, layer_config.get(key) or precision.get(table, ""))
     for key in WIDENED_TYPES:
-        if key not in precision:
-            continue
         # Quantizer-fixed weights are exact already; only float weights grow.
         if key in WEIGHT_KEYS and quantized_weights:
             continue
-        current = precision[key] if _is_fixed_explicit(precision[key]) else actual.get(key, "")
-        widen(precision, key, current)
+        current = precision.get(key)
+        current = current if _is_fixed_explicit(current) else actual.get(key)
+        if current is not None:
+            widen(precision, key, current)
     if "TableSize" in layer_config and layer_config["TableSize"] < MAX_TABLE_SIZE:
         layer_config["TableSize"] *= 2
         changes.append(f"table size -> {layer_config['TableSize']}")

@@ -1,11 +1,19 @@
 """Quantized multi-head self-attention: a QKeras-style Keras layer and its hls4ml
-extension (parser, layer, templates and the ``nnet_qmhsa.h`` kernel)."""
+extension (parser, layer, templates and the ``nnet_qmhsa.h`` kernel). The Keras layer
+is imported on first use, so registering the hls4ml side does not load TensorFlow."""
 
-from fpga_flow.attention.layer import QMultiHeadSelfAttention, estimate_multipliers
+from __future__ import annotations
 
 
 def custom_objects() -> dict:
+    from fpga_flow.attention.layer import QMultiHeadSelfAttention
+
     return {"QMultiHeadSelfAttention": QMultiHeadSelfAttention}
 
 
-__all__ = ["QMultiHeadSelfAttention", "custom_objects", "estimate_multipliers"]
+def __getattr__(name: str):
+    if name in ("QMultiHeadSelfAttention", "estimate_multipliers"):
+        from fpga_flow.attention import layer
+
+        return getattr(layer, name)
+    raise AttributeError(name)

@@ -1,0 +1,86 @@
+"""The quantized attention layer: save/load, hls4ml conversion through the Extension
+API, and the attention_digits recipe built for a board with the precision closure."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+def small_model():
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    from fpga_flow.attention import QMultiHeadSelfAttention
+
+    tf.keras.utils.set_random_seed(4)
+    q = quantized_bits(8, 0, alpha=1)
+    return tf.keras.Sequential([
+        tf.keras.layers.Input((6, 5), name="tokens"),
+        QDense(8, kernel_quantizer=q, bias_quantizer=q, name="embed"),
+        QMultiHeadSelfAttention(2, 4, causal=True, name="mhsa"),
+    ])
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, suffix):
+    from fpga_flow.model_io import load_keras_model
+
+    model = small_model()
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 6, 5)).astype(np.float32)
+    model.save(tmp_path / f"m{suffix}")
+    loaded = load_keras_model(tmp_path / f"m{suffix}")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    config = loaded.get_layer("mhsa").get_config()
+    assert config["causal"] is True and config["kernel_quantizer"] == "quantized_bits(8,0,alpha=1)"
+
+
+def test_quantizers_apply_to_the_weights():
+    layer = small_model().get_layer("mhsa")
+    weights = layer.quantized_weights()
+    assert np.all(weights["wq"] * 128 == np.round(weights["wq"] * 128))  # 8-bit grid
+    assert np.abs(weights["wq"]).max() < 1.0
+
+
+def test_multiplier_estimate_scales_with_reuse():
+    from fpga_flow.attention import estimate_multipliers
+
+    full = estimate_multipliers(2, 8, 16, 8, 1)
+    assert full == 3 * 8 * 16 * 16 + 2 * 2 * 8 * 8 * 8 + 2 * 8 * 8 + 8 * 16 * 16
+    assert estimate_multipliers(2, 8, 16, 8, 4) == -(-full // 4)
+
+
+@pytest.mark.slow
+def test_conversion_compiles_and_follows_keras(tmp_path):
+    from fpga_flow.boards import get_board
+    from fpga_flow.convert import HLSSettings, base_hls_config, convert
+    from fpga_flow.csim import Bridge, compile_project
+    from fpga_flow.precision import infer_precisions
+
+    model = small_model()
+    X = np.random.default_rng(1).uniform(-1, 1, (64, 6, 5)).astype(np.float32)
+    board, settings = get_board("alveo-u250"), HLSSettings()
+    config = infer_precisions(model, base_hls_config(model, settings, board.backend), X)
+    project = convert(model, board, settings, tmp_path / "prj", config)
+    assert "nnet::qmhsa<" in (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
+    assert "nnet_qmhsa.h" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_qmhsa.h").is_file()
+    bridge = Bridge.load(compile_project(project.output_dir))
+    hardware, keras = bridge.predict(X), model.predict(X, verbose=0).reshape(len(X), -1)
+    assert np.abs(hardware - keras).max() < 0.1 * np.abs(keras).max()
+
+
+@pytest.mark.slow
+def test_attention_recipe_builds_for_a_board_with_closure(tmp_path_factory):
+    out = tmp_path_factory.mktemp("attention")
+    result = run_cli("build", "attention_digits", "--board", "alveo-u250", "--epochs", "15", "--out", str(out),
+                     "--force", "--reports-dir", str(tmp_path_factory.getbasetemp() / "attention-reports"), "--json")
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert "QMultiHeadSelfAttention" in summary["layer_families"]
+    assert summary["csim_agreement"] >= 0.98 and summary["testbench_agreement"] >= 0.98
+    assert summary["estimate"]["resources"]["DSP"] + summary["estimate"]["resources"]["LUT"] > 0
