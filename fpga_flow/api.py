@@ -84,14 +84,21 @@ def _dequantized(model):
             for key in ("activation", "recurrent_activation"):
                 if isinstance(cfg.get(key), dict):
                     cfg[key] = "tanh" if "tanh" in cfg[key].get("class_name", "") else "linear"
+        elif cls == "QMultiHeadSelfAttention":
+            for key in [k for k in cfg if k.endswith("_quantizer")]:
+                cfg[key] = None
         elif cls == "QActivation":
             activation = cfg.get("activation")
             name = activation if isinstance(activation, str) else activation.get("class_name", "")
             layer["class_name"] = "Activation"
             layer["config"] = {"name": cfg["name"], "activation": "relu" if "relu" in str(name) else "tanh"
                                if "tanh" in str(name) else "linear"}
-    return tf.keras.Sequential.from_config(config) if isinstance(model, tf.keras.Sequential) \
-        else tf.keras.Model.from_config(config)
+    from fpga_flow.model_io import custom_objects
+
+    with tf.keras.utils.custom_object_scope(custom_objects()):
+        if isinstance(model, tf.keras.Sequential):
+            return tf.keras.Sequential.from_config(config)
+        return tf.keras.Model.from_config(config)
 
 
 def build(model: str, board: str, **options: Any) -> dict[str, Any]:

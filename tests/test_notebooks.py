@@ -16,6 +16,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SMALL = {
     "01_cnn_train_export.ipynb": {"EPOCHS": 6, "MAX_SAMPLES": 120},
     "02_lstm_train_export.ipynb": {"EPOCHS": 6, "MAX_SAMPLES": 120},
+    "03_attention_train_export.ipynb": {"EPOCHS": 6, "MAX_SAMPLES": 120},
     "04_reports_and_dashboard.ipynb": {"EPOCHS": 6, "MAX_SAMPLES": 120, "VENDOR_REPORTS": str(SHARED / "vendor_reports")},
 }
 
@@ -43,7 +44,8 @@ def kernel(tmp_path_factory):
 
 def test_every_issue_notebook_is_here():
     names = {path.name for path in NOTEBOOKS}
-    assert {"01_cnn_train_export.ipynb", "02_lstm_train_export.ipynb", "04_reports_and_dashboard.ipynb"} <= names
+    assert {"01_cnn_train_export.ipynb", "02_lstm_train_export.ipynb", "03_attention_train_export.ipynb",
+            "04_reports_and_dashboard.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
