@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
-from fpga_flow.convert import IO_TYPES, STRATEGIES, HLSProject, HLSSettings, base_hls_config, convert
-from fpga_flow.csim import Bridge, CompiledProject, compile_project, gxx, gxx_version, run_testbench
+from fpga_flow.convert import IO_TYPES, STRATEGIES, HLSProject, HLSSettings, base_hls_config, convert, settings_dict
+from fpga_flow.csim import BUILD_SUBDIR, COMPILE_LOG, Bridge, CompiledProject, compile_project, gxx, gxx_version, run_testbench
 from fpga_flow.errors import StageFailedError, UserInputError
 from fpga_flow.fidelity import compare, confusion
 from fpga_flow.precision import POLICIES, close_precisions, infer_precisions, keras_layer_outputs, overflow_report
@@ -31,6 +31,7 @@ DEFAULT_REPORTS_DIR = Path("reports")
 INPUT_DISTRIBUTIONS = ("normal", "uniform")
 SYNTHETIC_SAMPLES = 1000
 SCHEMA_VERSION = 1
+PROJECT_DIR = "hls_project"
 
 
 class BuildConfig(BaseModel):
@@ -57,6 +58,9 @@ class BuildConfig(BaseModel):
     reports_dir: Path = DEFAULT_REPORTS_DIR
     force: bool = False
     max_samples: int | None = Field(default=None, ge=2)
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    record_history: bool = True
 
     @field_validator("io_type")
     @classmethod
@@ -106,6 +110,7 @@ class BuildContext:
     project: HLSProject | None = None
     compiled: CompiledProject | None = None
     bridge: Bridge | None = None
+    cache: Any = None  # fpga_flow.cache.BuildCacheUse once a step has used the build cache
     results: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
@@ -190,15 +195,51 @@ def step_check(ctx: BuildContext) -> None:
     check_convertible(ctx.model)
 
 
+def _build_cache(ctx: BuildContext):
+    """The build cache as this build uses it, opened on first use; None with ``use_cache`` off."""
+    if not ctx.config.use_cache:
+        return None
+    if ctx.cache is None:
+        from fpga_flow.cache import BuildCache, BuildCacheUse, default_cache_dir, model_digest
+
+        folder = ctx.config.cache_dir or default_cache_dir(ctx.config.reports_dir)
+        ctx.cache = BuildCacheUse(BuildCache(folder), model_digest(ctx.model), ctx.board.model_dump(mode="json"),
+                                  settings_dict(ctx.settings))
+    return ctx.cache
+
+
 def step_precision(ctx: BuildContext, progress: Progress = _silent) -> None:
     cfg = ctx.config
     config = base_hls_config(ctx.model, ctx.settings, ctx.board.backend)
+    cache = _build_cache(ctx)
+    if cache is None:
+        ctx.hls_config, ctx.closure = _choose_precisions(ctx, config, progress)
+        return
+    from fpga_flow.cache import array_digest, precision_key
+
+    policy = cfg.precision_policy
+    key = precision_key(cache.model_id, cache.board, cache.settings, config, policy,
+                        None if policy == "default" else array_digest(ctx.X_calib),
+                        cfg.target_agreement if policy == "closure" else None)
+
+    def create(_payload: Path) -> dict[str, Any]:
+        hls_config, closure = _choose_precisions(ctx, config, progress)
+        return {"hls_config": hls_config, "closure": closure}
+
+    # Hit or miss, the configuration is the one read back from the entry, so both paths
+    # convert exactly the same (JSON) configuration.
+    with cache.store.get_or_create(key, "precision", create) as entry:
+        ctx.hls_config, ctx.closure = entry.meta["hls_config"], entry.meta["closure"]
+    cache.record("precision", key, entry.hit)
+
+
+def _choose_precisions(ctx: BuildContext, config: dict, progress: Progress) -> tuple[dict, dict | None]:
+    """The hls4ml configuration the precision policy chooses, and the closure record."""
+    cfg = ctx.config
     if cfg.precision_policy == "default":
-        ctx.hls_config = config
-        return
+        return config, None
     if cfg.precision_policy == "auto":
-        ctx.hls_config = infer_precisions(ctx.model, config, ctx.X_calib)
-        return
+        return infer_precisions(ctx.model, config, ctx.X_calib), None
     scratch = ctx.run_dir / "closure_work"
 
     def realize(hls_config: dict) -> Bridge:
@@ -211,22 +252,79 @@ def step_precision(ctx: BuildContext, progress: Progress = _silent) -> None:
 
     result = close_precisions(ctx.model, config, ctx.X_calib, realize, cfg.target_agreement, on_step=on_step)
     shutil.rmtree(scratch, ignore_errors=True)
-    ctx.hls_config = result.hls_config
-    ctx.closure = result.to_dict()
+    return result.hls_config, result.to_dict()
 
 
 def step_convert(ctx: BuildContext) -> None:
-    ctx.project = convert(ctx.model, ctx.board, ctx.settings, ctx.run_dir / "hls_project", ctx.hls_config)
+    project_dir = ctx.run_dir / PROJECT_DIR
+    cache = _build_cache(ctx)
+    if cache is not None:
+        from fpga_flow.cache import project_key
+
+        key = project_key(cache.model_id, cache.board, cache.settings, ctx.hls_config)
+        with cache.store.read(key) as entry:
+            if entry is not None:
+                shutil.copytree(entry.payload / PROJECT_DIR, project_dir)
+                cache.project, cache.project_source = entry.meta, entry.payload
+        cache.record("convert", key, entry is not None)
+    if cache is not None and cache.project is not None:
+        ctx.project = HLSProject(project_dir, ctx.board.backend, ctx.board.part, ctx.hls_config)
+    else:
+        ctx.project = convert(ctx.model, ctx.board, ctx.settings, project_dir, ctx.hls_config)
     ctx.artifacts["hls_project"] = str(ctx.project.output_dir)
     (ctx.run_dir / "hls_config.json").write_text(json.dumps(ctx.hls_config, indent=2, default=str))
     ctx.artifacts["hls_config"] = str(ctx.run_dir / "hls_config.json")
 
 
 def step_compile(ctx: BuildContext) -> None:
-    ctx.compiled = compile_project(ctx.project.output_dir)
-    ctx.bridge = Bridge.load(ctx.compiled)
+    cache = _build_cache(ctx)
+    if cache is None:
+        ctx.compiled = compile_project(ctx.project.output_dir)
+        ctx.bridge = Bridge.load(ctx.compiled)
+    else:
+        _compile_through_cache(ctx, cache)
     ctx.artifacts["csim_library"] = str(ctx.compiled.library)
     ctx.results["compile_flags"] = " ".join(ctx.compiled.flags)
+
+
+def _compile_through_cache(ctx: BuildContext, cache) -> None:
+    """Compile the project inside its cache entry, or find it compiled there, and use a
+    copy of the objects. The compiled code reads its weights from the folder it was
+    compiled in, so the entry's folder is where compiling happens."""
+    from fpga_flow.estimate import estimate
+
+    key = cache.stages["convert"]["key"]
+    project_dir = ctx.project.output_dir
+
+    def create(payload: Path) -> dict[str, Any]:
+        target = payload / PROJECT_DIR
+        if ctx.project.graph is not None:
+            shutil.copytree(project_dir, target)
+            graph = ctx.project.graph
+        else:  # the entry this conversion was copied from was evicted since: convert again
+            graph = convert(ctx.model, ctx.board, ctx.settings, target, ctx.hls_config).graph
+        compiled = compile_project(target)
+        return {"library": compiled.library.name, "objects": [obj.name for obj in compiled.firmware_objects],
+                "flags": list(compiled.flags), "compile_seconds": round(compiled.seconds, 3),
+                "estimate": estimate(graph, ctx.settings, ctx.board).to_dict()}
+
+    with cache.store.get_or_create(key, "project", create) as entry:
+        if entry.payload != cache.project_source:
+            source = entry.payload / PROJECT_DIR
+            shutil.rmtree(project_dir / BUILD_SUBDIR, ignore_errors=True)
+            shutil.copytree(source / BUILD_SUBDIR, project_dir / BUILD_SUBDIR)
+            shutil.copy2(source / COMPILE_LOG, project_dir / COMPILE_LOG)
+        meta = entry.meta
+        build = project_dir / BUILD_SUBDIR
+        ctx.compiled = CompiledProject(project_dir, build / meta["library"],
+                                       tuple(build / name for name in meta["objects"]), tuple(meta["flags"]),
+                                       meta["compile_seconds"])
+        ctx.bridge = Bridge.load(ctx.compiled)
+        # The first call reads the weights files (then never again): do it while the
+        # entry is held, so eviction cannot pull them from under this process.
+        ctx.bridge.predict(ctx.X_eval[:1])
+    cache.project = meta
+    cache.record("compile", key, entry.hit)
 
 
 def step_csim_bridge(ctx: BuildContext) -> None:
@@ -249,7 +347,11 @@ def step_testbench(ctx: BuildContext) -> None:
 def step_estimate(ctx: BuildContext) -> None:
     from fpga_flow.estimate import estimate
 
-    ctx.results["estimate"] = estimate(ctx.project.graph, ctx.settings, ctx.board).to_dict()
+    if ctx.cache is not None and ctx.cache.project is not None:
+        # A cached project has no hls4ml graph: its estimate was stored beside it.
+        ctx.results["estimate"] = ctx.cache.project["estimate"]
+    else:
+        ctx.results["estimate"] = estimate(ctx.project.graph, ctx.settings, ctx.board).to_dict()
 
 
 def step_synthesis(ctx: BuildContext) -> None:
@@ -350,7 +452,8 @@ def _write_page_and_history(cfg: BuildConfig, run_dir: Path, summary: dict[str, 
     from fpga_flow.history import RunHistory, default_db_path
 
     write_run_page(run_dir)
-    RunHistory(default_db_path(cfg.reports_dir)).record_run(summary, kind="build")
+    if cfg.record_history:
+        RunHistory(default_db_path(cfg.reports_dir)).record_run(summary, kind="build")
 
 
 def make_summary(ctx: BuildContext) -> dict[str, Any]:
@@ -411,6 +514,7 @@ def make_summary(ctx: BuildContext) -> dict[str, Any]:
         "timings_s": ctx.timings,
         "versions": versions(),
         "compile_flags": ctx.results.get("compile_flags"),
+        "cache": ctx.cache.to_dict() if ctx.cache is not None else None,
         "config": json.loads(cfg.model_dump_json()),
     }
 

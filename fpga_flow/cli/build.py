@@ -47,6 +47,9 @@ def build(
     boards_dir: Optional[Path] = typer.Option(None, "--boards-dir", help="Folder of extra board YAML files."),
     reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Root of runs, zoo exports and history."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out directory."),
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="Build cache folder (default: $FPGA_FLOW_CACHE_DIR or REPORTS_DIR/cache)."),
+    use_cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and store precisions and compiled projects."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout; no progress display."),
 ) -> None:
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
@@ -57,6 +60,7 @@ def build(
         clock_period_ns=clock, synth=synth, min_agreement=min_agreement, precision_policy=precision_policy,
         target_agreement=target_agreement, test_data=test_data, weights=weights, input_dist=input_dist,
         epochs=epochs, boards_dir=boards_dir, reports_dir=reports_dir, force=force, max_samples=max_samples,
+        cache_dir=cache_dir, use_cache=use_cache,
     )
     summary = _run_with_progress(cfg, BUILD_STEPS, run_build, quiet=as_json)
     if as_json:

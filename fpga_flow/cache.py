@@ -1,0 +1,461 @@
+"""Build cache: what a build computed, stored under a content hash of what determined it.
+
+Two kinds of entry serve a build: ``precision`` (the chosen hls4ml configuration and the
+closure record; the closure is the slowest stage) and ``project`` (the converted project
+compiled for C-simulation: firmware objects, the bridge library, ``bridge.json``, and
+the resource estimate, which needs the hls4ml graph a cached project no longer has).
+A key hashes the model's architecture and weights, the calibration data where the
+stage reads it, the HLS settings and precision policy, the whole board declaration, and
+the toolchain: hls4ml/TensorFlow/QKeras versions, g++ version and flags, and the source
+of the fpga_flow modules that produce the cached files.
+
+Layout under the cache folder::
+
+    entries/<key>/entry.json          manifest, written last and atomically
+    entries/<key>/payload-<uuid>/     files of the entry (projects only)
+    locks/<key>.lock                  flock: writers exclusive, readers shared
+    trash/                            entries being deleted
+
+An entry exists exactly when its ``entry.json`` does. A writer holds the key's lock
+exclusively while it builds, so concurrent workers asking for the same key wait and
+then reuse the first one's result; a writer killed mid-way leaves a folder without a
+manifest, which nobody reads and the next writer (or eviction) deletes. Readers hold
+the lock shared while they copy, so eviction (which only takes free locks) never
+removes an entry under them.
+
+The compiled library reads its weights at run time from the absolute folder it was
+compiled in (hls4ml's ``WEIGHTS_DIR``), so projects are compiled inside their entry's
+payload folder, never moved; each attempt gets a fresh payload name so a compiler left
+running by a killed writer cannot write into its successor's files. A run directory's
+copy of the library therefore reads its weights from the cache entry it came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from fpga_flow.errors import UserInputError
+from fpga_flow.rundir import write_json_atomic
+
+CACHE_DIR_ENV = "FPGA_FLOW_CACHE_DIR"
+CACHE_SIZE_ENV = "FPGA_FLOW_CACHE_SIZE"
+DEFAULT_MAX_BYTES = 2 * 1024**3
+CACHE_SUBDIR = "cache"
+MANIFEST = "entry.json"
+KEY_SCHEME = 1
+# Modules whose code shapes what is cached: a change to any of them is a new key.
+PRODUCING_MODULES = ("convert", "csim", "precision", "fixed", "fidelity", "estimate")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def default_cache_dir(reports_dir: str | Path = "reports") -> Path:
+    """``$FPGA_FLOW_CACHE_DIR`` if set, else ``cache`` in the reports folder."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path(reports_dir) / CACHE_SUBDIR)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"500M"``, ``"2G"``, ``"1.5GiB"`` or a plain number of bytes."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise UserInputError(f"cache size '{text}' is not a size: write e.g. 500M or 2G")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * 1024 ** "_kmgt".index(unit or "_"))
+
+
+def default_max_bytes() -> int:
+    value = os.environ.get(CACHE_SIZE_ENV)
+    return parse_size(value) if value else DEFAULT_MAX_BYTES
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of ``value`` as canonical JSON (sorted keys)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def array_digest(*arrays: np.ndarray | None) -> str:
+    """SHA-256 over the dtype, shape and bytes of each array (None counts as absent)."""
+    h = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            h.update(b"none;")
+            continue
+        array = np.ascontiguousarray(array)
+        h.update(f"{array.dtype.str}{array.shape};".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def model_digest(model) -> str:
+    """The model's architecture (Keras JSON, layer names included: they name the C++)
+    and every weight array."""
+    return digest({"architecture": json.loads(model.to_json()), "weights": array_digest(*model.get_weights())})
+
+
+@lru_cache(maxsize=None)
+def toolchain() -> dict[str, Any]:
+    """Versions, compiler and code that produce the cached files."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from fpga_flow.csim import compile_flags, gxx_version
+
+    found: dict[str, Any] = {}
+    for package in ("hls4ml", "tensorflow", "qkeras", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    package_dir = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    for module in PRODUCING_MODULES:
+        code.update((package_dir / f"{module}.py").read_bytes())
+    found.update(gxx=gxx_version(), compile_flags=compile_flags(), code=code.hexdigest(), key_scheme=KEY_SCHEME)
+    return found
+
+
+def precision_key(model_id: str, board: dict, settings: dict, base_config: dict, policy: str,
+                  calibration_id: str | None, target_agreement: float | None) -> str:
+    return digest({"kind": "precision", "model": model_id, "board": board, "settings": settings,
+                   "base_config": base_config, "policy": policy, "calibration": calibration_id,
+                   "target_agreement": target_agreement, "toolchain": toolchain()})
+
+
+def project_key(model_id: str, board: dict, settings: dict, hls_config: dict) -> str:
+    return digest({"kind": "project", "model": model_id, "board": board, "settings": settings,
+                   "hls_config": hls_config, "toolchain": toolchain()})
+
+
+# --------------------------------------------------------------------------- locks
+
+
+class _KeyLock:
+    """An flock on ``locks/<key>.lock`` that survives the file being unlinked and
+    recreated by eviction: after each acquisition the open file must still be the one
+    at the path, else it is reopened and locked again."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, mode: int, blocking: bool = True) -> bool:
+        while True:
+            if self.fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self.fd, mode if blocking else mode | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    return False
+                raise
+            try:
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(self.fd).st_ino:
+                return True
+            self.release()
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# --------------------------------------------------------------------------- store
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    folder: Path
+    manifest: dict[str, Any]
+    hit: bool  # False when this caller created it
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.manifest["meta"]
+
+    @property
+    def payload(self) -> Path:
+        if not self.manifest.get("payload"):
+            raise KeyError(f"cache entry {self.key} holds no files")
+        return self.folder / self.manifest["payload"]
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    folder: Path
+    entries: int
+    bytes: int
+    max_bytes: int
+    by_kind: dict[str, dict[str, int]]
+    unfinished: int
+    oldest_use_utc: str | None
+    newest_use_utc: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dir": str(self.folder), "entries": self.entries, "bytes": self.bytes, "max_bytes": self.max_bytes,
+                "by_kind": self.by_kind, "unfinished": self.unfinished,
+                "oldest_use_utc": self.oldest_use_utc, "newest_use_utc": self.newest_use_utc}
+
+
+@dataclass(frozen=True)
+class ClearResult:
+    removed: int
+    freed_bytes: int
+    busy: list[str] = field(default_factory=list)
+
+
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+class BuildCache:
+    """A folder of entries addressed by key, bounded by ``max_bytes`` (least recently
+    used entries are evicted after each new entry)."""
+
+    def __init__(self, folder: str | Path, max_bytes: int | None = None):
+        self.folder = Path(folder).resolve()
+        self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise UserInputError(f"cache folder {self.folder} is a file: give a folder with --cache-dir")
+        for sub in ("entries", "locks", "trash"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+
+    def _entry_dir(self, key: str) -> Path:
+        return self.folder / "entries" / key
+
+    def _lock(self, key: str) -> _KeyLock:
+        return _KeyLock(self.folder / "locks" / f"{key}.lock")
+
+    def _manifest(self, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads((self._entry_dir(key) / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def _touch(self, key: str) -> None:
+        # st_atime is unreliable (relatime, noatime): the manifest's mtime is the last use.
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self._entry_dir(key) / MANIFEST)
+
+    @contextlib.contextmanager
+    def read(self, key: str) -> Iterator[CacheEntry | None]:
+        """The entry for ``key`` (None when there is none), held against eviction while
+        the block runs. Waits while another process is writing that key."""
+        lock = self._lock(key)
+        lock.acquire(fcntl.LOCK_SH)
+        try:
+            manifest = self._manifest(key)
+            if manifest is not None:
+                self._touch(key)
+            yield None if manifest is None else CacheEntry(key, self._entry_dir(key), manifest, hit=True)
+        finally:
+            lock.release()
+
+    @contextlib.contextmanager
+    def get_or_create(self, key: str, kind: str, create: Callable[[Path], dict[str, Any]]) -> Iterator[CacheEntry]:
+        """The entry for ``key``, made by ``create(payload_dir) -> meta`` when there is
+        none (``meta`` must be JSON; files go into ``payload_dir``). Held against
+        eviction while the block runs; ``entry.hit`` says whether it already existed."""
+        lock = self._lock(key)
+        created = False
+        try:
+            while True:
+                lock.acquire(fcntl.LOCK_SH)
+                manifest = self._manifest(key)
+                if manifest is None:
+                    lock.acquire(fcntl.LOCK_EX)
+                    if self._manifest(key) is None:
+                        self._create(key, kind, create)
+                        created = True
+                    # Back to shared so readers of this key need not wait for our block.
+                    lock.acquire(fcntl.LOCK_SH)
+                    manifest = self._manifest(key)
+                if manifest is not None:  # None: evicted while the lock was converted
+                    break
+                lock.release()
+            self._touch(key)
+            yield CacheEntry(key, self._entry_dir(key), manifest, hit=not created)
+        finally:
+            lock.release()
+        if created:
+            self.evict(keep={key})
+
+    def _create(self, key: str, kind: str, create: Callable[[Path], dict[str, Any]]) -> None:
+        folder = self._entry_dir(key)
+        if folder.exists():  # what a killed writer left: never complete, never read
+            self._discard(folder)
+        payload = folder / f"payload-{uuid.uuid4().hex[:12]}"
+        payload.mkdir(parents=True)
+        try:
+            meta = create(payload)
+            if not any(payload.iterdir()):
+                payload.rmdir()
+            manifest = {
+                "key": key, "kind": kind, "created_utc": _utc(time.time()),
+                "payload": payload.name if payload.exists() else None,
+                "bytes": _tree_bytes(folder) + len(json.dumps(meta, default=_json_default)), "meta": meta,
+            }
+            write_json_atomic(folder / MANIFEST, manifest)
+        except BaseException:
+            self._discard(folder)
+            raise
+
+    def _discard(self, folder: Path) -> None:
+        """Move ``folder`` out of ``entries/`` in one rename, then delete it."""
+        trash = self.folder / "trash" / f"{folder.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.replace(folder, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _remove(self, key: str, unfinished_only: bool = False) -> bool:
+        """Delete the entry unless someone holds its lock (or, with ``unfinished_only``,
+        unless it was finished meanwhile)."""
+        lock = self._lock(key)
+        if not lock.acquire(fcntl.LOCK_EX, blocking=False):
+            return False
+        try:
+            if unfinished_only and self._manifest(key) is not None:
+                return False
+            self._discard(self._entry_dir(key))
+            lock.path.unlink(missing_ok=True)
+        finally:
+            lock.release()
+        return True
+
+    def _keys(self) -> list[str]:
+        return sorted(p.name for p in (self.folder / "entries").iterdir() if p.is_dir())
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Manifests of the finished entries, each with ``last_used`` (epoch seconds)."""
+        found = []
+        for key in self._keys():
+            path = self._entry_dir(key) / MANIFEST
+            try:
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+                manifest["last_used"] = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            found.append(manifest)
+        return found
+
+    def evict(self, max_bytes: int | None = None, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Delete abandoned entries (and locks of keys never written), then least recently used ones until the cache fits
+        ``max_bytes`` (default: the cache's limit). Returns the keys deleted."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        removed = []
+        finished = self.entries()
+        locked = {path.stem for path in (self.folder / "locks").glob("*.lock")}
+        for key in (set(self._keys()) | locked) - {m["key"] for m in finished} - set(keep):
+            if self._remove(key, unfinished_only=True):
+                removed.append(key)
+        total = sum(m["bytes"] for m in finished)
+        for manifest in sorted(finished, key=lambda m: m["last_used"]):
+            if total <= limit:
+                break
+            if manifest["key"] not in keep and self._remove(manifest["key"]):
+                total -= manifest["bytes"]
+                removed.append(manifest["key"])
+        return removed
+
+    def clear(self) -> ClearResult:
+        """Delete every entry not in use; ``busy`` names those that were."""
+        sizes = {m["key"]: m["bytes"] for m in self.entries()}
+        removed, freed, busy = 0, 0, []
+        for key in self._keys():
+            if self._remove(key):
+                removed += 1
+                freed += sizes.get(key, 0)
+            else:
+                busy.append(key)
+        for leftover in (self.folder / "trash").iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        return ClearResult(removed, freed, busy)
+
+    def info(self) -> CacheInfo:
+        finished = self.entries()
+        by_kind: dict[str, dict[str, int]] = {}
+        for manifest in finished:
+            kind = by_kind.setdefault(manifest["kind"], {"entries": 0, "bytes": 0})
+            kind["entries"] += 1
+            kind["bytes"] += manifest["bytes"]
+        uses = [m["last_used"] for m in finished]
+        return CacheInfo(
+            self.folder, len(finished), sum(m["bytes"] for m in finished), self.max_bytes, by_kind,
+            unfinished=len(self._keys()) - len(finished),
+            oldest_use_utc=_utc(min(uses)) if uses else None, newest_use_utc=_utc(max(uses)) if uses else None,
+        )
+
+
+# --------------------------------------------------------------------------- a build's use
+
+
+@dataclass
+class BuildCacheUse:
+    """What one build asked of the cache: the fingerprints of its inputs, and per
+    stage the key it looked up and whether it was there. ``project`` is the meta of
+    the project entry once a stage found or made it; ``project_source`` the payload
+    folder the run's project was copied from, when the conversion came from the cache."""
+
+    store: BuildCache
+    model_id: str
+    board: dict[str, Any]
+    settings: dict[str, Any]
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    project: dict[str, Any] | None = None
+    project_source: Path | None = None
+
+    def record(self, stage: str, key: str, hit: bool) -> None:
+        self.stages[stage] = {"key": key, "hit": hit}
+
+    def to_dict(self) -> dict[str, Any]:
+        final = self.stages.get("compile") or self.stages.get("convert") or self.stages.get("precision") or {}
+        return {
+            "dir": str(self.store.folder),
+            "key": final.get("key"),
+            "hit": bool(self.stages) and all(stage["hit"] for stage in self.stages.values()),
+            "stages": self.stages,
+            "inputs": {"model": self.model_id, "toolchain": toolchain()},
+        }
