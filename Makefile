@@ -7,13 +7,13 @@ FPGA_FLOW := $(VENV)/bin/fpga-flow
 DEMO_MODEL ?= cnn_digits
 DEMO_BOARD ?= pynq-z2
 
-.PHONY: install system-deps demo test dashboard benchmarks clean
+.PHONY: install system-deps demo test benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "fpga-flow needs Python 3.11 (hls4ml 1.3.0 + TensorFlow 2.14)"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,jupyter]'
 	$(PY) -m ipykernel install --user --name fpga-flow --display-name "fpga-flow (Python 3.11)" >/dev/null
 	touch $@
 
