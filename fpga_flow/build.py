@@ -417,7 +417,8 @@ def prepare_run_dir(cfg: BuildConfig) -> Path:
             raise UserInputError(f"output directory {run_dir} already exists: choose another --out or add --force to replace it")
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    # Compilers and tools run inside the project, so every path handed on is absolute.
+    return run_dir.resolve()
 
 
 def run_build(cfg: BuildConfig, progress: Progress = _silent) -> dict[str, Any]:

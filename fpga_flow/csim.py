@@ -216,7 +216,7 @@ def read_results(path: Path, values_per_sample: int) -> np.ndarray:
 
 def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarray) -> TestbenchResult:
     """Build hls4ml's testbench against the compiled firmware, run it on ``X``, read its results."""
-    project_dir = compiled.project_dir
+    project_dir = Path(compiled.project_dir).resolve()  # g++ runs inside it
     write_tb_data(project_dir, X, reference)
     results_file = project_dir / "tb_data" / "csim_results.log"
     results_file.unlink(missing_ok=True)

@@ -92,3 +92,12 @@ def test_agreement_below_minimum_exits_one_with_a_complete_summary(reports_root,
     assert result.returncode == expected
     assert summary["status"] == ("passed" if expected == 0 else "check_failed")
     assert summary["io_type"] == "io_stream"
+
+
+def test_a_relative_output_directory_works_from_any_folder(reports_root, tmp_path):
+    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS), "--reports-dir",
+                     str(reports_root), "--out", "relative_run", "--precision-policy", "default",
+                     "--max-samples", "40", "--min-agreement", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "relative_run" / "summary.json").read_text())
+    assert summary["testbench_agreement"] is not None
