@@ -157,6 +157,10 @@ def project_key(model_id: str, board: dict, settings: dict, hls_config: dict) ->
 # --------------------------------------------------------------------------- locks
 
 
+CACHE_TAG_NAME = "CACHEDIR.TAG"
+CACHE_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# fpga-flow build cache: see 'fpga-flow cache info'.\n"
+
+
 class _KeyLock:
     """An flock on ``locks/<key>.lock`` that survives the file being unlinked and
     recreated by eviction: after each acquisition the open file must still be the one
@@ -260,6 +264,11 @@ class BuildCache:
             raise UserInputError(f"cache folder {self.folder} is a file: give a folder with --cache-dir")
         for sub in ("entries", "locks", "trash"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        # The Cache Directory Tagging convention: backups, and fpga-flow's own walks over
+        # run folders, skip what holds this file.
+        tag = self.folder / CACHE_TAG_NAME
+        if not tag.exists():
+            tag.write_text(CACHE_TAG, encoding="utf-8")
 
     def _entry_dir(self, key: str) -> Path:
         return self.folder / "entries" / key

@@ -66,7 +66,10 @@ def collect_runs(paths: Iterable[str | Path]) -> tuple[list[dict[str, Any]], lis
 
 
 def _run_dirs(root: Path) -> Iterable[Path]:
-    for folder, subfolders, _ in os.walk(root):
+    for folder, subfolders, files in os.walk(root):
+        if "CACHEDIR.TAG" in files:  # the build cache holds projects, not runs
+            subfolders[:] = []
+            continue
         # HLS projects hold thousands of files and never a run.
         subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != HLS_PROJECT)
         if _is_run_dir(Path(folder)):

@@ -92,3 +92,14 @@ def test_a_damaged_database_is_a_one_line_error_and_is_kept(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: run history") and "left untouched" in lines[0]
     assert db.read_bytes() == before
     assert not (tmp_path / "o").exists()
+
+
+def test_the_build_cache_under_reports_is_not_mistaken_for_runs(tmp_path):
+    from fpga_flow.cache import BuildCache
+    from fpga_flow.dashboard import collect_runs
+
+    cache = BuildCache(tmp_path / "reports" / "cache")
+    payload = cache.folder / "entries" / "k" / "payload-1" / "hls_project"
+    payload.mkdir(parents=True)
+    summaries, warnings = collect_runs([tmp_path / "reports"])
+    assert summaries == [] and not any("payload-1" in w for w in warnings)
