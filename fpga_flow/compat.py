@@ -126,9 +126,6 @@ def _walk(model):
             yield layer
 
 
-def list_layer_families(model) -> list[str]:
-    return sorted({type(layer).__name__ for layer in _walk(model)})
-
 
 def patch_qkeras_for_tensorflow() -> None:
     """QKeras 0.9.0's QGRU cell calls two TensorFlow internals that TensorFlow 2.14 (the

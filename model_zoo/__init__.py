@@ -17,16 +17,10 @@ RECIPE_MODULES = (
 )
 
 
-def _available_modules() -> list[str]:
-    from importlib.util import find_spec
-
-    return [name for name in RECIPE_MODULES if find_spec(f"model_zoo.{name}") is not None]
-
-
 def recipes() -> dict[str, Recipe]:
     """Every recipe, by name."""
     found = {}
-    for module in _available_modules():
+    for module in RECIPE_MODULES:
         recipe = import_module(f"model_zoo.{module}").RECIPE
         found[recipe.name] = recipe
     return found
