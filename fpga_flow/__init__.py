@@ -1,4 +1,12 @@
-"""fpga-flow: quantization-aware networks to board-targeted, C-simulation-checked HLS projects."""
+"""fpga-flow: quantization-aware networks to board-targeted, C-simulation-checked HLS projects.
+
+The public Python API is :mod:`fpga_flow.api` (``from fpga_flow import api``). Its
+functions that share no name with a stage module are also importable from here
+(``from fpga_flow import recipes, parse_reports``), as are the main classes; they load
+on first use, so ``import fpga_flow`` does not import TensorFlow. ``train``, ``build``,
+``dashboard`` and ``boards`` are ``fpga_flow.api.*`` only: here those names are the
+stage modules.
+"""
 
 __version__ = "0.1.0"
 
@@ -12,3 +20,27 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
+
+_LAZY = {
+    "recipes": "fpga_flow.api", "train_float_baseline": "fpga_flow.api", "parse_reports": "fpga_flow.api",
+    "run_history": "fpga_flow.api",
+    "BuildConfig": "fpga_flow.build", "run_build": "fpga_flow.build",
+    "TrainedModel": "fpga_flow.train", "train_recipe": "fpga_flow.train", "trained_or_train": "fpga_flow.train",
+    "Board": "fpga_flow.boards", "get_board": "fpga_flow.boards", "load_boards": "fpga_flow.boards",
+    "RunHistory": "fpga_flow.history", "FlowError": "fpga_flow.errors",
+}
+__all__ = ["__version__", "api", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name == "api":
+        import importlib
+
+        return importlib.import_module("fpga_flow.api")
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fpga_flow' has no attribute '{name}'")

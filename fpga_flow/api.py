@@ -1,9 +1,14 @@
-"""The public Python API: what the notebooks and scripts call, one function per door.
+"""The public Python API: what the notebooks and scripts call, one function per CLI door.
 
     from fpga_flow import api
-    trained = api.train("cnn_digits", epochs=30)
-    summary = api.build("cnn_digits", board="pynq-z2")
-    page = api.dashboard(["reports/runs"], "reports/dashboard")
+    trained = api.train("cnn_digits")                       # fpga-flow train
+    summary = api.build("cnn_digits", board="pynq-z2")      # fpga-flow build
+    builds = api.parse_reports("vendor_reports/")           # fpga-flow report
+    page = api.dashboard(["reports/runs"], "reports/dashboard")   # fpga-flow dashboard
+
+``recipes()`` and ``boards()`` are ``fpga-flow zoo`` and ``fpga-flow boards``;
+``train_float_baseline`` and ``run_history`` have no CLI twin. The notebooks in
+``notebooks/`` walk through all of them.
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ def boards(boards_dir: str | Path | None = None) -> dict:
 
 def train(recipe: str, epochs: int | None = None, reports_dir: str | Path = "reports",
           on_epoch: Callable[[int, int, dict], None] | None = None) -> TrainedModel:
-    """Quantization-aware training of a zoo recipe, exported to ``reports_dir/zoo/<recipe>``."""
+    """Quantization-aware training of a zoo recipe (``epochs`` None: the recipe's own),
+    exported to ``reports_dir/zoo/<recipe>`` where ``build(recipe, reports_dir=...)`` finds
+    it. ``on_epoch(epoch, epochs, logs)`` is called after each epoch. The returned
+    TrainedModel knows its test accuracy, export folder and ``history()`` (the curves)."""
     from fpga_flow.train import train_recipe
     from model_zoo import get_recipe
 
@@ -60,21 +68,38 @@ def train_float_baseline(recipe: str, epochs: int | None = None):
     return model, {k: [float(v) for v in vals] for k, vals in fit.history.items()}, float(accuracy)
 
 
+_FLOAT_LAYERS = {"QDense": "Dense", "QConv2D": "Conv2D", "QConv1D": "Conv1D", "QLSTM": "LSTM", "QGRU": "GRU",
+                 "QSimpleRNN": "SimpleRNN", "QActivation": "Activation"}
+
+
+def _float_activation(spec: Any) -> Any:
+    """The float function a (possibly quantized) activation approximates."""
+    name = spec.get("class_name", "") if isinstance(spec, dict) else str(spec)
+    if not name.startswith("quantized_"):
+        return spec
+    for function in ("relu", "tanh", "sigmoid"):
+        if function in name:
+            return function
+    return "linear"  # quantized_bits and friends: a quantized identity
+
+
 def _dequantized(model):
-    """A float copy of a QKeras model: Q-layers become their Keras parents, quantized
-    activations become ReLU/tanh/linear."""
+    """A float copy of a QKeras model: Q-layers become their Keras parents with the
+    quantizers, QKeras's initializer wrappers and range clipping removed; quantized
+    activations become the float function they approximate; fpga-flow's attention keeps
+    its class with every quantizer off."""
     import tensorflow as tf
 
-    plain = {"QDense": "Dense", "QConv2D": "Conv2D", "QConv1D": "Conv1D", "QLSTM": "LSTM", "QGRU": "GRU",
-             "QSimpleRNN": "SimpleRNN"}
+    from fpga_flow.model_io import custom_objects
+
     config = model.get_config()
     for layer in config["layers"]:
         cls, cfg = layer["class_name"], layer["config"]
-        if cls in plain:
-            layer["class_name"] = plain[cls]
-            for key in [k for k in cfg if k.endswith("_quantizer") or k.endswith("_range")]:
+        if cls in _FLOAT_LAYERS:
+            # Keras resolves a layer by its registered name before its class name.
+            layer.update(class_name=_FLOAT_LAYERS[cls], module="keras.layers", registered_name=None)
+            for key in [k for k in cfg if k.endswith(("_quantizer", "_range"))]:
                 cfg.pop(key)
-            # QKeras wraps initializers and adds clipping constraints for the quantizer's range.
             for key in [k for k in cfg if k.endswith("_initializer") and isinstance(cfg[k], dict)]:
                 if cfg[key].get("class_name") == "QInitializer":
                     cfg[key] = cfg[key]["config"]["initializer"]
@@ -82,45 +107,86 @@ def _dequantized(model):
                 if cfg[key].get("class_name") == "Clip":
                     cfg[key] = None
             for key in ("activation", "recurrent_activation"):
-                if isinstance(cfg.get(key), dict):
-                    cfg[key] = "tanh" if "tanh" in cfg[key].get("class_name", "") else "linear"
+                if key in cfg:
+                    cfg[key] = _float_activation(cfg[key])
         elif cls == "QMultiHeadSelfAttention":
             for key in [k for k in cfg if k.endswith("_quantizer")]:
                 cfg[key] = None
-        elif cls == "QActivation":
-            activation = cfg.get("activation")
-            name = activation if isinstance(activation, str) else activation.get("class_name", "")
-            layer["class_name"] = "Activation"
-            layer["config"] = {"name": cfg["name"], "activation": "relu" if "relu" in str(name) else "tanh"
-                               if "tanh" in str(name) else "linear"}
-    from fpga_flow.model_io import custom_objects
-
     with tf.keras.utils.custom_object_scope(custom_objects()):
         if isinstance(model, tf.keras.Sequential):
             return tf.keras.Sequential.from_config(config)
         return tf.keras.Model.from_config(config)
 
 
-def build(model: str, board: str, **options: Any) -> dict[str, Any]:
-    """Run ``fpga-flow build`` from Python; options are BuildConfig fields
-    (io_type, strategy, reuse_factor, precision_policy, epochs, reports_dir, out, ...).
-    Returns the summary (also in ``<run dir>/summary.json``)."""
+def build(model: str | Path, board: str, **options: Any) -> dict[str, Any]:
+    """``fpga-flow build`` from Python. ``model`` is a zoo recipe name (trained first
+    unless ``reports_dir/zoo/<recipe>`` already holds it with the same epochs), a Keras
+    ``.h5`` file, or a ``.json`` architecture with ``weights=``. Options are
+    :class:`fpga_flow.build.BuildConfig` fields: io_type, strategy, reuse_factor,
+    clock_period_ns, precision_policy, min_agreement, epochs, max_samples, test_data,
+    reports_dir, out, force, synth, ... Returns the run's summary (also in
+    ``<run dir>/summary.json``): fidelity (``csim_agreement``, ``testbench_agreement``,
+    ``confusion_matrix``), ``estimate``, ``synthesis``, ``board_resources``, ``artifacts``.
+    A check that fails is a ``status`` of ``check_failed`` or ``synthesis_failed`` in the
+    summary, not an exception."""
     from fpga_flow.build import BuildConfig, run_build
 
-    return run_build(BuildConfig(model=model, board=board, **options))
+    return run_build(BuildConfig(model=str(model), board=board, **options))
 
 
-def dashboard(paths: Iterable[str | Path], out_dir: str | Path = "reports/dashboard") -> Path:
-    """One HTML page over the runs found under ``paths``; returns its path."""
+def run_history(reports_dir: str | Path = "reports"):
+    """The run history (a :class:`fpga_flow.history.RunHistory`) builds in ``reports_dir``
+    record themselves in: ``$FPGA_FLOW_DB`` if set, else ``reports_dir/fpga_flow.db``."""
+    from fpga_flow.history import RunHistory, default_db_path
+
+    return RunHistory(default_db_path(reports_dir))
+
+
+def dashboard(paths: Iterable[str | Path] = (), out_dir: str | Path = "reports/dashboard",
+              history_db: str | Path | None = None, title: str = "fpga-flow runs") -> Path:
+    """One self-contained HTML page over the runs found under ``paths`` (run directories
+    or trees of them) and, with ``history_db``, every build recorded in that run history
+    that ``paths`` did not already hold (``fpga-flow dashboard``). Returns the page's path."""
     from fpga_flow.dashboard import collect_runs, write_dashboard
+    from fpga_flow.history import RunHistory
 
     summaries, warnings = collect_runs([Path(p) for p in paths])
-    return write_dashboard(summaries, out_dir, warnings=warnings)
+    if history_db is not None:
+        known = {summary["run_id"] for summary in summaries}
+        summaries += [summary for summary in RunHistory(history_db, create=False).summaries()
+                      if summary.get("run_id") not in known]
+    return write_dashboard(summaries, out_dir, title=title, warnings=warnings)
 
 
-def parse_reports(path: str | Path) -> list[dict[str, Any]]:
-    """Every vendor report under ``path`` merged per project, as dictionaries."""
-    from fpga_flow.reports import collect
+def parse_reports(paths: str | Path | Iterable[str | Path], board: str | None = None,
+                  history_db: str | Path | None = None, boards_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every vendor report under ``paths`` merged per project folder (``fpga-flow report``):
+    one dictionary per build, with its ``project`` folder, latency, resources against the
+    report's own part (``available``, ``utilization_pct``) and the file each figure came
+    from. An absent figure is ``None``, never 0. With ``board``, also ``board_utilization_pct``
+    against that catalogue board; with ``history_db``, each build is recorded in that run
+    history (kind ``report``). A file that cannot be parsed raises its ReportParseError."""
+    from fpga_flow.reports import collect, utilization_against
 
-    found = collect([Path(path)])
-    return [{"project": str(root), **report.to_dict()} for root, report in found.builds]
+    found = collect([Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths])
+    if found.errors:
+        raise found.errors[0]
+    totals = None
+    if board is not None:
+        from fpga_flow.boards import get_board
+
+        totals = get_board(board, boards_dir).resources.model_dump()
+    builds = []
+    for root, report in found.builds:
+        record = {"project": str(root), **report.to_dict()}
+        if totals is not None:
+            record["board"] = board
+            record["board_utilization_pct"] = utilization_against(report.resources, totals)
+        builds.append(record)
+    if history_db is not None:
+        from fpga_flow.history import RunHistory
+
+        store = RunHistory(history_db)
+        for root, report in found.builds:
+            store.record_report(report.to_dict(), root)
+    return builds

@@ -477,15 +477,14 @@ def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, 
 
 def plot_closure(record: dict[str, Any], path) -> None:
     """Per-layer relative error before and after the closure, and agreement per iteration, as SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure draws without pyplot, so the caller's backend (a notebook's) is untouched.
     import matplotlib.ticker
+    from matplotlib.figure import Figure
 
     before, after = record["layer_error_before"], record["layer_error_after"]
     layers = list(before)
-    fig, (ax_layers, ax_iter) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(11, 4))
+    ax_layers, ax_iter = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     x = np.arange(len(layers))
     floor = 1e-7  # zero error has no place on a log axis
     ax_layers.bar(x - 0.2, [max(before[n], floor) for n in layers], 0.4, label="before (hls4ml default)")
@@ -505,4 +504,3 @@ def plot_closure(record: dict[str, Any], path) -> None:
     ax_iter.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, format="svg")
-    plt.close(fig)
