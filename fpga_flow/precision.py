@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare
 from fpga_flow.fixed import FixedType, fractional_bits_for, integer_bits_for
@@ -37,7 +38,6 @@ FLOAT_WEIGHT_FRACTION = 12
 DATA_FRACTION_LIMIT = 12
 RESULT_FRACTION = 10
 IMPROVEMENT_NEEDED = 0.9
-RECURRENT_CLASSES = ("LSTM", "GRU", "SimpleRNN", "QLSTM", "QGRU", "QSimpleRNN", "Bidirectional")
 SOFTMAX_SPREAD_BITS = 4
 
 

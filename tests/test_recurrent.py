@@ -43,6 +43,22 @@ def test_hard_quantized_tanh_is_refused_naming_the_replacement():
     assert "'lstm' (QLSTM)" in str(err.value) and "use_real_tanh=True" in str(err.value)
 
 
+def test_a_bidirectional_layer_is_checked_through_the_layers_it_wraps():
+    import tensorflow as tf
+    from qkeras import QLSTM, quantized_tanh
+
+    from fpga_flow.compat import check_convertible, check_saved_config
+
+    model = tf.keras.Sequential([
+        tf.keras.layers.Input((8, 8), name="sequence"),
+        tf.keras.layers.Bidirectional(QLSTM(4, activation=quantized_tanh(8), recurrent_activation="sigmoid", name="inner"),
+                                      name="both_ways"),
+    ])
+    for check in (lambda: check_convertible(model), lambda: check_saved_config(json.loads(model.to_json()))):
+        with pytest.raises(UnsupportedModelError, match="use_real_tanh=True"):
+            check()
+
+
 def test_qgru_without_reset_after_is_refused():
     from fpga_flow.compat import check_convertible
 
