@@ -62,11 +62,13 @@ PARSERS: dict[str, tuple[Callable[[Path, Any], ParsedReport], tuple[str, ...]]] 
     "intel_quartus_js": (intel.parse_intel_quartus_js, ("intel_hls/boostedx_vexriscv_hls4ml/quartus_data.js",)),
     "compile_info": (intel.parse_compile_info, (
         "intel_hls/boostedx_vexriscv_hls4ml/info.json", "oneapi/arusi_oneapi_graph/fpga_report.prj/info.json")),
-    "oneapi_summary_json": (intel.parse_oneapi_summary_json, ("oneapi/arusi_oneapi_graph/fpga_report.prj/summary.json",)),
+    "summary_json": (intel.parse_summary_json, ("oneapi/arusi_oneapi_graph/fpga_report.prj/summary.json",
+                                                "intel_hls/boostedx_vexriscv_hls4ml/summary.json")),
     "oneapi_summary_ndjson": (intel.parse_oneapi_summary_ndjson, ("oneapi/hls4ml_test_fixtures/summary.ndjson",)),
     "oneapi_loop_attr": (intel.parse_oneapi_loop_attr, ("oneapi/hls4ml_test_fixtures/loop_attr.ndjson",)),
     "oneapi_quartus": (intel.parse_oneapi_quartus, ("oneapi/hls4ml_test_fixtures/quartus.ndjson",)),
     "quartus_fit": (intel.parse_quartus_fit_summary, ("quartus/boostedx_vexriscv_litex/terasic_de1soc.fit.summary",)),
+    "quartus_map": (intel.parse_quartus_map_summary, ("quartus/boostedx_vexriscv_litex/terasic_de1soc.map.summary",)),
     "quartus_sta": (intel.parse_quartus_sta_summary, ("quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary",)),
     "catapult": (catapult.parse_catapult_rtl, ("catapult/therwig_hls4ml_catapult/rtl.vivado.rpt",)),
     # Kind detection and dispatch, over seeds of every kind.
@@ -74,7 +76,8 @@ PARSERS: dict[str, tuple[Callable[[Path, Any], ParsedReport], tuple[str, ...]]] 
         "vitis_hls/nrp_nautilus_hls4ml/myproject_csynth.xml", "vitis_hls/seanlipps_ece226_hls4ml/myproject_csynth.rpt",
         "vitis_hls/bojanfaletic_ma_hls/ma.performance.result.transaction.xml", "vivado/uwacme_toptag_gru/vivado_synth.rpt",
         "vitis_hls/boyiwei_sort/export_syn.xml", "oneapi/hls4ml_test_fixtures/quartus.ndjson",
-        "intel_hls/boostedx_vexriscv_hls4ml/info.json", "quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary")),
+        "intel_hls/boostedx_vexriscv_hls4ml/info.json", "quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary",
+        "quartus/boostedx_vexriscv_litex/terasic_de1soc.map.summary", "intel_hls/boostedx_vexriscv_hls4ml/summary.json")),
 }
 
 SEEDS = {name: [(FIXTURES / relative).read_bytes() for relative in files] for name, (_, files) in PARSERS.items()}
