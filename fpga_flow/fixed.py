@@ -90,7 +90,10 @@ def fixed_for(integer: int, fraction: int, signed: bool = True) -> FixedType:
     if fraction < 0:
         raise ValueError(f"fractional bits must be >= 0, got {fraction}")
     width = max(integer + fraction, min_width(signed))
-    return FixedType(width, width - fraction, signed, "RND", "SAT")
+    sized = FixedType(width, width - fraction, signed, "RND", "SAT")
+    if not sized.is_valid:  # wider than MAX_WIDTH: values beyond any fixed-point type
+        raise ValueError(f"{sized} is wider than the {MAX_WIDTH} bits a fixed-point type can have")
+    return sized
 
 
 def integer_bits_for(max_abs: float, signed: bool = True) -> int:

@@ -35,6 +35,8 @@ def test_a_type_below_its_own_step_keeps_the_step_and_grows_to_a_valid_width():
     assert not FixedType(8, 20).is_valid  # a negative count of fractional bits
     with pytest.raises(ValueError):
         fixed_for(4, -1)
+    with pytest.raises(ValueError, match="wider than the 1024 bits"):
+        fixed_for(1020, 12)
 
 
 def tiny_model(kernel_scale: float, pattern: str, seed: int):
