@@ -1,6 +1,7 @@
 """Board catalogue: one YAML declaration per board, validated on load.
 
-Boards come from the catalogue shipped in ``board_configs/`` plus any folder named by
+Boards come from the catalogue shipped in the package (``fpga_flow/board_configs/``, package
+data, so an installed wheel has it) plus any folder named by
 ``--boards-dir`` or the ``FPGA_FLOW_BOARDS_DIR`` environment variable (``os.pathsep``
 separated); a user board with the same name replaces the shipped one.
 """
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fpga_flow.errors import BoardConfigError
 
 BOARDS_DIR_ENV = "FPGA_FLOW_BOARDS_DIR"
-SHIPPED_BOARDS_DIR = Path(__file__).resolve().parent.parent / "board_configs"
+SHIPPED_BOARDS_DIR = Path(__file__).resolve().parent / "board_configs"
 
 
 class Resources(BaseModel):

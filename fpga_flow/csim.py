@@ -256,7 +256,9 @@ def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarra
         log.write(f"$ {executable}\n{run.stdout}{run.stderr}")
     if run.returncode != 0 or not results_file.is_file():
         raise StageFailedError(f"the testbench exited with code {run.returncode} without results (log: {log_path})")
-    predictions = read_results(results_file, reference.shape[-1] if reference.ndim > 1 else 1)
+    # A sample's output may have several dimensions (an attention layer's T x D): the
+    # testbench writes all of its values, flattened.
+    predictions = read_results(results_file, int(np.prod(reference.shape[1:], dtype=int)))
     if len(predictions) != len(X):
         raise StageFailedError(f"the testbench wrote {len(predictions)} results for {len(X)} inputs (log: {log_path})")
     return TestbenchResult(predictions, log_path, results_file, compile_seconds, time.perf_counter() - start)

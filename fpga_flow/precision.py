@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare
-from fpga_flow.fixed import FixedType, fractional_bits_for, integer_bits_for
+from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
 
 POLICIES = ("default", "auto", "closure")
 FRACTION_STEP = 2
@@ -65,9 +65,11 @@ class ClosureIteration(BaseModel):
 
 
 class RejectedChange(BaseModel):
+    """A configuration the closure measured and dropped because its C++ did not compile or run."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    layer: str
+    layer: str | None = Field(description="the layer widened (None: a whole configuration, default or inferred)")
     change: str
     reason: str
 
@@ -123,7 +125,7 @@ class ClosureResult:
     steps: list[ClosureStep] = field(default_factory=list)
     stopped_because: str = ""
     chosen_iteration: int | None = None
-    rejected: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[RejectedChange] = field(default_factory=list)
 
     def to_record(self) -> ClosureRecord:
         first = self.steps[0].layer_errors if self.steps else {}
@@ -134,7 +136,7 @@ class ClosureResult:
             default_agreement_calibration=self.default_agreement,
             stopped_because=self.stopped_because,
             chosen_iteration=self.chosen_iteration,
-            rejected_changes=[RejectedChange(**rejected) for rejected in self.rejected],
+            rejected_changes=list(self.rejected),
             iterations=[ClosureIteration(**{k: v for k, v in asdict(step).items() if k != "layer_errors"})
                         for step in self.steps],
             layer_error_before=first,
@@ -217,7 +219,7 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
             fraction = max(current.fractional if current else 0, RESULT_FRACTION)
             signed = bool((observed < 0).any())
             integer = integer_bits_for(2.0 * float(np.abs(observed).max()), signed)
-            precision["result"] = str(FixedType(fraction + integer, integer, signed, "RND", "SAT"))
+            precision["result"] = str(fixed_for(integer, fraction, signed))
     for layer in model.layers:
         if layer.name in layer_configs:
             precision = layer_configs[layer.name].setdefault("Precision", {})
@@ -258,8 +260,7 @@ def _type_for_data(values: np.ndarray, limit: int) -> FixedType:
     values = np.asarray(values)
     signed = bool((values < 0).any())
     integer = integer_bits_for(float(np.abs(values).max()), signed)
-    fraction = fractional_bits_for(values, limit)
-    return FixedType(integer + fraction, integer, signed, "RND", "SAT")
+    return fixed_for(integer, fractional_bits_for(values, limit), signed)
 
 
 FLOAT_WEIGHT_CLASSES = ("Dense", "Conv1D", "Conv2D")
@@ -299,7 +300,7 @@ def _infer_float_weights(layer, precision: dict[str, Any]) -> None:
         kernel, bias = kernel * scale, (bias - norm.moving_mean.numpy()) * scale + beta
     for name, values in (("weight", kernel), ("bias", bias)):
         integer = integer_bits_for(float(np.abs(values).max()), True) if values.size else 1
-        precision[name] = str(FixedType(integer + FLOAT_WEIGHT_FRACTION, integer, True, "RND", "SAT"))
+        precision[name] = str(fixed_for(integer, FLOAT_WEIGHT_FRACTION))
 
 
 def _following_batchnorm(layer):
@@ -399,11 +400,29 @@ def close_precisions(
             on_step(step)
         return step
 
-    default_step = measure(hls_config, 0, None, "hls4ml default configuration")
-    result.default_agreement = default_step.agreement
-    config = infer_precisions(model, hls_config, X_calib)
-    step = measure(config, 1, None, "inferred precisions")
-    best_config, best_step = (config, step) if _better(step, default_step) else (hls_config, default_step)
+    failures: list[StageFailedError] = []
+
+    def attempt(config, iteration, layer, change) -> ClosureStep | None:
+        """``measure``, or None when the configuration does not compile or run; the
+        reason goes into the record and the loop goes on with what does."""
+        try:
+            return measure(config, iteration, layer, change)
+        except StageFailedError as exc:
+            result.rejected.append(RejectedChange(layer=layer, change=change, reason=str(exc)[:300]))
+            failures.append(exc)
+            return None
+
+    default_step = attempt(hls_config, 0, None, "hls4ml default configuration")
+    inferred = infer_precisions(model, hls_config, X_calib)
+    inferred_step = attempt(inferred, 1, None, "inferred precisions")
+    measured = [(c, s) for c, s in ((hls_config, default_step), (inferred, inferred_step)) if s is not None]
+    if not measured:
+        raise failures[0]  # hls4ml's own configuration fails: nothing here can do better
+    result.default_agreement = default_step.agreement if default_step else None
+    # Widening starts from the inferred types when they compile; the best configuration
+    # measured so far (hls4ml's default on a tie) is what the closure returns.
+    config, step = measured[-1]
+    best_config, best_step = max(measured, key=lambda pair: _rank(pair[1]))
     # A QActivation's type is its quantizer: widening it changes the function, not the error.
     exhausted: set[str] = _quantizer_fixed_results(model)
     recurrent = {layer.name for layer in model.layers if type(layer).__name__ in RECURRENT_CLASSES}
@@ -428,12 +447,10 @@ def close_precisions(
             continue
         if layer in recurrent:
             change += _tie_recurrent_types(model, layer, candidate["LayerName"])
-        try:
-            trial = measure(candidate, len(result.steps), layer, change)
-        except StageFailedError as exc:
-            # Some hls4ml kernels tie types together (a recurrent layer's state and
-            # input); a widening the C++ cannot compile is dropped, not fatal.
-            result.rejected.append({"layer": layer, "change": change, "reason": str(exc)[:300]})
+        # Some hls4ml kernels tie types together (a recurrent layer's state and input):
+        # a widening the C++ cannot compile is dropped, not fatal.
+        trial = attempt(candidate, len(result.steps), layer, change)
+        if trial is None:
             exhausted.add(layer)
             continue
         # A widening that does not cut the layer's own error by a tenth is not kept,
@@ -498,8 +515,13 @@ def _inbound_name(model, name: str) -> str | None:
     return inbound[0].name if len(inbound) == 1 else None
 
 
+def _rank(step: ClosureStep) -> tuple[float, float]:
+    """Higher is better: agreement first, then the smaller largest error."""
+    return step.agreement, -step.max_abs_error
+
+
 def _better(a: ClosureStep, b: ClosureStep) -> bool:
-    return (a.agreement, -a.max_abs_error) > (b.agreement, -b.max_abs_error)
+    return _rank(a) > _rank(b)
 
 
 def _worst_contributor(errors: dict[str, float], layer_configs: dict[str, Any], exhausted: set[str]) -> str | None:

@@ -4,6 +4,7 @@ empty selection, and no network access."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -308,6 +309,20 @@ def test_the_run_page_is_written_beside_the_summary(tmp_path):
     assert not dom.find("select") and not dom.find("script") and not dom.find(id="comparisons")
     assert not dom.find("table", id="runs-table")
     assert dom.one("td", data_metric="csim_agreement")["attrs"]["data-value"] == "0.9978"
+
+
+def test_a_configuration_the_closure_rejected_is_named_with_its_reason(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(RUNS / "cnn_digits_pynq-z2_rf1", run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["precision"]["closure"]["rejected_changes"] = [
+        {"layer": None, "change": "inferred precisions", "reason": "g++ failed to compile the firmware"}]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    note = Dom(write_run_page(run_dir).read_text()).one(data_metric="closure_rejected")
+    assert note["attrs"]["data-value"] == "1"
+    assert "inferred precisions: g++ failed to compile the firmware" in text(note)
+    plain = Dom(write_run_page(shutil.copytree(RUNS / "cnn_digits_pynq-z2_rf1", tmp_path / "plain")).read_text())
+    assert not plain.find(data_metric="closure_rejected")
 
 
 def test_the_page_needs_no_network(page, all_runs, tmp_path):
