@@ -137,7 +137,11 @@ def toolchain() -> dict[str, Any]:
     package_dir = Path(__file__).resolve().parent
     code = hashlib.sha256()
     for module in PRODUCING_MODULES:
-        code.update((package_dir / f"{module}.py").read_bytes())
+        folder = package_dir / module
+        # A package counts with all its code and data (the estimate's calibration.json).
+        files = sorted([*folder.glob("*.py"), *folder.glob("*.json")]) if folder.is_dir() else [folder.with_suffix(".py")]
+        for path in files:
+            code.update(path.read_bytes())
     found.update(gxx=gxx_version(), compile_flags=compile_flags(), code=code.hexdigest(), key_scheme=KEY_SCHEME)
     return found
 

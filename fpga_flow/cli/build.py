@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -14,7 +13,10 @@ from fpga_flow.cli.app import app, console, print_json, user_errors
 from fpga_flow.errors import UserInputError
 
 
-def _config(**options):
+def build_config(**options):
+    """The build's configuration from command-line options; a bad value is one line naming the option."""
+    from pydantic import ValidationError
+
     from fpga_flow.build import BuildConfig
 
     try:
@@ -55,7 +57,7 @@ def build(
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
     from fpga_flow.build import BUILD_STEPS, run_build
 
-    cfg = _config(
+    cfg = build_config(
         model=model, board=board, out=out, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
         clock_period_ns=clock, synth=synth, min_agreement=min_agreement, precision_policy=precision_policy,
         target_agreement=target_agreement, test_data=test_data, weights=weights, input_dist=input_dist,

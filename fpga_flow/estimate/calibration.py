@@ -48,7 +48,8 @@ class Calibration(BaseModel):
                     "(prices weights a description does not give).")
     lut: dict[str, float] = Field(description="csynth LUTs per unit of each counted quantity (cost.LUT_TERMS).")
     ff: dict[str, float] = Field(description="csynth FFs per unit of each counted quantity (cost.FF_TERMS).")
-    vitis_ff_factor: float = Field(description="Vitis HLS's FF count over Vivado HLS's for the same design.")
+    ff_factors: dict[str, float] = Field(
+        description="FF count of a design with each trait (cost.FF_FACTORS) over one without it.")
     timing: dict[str, float] = Field(description="Latency constants (cost.LATENCY_CONSTANTS).")
     synth_ratio: dict[str, float] = Field(
         description="Vivado post-synthesis figure over the csynth estimate, per resource (median over the pairs).")

@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from fpga_flow.estimate.design import (
+from fpga_flow.estimate.design import (  # noqa: F401  (SEVEN_SERIES is also the fit's)
     FREE_KINDS, RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, csd_digits,
 )
 
@@ -51,7 +51,11 @@ BRAM_BITS = 18432
 DEFAULT_WIDTH = 16
 LUT_TERMS = ("adder_bits", "sat_adder_bits", "lut_mult_bits", "dsp", "mux_bits", "rom_lut_bits", "elementwise_bits",
              "cast_bits", "fifo_srl_bits", "buffer_bits", "table_lut_bits", "stream_layer", "design")
-FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "hold_bits", "stored_bits", "dsp", "stream_layer")
+FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "hold_bits", "stored_bits", "boundary_bits", "dsp",
+            "stream_layer")
+# Design traits that scale every FF count: Vitis HLS registers more than Vivado HLS, and a
+# slower 7-series fabric needs more pipeline registers for the same clock.
+FF_FACTORS = ("vitis_hls",)
 LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_sat_add_ns", "seven_series_slowdown", "shared_word_cycles",
                      "step_cycles", "table_cycles", "top_cycles")
 
@@ -65,6 +69,7 @@ class Rules:
     rom_lut_max_bits: int = 1024
     fifo_srl_max_depth: int = 16
     forced_bram_from_version: tuple[int, int] = (1, 0)
+    shift_register_buffers_from_version: tuple[int, int] = (0, 8)
 
 
 @dataclass
@@ -76,7 +81,7 @@ class LayerCounts:
     priced: bool
     dsp: int = 0
     bram: int = 0
-    multipliers: int = 0
+    multipliers: int = 0  # multiplications with hardware of their own (in DSPs or LUTs)
     lut: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LUT_TERMS, 0.0))
     ff: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FF_TERMS, 0.0))
     products: list[tuple[int, int, int, bool]] = field(default_factory=list)  # (n_in, R, sequential steps, saturating sums)
@@ -86,6 +91,11 @@ class LayerCounts:
     out_bits: int = 0
     trees: list[tuple[float, int, int]] = field(default_factory=list)  # (inputs per sum, sums, sum width) of each product
     notes: list[str] = field(default_factory=list)
+
+
+def design_traits(design: Design) -> dict[str, bool]:
+    """Which of :data:`FF_FACTORS` apply to ``design``."""
+    return {"vitis_hls": design.hls_tool == "vitis_hls", "seven_series": design.family.lower() in SEVEN_SERIES}
 
 
 def width(number: NumberType | None) -> int:
@@ -159,11 +169,10 @@ def _product(product: Product, layer: LayerDesign, design: Design, rules: Rules,
     reuse, copies = product.reuse_factor, product.parallel
     lut = counts.lut
     if product.constant and reuse == 1:
-        multipliers = 0.0
+        multipliers = float(copies * product.n_nonzero)
         for digits, count in enumerate(weight_digits(product, rules, known_digits_ratio)):
             if digits >= rules.const_dsp_digits and in_w * w_w >= rules.dsp_min_product_bits:
                 counts.dsp += round(copies * count * dsp_slices(in_w, w_w, design.family))
-                multipliers += copies * count
             else:
                 lut["lut_mult_bits"] += copies * count * max(0, digits - 1) * (in_w + w_w)
         lut[adders] += copies * max(0, product.n_nonzero - product.n_out) * acc_w
@@ -176,16 +185,22 @@ def _product(product: Product, layer: LayerDesign, design: Design, rules: Rules,
         else:
             lut["lut_mult_bits"] += multipliers * in_w * w_w
         if reuse > 1:
-            # Each multiplier picks its operands among the values it serves in turn and
-            # adds into one of the sums it contributes to.
-            lut["mux_bits"] += multipliers * (in_w * min(reuse, product.n_in) + acc_w * min(reuse, product.n_out)
-                                              + (w_w * reuse if product.constant else 0))
+            # Each multiplier picks its operands among the values it serves in turn and adds
+            # into one of the sums it feeds; HLS's cost of picking one of c values grows as
+            # sqrt(c) per bit on the pairs (c from 2 to 3200), not as a c-input LUT mux.
+            lut["mux_bits"] += multipliers * (in_w * math.sqrt(min(reuse, product.n_in))
+                                              + acc_w * math.sqrt(min(reuse, product.n_out))
+                                              + (w_w * math.sqrt(reuse) if product.constant else 0))
             lut[adders] += multipliers * acc_w
+            if layer.io_type == "io_parallel":
+                # The inputs are held in registers across the R cycles that use them (in
+                # io_stream the layer's gathered input array does, in stored_bits).
+                counts.ff["hold_bits"] += copies * product.n_in * in_w
             if product.constant:
                 # Latency strategy: HLS schedules the unrolled sums onto fewer multipliers,
-                # holding the inputs and the partial sums across the R cycles.
+                # holding the partial sums across the R cycles.
                 counts.trees.append((total / product.n_out / reuse, copies * product.n_out, acc_w))
-                counts.ff["hold_bits"] += copies * (product.n_in * in_w + product.n_out * acc_w)
+                counts.ff["hold_bits"] += copies * product.n_out * acc_w
             else:
                 # Resource strategy: registered operands and product of each multiplier, and
                 # an accumulator per output.
@@ -264,6 +279,9 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         counts.lut["elementwise_bits"] += parallel_in * in_w * window
     if layer.result_type is not None and (layer.result_type.saturates or layer.result_type.rounds):
         counts.lut["cast_bits"] += counts.out_bits
+    if not stream:
+        # io_parallel: the top function registers the arrays passed between layers.
+        counts.ff["boundary_bits"] += counts.out_bits
     if stream:
         counts.stream_words = max(layer.in_positions, layer.out_positions)
         counts.lut["stream_layer"] += 1
@@ -276,7 +294,9 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
             row = round(math.sqrt(layer.in_positions)) if layer.in_positions > 1 else 1
             buffer = (layer.kernel[0] - 1) * row * layer.channels * in_w
             counts.lut["buffer_bits"] += buffer
-            counts.ff["stored_bits"] += buffer
+            if version_tuple(design.hls4ml_version) < rules.shift_register_buffers_from_version:
+                # Before hls4ml 0.8 the line buffer was registers; since, shift registers (SRLs, in LUTs).
+                counts.ff["stored_bits"] += buffer
     counts.lut["dsp"] = counts.ff["dsp"] = float(counts.dsp)
     return counts
 

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.estimate.calibration import Calibration, load_calibration
-from fpga_flow.estimate.cost import Rules, count_layer, design_timing, layer_timing, stage_bits
-from fpga_flow.estimate.design import Design, LayerDesign
+from fpga_flow.estimate.cost import Rules, count_layer, design_timing, design_traits, layer_timing, stage_bits
+from fpga_flow.estimate.design import FREE_KINDS, Design, LayerDesign
 
 MODEL_NAME = "fpga-flow calibrated estimate"
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -117,7 +117,8 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
 def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
     scope = calibration.scope
     notes = []
-    kinds = sorted({layer.kind for layer in design.layers if layer.kind not in scope.layer_kinds})
+    kinds = sorted({layer.kind for layer in design.layers
+                    if layer.kind not in scope.layer_kinds and layer.kind not in FREE_KINDS})
     if kinds:
         notes.append(f"layer kinds not in the calibration pairs: {', '.join(kinds)}")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
@@ -140,6 +141,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
     totals = dict.fromkeys(RESOURCES, 0.0)
     layers: list[LayerEstimate] = []
     timings = []
+    traits = design_traits(design)
     for layer in design.layers:
         counts = count_layer(layer, design, rules, calibration.known_digits_ratio)
         if not counts.priced:
@@ -152,8 +154,8 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
         counts.ff["stage_bits"] = stage_bits(counts, timing)
         lut = sum(calibration.lut.get(term, 0.0) * value for term, value in counts.lut.items())
         ff = sum(calibration.ff.get(term, 0.0) * value for term, value in counts.ff.items())
-        if design.hls_tool == "vitis_hls":
-            ff *= calibration.vitis_ff_factor
+        for trait, present in traits.items():
+            ff *= calibration.ff_factors.get(trait, 1.0) if present else 1.0
         figures = {"LUT": lut, "FF": ff, "DSP": counts.dsp, "BRAM_18K": counts.bram}
         for key in RESOURCES:
             totals[key] += figures[key]

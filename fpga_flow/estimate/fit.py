@@ -17,6 +17,7 @@ The fit, in order (each step uses only the training pairs it is given):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
@@ -29,7 +30,7 @@ import numpy as np
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, FigureError, Scope
 from fpga_flow.estimate.cost import (
-    FF_TERMS, LATENCY_CONSTANTS, LUT_TERMS, Rules, count_layer, design_timing, layer_timing, stage_bits,
+    FF_FACTORS, FF_TERMS, LATENCY_CONSTANTS, LUT_TERMS, Rules, count_layer, design_traits, design_timing, layer_timing, stage_bits,
     uniform_digits_share, weight_bits,
 )
 from fpga_flow.estimate.design import Design
@@ -37,8 +38,9 @@ from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estima
 from fpga_flow.estimate.from_pair import PROJECT_FILE, load_pair_design
 from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES, PairTruth, load_pair_truth
 
-LAYER_WEIGHT = 1.0  # per-layer reports against totals, in the LUT/FF fit
-TIMING_LAYER_WEIGHT = 0.3  # the same, in the latency fit
+# Weight of a pair's per-layer reports against its total, per figure fitted.
+LAYER_WEIGHT = {"LUT": 0.5, "FF": 1.0}
+TIMING_LAYER_WEIGHT = 1.0  # the same, in the latency fit
 TIMING_GRID: dict[str, tuple[float, ...]] = {
     "t_mult_ns": tuple(np.round(np.arange(0.5, 12.01, 0.25), 2)),
     "t_add_ns": tuple(np.round(np.arange(0.0, 2.01, 0.05), 2)),
@@ -52,6 +54,11 @@ TIMING_GRID: dict[str, tuple[float, ...]] = {
 START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.5, "shared_word_cycles": 8.0,
                 "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0}
 RULES = Rules()
+# Terms the training pairs may have none of: priced as the plain quantity they refine (a
+# saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
+# a 64-bit ROM), rather than left to the solver's start value.
+FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_lut_bits": 1 / 64,
+                                          "table_lut_bits": 1 / 64}
 
 
 @dataclass
@@ -136,9 +143,14 @@ def _timing_loss(pairs: list[Pair], all_counts, timing: dict[str, float]) -> flo
 
 def _fit_timing(pairs: list[Pair], all_counts, rounds: int = 3) -> dict[str, float]:
     timing = dict(START_TIMING)
+    chained = any(chain for counts in all_counts for c in counts for *_, chain in c.products)
     for _ in range(rounds):
         for name in LATENCY_CONSTANTS:
+            if name == "t_sat_add_ns" and not chained:
+                continue  # no pair has a chain of saturating additions: priced as plain additions below
             timing[name] = min(TIMING_GRID[name], key=lambda value: _timing_loss(pairs, all_counts, {**timing, name: value}))
+    if not chained:
+        timing["t_sat_add_ns"] = timing["t_add_ns"]
     return timing
 
 
@@ -149,46 +161,55 @@ def _stage_bits(pair: Pair, counts, timing: dict[str, float]) -> None:
 
 
 def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...],
-               tool_factor: bool = False) -> tuple[dict[str, float], float]:
-    """Cost per unit of each term (``figure`` is 'LUT' or 'FF'), and with ``tool_factor``
-    a factor applied to Vitis HLS designs: non-negative constants minimising the robust
-    (soft-L1) sum of squared log ratios of estimate to report, over the pairs' totals and
-    their per-layer reports (weight ``LAYER_WEIGHT``)."""
+               factors: tuple[str, ...] = ()) -> tuple[dict[str, float], dict[str, float]]:
+    """Cost per unit of each term (``figure`` is 'LUT' or 'FF') and a multiplicative
+    factor per design trait in ``factors``: non-negative constants minimising the robust
+    (soft-L1) sum of squared log ratios of estimate to report, over the pairs' totals
+    and their per-layer reports (a pair's layers weigh ``LAYER_WEIGHT[figure]`` / sqrt(count))."""
     from scipy.optimize import least_squares
 
     attribute = "lut" if figure == "LUT" else "ff"
-    rows, reports, weights, vitis = [], [], [], []
+    rows, reports, weights, traits = [], [], [], []
     for pair, counts in zip(pairs, all_counts):
+        trait = [design_traits(pair.design)[name] for name in factors]
         report = pair.truth.csynth.get(figure)
         if report:
             rows.append([sum(getattr(c, attribute)[t] for c in counts) if t != "design" else 1.0 for t in terms])
             reports.append(report)
             weights.append(1.0)
-            vitis.append(pair.design.hls_tool == "vitis_hls")
+            traits.append(trait)
         reported = [(layer, c) for layer, c in zip(pair.design.layers, counts)
                     if c.priced and pair.truth.layers.get(layer.name, {}).get(figure)]
         for layer, c in reported:
             rows.append([getattr(c, attribute)[t] if t != "design" else 0.0 for t in terms])
             reports.append(pair.truth.layers[layer.name][figure])
-            # A pair's layers together weigh LAYER_WEIGHT, however many it reports.
-            weights.append(LAYER_WEIGHT / math.sqrt(len(reported)))
-            vitis.append(pair.design.hls_tool == "vitis_hls")
+            weights.append(LAYER_WEIGHT[figure] / math.sqrt(len(reported)))
+            traits.append(trait)
     if not rows:
-        return dict.fromkeys(terms, 0.0), 1.0
+        return dict.fromkeys(terms, 0.0), dict.fromkeys(factors, 1.0)
     matrix, target, weight = np.array(rows, dtype=float), np.array(reports, dtype=float), np.array(weights)
-    on_vitis = np.array(vitis) if tool_factor else np.zeros(len(rows), dtype=bool)
+    flags = np.array(traits, dtype=bool).reshape(len(rows), len(factors))
     # Unknowns are scaled to "share of the typical report": comparable magnitudes for the solver.
-    scale = np.maximum(matrix.max(axis=0), 1e-9) / np.median(target)
+    scale = np.maximum(matrix.max(axis=0), 1.0) / np.median(target)
+    n = len(terms)
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        estimate = (matrix @ (x[:-1] / scale)) * np.where(on_vitis, x[-1], 1.0)
+        estimate = matrix @ (x[:n] / scale)
+        for index in range(len(factors)):
+            estimate = estimate * np.where(flags[:, index], x[n + index], 1.0)
         return weight * np.log((estimate + 1.0) / (target + 1.0))
 
-    start = np.append(np.full(len(terms), 0.1), 1.0)
-    bounds = (np.append(np.zeros(len(terms)), 0.2), np.append(np.full(len(terms), np.inf), 5.0))
+    start = np.concatenate([np.full(n, 0.1), np.ones(len(factors))])
+    bounds = (np.concatenate([np.zeros(n), np.full(len(factors), 0.2)]),
+              np.concatenate([np.full(n, np.inf), np.full(len(factors), 5.0)]))
     solution = least_squares(residuals, start, bounds=bounds, loss="soft_l1", f_scale=0.3).x
-    costs = {term: float(f"{value:.6g}") for term, value in zip(terms, solution[:-1] / scale)}
-    return costs, round(float(solution[-1]), 4) if tool_factor and on_vitis.any() else 1.0
+    costs = {term: float(f"{value:.6g}") for term, value in zip(terms, solution[:n] / scale)}
+    for term, fallback in FALLBACK_TERMS.items():
+        if term in costs and not matrix[:, terms.index(term)].any():
+            costs[term] = costs.get(fallback, 0.0) if isinstance(fallback, str) else fallback
+    found = {name: round(float(solution[n + i]), 4) if flags[:, i].any() and (~flags[:, i]).any() else 1.0
+             for i, name in enumerate(factors)}
+    return costs, found
 
 
 def _scope(pairs: list[Pair]) -> Scope:
@@ -210,10 +231,10 @@ def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibra
     for pair, counts in zip(pairs, all_counts):
         _stage_bits(pair, counts, timing)
     lut, _ = _fit_costs(pairs, all_counts, "LUT", LUT_TERMS)
-    ff, vitis_ff_factor = _fit_costs(pairs, all_counts, "FF", FF_TERMS, tool_factor=True)
+    ff, ff_factors = _fit_costs(pairs, all_counts, "FF", FF_TERMS, FF_FACTORS)
     calibration = Calibration(
         version=version, fitted_on=fitted_on, pairs=len(pairs), repositories=len({p.repository for p in pairs}),
-        known_digits_ratio=fraction, lut=lut, ff=ff, vitis_ff_factor=vitis_ff_factor, timing=timing,
+        known_digits_ratio=fraction, lut=lut, ff=ff, ff_factors=ff_factors, timing=timing,
         synth_ratio={}, error={},
         scope=_scope(pairs),
     )
@@ -279,13 +300,17 @@ def cross_validated(pairs: list[Pair]) -> list[PairResult]:
     return estimate_pairs(pairs, lambda pair: fits[pair.repository])
 
 
-def calibrate(folder: str | Path, version: str) -> Calibration:
-    """Fit on every pair of ``folder`` and record the in-sample and cross-validated error."""
+def calibrate(folder: str | Path) -> Calibration:
+    """Fit on every pair of ``folder`` and record the in-sample and cross-validated error;
+    the version names the constants (a digest of them), so any refit changes it."""
     pairs, failed = load_pairs(folder)
     if failed:
         names = ", ".join(f"{name} ({reason})" for name, reason in failed)
         raise UserInputError(f"pairs that cannot be read: {names}")
-    calibration = fit(pairs, version=version, fitted_on=Path(folder).name)
+    calibration = fit(pairs, fitted_on=Path(folder).name)
+    constants = calibration.model_dump_json(include={"known_digits_ratio", "lut", "ff", "ff_factors", "timing",
+                                                     "synth_ratio"})
+    calibration.version = f"v1-{hashlib.sha256(constants.encode()).hexdigest()[:8]}"
     in_sample = estimate_pairs(pairs, lambda pair: calibration)
     held_out = cross_validated(pairs)
     for kind in (CSYNTH, VIVADO_SYNTH):
@@ -296,7 +321,7 @@ def calibrate(folder: str | Path, version: str) -> Calibration:
     return calibration
 
 
-def write_calibration(folder: str | Path, path: str | Path, version: str) -> Calibration:
-    calibration = calibrate(folder, version)
+def write_calibration(folder: str | Path, path: str | Path) -> Calibration:
+    calibration = calibrate(folder)
     Path(path).write_text(calibration.to_json(), encoding="utf-8")
     return calibration
