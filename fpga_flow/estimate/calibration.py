@@ -27,7 +27,7 @@ class Scope(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    layer_kinds: list[str]
+    layer_kinds: list[str] = Field(description="Layer kinds with their io type, e.g. 'conv2d (io_stream)'.")
     strategies: list[str]
     io_types: list[str]
     families: list[str]

@@ -272,11 +272,13 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
     _fifo(layer, rules, counts)
     stream = layer.io_type == "io_stream"
     in_w, out_w = width(layer.input_type), width(layer.result_type)
-    parallel_in = layer.channels if stream else layer.in_elements
     counts.out_bits = (layer.out_pack if stream else layer.out_elements) * out_w
-    if not layer.products or layer.kind in ("batchnorm", "softmax"):
-        window = math.prod(layer.kernel) if layer.kind.startswith("pool") and layer.kernel else 1
-        counts.lut["elementwise_bits"] += parallel_in * in_w * window
+    if layer.kind.startswith("pooling"):
+        # One comparison (or addition) per window element for each output computed at once.
+        counts.lut["elementwise_bits"] += (layer.channels if stream else layer.out_elements) \
+            * math.prod(layer.kernel or [1]) * in_w
+    elif not layer.products or layer.kind in ("batchnorm", "softmax"):
+        counts.lut["elementwise_bits"] += (layer.channels if stream else layer.in_elements) * in_w
     if layer.result_type is not None and (layer.result_type.saturates or layer.result_type.rounds):
         counts.lut["cast_bits"] += counts.out_bits
     if not stream:

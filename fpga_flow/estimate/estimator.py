@@ -90,6 +90,16 @@ class Estimate(BaseModel):
     scope_notes: list[str] = Field(description="What lies outside the validated scope, in words.")
     kinds: dict[str, str] = Field(default=dict(KIND_MEANING), description="What each kind of figure predicts.")
 
+    def to_dict(self) -> dict:
+        """The record ``summary.json`` keeps, with the csynth figures also under the flat keys
+        (``resources``, ``latency_cycles``, ``interval_cycles``) the dashboard, history and
+        sweep read."""
+        record = self.model_dump(mode="json")
+        resources = {key: getattr(self.csynth, key) for key in RESOURCES}
+        record.update(resources={**resources, "URAM": 0}, resources_kind=CSYNTH,
+                      latency_cycles=self.csynth.latency_cycles, interval_cycles=self.csynth.interval_cycles)
+        return record
+
 
 def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
     """``design`` with the planned reuse factors and strategies applied to the named layers."""
@@ -114,11 +124,16 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
     return design.model_copy(update={"layers": layers})
 
 
+def scope_key(layer: LayerDesign) -> str:
+    """A layer kind as the scope counts it: with its io type, which changes its hardware."""
+    return f"{layer.kind} ({layer.io_type})"
+
+
 def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
     scope = calibration.scope
     notes = []
-    kinds = sorted({layer.kind for layer in design.layers
-                    if layer.kind not in scope.layer_kinds and layer.kind not in FREE_KINDS})
+    kinds = sorted({scope_key(layer) for layer in design.layers
+                    if scope_key(layer) not in scope.layer_kinds and layer.kind not in FREE_KINDS})
     if kinds:
         notes.append(f"layer kinds not in the calibration pairs: {', '.join(kinds)}")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})

@@ -34,7 +34,7 @@ from fpga_flow.estimate.cost import (
     uniform_digits_share, weight_bits,
 )
 from fpga_flow.estimate.design import Design
-from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estimate, price
+from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estimate, price, scope_key
 from fpga_flow.estimate.from_pair import PROJECT_FILE, load_pair_design
 from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES, PairTruth, load_pair_truth
 
@@ -214,7 +214,8 @@ def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...
 
 def _scope(pairs: list[Pair]) -> Scope:
     return Scope(
-        layer_kinds=sorted({layer.kind for pair in pairs for layer in pair.design.layers if layer.kind != "unknown"}),
+        layer_kinds=sorted({scope_key(layer) for pair in pairs for layer in pair.design.layers
+                            if layer.kind != "unknown"}),
         strategies=sorted({layer.strategy for pair in pairs for layer in pair.design.layers}),
         io_types=sorted({pair.design.io_type for pair in pairs}),
         families=sorted({pair.design.family for pair in pairs}),
