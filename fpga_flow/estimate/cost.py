@@ -84,7 +84,8 @@ class LayerCounts:
     multipliers: int = 0  # multiplications with hardware of their own (in DSPs or LUTs)
     lut: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LUT_TERMS, 0.0))
     ff: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FF_TERMS, 0.0))
-    products: list[tuple[int, int, int, bool]] = field(default_factory=list)  # (n_in, R, sequential steps, saturating sums)
+    # Per product: (n_in, reuse factor, sequential steps, saturating sums chained).
+    products: list[tuple[int, int, int, bool]] = field(default_factory=list)
     shared_weights: bool = False  # some weight product is shared (reuse factor > 1)
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
@@ -196,15 +197,15 @@ def _product(product: Product, layer: LayerDesign, design: Design, rules: Rules,
                 # The inputs are held in registers across the R cycles that use them (in
                 # io_stream the layer's gathered input array does, in stored_bits).
                 counts.ff["hold_bits"] += copies * product.n_in * in_w
+            # Registered operands and product of each shared multiplier.
+            counts.ff["shared_mult_bits"] += multipliers * (in_w + w_w + acc_w)
             if product.constant:
                 # Latency strategy: HLS schedules the unrolled sums onto fewer multipliers,
                 # holding the partial sums across the R cycles.
                 counts.trees.append((total / product.n_out / reuse, copies * product.n_out, acc_w))
                 counts.ff["hold_bits"] += copies * product.n_out * acc_w
             else:
-                # Resource strategy: registered operands and product of each multiplier, and
-                # an accumulator per output.
-                counts.ff["shared_mult_bits"] += multipliers * (in_w + w_w + acc_w)
+                # Resource strategy: an accumulator per output.
                 counts.ff["accumulator_bits"] += copies * product.n_out * acc_w
             if product.n_weights > product.n_out:
                 counts.shared_weights = True
@@ -291,6 +292,9 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         if layer.products and layer.out_positions == 1 and layer.in_positions > 1:
             # A stream layer computing once per inference gathers its whole input first.
             counts.ff["stored_bits"] += layer.in_elements * in_w
+        if layer.kernel and (layer.kind.startswith("pool") or "conv" in layer.kind):
+            # The sliding window: kernel positions x channels, in registers.
+            counts.ff["stored_bits"] += math.prod(layer.kernel) * layer.channels * in_w
         if len(layer.kernel) == 2 and layer.kernel[0] > 1:
             # Line buffer: kernel height - 1 rows of the input image.
             row = round(math.sqrt(layer.in_positions)) if layer.in_positions > 1 else 1
@@ -308,9 +312,9 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
 
 def product_depth(n_in: int, saturating: bool, clock_ns: float, family: str, timing: dict[str, float]) -> int:
     """Pipeline stages of a product: a multiply then an adder tree of ``log2(n_in)``
-    levels, or, when every partial sum saturates or rounds (which is not associative,
-    so HLS cannot rebalance it), a chain of ``n_in`` additions; on a 7-series part all
-    of it ``seven_series_slowdown`` times slower."""
+    levels, or, when every partial sum saturates or rounds (not associative, so HLS
+    cannot rebalance it), a chain of ``n_in`` additions; on a 7-series part all of it
+    ``seven_series_slowdown`` times slower."""
     if saturating:
         delay = timing["t_mult_ns"] + timing["t_sat_add_ns"] * n_in
     else:
@@ -335,7 +339,7 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
     """Latency, interval and fill (one stream word through it) of one layer, in cycles."""
     clock = design.clock_period_ns
     depth = max((product_depth(n_in, sat, clock, design.family, timing) for n_in, _, _, sat in counts.products), default=0)
-    reuse = max((r for _, r, _, _ in counts.products), default=layer.reuse_factor if layer.kind == "softmax" else 1)
+    reuse = max((r for _, r, *_ in counts.products), default=layer.reuse_factor if layer.kind == "softmax" else 1)
     uses_table = layer.kind == "softmax" or (layer.function or "") in TABLE_FUNCTIONS
     if uses_table:
         depth += math.ceil(timing["table_cycles"])
@@ -344,7 +348,7 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
         total = math.ceil(layer.sequence * step)
         return LayerTiming(total, total, total, depth + 1)
     if layer.io_type == "io_parallel":
-        steps = max((s for _, _, s, _ in counts.products), default=1)
+        steps = max((s for _, _, s, *_ in counts.products), default=1)
         latency = steps * reuse - 1 + depth if counts.products else depth
         return LayerTiming(max(0, latency), max(1, steps * reuse), max(0, latency), depth + 1)
     word_ii = counts.word_reuse + (timing["shared_word_cycles"] if counts.shared_weights else 0)

@@ -143,7 +143,7 @@ def _timing_loss(pairs: list[Pair], all_counts, timing: dict[str, float]) -> flo
 
 def _fit_timing(pairs: list[Pair], all_counts, rounds: int = 3) -> dict[str, float]:
     timing = dict(START_TIMING)
-    chained = any(chain for counts in all_counts for c in counts for *_, chain in c.products)
+    chained = any(chain for counts in all_counts for c in counts for _, _, _, chain in c.products)
     for _ in range(rounds):
         for name in LATENCY_CONSTANTS:
             if name == "t_sat_add_ns" and not chained:
