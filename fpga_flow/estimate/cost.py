@@ -24,10 +24,17 @@ pairs' per-module reports):
   ``ceil(width / 18) * ceil(depth / 1024)`` blocks; shallower ones are shift registers.
 
 **Priced by fitted constants** (``calibration.json``): LUTs and FFs are a sum of counted
-quantities, each times a fitted cost per unit (:data:`LUT_TERMS`, :data:`FF_TERMS`).
+quantities, each times a fitted cost per unit (:data:`LUT_TERMS`, :data:`FF_TERMS`), FFs
+scaled for Vitis HLS (:data:`FF_FACTORS`). Register counts: the partial sums an unrolled
+product's pipeline holds (:func:`stage_bits`), the operands and product of each shared
+multiplier, the accumulators of the Resource strategy, inputs held across R cycles,
+gathered stream inputs, sliding windows and (before hls4ml 0.8) line buffers, and the
+arrays between io_parallel layers. The cost of picking one of c operands for a shared
+multiplier grows as sqrt(c) per bit on the pairs (c from 2 to 3200).
 
-**Latency.** A product's pipeline depth is ``ceil((t_mult + t_add * log2(n_in)) /
-clock)`` cycles (``t_mult``, ``t_add`` fitted, in ns). io_parallel: a layer takes
+**Latency.** A product's pipeline depth is ``ceil((t_mult + t_add * log2(n_in)) * s /
+clock) - 1`` cycles (saturating sums: ``t_sat_add * n_in``, a chain; ``s`` the 7-series
+slowdown, 1 elsewhere; all fitted, in ns). io_parallel: a layer takes
 ``steps * R - 1 + depth`` cycles (``steps`` = positions computed one after the other);
 layers run in sequence, so the design's latency is their sum plus ``top_cycles``, and
 its interval the largest R (one pipeline) or the slowest layer (DATAFLOW). io_stream:
@@ -285,7 +292,7 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
     if not stream:
         # io_parallel: the top function registers the arrays passed between layers.
         counts.ff["boundary_bits"] += counts.out_bits
-    if stream:
+    else:
         counts.stream_words = max(layer.in_positions, layer.out_positions)
         counts.lut["stream_layer"] += 1
         counts.ff["stream_layer"] += 1
