@@ -34,19 +34,28 @@ class Resources(BaseModel):
     URAM: int = Field(ge=0)
 
 
-class Board(BaseModel):
-    """A board as the build needs it: its part, clock, resources and hls4ml backend."""
+# The resource kinds every figure (board, estimate, vendor report) is counted in.
+RESOURCE_KEYS = tuple(Resources.model_fields)
+
+
+class BoardRecord(BaseModel):
+    """What a run records of its board: the target, not the catalogue entry."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    vendor: Literal["AMD", "Intel"]
-    description: str = ""
     part: str = Field(min_length=4)
     family: str
-    clock_period_ns: float = Field(gt=0, le=100)
-    resources: Resources
     backend: Literal["Vivado", "Vitis", "VivadoAccelerator", "Quartus", "oneAPI"]
+    resources: Resources
+
+
+class Board(BoardRecord):
+    """A board as the build needs it: its part, clock, resources and hls4ml backend."""
+
+    vendor: Literal["AMD", "Intel"]
+    description: str = ""
+    clock_period_ns: float = Field(gt=0, le=100)
     accelerator_board: str | None = None
     datasheet: str | None = None
 
@@ -60,6 +69,9 @@ class Board(BaseModel):
     @property
     def clock_mhz(self) -> float:
         return 1000.0 / self.clock_period_ns
+
+    def record(self) -> BoardRecord:
+        return BoardRecord.model_validate(self.model_dump(include=set(BoardRecord.model_fields)))
 
 
 def board_dirs(extra_dir: str | Path | None = None) -> list[Path]:

@@ -34,6 +34,7 @@ OPT_LEVEL = "-O1"
 COMPILE_LOG = "compile.log"
 TESTBENCH_LOG = "testbench.log"
 BUILD_SUBDIR = "build"
+COMPILED_RECORD = "compiled.json"  # in BUILD_SUBDIR: what compile_project left there
 
 
 def gxx() -> str:
@@ -80,11 +81,23 @@ def _run_compiler(args: list[str], project_dir: Path, log_path: Path, what: str)
 
 @dataclass(frozen=True)
 class CompiledProject:
+    """A project's compiled firmware objects and bridge library, inside ``project_dir``."""
+
     project_dir: Path
     library: Path
     firmware_objects: tuple[Path, ...]
     flags: tuple[str, ...]
     seconds: float
+
+    @classmethod
+    def open(cls, project_dir: str | Path) -> "CompiledProject":
+        """The compiled project in ``project_dir`` (compiled there, or copied there with
+        its ``build`` folder), from the record :func:`compile_project` left beside the objects."""
+        project_dir = Path(project_dir).resolve()
+        build = project_dir / BUILD_SUBDIR
+        record = json.loads((build / COMPILED_RECORD).read_text(encoding="utf-8"))
+        return cls(project_dir, build / record["library"], tuple(build / name for name in record["objects"]),
+                   tuple(record["flags"]), record["seconds"])
 
 
 def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL) -> CompiledProject:
@@ -114,7 +127,11 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL) -> Comp
     library = build / f"{PROJECT_NAME}-{uuid.uuid4().hex[:8]}.so"
     _run_compiler([compiler, "-shared", *map(str, firmware_objects), str(bridge_object), "-o", str(library)],
                   project_dir, log_path, "bridge library")
-    return CompiledProject(project_dir, library, tuple(firmware_objects), tuple(flags), time.perf_counter() - start)
+    seconds = round(time.perf_counter() - start, 3)
+    (build / COMPILED_RECORD).write_text(json.dumps({
+        "library": library.name, "objects": [obj.name for obj in firmware_objects], "flags": flags, "seconds": seconds,
+    }), encoding="utf-8")
+    return CompiledProject.open(project_dir)
 
 
 class _TraceData(ctypes.Structure):
@@ -147,30 +164,32 @@ class Bridge:
         return rows
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        rows = self._rows(X)
-        out = np.zeros((len(rows), self.output_size), dtype=np.float64)
-        for i, row in enumerate(rows):
-            result = np.zeros(self.output_size, dtype=np.float64)
-            self._top(row, result)
-            out[i] = result
-        return out
+        return self._run(X, trace=False)[0]
 
     def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Outputs and every traced layer's output, per sample."""
+        return self._run(X, trace=True)
+
+    def _run(self, X: np.ndarray, trace: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Call the compiled model on each sample; with ``trace``, also collect the
+        per-layer outputs the library records while trace storage is allocated."""
         rows = self._rows(X)
-        shapes = {name: tuple(shape) for name, shape in self.spec["traced_layers"].items()}
+        shapes = {name: tuple(shape) for name, shape in self.spec["traced_layers"].items()} if trace else {}
         lib = self._lib
-        lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
-        lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
         slots = (_TraceData * len(shapes))()
         traces: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
         out = np.zeros((len(rows), self.output_size), dtype=np.float64)
-        lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
+        if trace:
+            lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
+            lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
+            lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
         try:
             for i, row in enumerate(rows):
                 result = np.zeros(self.output_size, dtype=np.float64)
                 self._top(row, result)
                 out[i] = result
+                if not trace:
+                    continue
                 lib.collect_trace_output(slots)
                 for slot in slots:
                     if not slot.name:
@@ -179,7 +198,8 @@ class Bridge:
                     values = ctypes.cast(slot.data, ctypes.POINTER(ctypes.c_double))
                     traces[name].append(np.ctypeslib.as_array(values, shape=shapes[name]).copy())
         finally:
-            lib.free_trace_storage()
+            if trace:
+                lib.free_trace_storage()
         return out, {name: np.asarray(v) for name, v in traces.items() if v}
 
 

@@ -4,7 +4,6 @@ empty selection, and no network access."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fpga_flow.dashboard import collect_runs, render, weight_bits, write_dashboard, write_run_page
+from fpga_flow.summary import RunSummary, read_summary
 
 RUNS = Path(__file__).resolve().parent / "data" / "runs"
 VENDOR_RUNS = {"cnn_digits_zcu104_rf1_vendor", "nautilus_mlp_alveo-u250_vendor"}
@@ -64,12 +64,12 @@ def text(element: dict) -> str:
     return " ".join(element["text"].split())
 
 
-def load(name: str) -> dict:
-    return json.loads((RUNS / name / "summary.json").read_text())
+def load(name: str) -> RunSummary:
+    return read_summary(RUNS / name)
 
 
 @pytest.fixture(scope="module")
-def all_runs() -> list[dict]:
+def all_runs() -> list[RunSummary]:
     summaries, warnings = collect_runs([RUNS])
     assert warnings == []
     return summaries
@@ -94,7 +94,7 @@ def run_section(page: Dom, run_id: str) -> dict:
 
 
 def test_collect_walks_trees_and_reads_every_finished_run(all_runs):
-    assert sorted(s["run_id"] for s in all_runs) == sorted(p.name for p in RUNS.iterdir() if p.is_dir())
+    assert sorted(s.run_id for s in all_runs) == sorted(p.name for p in RUNS.iterdir() if p.is_dir())
 
 
 def test_collect_skips_what_is_not_a_finished_run_and_names_it(tmp_path):
@@ -108,19 +108,22 @@ def test_collect_skips_what_is_not_a_finished_run_and_names_it(tmp_path):
     (tree / "runs" / "garbled" / "summary.json").write_text('{"run_id": "x", ')
     (tree / "runs" / "foreign").mkdir()
     (tree / "runs" / "foreign" / "summary.json").write_text('["not", "a", "summary"]')
+    (tree / "runs" / "future").mkdir()
+    (tree / "runs" / "future" / "summary.json").write_text('{"schema_version": 99, "run_id": "x"}')
     (tree / "zoo" / "cnn_digits").mkdir(parents=True)  # exports, not runs: passed over silently
     given_empty = tmp_path / "given_without_summary"
     given_empty.mkdir()
     summaries, warnings = collect_runs([tree, given_empty, tmp_path / "missing", tree / "runs" / "good" / "summary.json"])
-    assert [s["run_id"] for s in summaries] == ["cnn_digits_pynq-z2_rf1"]
+    assert [s.run_id for s in summaries] == ["cnn_digits_pynq-z2_rf1"]
     by_path = {w.split(": ")[0]: w for w in warnings}
     assert "incomplete run (stage: compile)" in by_path[str(tree / "runs" / "crashed")]
     assert "no summary.json" in by_path[str(tree / "runs" / "no_summary")]
-    assert "unreadable summary.json" in by_path[str(tree / "runs" / "garbled")]
-    assert "not a run summary" in by_path[str(tree / "runs" / "foreign")]
+    assert "is unreadable" in by_path[str(tree / "runs" / "garbled")]
+    assert "not an fpga-flow run summary" in by_path[str(tree / "runs" / "foreign")]
+    assert "schema version 99" in by_path[str(tree / "runs" / "future")]
     assert "no run directory" in by_path[str(given_empty)]
     assert "no such run directory" in by_path[str(tmp_path / "missing")]
-    assert len(warnings) == 6
+    assert len(warnings) == 7
 
 
 # --------------------------------------------------------------------------- runs table and run sections
@@ -128,11 +131,11 @@ def test_collect_skips_what_is_not_a_finished_run_and_names_it(tmp_path):
 
 def test_every_run_has_a_row_and_a_section(page, all_runs):
     for summary in all_runs:
-        row = run_row(page, summary["run_id"])
-        assert row["attrs"]["data-model"] == summary["model"]
-        assert row["attrs"]["data-board"] == summary["board"]
-        section = run_section(page, summary["run_id"])
-        assert summary["model"] in text(page.one("h2", within=section))
+        row = run_row(page, summary.run_id)
+        assert row["attrs"]["data-model"] == summary.model.name
+        assert row["attrs"]["data-board"] == summary.board.name
+        section = run_section(page, summary.run_id)
+        assert summary.model.name in text(page.one("h2", within=section))
 
 
 def test_agreement_and_accuracy_figures(page):
@@ -143,7 +146,7 @@ def test_agreement_and_accuracy_figures(page):
     assert text(page.one(within=row, data_metric="csim_accuracy")) == "96.00%"
     section = run_section(page, "cnn_digits_pynq-z2_rf4_default")
     assert text(page.one(within=section, data_metric="csim_agreement")) == "95.11%"
-    assert text(page.one(within=section, data_metric="testbench_agreement")) == "not run"
+    assert text(page.one(within=section, data_metric="testbench_agreement")) == "95.11%"
     assert text(page.one(within=run_row(page, "nautilus_mlp_alveo-u250_vendor"), data_metric="keras_accuracy")) == "n/a"
 
 
@@ -153,7 +156,7 @@ def test_resource_bars_against_the_board_with_the_full_line(page):
     assert list(groups) == ["LUT", "FF", "DSP", "BRAM_18K", "URAM"]
     lut = groups["LUT"]["attrs"]
     assert (lut["data-used"], lut["data-capacity"], lut["data-pct"]) == ("12000", "53200", "22.56")
-    assert text(groups["LUT"]) == "LUT12,000 of 53,200 (22.6%)"
+    assert text(groups["LUT"]) == "LUT12,000 of 53,200 (22.6%) ±20%"  # the estimate's measured LUT error
     assert "the board has none" in text(groups["URAM"])
     bars = page.one("svg", within=section, **{"class": "bars", "aria-label": "resource use against board capacity"})
     assert "100% of the board" in text(bars)
@@ -162,7 +165,7 @@ def test_resource_bars_against_the_board_with_the_full_line(page):
 
 def test_a_design_over_capacity_is_marked(tmp_path):
     summary = load("cnn_digits_pynq-z2_rf1")
-    summary["estimate"]["resources"]["LUT"] = 66993
+    summary.estimate.csynth.LUT = 66993
     dom = Dom(render([summary], "over"))
     lut = dom.one("g", data_metric="resource", data_resource="LUT")
     assert lut["attrs"]["data-pct"] == "125.93"
@@ -172,9 +175,9 @@ def test_a_design_over_capacity_is_marked(tmp_path):
 
 def test_figures_say_whether_they_come_from_a_vendor_report_or_the_estimate(page, all_runs):
     for summary in all_runs:
-        section = run_section(page, summary["run_id"])
+        section = run_section(page, summary.run_id)
         tag = page.one("span", within=section, data_metric="figures_source")
-        expected = "vendor report" if summary["run_id"] in VENDOR_RUNS else "estimate"
+        expected = "vendor report" if summary.run_id in VENDOR_RUNS else "estimate"
         assert tag["attrs"]["data-value"] == expected
         assert text(tag) == expected.upper()
     vendor = run_section(page, "cnn_digits_zcu104_rf1_vendor")
@@ -182,10 +185,32 @@ def test_figures_say_whether_they_come_from_a_vendor_report_or_the_estimate(page
     lut = page.one("g", within=vendor, data_metric="resource", data_resource="LUT")
     assert (lut["attrs"]["data-used"], lut["attrs"]["data-capacity"]) == ("14873", "230400")
     comparison = text(page.one("table", within=vendor, data_metric="estimate_vs_vendor"))
+    lut_error = summary_of(all_runs, "cnn_digits_zcu104_rf1_vendor").estimate.error["csynth"]["LUT"]
     assert "14,873" in comparison and "12,000" in comparison and "0.81×" in comparison
+    assert "csynth figures" in comparison and f"±{100 * lut_error:.0f}%" in comparison
+    assert not page.find("line", within=vendor, **{"class": "err"})  # vendor figures have no error bars
     estimate = run_section(page, "cnn_digits_pynq-z2_rf2")
-    assert "first-order estimate" in text(estimate) and "not a synthesis result" in text(estimate)
+    note = text(estimate)
+    assert "calibrated estimate" in note and "C-synthesis (csynth) would report" in note
+    assert "Vivado synthesis would use about" in note and "not a synthesis result" in note
     assert not page.find("table", within=estimate, data_metric="estimate_vs_vendor")
+
+
+def summary_of(runs, run_id: str):
+    return next(summary for summary in runs if summary.run_id == run_id)
+
+
+def test_estimated_resources_carry_their_measured_error(page, all_runs):
+    summary = summary_of(all_runs, "cnn_digits_pynq-z2_rf2")
+    section = run_section(page, summary.run_id)
+    for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+        bar = page.one("g", within=section, data_metric="resource", data_resource=key)
+        error = summary.estimate.error["csynth"][key]
+        assert float(bar["attrs"]["data-error"]) == error
+        assert f"±{100 * error:.0f}%" in text(bar)
+        assert len(page.find("line", within=bar, **{"class": "err"})) == 3
+    latency = page.one(within=section, data_metric="latency_error")
+    assert text(latency) == f"±{100 * summary.estimate.error['csynth']['latency']:.0f}%"
 
 
 def test_latency_in_cycles_and_ns_and_the_interval(page):
@@ -193,7 +218,7 @@ def test_latency_in_cycles_and_ns_and_the_interval(page):
     assert page.one(within=vendor, data_metric="latency_cycles")["attrs"]["data-value"] == "38"
     assert text(page.one(within=vendor, data_metric="latency_ns")) == "190 ns"
     estimate = run_section(page, "cnn_digits_pynq-z2_rf4_default")
-    assert text(page.one(within=estimate, data_metric="latency_cycles")) == "118 cycles"
+    assert text(page.one(within=estimate, data_metric="latency_cycles")) == "118 cycles ±21%"
     assert text(page.one(within=estimate, data_metric="latency_ns")) == "1,180 ns"
     assert text(page.one(within=estimate, data_metric="interval_cycles")) == "4 cycles"
 
@@ -271,7 +296,7 @@ def test_filters_list_every_model_and_board(page):
 
 
 def test_a_page_without_vendor_reports(all_runs):
-    estimates = [s for s in all_runs if s["run_id"] not in VENDOR_RUNS]
+    estimates = [s for s in all_runs if s.run_id not in VENDOR_RUNS]
     dom = Dom(render(estimates, "estimates only"))
     sources = {e["attrs"]["data-value"] for e in dom.find("span", data_metric="figures_source")}
     assert sources == {"estimate"}
@@ -280,7 +305,7 @@ def test_a_page_without_vendor_reports(all_runs):
 
 
 def test_a_page_with_only_vendor_reports(all_runs):
-    vendor = [s for s in all_runs if s["run_id"] in VENDOR_RUNS]
+    vendor = [s for s in all_runs if s.run_id in VENDOR_RUNS]
     dom = Dom(render(vendor, "vendor only"))
     assert {e["attrs"]["data-value"] for e in dom.find("span", data_metric="figures_source")} == {"vendor report"}
     assert len(dom.find("table", data_metric="estimate_vs_vendor")) == 2
@@ -319,17 +344,20 @@ def test_the_page_needs_no_network(page, all_runs, tmp_path):
     assert "@import" not in html and "url(" not in html
 
 
-def test_weight_bits_read_from_either_summary_shape():
-    assert weight_bits(load("cnn_digits_pynq-z2_rf1")) == 8  # precision_closure.precisions
-    assert weight_bits(load("nautilus_mlp_alveo-u250_vendor")) == 8  # layer_precisions
+def test_weight_bits_are_the_widest_chosen_weight_type():
+    assert weight_bits(load("cnn_digits_pynq-z2_rf1")) == 8
+    assert weight_bits(load("cnn_digits_pynq-z2_rf2")) == 6
     assert weight_bits(load("cnn_digits_pynq-z2_rf4_default")) == 16
-    assert weight_bits({"layer_precisions": {"d": {"weight": "ac_fixed<12,4,true>"}}}) == 12
-    assert weight_bits({}) is None
+    summary = load("nautilus_mlp_alveo-u250_vendor")
+    summary.precision.layer_precisions = {"d": {"weight": "ac_fixed<12,4,true>", "result": "ac_fixed<30,10,true>"}}
+    assert weight_bits(summary) == 12
+    summary.precision.layer_precisions = {"relu": {"result": "ap_ufixed<8,3>"}}
+    assert weight_bits(summary) is None
 
 
 def test_a_report_without_resource_figures_leaves_the_estimate_in_charge():
     summary = load("cnn_digits_zcu104_rf1_vendor")
-    report = summary["synthesis"]["report"]
+    report = summary.synthesis.report
     report["resources"] = {key: None for key in report["resources"]}
     dom = Dom(render([summary], "empty report"))
     assert {e["attrs"]["data-value"] for e in dom.find("span", data_metric="figures_source")} == {"estimate"}
@@ -338,7 +366,7 @@ def test_a_report_without_resource_figures_leaves_the_estimate_in_charge():
 
 def test_vendor_figures_fill_unknown_capacity_from_the_board_and_say_why_latency_is_unknown():
     summary = load("cnn_digits_zcu104_rf1_vendor")
-    report = summary["synthesis"]["report"]
+    report = summary.synthesis.report
     report["available"] = {key: None for key in report["available"]}
     report["latency_cycles"] = {"best": None, "avg": None, "worst": None}
     report["latency_ns"] = {"best": None, "avg": None, "worst": None}

@@ -186,9 +186,9 @@ def test_a_plan_reprices_only_the_named_layers():
 def test_figures_say_which_report_they_predict():
     result = price(load_pair_design(PAIRS / "danielalencar_autoencoder_mlp_vitis"))
     assert (result.csynth.kind, result.vivado_synth.kind) == ("csynth", "vivado_synth")
-    record = result.to_dict()
-    assert record["resources_kind"] == "csynth" and record["resources"]["LUT"] == result.csynth.LUT
-    assert set(record["error"]) == {"csynth", "vivado_synth"}
+    assert result.headline is result.csynth and result.resources["LUT"] == result.csynth.LUT
+    assert set(result.error) == {"csynth", "vivado_synth"}
+    assert result.error_of("LUT") == result.error["csynth"]["LUT"]
 
 
 # --------------------------------------------------------------------------- the benchmark's arithmetic

@@ -110,7 +110,7 @@ def test_runs_end_to_end(path: Path, kernel, tmp_path, monkeypatch):
     assert sum(record["kind"] == "build" for record in recorded) == len(summaries)
     if path.name == "04_reports_and_dashboard.ipynb":
         assert sum(record["kind"] == "report" for record in recorded) >= 40
-        agreements = sorted(json.loads(s.read_text())["csim_agreement"] for s in summaries)
+        agreements = sorted(json.loads(s.read_text())["fidelity"]["csim_agreement"] for s in summaries)
         assert agreements[-1] >= 0.99, "the closure run agrees with Keras"
 
 

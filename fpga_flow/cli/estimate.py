@@ -10,36 +10,37 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fpga_flow.cli import options
 from fpga_flow.cli.app import app, print_json, user_errors
-from fpga_flow.cli.build import build_config
+from fpga_flow.config import build_config
+from fpga_flow.estimate.stage import ESTIMATE_POLICIES
 
 
 @app.command()
 @user_errors
 def estimate(
-    model: str = typer.Argument(..., help="A zoo recipe name, or a model file (.h5, .keras, or .json with --weights)."),
-    board: str = typer.Option(..., "--board", "-b", help="Target board (see 'fpga-flow boards')."),
-    io_type: Optional[str] = typer.Option(None, "--io-type", help="io_parallel or io_stream (default: the recipe's)."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="Latency or Resource."),
-    reuse_factor: Optional[int] = typer.Option(None, "--reuse-factor", help="hls4ml reuse factor (>= 1)."),
-    clock: Optional[float] = typer.Option(None, "--clock", help="Clock period in ns (default: the board's)."),
-    precision_policy: str = typer.Option("auto", "--precision-policy", help="default or auto (closure needs 'build')."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights .h5 for a .json architecture."),
-    test_data: Optional[Path] = typer.Option(None, "--test-data", help=".npz whose X calibrates the 'auto' precisions."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs for a zoo recipe trained on demand."),
-    boards_dir: Optional[Path] = typer.Option(None, "--boards-dir", help="Folder of extra board YAML files."),
-    reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Where zoo exports live."),
+    model: str = options.MODEL,
+    board: str = options.config_option("board", "-b"),
+    io_type: Optional[str] = options.IO_TYPE,
+    strategy: Optional[str] = options.STRATEGY,
+    reuse_factor: Optional[int] = options.REUSE_FACTOR,
+    clock_period_ns: Optional[float] = options.CLOCK,
+    precision_policy: str = typer.Option(
+        "auto", "--precision-policy", help=f"{' or '.join(ESTIMATE_POLICIES)} (closure needs C-simulation: 'build')."),
+    weights: Optional[Path] = options.WEIGHTS,
+    test_data: Optional[Path] = options.config_option("test_data", help=".npz whose X tunes the 'auto' precisions."),
+    epochs: Optional[int] = options.EPOCHS,
+    boards_dir: Optional[Path] = options.BOARDS_DIR,
+    reports_dir: Path = options.REPORTS_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
-    """Estimate what C-synthesis and Vivado synthesis would report for MODEL on BOARD."""
+    """Estimate what C-synthesis and Vivado synthesis would report for MODEL on BOARD, in
+    seconds: the model is converted to an hls4ml graph, nothing is compiled or written."""
+    # Every parameter but --json is the BuildConfig field of its name.
+    fields = {name: value for name, value in locals().items() if name != "as_json"}
     from fpga_flow.estimate import estimate_model
 
-    config = build_config(
-        model=model, board=board, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
-        clock_period_ns=clock, precision_policy=precision_policy, weights=weights, test_data=test_data,
-        epochs=epochs, boards_dir=boards_dir, reports_dir=reports_dir, use_cache=False, record_history=False,
-    )
-    result, _ = estimate_model(config)
+    result, _ = estimate_model(build_config(**fields, use_cache=False, record_history=False))
     if as_json:
         print_json(result.model_dump(mode="json"))
         return

@@ -18,10 +18,11 @@ from fpga_flow.estimate.design import FREE_KINDS, Design, LayerDesign
 
 MODEL_NAME = "fpga-flow calibrated estimate"
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
-CSYNTH, VIVADO_SYNTH = "csynth", "vivado_synth"
+CSYNTH, VIVADO_SYNTH, FIRST_ORDER = "csynth", "vivado_synth", "first_order"
 KIND_MEANING = {
     CSYNTH: "what Vivado/Vitis HLS C-synthesis (csynth) would report",
     VIVADO_SYNTH: "what Vivado synthesis would report (post-synthesis utilization)",
+    FIRST_ORDER: "fpga-flow 0.1's first-order estimate, checked against no report (older runs only)",
 }
 
 
@@ -39,7 +40,7 @@ class Figures(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["csynth", "vivado_synth"] = Field(description="Which report these figures predict.")
+    kind: Literal["csynth", "vivado_synth", "first_order"] = Field(description="Which report these figures predict.")
     LUT: int
     FF: int
     DSP: int
@@ -58,7 +59,7 @@ class LayerEstimate(BaseModel):
     priced: bool = Field(description="False for a layer the estimator cannot price (its figures are absent, not 0).")
     multipliers: int | None
     reuse_factor: int
-    strategy: str
+    strategy: str | None = Field(description="latency or resource; None in records of the first-order estimator")
     LUT: int | None
     FF: int | None
     DSP: int | None
@@ -68,37 +69,52 @@ class LayerEstimate(BaseModel):
 
 
 class Estimate(BaseModel):
-    """The estimate of one design: both kinds of figures, per layer, and how far to trust them."""
+    """The estimate of one design (``summary.json``'s ``estimate``): both kinds of figures,
+    per layer, and how far to trust them."""
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["estimate"] = "estimate"
     model: str = Field(description="Estimator and calibration version.")
     design: str = Field(description="Name and origin of the priced description.")
     family: str
     clock_period_ns: float
-    csynth: Figures
-    vivado_synth: Figures
+    csynth: Figures | None = Field(description="The C-synthesis prediction; None in records of the first-order estimator.")
+    vivado_synth: Figures | None = Field(description="The post-synthesis prediction; None where no calibration gives one.")
+    first_order: Figures | None = Field(default=None, description="Figures of fpga-flow 0.1's uncalibrated estimator, "
+                                                                  "in records upgraded from it; None otherwise.")
     latency_ns: float
     per_layer: list[LayerEstimate]
     unpriced_layers: list[str] = Field(description="Layers left out of every figure, by name.")
     utilization_pct: dict[str, dict[str, float | None]] | None = Field(
         default=None, description="Per kind, each resource against the board (None when the board has none).")
     error: dict[str, dict[str, float | None]] = Field(
-        description="Cross-validated median error (fraction) per kind and figure, as measured on the calibration pairs.")
+        description="Cross-validated median error (fraction) per kind and figure, as measured on the calibration "
+                    "pairs; empty for the first-order estimator, which was measured on none.")
     in_scope: bool = Field(description="Every layer kind, strategy, io type and family was covered by the calibration.")
     scope_notes: list[str] = Field(description="What lies outside the validated scope, in words.")
     kinds: dict[str, str] = Field(default=dict(KIND_MEANING), description="What each kind of figure predicts.")
 
-    def to_dict(self) -> dict:
-        """The record ``summary.json`` keeps, with the csynth figures also under the flat keys
-        (``resources``, ``latency_cycles``, ``interval_cycles``) the dashboard, history and
-        sweep read."""
-        record = self.model_dump(mode="json")
-        resources = {key: getattr(self.csynth, key) for key in RESOURCES}
-        record.update(resources={**resources, "URAM": 0}, resources_kind=CSYNTH,
-                      latency_cycles=self.csynth.latency_cycles, interval_cycles=self.csynth.interval_cycles)
-        return record
+    @property
+    def headline(self) -> Figures:
+        """The figures a run shows first: the csynth prediction (first-order in old records)."""
+        return self.csynth or self.first_order
+
+    @property
+    def resources(self) -> dict[str, int]:
+        """The headline resources; hls4ml binds no URAM, so URAM is 0."""
+        return {**{key: getattr(self.headline, key) for key in RESOURCES}, "URAM": 0}
+
+    @property
+    def latency_cycles(self) -> int:
+        return self.headline.latency_cycles
+
+    @property
+    def interval_cycles(self) -> int:
+        return self.headline.interval_cycles
+
+    def error_of(self, figure: str) -> float | None:
+        """The measured median error (fraction) of a headline figure, None when unmeasured."""
+        return self.error.get(self.headline.kind, {}).get(figure)
 
 
 def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:

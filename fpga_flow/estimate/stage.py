@@ -5,6 +5,7 @@ written)."""
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from pathlib import Path
 
@@ -47,14 +48,13 @@ def _available(board: Board) -> dict[str, int]:
 
 
 def estimate_model(config) -> tuple[Estimate, Design]:
-    """Load the model of the build configuration ``config`` the way the build does (a zoo
-    recipe, trained on demand, or a model file), choose its precisions by
-    ``config.precision_policy``, convert it to an hls4ml graph for the board and price
-    it; nothing is compiled or written. Bad input raises a one-line UserInputError."""
+    """Load the model of the build configuration ``config`` and choose its precisions the
+    way the build does (its load, check and precision steps), convert it to an hls4ml
+    graph for the board and price it; nothing is compiled or written. Bad input raises a
+    one-line UserInputError."""
     from fpga_flow.boards import get_board
-    from fpga_flow.build import BuildContext, step_check, step_load
-    from fpga_flow.convert import base_hls_config, convert_graph
-    from fpga_flow.precision import infer_precisions
+    from fpga_flow.build import BuildContext, step_check, step_load, step_precision
+    from fpga_flow.convert import convert_graph
 
     if config.precision_policy not in ESTIMATE_POLICIES:
         raise UserInputError(f"--precision-policy {config.precision_policy}: the estimate compiles nothing, so use "
@@ -62,12 +62,11 @@ def estimate_model(config) -> tuple[Estimate, Design]:
     board = get_board(config.board, config.boards_dir)
     with tempfile.TemporaryDirectory(prefix="fpga-flow-estimate-") as scratch:
         context = BuildContext(config, board, Path(scratch))
-        step_load(context)
+        context.loaded = step_load(context)
         step_check(context)
-        hls_config = base_hls_config(context.model, context.settings, board.backend)
-        if config.precision_policy == "auto":
-            hls_config = infer_precisions(context.model, hls_config, context.X_calib)
-        graph, _ = convert_graph(context.model, board, context.settings, hls_config, Path(scratch) / "graph")
-        design = describe_graph(graph, board, context.settings.clock_period_ns)
-    design = design.model_copy(update={"name": context.model_name})
+        context.precision = step_precision(context)
+        graph, _ = convert_graph(context.loaded.model, board, context.loaded.settings,
+                                 copy.deepcopy(context.precision.hls_config), Path(scratch) / "graph")
+        design = describe_graph(graph, board, context.loaded.settings.clock_period_ns)
+    design = design.model_copy(update={"name": context.loaded.name})
     return price(design, available=_available(board)), design
