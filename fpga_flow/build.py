@@ -245,10 +245,11 @@ def step_compile(ctx: BuildContext) -> CompiledProject:
 
 
 def step_estimate(ctx: BuildContext) -> Estimate:
-    """Resources and latency from the hls4ml graph, without vendor tools."""
-    from fpga_flow.estimate import estimate
+    """Resources and latency without vendor tools, priced from the project's
+    ``design.json`` (written by convert, so a project from the cache needs no graph)."""
+    from fpga_flow.estimate import estimate_project
 
-    return estimate(ctx.project.graph, ctx.loaded.settings, ctx.board)
+    return estimate_project(ctx.project.output_dir, ctx.board)
 
 
 def step_csim_bridge(ctx: BuildContext) -> CsimCheck:

@@ -2,7 +2,8 @@
 
 Besides hls4ml's own files, the project gets ``bridge.json``: the shapes of the model's
 inputs, outputs and traced layers, which is all the C-simulation needs to call the
-compiled library without the hls4ml graph (so a cached project is usable as it is).
+compiled library without the hls4ml graph (so a cached project is usable as it is), and
+``design.json``: the description the resource estimate prices (fpga_flow.estimate).
 """
 
 from __future__ import annotations
@@ -79,15 +80,16 @@ def _config_backend(backend: str) -> str:
     return "Vivado" if backend == "VivadoAccelerator" else backend
 
 
-def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
-    """Convert and write the project for ``board``; conversion errors name the layer."""
+def convert_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any],
+                  output_dir: str | Path = PROJECT_NAME) -> tuple[Any, str]:
+    """The hls4ml ModelGraph of ``model`` for ``board`` (nothing is written), and what
+    hls4ml printed; conversion errors name the layer. hls4ml fills in ``hls_config``:
+    pass a copy to keep the original."""
     import hls4ml
 
-    output_dir = Path(output_dir)
     kwargs: dict[str, Any] = {}
     if board.backend == "VivadoAccelerator":
         kwargs["board"] = board.accelerator_board
-    hls_config = copy.deepcopy(hls_config)
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log):
@@ -102,15 +104,39 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
                 clock_period=settings.clock_period_ns,
                 **kwargs,
             )
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
+        raise _conversion_error(exc) from None
+    return graph, log.getvalue()
+
+
+def _conversion_error(exc: Exception) -> UnsupportedModelError:
+    import hls4ml
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}")
+
+
+def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
+    """Convert and write the project for ``board``; conversion errors name the layer.
+
+    Besides hls4ml's files the project gets ``bridge.json`` and ``design.json`` (the
+    description the estimate prices, so a cached project is estimated without its graph)."""
+    from fpga_flow.estimate import write_design
+
+    output_dir = Path(output_dir)
+    hls_config = copy.deepcopy(hls_config)
+    graph, log = convert_graph(model, board, settings, hls_config, output_dir)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as written:
             # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
             # the firmware is unchanged; the closure compares per-layer outputs.
             graph.config.trace_output = True
             graph.write()
     except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}") from None
-    (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
+        raise _conversion_error(exc) from None
+    (output_dir / "convert.log").write_text(log + written.getvalue(), encoding="utf-8")
     _write_bridge_spec(graph, output_dir)
+    write_design(graph, board, settings.clock_period_ns, output_dir)
     return HLSProject(output_dir, graph)
 
 

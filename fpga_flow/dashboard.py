@@ -236,8 +236,9 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
                   f'{"".join(parts)}{caption}</figure>')
 
 
-def resource_bars(bars_id: str, figures: HardwareFigures) -> Markup:
-    """One bar per resource against the board's capacity, with the 100% line."""
+def resource_bars(bars_id: str, figures: HardwareFigures, errors: dict[str, float | None] | None = None) -> Markup:
+    """One bar per resource against the board's capacity, with the 100% line; for an
+    estimate, an error bar over +-its measured median error (``errors``, fractions)."""
     row_h, label_w, bar_w, text_w = 30, 84, 330, 330
     pcts = [figures.utilization_pct(key) for key in RESOURCE_KEYS]
     scale = max([100.0] + [p for p in pcts if p is not None]) * 1.08
@@ -256,13 +257,22 @@ def resource_bars(bars_id: str, figures: HardwareFigures) -> Markup:
             text = f"{used:,} of {capacity:,} ({pct:.1f}%)"
         over = pct is not None and pct > 100
         width = 0 if pct is None else bar_w * min(pct, scale) / scale
+        error = (errors or {}).get(key)
+        whisker = ""
+        if error is not None and pct is not None:
+            low, high = (label_w + bar_w * min(pct * factor, scale) / scale for factor in (1 - error, 1 + error))
+            whisker = (f'<line class="err" x1="{low:.1f}" x2="{high:.1f}" y1="{y + 10}" y2="{y + 10}"/>'
+                       f'<line class="err" x1="{low:.1f}" x2="{low:.1f}" y1="{y + 5}" y2="{y + 15}"/>'
+                       f'<line class="err" x1="{high:.1f}" x2="{high:.1f}" y1="{y + 5}" y2="{y + 15}"/>')
+            text += f" ±{100 * error:.0f}%"
         parts.append(
             f'<g data-metric="resource" data-resource="{key}" data-used="{"" if used is None else used}" '
-            f'data-capacity="{"" if capacity is None else capacity}" data-pct="{"" if pct is None else f"{pct:.2f}"}">'
+            f'data-capacity="{"" if capacity is None else capacity}" data-pct="{"" if pct is None else f"{pct:.2f}"}" '
+            f'data-error="{"" if error is None else error}">'
             f'<text class="rlabel" x="0" y="{y + 15}">{key}</text>'
             f'<rect class="track" x="{label_w}" y="{y}" width="{bar_w}" height="20"/>'
             f'<rect class="{"bar over" if over else "bar"}" x="{label_w}" y="{y}" width="{width:.1f}" height="20"/>'
-            f'<text class="rvalue{" over" if over else ""}" x="{label_w + bar_w + 10}" y="{y + 15}">'
+            f'{whisker}<text class="rvalue{" over" if over else ""}" x="{label_w + bar_w + 10}" y="{y + 15}">'
             f'{escape(text)}{" — does not fit" if over else ""}</text></g>')
     parts.append(f'<line class="full" x1="{x100:.1f}" x2="{x100:.1f}" y1="2" y2="{height - 18}"/>'
                  f'<text class="tick" x="{x100:.1f}" y="{height - 4}" text-anchor="middle">100% of the board</text></svg>')
@@ -301,11 +311,13 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
     report = synthesis.report or {}
     anchor = f"run-{index}-{_slug(summary.run_id)}"
     comparison = []
+    errors = {key: estimate.error_of(key) for key in (*RESOURCE_KEYS, "latency", "interval")}
     if figures.source == VENDOR:
         for key in RESOURCE_KEYS:
             vendor, guess = figures.resources.get(key), estimate.resources.get(key)
             ratio = None if not vendor or guess is None else guess / vendor
             comparison.append({"key": key, "vendor": fmt_num(vendor), "estimate": fmt_num(guess),
+                               "error": "" if errors.get(key) is None else f"±{100 * errors[key]:.0f}%",
                                "ratio": "n/a" if ratio is None else f"{ratio:.2f}×"})
         timing = report.get("timing") or {}
         source_note = (f"from the {figures.tool or 'vendor'} synthesis report: target clock "
@@ -314,8 +326,7 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
                        + (f", timing {'met' if timing.get('met') else 'NOT met'}" if timing.get("met") is not None else ""))
     else:
         why = synthesis.reason or synthesis.status
-        source_note = (f"from the {figures.tool or 'first-order estimate'} (no vendor report: {why}); "
-                       "read them as a guide, not a synthesis result")
+        source_note = f"from the {estimate.model} (no vendor report: {why}): {_estimate_note(estimate)}"
     chosen = None if closure is None else next(
         (it for it in closure.iterations if it.iteration == closure.chosen_iteration), None)
     return {
@@ -325,7 +336,9 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         "figures": figures,
         "source": figures.source,
         "source_note": source_note,
-        "bars": resource_bars(f"resources-{index}", figures),
+        "bars": resource_bars(f"resources-{index}", figures, errors if figures.source == ESTIMATE else None),
+        "estimate_kind": estimate.headline.kind,
+        "estimate_errors": {key: None if value is None else f"±{100 * value:.0f}%" for key, value in errors.items()},
         "utilization": {key: figures.utilization_pct(key) for key in RESOURCE_KEYS},
         "comparison": comparison,
         "bits": weight_bits(summary),
@@ -336,6 +349,22 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         if closure and (closure.layer_error_before or closure.layer_error_after) else None,
         "overflowing": {name: info for name, info in summary.precision.overflow.items() if info.overflowed},
     }
+
+
+def _estimate_note(estimate) -> str:
+    """What the estimate's figures predict and how far they were measured to be off."""
+    head = estimate.headline
+    note = estimate.kinds.get(head.kind, head.kind)
+    if estimate.error:
+        note += ("; error bars: median error on real report pairs, cross-validated "
+                 f"(latency ±{100 * (estimate.error_of('latency') or 0):.0f}%)")
+    if estimate.vivado_synth is not None:
+        synth = estimate.vivado_synth
+        note += (f"; Vivado synthesis would use about {synth.LUT:,} LUT, {synth.FF:,} FF, {synth.DSP:,} DSP, "
+                 f"{synth.BRAM_18K:,} BRAM_18K")
+    if estimate.scope_notes:
+        note += f"; outside the validated scope: {'; '.join(estimate.scope_notes)}"
+    return note + "; read them as a guide, not a synthesis result"
 
 
 def _confusion_view(matrix) -> dict[str, Any]:

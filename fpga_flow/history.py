@@ -48,7 +48,7 @@ def default_db_path(reports_dir: str | Path = "reports") -> Path:
 @dataclass(frozen=True)
 class HardwareFigures:
     """Resources and latency of a run: from the vendor report when synthesis produced
-    one, otherwise from the first-order estimate. ``source`` says which."""
+    one, otherwise from fpga-flow's estimate (its csynth figures). ``source`` says which."""
 
     source: str  # VENDOR | ESTIMATE | "none"
     resources: dict[str, int | None]

@@ -21,8 +21,9 @@ Adding a section (say a stage ``rtl`` writing an ``RtlRecord``):
 Change ``SCHEMA_VERSION`` only for a change old files cannot be read into (a field
 renamed, moved or made required); then add an upgrade step to :data:`UPGRADES`.
 
-Version 1 summaries (fpga-flow 0.1.0: one flat mapping) are upgraded on read by
-:func:`upgrade_v1`, so old run directories and run histories stay readable.
+Version 1 summaries (fpga-flow 0.1.0: one flat mapping, figures of the first-order
+estimate) are upgraded on read by :func:`upgrade_v1`, so old run directories and run
+histories stay readable.
 """
 
 from __future__ import annotations
@@ -138,11 +139,6 @@ def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
     Every v1 field lands in one place; the only value not in a v1 file is
     ``hls.default_precision``, which fpga-flow 0.1.0 always built with (hls4ml's
     ``ap_fixed<16,6>``: HLSSettings' default, which no recipe or option changed)."""
-    estimate = dict(old["estimate"])
-    estimate.pop("source", None)
-    estimate.pop("assumptions", None)
-    estimate["per_layer"] = [{("layer_class" if key == "class" else key): value for key, value in layer.items()}
-                             for layer in estimate.get("per_layer", [])]
     closure = old.get("precision_closure")
     if closure is not None:
         # "precisions" was always {} in v1; "policy" repeated the run's policy.
@@ -166,13 +162,33 @@ def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
         "fidelity": {key: old[key] for key in FidelitySection.model_fields},
         "precision": {"policy": old["precision_policy"], "closure": closure,
                       "layer_precisions": old["layer_precisions"], "overflow": old["overflow"]},
-        "estimate": estimate,
+        "estimate": _first_order_estimate(old),
         "synthesis": old["synthesis"],
         "cache": cache,
         "artifacts": old["artifacts"],
         "timings_s": old["timings_s"],
         "toolchain": {**versions, "compile_flags": old["compile_flags"].split()},
         "config": old["config"],
+    }
+
+
+def _first_order_estimate(old: dict[str, Any]) -> dict[str, Any]:
+    """A v1 summary's estimate, from fpga-flow 0.1.0's first-order estimator, as an
+    Estimate whose figures are kind ``first_order`` (predicting no named report, measured
+    against none: no error, out of scope)."""
+    estimate = old["estimate"]
+    figures = {"kind": "first_order", **{key: estimate["resources"][key] for key in ("LUT", "FF", "DSP", "BRAM_18K")},
+               "latency_cycles": estimate["latency_cycles"], "interval_cycles": estimate["interval_cycles"]}
+    per_layer = [{"layer": layer["layer"], "kind": layer["class"], "priced": True,
+                  "multipliers": layer["multipliers"], "reuse_factor": layer["reuse_factor"], "strategy": None,
+                  **{key: layer[key] for key in ("LUT", "FF", "DSP", "BRAM_18K", "latency_cycles")}, "notes": []}
+                 for layer in estimate["per_layer"]]
+    return {
+        "model": estimate["model"], "design": f"{old['model']} (hls4ml ModelGraph)", "family": old["family"],
+        "clock_period_ns": old["clock_period_ns"], "csynth": None, "vivado_synth": None, "first_order": figures,
+        "latency_ns": estimate["latency_ns"], "per_layer": per_layer, "unpriced_layers": [],
+        "utilization_pct": {"first_order": estimate["utilization_pct"]}, "error": {}, "in_scope": False,
+        "scope_notes": ["figures of fpga-flow 0.1's first-order estimate, checked against no report"],
     }
 
 

@@ -157,7 +157,7 @@ def test_resource_bars_against_the_board_with_the_full_line(page):
     assert list(groups) == ["LUT", "FF", "DSP", "BRAM_18K", "URAM"]
     lut = groups["LUT"]["attrs"]
     assert (lut["data-used"], lut["data-capacity"], lut["data-pct"]) == ("12000", "53200", "22.56")
-    assert text(groups["LUT"]) == "LUT12,000 of 53,200 (22.6%)"
+    assert text(groups["LUT"]) == "LUT12,000 of 53,200 (22.6%) ±20%"  # the estimate's measured LUT error
     assert "the board has none" in text(groups["URAM"])
     bars = page.one("svg", within=section, **{"class": "bars", "aria-label": "resource use against board capacity"})
     assert "100% of the board" in text(bars)
@@ -166,7 +166,7 @@ def test_resource_bars_against_the_board_with_the_full_line(page):
 
 def test_a_design_over_capacity_is_marked(tmp_path):
     summary = load("cnn_digits_pynq-z2_rf1")
-    summary.estimate.resources["LUT"] = 66993
+    summary.estimate.csynth.LUT = 66993
     dom = Dom(render([summary], "over"))
     lut = dom.one("g", data_metric="resource", data_resource="LUT")
     assert lut["attrs"]["data-pct"] == "125.93"
@@ -186,10 +186,32 @@ def test_figures_say_whether_they_come_from_a_vendor_report_or_the_estimate(page
     lut = page.one("g", within=vendor, data_metric="resource", data_resource="LUT")
     assert (lut["attrs"]["data-used"], lut["attrs"]["data-capacity"]) == ("14873", "230400")
     comparison = text(page.one("table", within=vendor, data_metric="estimate_vs_vendor"))
+    lut_error = summary_of(all_runs, "cnn_digits_zcu104_rf1_vendor").estimate.error["csynth"]["LUT"]
     assert "14,873" in comparison and "12,000" in comparison and "0.81×" in comparison
+    assert "csynth figures" in comparison and f"±{100 * lut_error:.0f}%" in comparison
+    assert not page.find("line", within=vendor, **{"class": "err"})  # vendor figures have no error bars
     estimate = run_section(page, "cnn_digits_pynq-z2_rf2")
-    assert "first-order estimate" in text(estimate) and "not a synthesis result" in text(estimate)
+    note = text(estimate)
+    assert "calibrated estimate" in note and "C-synthesis (csynth) would report" in note
+    assert "Vivado synthesis would use about" in note and "not a synthesis result" in note
     assert not page.find("table", within=estimate, data_metric="estimate_vs_vendor")
+
+
+def summary_of(runs, run_id: str):
+    return next(summary for summary in runs if summary.run_id == run_id)
+
+
+def test_estimated_resources_carry_their_measured_error(page, all_runs):
+    summary = summary_of(all_runs, "cnn_digits_pynq-z2_rf2")
+    section = run_section(page, summary.run_id)
+    for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+        bar = page.one("g", within=section, data_metric="resource", data_resource=key)
+        error = summary.estimate.error["csynth"][key]
+        assert float(bar["attrs"]["data-error"]) == error
+        assert f"±{100 * error:.0f}%" in text(bar)
+        assert len(page.find("line", within=bar, **{"class": "err"})) == 3
+    latency = page.one(within=section, data_metric="latency_error")
+    assert text(latency) == f"±{100 * summary.estimate.error['csynth']['latency']:.0f}%"
 
 
 def test_latency_in_cycles_and_ns_and_the_interval(page):
@@ -197,7 +219,7 @@ def test_latency_in_cycles_and_ns_and_the_interval(page):
     assert page.one(within=vendor, data_metric="latency_cycles")["attrs"]["data-value"] == "38"
     assert text(page.one(within=vendor, data_metric="latency_ns")) == "190 ns"
     estimate = run_section(page, "cnn_digits_pynq-z2_rf4_default")
-    assert text(page.one(within=estimate, data_metric="latency_cycles")) == "118 cycles"
+    assert text(page.one(within=estimate, data_metric="latency_cycles")) == "118 cycles ±21%"
     assert text(page.one(within=estimate, data_metric="latency_ns")) == "1,180 ns"
     assert text(page.one(within=estimate, data_metric="interval_cycles")) == "4 cycles"
 

@@ -62,7 +62,7 @@ def test_figure_columns_come_from_the_vendor_report_when_there_is_one(history):
     estimate = history.get("cnn_digits_pynq-z2_rf1")
     assert (estimate["figures_source"], estimate["lut"], estimate["dsp"], estimate["latency_ns"]) == (ESTIMATE, 12000, 64, 420.0)
     assert estimate["vendor"] is None
-    assert estimate["estimate"]["interval_cycles"] == 1
+    assert estimate["estimate"]["csynth"]["interval_cycles"] == 1
 
 
 def test_runs_filter_by_model_board_and_kind(history):

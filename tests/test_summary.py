@@ -55,8 +55,10 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
     assert closure.layer_error_after == old_closure["layer_error_after"]
     assert new.precision.layer_precisions == old["layer_precisions"]
     assert {name: record.model_dump() for name, record in new.precision.overflow.items()} == old["overflow"]
-    assert new.estimate.resources == old["estimate"]["resources"]
-    assert [layer.layer_class for layer in new.estimate.per_layer] == [layer["class"] for layer in old["estimate"]["per_layer"]]
+    # fpga-flow 0.1's estimate keeps its figures, as what they were: first-order, measured against no report.
+    assert new.estimate.resources == old["estimate"]["resources"] and new.estimate.first_order.kind == "first_order"
+    assert new.estimate.csynth is None and new.estimate.error == {} and not new.estimate.in_scope
+    assert [layer.kind for layer in new.estimate.per_layer] == [layer["class"] for layer in old["estimate"]["per_layer"]]
     assert new.synthesis.model_dump() == old["synthesis"]
     assert new.cache is None and old["cache"] is None
     assert new.toolchain.gxx == old["versions"]["gxx"]
@@ -143,7 +145,7 @@ def test_a_sweep_row_takes_its_figures_from_the_point_summary():
     assert (row.reuse_factor, row.strategy, row.io_type) == (
         document["hls"]["reuse_factor"], document["hls"]["strategy"], document["hls"]["io_type"])
     assert (row.status, row.csim_agreement, row.est_LUT, row.est_latency_ns, row.cache_hit) == (
-        document["status"], document["fidelity"]["csim_agreement"], document["estimate"]["resources"]["LUT"],
+        document["status"], document["fidelity"]["csim_agreement"], document["estimate"]["csynth"]["LUT"],
         document["estimate"]["latency_ns"], document["cache"]["hit"])
     failed = point_row(point, config, PointOutcome(None, "hls4ml cannot convert", "convert", 3.0))
     assert (failed.status, failed.failed_stage, failed.csim_agreement, failed.run_dir) == (

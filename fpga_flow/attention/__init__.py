@@ -12,7 +12,7 @@ def custom_objects() -> dict:
 
 
 def __getattr__(name: str):
-    if name in ("QMultiHeadSelfAttention", "estimate_multipliers"):
+    if name in ("QMultiHeadSelfAttention", "estimate_multipliers", "multiplications"):
         from fpga_flow.attention import layer
 
         return getattr(layer, name)

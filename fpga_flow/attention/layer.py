@@ -101,9 +101,25 @@ class QMultiHeadSelfAttention(tf.keras.layers.Layer):
                 "score_quantizer": self.score_quantizer, "probability_quantizer": self.probability_quantizer}
 
 
+def multiplications(num_heads: int, seq_len: int, embed_dim: int, key_dim: int) -> dict[str, int]:
+    """The kernel's multiplications per inference, by part (see the module docstring)."""
+    inner = num_heads * key_dim
+    return {
+        "projections": 3 * seq_len * embed_dim * inner,
+        "scores": num_heads * seq_len * seq_len * key_dim,
+        "scaling": num_heads * seq_len * seq_len,
+        "context": num_heads * seq_len * seq_len * key_dim,
+        "output": seq_len * inner * embed_dim,
+    }
+
+
 def estimate_multipliers(num_heads: int, seq_len: int, embed_dim: int, key_dim: int, reuse_factor: int) -> int:
     """Multipliers the HLS kernel instantiates (see the module docstring)."""
+<<<<<<< HEAD
     inner = num_heads * key_dim
     total = 3 * seq_len * embed_dim * inner + 2 * num_heads * seq_len * seq_len * key_dim
     total += 2 * num_heads * seq_len * seq_len + seq_len * inner * embed_dim
+=======
+    total = sum(multiplications(num_heads, seq_len, embed_dim, key_dim).values())
+>>>>>>> h13-estimate
     return math.ceil(total / max(1, reuse_factor))

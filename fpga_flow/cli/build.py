@@ -101,9 +101,16 @@ def render_summary(summary) -> None:
         rows.append(("default-config agreement (calibration)", pct(closure.default_agreement_calibration)))
         rows.append(("closure iterations", f"{len(closure.iterations)} ({closure.stopped_because})"))
     estimate = summary.estimate
-    res = estimate.resources
-    rows.append(("estimate: LUT / FF / DSP / BRAM_18K", f"{res['LUT']:,} / {res['FF']:,} / {res['DSP']:,} / {res['BRAM_18K']:,}"))
-    rows.append(("estimate: latency", f"{estimate.latency_cycles} cycles = {estimate.latency_ns:g} ns"))
+    for figures in (estimate.headline, estimate.vivado_synth):
+        if figures is None:
+            continue
+        errors = estimate.error.get(figures.kind, {})
+        cells = [f"{getattr(figures, key):,}" + (f" ±{100 * errors[key]:.0f}%" if errors.get(key) is not None else "")
+                 for key in ("LUT", "FF", "DSP", "BRAM_18K")]
+        rows.append((f"estimate ({figures.kind}): LUT / FF / DSP / BRAM_18K", " / ".join(cells)))
+    latency_error = estimate.error_of("latency")
+    rows.append(("estimate: latency", f"{estimate.latency_cycles} cycles = {estimate.latency_ns:g} ns"
+                 + (f" ±{100 * latency_error:.0f}%" if latency_error is not None else "")))
     if summary.cache is not None:
         rows.append(("build cache", "hit: precisions and compiled project reused" if summary.cache.hit else "miss: stored"))
     synthesis = summary.synthesis

@@ -98,7 +98,7 @@ def sweep(
 
 
 def render_table(rows: list, sweep_id: str) -> None:
-    table = Table(title=f"sweep {sweep_id} (resources and latency: first-order estimate)")
+    table = Table(title=f"sweep {sweep_id} (resources and latency: estimate of the csynth report)")
     table.add_column("point", overflow="fold")
     table.add_column("status")
     for column in ("agreement", "LUT", "DSP", "BRAM_18K", "latency ns", "cached"):

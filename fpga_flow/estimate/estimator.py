@@ -1,0 +1,225 @@
+"""Pricing a :class:`Design`: the counts of :mod:`fpga_flow.estimate.cost` times the
+fitted constants of a :class:`Calibration`, per layer and for the whole design, for
+both kinds of truth.
+
+:func:`price` takes per-layer overrides of the reuse factor and strategy (a plan), so
+a search over plans re-prices one description without converting anything again.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fpga_flow.estimate.calibration import Calibration, load_calibration
+from fpga_flow.estimate.cost import Rules, count_layer, design_timing, design_traits, layer_timing, stage_bits
+from fpga_flow.estimate.design import FREE_KINDS, Design, LayerDesign
+
+MODEL_NAME = "fpga-flow calibrated estimate"
+RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
+CSYNTH, VIVADO_SYNTH, FIRST_ORDER = "csynth", "vivado_synth", "first_order"
+KIND_MEANING = {
+    CSYNTH: "what Vivado/Vitis HLS C-synthesis (csynth) would report",
+    VIVADO_SYNTH: "what Vivado synthesis would report (post-synthesis utilization)",
+    FIRST_ORDER: "fpga-flow 0.1's first-order estimate, checked against no report (older runs only)",
+}
+
+
+class LayerPlan(BaseModel):
+    """A change to one layer before pricing: its reuse factor and/or strategy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reuse_factor: int | None = Field(default=None, ge=1)
+    strategy: Literal["latency", "resource"] | None = None
+
+
+class Figures(BaseModel):
+    """Resources and cycles of one kind of truth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["csynth", "vivado_synth", "first_order"] = Field(description="Which report these figures predict.")
+    LUT: int
+    FF: int
+    DSP: int
+    BRAM_18K: int
+    latency_cycles: int | None = Field(default=None, description="Worst-case latency (csynth only).")
+    interval_cycles: int | None = Field(default=None, description="Initiation interval (csynth only).")
+
+
+class LayerEstimate(BaseModel):
+    """One layer's csynth figures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layer: str
+    kind: str
+    priced: bool = Field(description="False for a layer the estimator cannot price (its figures are absent, not 0).")
+    multipliers: int | None
+    reuse_factor: int
+    strategy: str | None = Field(description="latency or resource; None in records of the first-order estimator")
+    LUT: int | None
+    FF: int | None
+    DSP: int | None
+    BRAM_18K: int | None
+    latency_cycles: int | None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Estimate(BaseModel):
+    """The estimate of one design (``summary.json``'s ``estimate``): both kinds of figures,
+    per layer, and how far to trust them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Estimator and calibration version.")
+    design: str = Field(description="Name and origin of the priced description.")
+    family: str
+    clock_period_ns: float
+    csynth: Figures | None = Field(description="The C-synthesis prediction; None in records of the first-order estimator.")
+    vivado_synth: Figures | None = Field(description="The post-synthesis prediction; None where no calibration gives one.")
+    first_order: Figures | None = Field(default=None, description="Figures of fpga-flow 0.1's uncalibrated estimator, "
+                                                                  "in records upgraded from it; None otherwise.")
+    latency_ns: float
+    per_layer: list[LayerEstimate]
+    unpriced_layers: list[str] = Field(description="Layers left out of every figure, by name.")
+    utilization_pct: dict[str, dict[str, float | None]] | None = Field(
+        default=None, description="Per kind, each resource against the board (None when the board has none).")
+    error: dict[str, dict[str, float | None]] = Field(
+        description="Cross-validated median error (fraction) per kind and figure, as measured on the calibration "
+                    "pairs; empty for the first-order estimator, which was measured on none.")
+    in_scope: bool = Field(description="Every layer kind, strategy, io type and family was covered by the calibration.")
+    scope_notes: list[str] = Field(description="What lies outside the validated scope, in words.")
+    kinds: dict[str, str] = Field(default=dict(KIND_MEANING), description="What each kind of figure predicts.")
+
+    @property
+    def headline(self) -> Figures:
+        """The figures a run shows first: the csynth prediction (first-order in old records)."""
+        return self.csynth or self.first_order
+
+    @property
+    def resources(self) -> dict[str, int]:
+        """The headline resources; hls4ml binds no URAM, so URAM is 0."""
+        return {**{key: getattr(self.headline, key) for key in RESOURCES}, "URAM": 0}
+
+    @property
+    def latency_cycles(self) -> int:
+        return self.headline.latency_cycles
+
+    @property
+    def interval_cycles(self) -> int:
+        return self.headline.interval_cycles
+
+    def error_of(self, figure: str) -> float | None:
+        """The measured median error (fraction) of a headline figure, None when unmeasured."""
+        return self.error.get(self.headline.kind, {}).get(figure)
+
+
+def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
+    """``design`` with the planned reuse factors and strategies applied to the named layers."""
+    if not plan:
+        return design
+    unknown = sorted(set(plan) - {layer.name for layer in design.layers})
+    if unknown:
+        from fpga_flow.errors import UserInputError
+
+        raise UserInputError(f"plan names layers the design does not have: {', '.join(unknown)}")
+    layers: list[LayerDesign] = []
+    for layer in design.layers:
+        change = plan.get(layer.name)
+        if change is None:
+            layers.append(layer)
+            continue
+        strategy = change.strategy or layer.strategy
+        reuse = change.reuse_factor or layer.reuse_factor
+        products = [p.model_copy(update={"reuse_factor": reuse, "constant": strategy == "latency" and p.name != "gates"
+                                         and p.name != "normalize"}) for p in layer.products]
+        layers.append(layer.model_copy(update={"strategy": strategy, "reuse_factor": reuse, "products": products}))
+    return design.model_copy(update={"layers": layers})
+
+
+def scope_key(layer: LayerDesign) -> str:
+    """A layer kind as the scope counts it: with its io type, which changes its hardware."""
+    return f"{layer.kind} ({layer.io_type})"
+
+
+def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
+    scope = calibration.scope
+    notes = []
+    kinds = sorted({scope_key(layer) for layer in design.layers
+                    if scope_key(layer) not in scope.layer_kinds and layer.kind not in FREE_KINDS})
+    if kinds:
+        notes.append(f"layer kinds not in the calibration pairs: {', '.join(kinds)}")
+    strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
+    if strategies:
+        notes.append(f"strategies not in the calibration pairs: {', '.join(strategies)}")
+    if design.io_type not in scope.io_types:
+        notes.append(f"io type {design.io_type} not in the calibration pairs")
+    if design.family not in scope.families:
+        notes.append(f"device family {design.family} not in the calibration pairs ({', '.join(scope.families)})")
+    return notes
+
+
+def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration: Calibration | None = None,
+          available: dict[str, int] | None = None) -> Estimate:
+    """The estimate of ``design`` (with ``plan`` applied), priced by ``calibration``
+    (the shipped one by default); ``available`` are the board's resources."""
+    calibration = calibration or load_calibration()
+    design = apply_plan(design, plan or {})
+    rules = Rules()
+    totals = dict.fromkeys(RESOURCES, 0.0)
+    layers: list[LayerEstimate] = []
+    timings = []
+    traits = design_traits(design)
+    for layer in design.layers:
+        counts = count_layer(layer, design, rules, calibration.known_digits_ratio)
+        if not counts.priced:
+            layers.append(LayerEstimate(layer=layer.name, kind=layer.kind, priced=False, multipliers=None,
+                                        reuse_factor=layer.reuse_factor, strategy=layer.strategy, LUT=None, FF=None,
+                                        DSP=None, BRAM_18K=None, latency_cycles=None, notes=counts.notes))
+            continue
+        timing = layer_timing(layer, counts, design, calibration.timing)
+        timings.append(timing)
+        counts.ff["stage_bits"] = stage_bits(counts, timing)
+        lut = sum(calibration.lut.get(term, 0.0) * value for term, value in counts.lut.items())
+        ff = sum(calibration.ff.get(term, 0.0) * value for term, value in counts.ff.items())
+        for trait, present in traits.items():
+            ff *= calibration.ff_factors.get(trait, 1.0) if present else 1.0
+        figures = {"LUT": lut, "FF": ff, "DSP": counts.dsp, "BRAM_18K": counts.bram}
+        for key in RESOURCES:
+            totals[key] += figures[key]
+        layers.append(LayerEstimate(
+            layer=layer.name, kind=layer.kind, priced=True, multipliers=counts.multipliers,
+            reuse_factor=layer.reuse_factor, strategy=layer.strategy, LUT=round(lut), FF=round(ff), DSP=counts.dsp,
+            BRAM_18K=counts.bram, latency_cycles=timing.latency, notes=counts.notes))
+    totals["LUT"] += calibration.lut.get("design", 0.0)
+    latency, interval = design_timing(design, timings, calibration.timing["top_cycles"])
+    csynth = Figures(kind="csynth", latency_cycles=latency, interval_cycles=interval,
+                     **{key: round(totals[key]) for key in RESOURCES})
+    capacity = available or design.available or {}
+    synth = {key: round(totals[key] * calibration.synth_ratio.get(key, 1.0)) for key in RESOURCES}
+    if capacity.get("DSP") is not None:
+        # Vivado maps what does not fit in the part's DSP slices to LUTs.
+        synth["DSP"] = min(synth["DSP"], capacity["DSP"])
+    vivado_synth = Figures(kind="vivado_synth", **synth)
+    notes = _scope_notes(design, calibration)
+    unpriced = [layer.layer for layer in layers if not layer.priced]
+    if unpriced:
+        notes.append(f"layers the estimator cannot price, left out of every figure: {', '.join(unpriced)}")
+    return Estimate(
+        model=f"{MODEL_NAME} {calibration.version}", design=f"{design.name} ({design.source})", family=design.family,
+        clock_period_ns=design.clock_period_ns, csynth=csynth, vivado_synth=vivado_synth,
+        latency_ns=round(latency * design.clock_period_ns, 3), per_layer=layers, unpriced_layers=unpriced,
+        utilization_pct=_utilization({CSYNTH: csynth, VIVADO_SYNTH: vivado_synth}, capacity) if capacity else None,
+        error={kind: {figure: err.cross_validated for figure, err in figures.items()}
+               for kind, figures in calibration.error.items()},
+        in_scope=not notes, scope_notes=notes,
+    )
+
+
+def _utilization(figures: dict[str, Figures], capacity: dict[str, int]) -> dict[str, dict[str, float | None]]:
+    return {kind: {key: (round(100.0 * getattr(values, key) / capacity[key], 2) if capacity.get(key) else None)
+                   for key in RESOURCES} for kind, values in figures.items()}
+

@@ -1,0 +1,328 @@
+"""Fitting the cost model's constants on a folder of estimate pairs, and measuring the
+error of the result, in sample and by leave-one-repository-out cross-validation (pairs
+from one repository share a model family, a tool version and an author's habits, so a
+fair test leaves the whole repository out).
+
+The fit, in order (each step uses only the training pairs it is given):
+
+1. ``known_digits_ratio``: the share of constant weights with enough CSD
+   digits for a DSP, pooled over the products whose weights are known.
+2. Latency constants: coordinate descent over a grid of each, minimising the summed
+   ``|log((estimate + 1) / (report + 1))|`` of latency and interval over the pairs.
+3. LUT and FF costs per counted quantity: non-negative least squares on relative
+   errors (each pair's total divided by its reported total, so small and large designs
+   weigh the same), plus each per-layer truth at weight ``LAYER_WEIGHT``.
+4. Post-synthesis ratios: the median of Vivado's figure over the csynth estimate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fpga_flow.errors import UserInputError
+from fpga_flow.estimate.calibration import Calibration, FigureError, Scope
+from fpga_flow.estimate.cost import (
+    FF_FACTORS, FF_TERMS, LATENCY_CONSTANTS, LUT_TERMS, Rules, count_layer, design_traits, design_timing, layer_timing, stage_bits,
+    uniform_digits_share, weight_bits,
+)
+from fpga_flow.estimate.design import Design
+from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estimate, price, scope_key
+from fpga_flow.estimate.from_pair import PROJECT_FILE, load_pair_design
+from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES, PairTruth, load_pair_truth
+
+# Weight of a pair's per-layer reports against its total, per figure fitted.
+LAYER_WEIGHT = {"LUT": 0.5, "FF": 1.0}
+TIMING_LAYER_WEIGHT = 1.0  # the same, in the latency fit
+TIMING_GRID: dict[str, tuple[float, ...]] = {
+    "t_mult_ns": tuple(np.round(np.arange(0.5, 12.01, 0.25), 2)),
+    "t_add_ns": tuple(np.round(np.arange(0.0, 2.01, 0.05), 2)),
+    "t_sat_add_ns": tuple(np.round(np.arange(0.0, 4.01, 0.1), 2)),
+    "seven_series_slowdown": tuple(np.round(np.arange(1.0, 4.01, 0.1), 2)),
+    "shared_word_cycles": tuple(float(v) for v in range(0, 41)),
+    "step_cycles": tuple(float(v) for v in range(0, 31)),
+    "table_cycles": tuple(float(v) for v in range(0, 6)),
+    "top_cycles": tuple(float(v) for v in range(0, 16)),
+}
+START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.5, "shared_word_cycles": 8.0,
+                "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0}
+RULES = Rules()
+# Terms the training pairs may have none of: priced as the plain quantity they refine (a
+# saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
+# a 64-bit ROM), rather than left to the solver's start value.
+FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_lut_bits": 1 / 64,
+                                          "table_lut_bits": 1 / 64}
+
+
+@dataclass
+class Pair:
+    """One estimate pair: its description, its reports, and the repository it came from."""
+
+    name: str
+    repository: str
+    design: Design
+    truth: PairTruth
+
+
+@dataclass
+class PairResult:
+    """The estimate of one pair next to its reports."""
+
+    name: str
+    estimate: Estimate | None
+    truth: PairTruth | None
+    reason: str | None = None
+
+
+def load_pairs(folder: str | Path) -> tuple[list[Pair], list[tuple[str, str]]]:
+    """Every pair in ``folder`` (a sub-folder with ``project.json``), and the ones that
+    could not be read, with the reason."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserInputError(f"pairs folder {folder} does not exist: give a folder of estimate pairs")
+    pairs, failed = [], []
+    for path in sorted(p for p in folder.iterdir() if (p / PROJECT_FILE).is_file()):
+        try:
+            design = load_pair_design(path)
+            truth = load_pair_truth(path, design)
+        except UserInputError as exc:
+            failed.append((path.name, str(exc)))
+            continue
+        source = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8")).get("source") or {}
+        pairs.append(Pair(path.name, str(source.get("repo") or path.name), design, truth))
+    return pairs, failed
+
+
+# --------------------------------------------------------------------------- fitting steps
+
+
+def _known_digits_ratio(pairs: list[Pair]) -> float:
+    """Weights with DSP-worthy CSD digits, over what uniform values of their bits would give."""
+    eligible = expected = 0.0
+    for pair in pairs:
+        for layer in pair.design.layers:
+            for product in layer.products:
+                if product.constant and product.weight_digits is not None:
+                    eligible += sum(product.weight_digits[RULES.const_dsp_digits:])
+                    expected += sum(product.weight_digits) * uniform_digits_share(weight_bits(product),
+                                                                                  RULES.const_dsp_digits)
+    return round(eligible / expected, 4) if expected else 1.0
+
+
+def _counts(pairs: list[Pair], fraction: float):
+    return [[count_layer(layer, pair.design, RULES, fraction) for layer in pair.design.layers] for pair in pairs]
+
+
+def _timings(pair: Pair, counts, timing: dict[str, float]):
+    return [layer_timing(layer, c, pair.design, timing) for layer, c in zip(pair.design.layers, counts) if c.priced]
+
+
+def _log_error(estimate: float, report: float | None) -> float:
+    return 0.0 if report is None else abs(math.log((estimate + 1.0) / (report + 1.0)))
+
+
+def _timing_loss(pairs: list[Pair], all_counts, timing: dict[str, float]) -> float:
+    loss = 0.0
+    for pair, counts in zip(pairs, all_counts):
+        timings = _timings(pair, counts, timing)
+        latency, interval = design_timing(pair.design, timings, timing["top_cycles"])
+        loss += _log_error(latency, pair.truth.csynth.get("latency"))
+        loss += _log_error(interval, pair.truth.csynth.get("interval"))
+        priced = [layer for layer, c in zip(pair.design.layers, counts) if c.priced]
+        for layer, layer_timing_ in zip(priced, timings):
+            loss += TIMING_LAYER_WEIGHT * _log_error(layer_timing_.latency, pair.truth.layers.get(layer.name, {}).get("latency"))
+    return loss
+
+
+def _fit_timing(pairs: list[Pair], all_counts, rounds: int = 3) -> dict[str, float]:
+    timing = dict(START_TIMING)
+    chained = any(chain for counts in all_counts for c in counts for _, _, _, chain in c.products)
+    for _ in range(rounds):
+        for name in LATENCY_CONSTANTS:
+            if name == "t_sat_add_ns" and not chained:
+                continue  # no pair has a chain of saturating additions: priced as plain additions below
+            timing[name] = min(TIMING_GRID[name], key=lambda value: _timing_loss(pairs, all_counts, {**timing, name: value}))
+    if not chained:
+        timing["t_sat_add_ns"] = timing["t_add_ns"]
+    return timing
+
+
+def _stage_bits(pair: Pair, counts, timing: dict[str, float]) -> None:
+    for layer, c in zip(pair.design.layers, counts):
+        if c.priced:
+            c.ff["stage_bits"] = stage_bits(c, layer_timing(layer, c, pair.design, timing))
+
+
+def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...],
+               factors: tuple[str, ...] = ()) -> tuple[dict[str, float], dict[str, float]]:
+    """Cost per unit of each term (``figure`` is 'LUT' or 'FF') and a multiplicative
+    factor per design trait in ``factors``: non-negative constants minimising the robust
+    (soft-L1) sum of squared log ratios of estimate to report, over the pairs' totals
+    and their per-layer reports (a pair's layers weigh ``LAYER_WEIGHT[figure]`` / sqrt(count))."""
+    from scipy.optimize import least_squares
+
+    attribute = "lut" if figure == "LUT" else "ff"
+    rows, reports, weights, traits = [], [], [], []
+    for pair, counts in zip(pairs, all_counts):
+        trait = [design_traits(pair.design)[name] for name in factors]
+        report = pair.truth.csynth.get(figure)
+        if report:
+            rows.append([sum(getattr(c, attribute)[t] for c in counts) if t != "design" else 1.0 for t in terms])
+            reports.append(report)
+            weights.append(1.0)
+            traits.append(trait)
+        reported = [(layer, c) for layer, c in zip(pair.design.layers, counts)
+                    if c.priced and pair.truth.layers.get(layer.name, {}).get(figure)]
+        for layer, c in reported:
+            rows.append([getattr(c, attribute)[t] if t != "design" else 0.0 for t in terms])
+            reports.append(pair.truth.layers[layer.name][figure])
+            weights.append(LAYER_WEIGHT[figure] / math.sqrt(len(reported)))
+            traits.append(trait)
+    if not rows:
+        return dict.fromkeys(terms, 0.0), dict.fromkeys(factors, 1.0)
+    matrix, target, weight = np.array(rows, dtype=float), np.array(reports, dtype=float), np.array(weights)
+    flags = np.array(traits, dtype=bool).reshape(len(rows), len(factors))
+    # Unknowns are scaled to "share of the typical report": comparable magnitudes for the solver.
+    scale = np.maximum(matrix.max(axis=0), 1.0) / np.median(target)
+    n = len(terms)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        estimate = matrix @ (x[:n] / scale)
+        for index in range(len(factors)):
+            estimate = estimate * np.where(flags[:, index], x[n + index], 1.0)
+        return weight * np.log((estimate + 1.0) / (target + 1.0))
+
+    start = np.concatenate([np.full(n, 0.1), np.ones(len(factors))])
+    bounds = (np.concatenate([np.zeros(n), np.full(len(factors), 0.2)]),
+              np.concatenate([np.full(n, np.inf), np.full(len(factors), 5.0)]))
+    solution = least_squares(residuals, start, bounds=bounds, loss="soft_l1", f_scale=0.3).x
+    costs = {term: float(f"{value:.6g}") for term, value in zip(terms, solution[:n] / scale)}
+    for term, fallback in FALLBACK_TERMS.items():
+        if term in costs and not matrix[:, terms.index(term)].any():
+            costs[term] = costs.get(fallback, 0.0) if isinstance(fallback, str) else fallback
+    found = {name: round(float(solution[n + i]), 4) if flags[:, i].any() and (~flags[:, i]).any() else 1.0
+             for i, name in enumerate(factors)}
+    return costs, found
+
+
+def _scope(pairs: list[Pair]) -> Scope:
+    return Scope(
+        layer_kinds=sorted({scope_key(layer) for pair in pairs for layer in pair.design.layers
+                            if layer.kind != "unknown"}),
+        strategies=sorted({layer.strategy for pair in pairs for layer in pair.design.layers}),
+        io_types=sorted({pair.design.io_type for pair in pairs}),
+        families=sorted({pair.design.family for pair in pairs}),
+    )
+
+
+def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibration:
+    """Constants fitted on ``pairs`` (the error fields are left empty)."""
+    if not pairs:
+        raise UserInputError("no pairs to fit on")
+    fraction = _known_digits_ratio(pairs)
+    all_counts = _counts(pairs, fraction)
+    timing = _fit_timing(pairs, all_counts)
+    for pair, counts in zip(pairs, all_counts):
+        _stage_bits(pair, counts, timing)
+    lut, _ = _fit_costs(pairs, all_counts, "LUT", LUT_TERMS)
+    ff, ff_factors = _fit_costs(pairs, all_counts, "FF", FF_TERMS, FF_FACTORS)
+    calibration = Calibration(
+        version=version, fitted_on=fitted_on, pairs=len(pairs), repositories=len({p.repository for p in pairs}),
+        known_digits_ratio=fraction, lut=lut, ff=ff, ff_factors=ff_factors, timing=timing,
+        synth_ratio={}, error={},
+        scope=_scope(pairs),
+    )
+    ratios = {}
+    for key in RESOURCES:
+        found = []
+        for pair in pairs:
+            synth = pair.truth.vivado_synth or {}
+            estimate = getattr(price(pair.design, calibration=calibration).csynth, key)
+            if synth.get(key) is not None and estimate:
+                found.append(synth[key] / estimate)
+        ratios[key] = round(statistics.median(found), 4) if found and key != "DSP" else 1.0
+    calibration.synth_ratio = ratios
+    return calibration
+
+
+# --------------------------------------------------------------------------- judging
+
+
+def figure_values(estimate: Estimate, kind: str) -> dict[str, float]:
+    figures = estimate.csynth if kind == CSYNTH else estimate.vivado_synth
+    values = {key: getattr(figures, key) for key in RESOURCES}
+    if kind == CSYNTH:
+        values["latency"], values["interval"] = figures.latency_cycles, figures.interval_cycles
+    return values
+
+
+def ape(estimate: float | None, report: float | None) -> float | None:
+    """|estimate - report| / report; None when the report has no (or a zero) figure."""
+    if estimate is None or report is None or report == 0:
+        return None
+    return abs(estimate - report) / report
+
+
+def median_errors(results: list[PairResult], kind: str) -> dict[str, FigureError]:
+    figures = CSYNTH_FIGURES if kind == CSYNTH else SYNTH_FIGURES
+    found: dict[str, list[float]] = {figure: [] for figure in figures}
+    for result in results:
+        if result.estimate is None or result.truth is None:
+            continue
+        truth = result.truth.csynth if kind == CSYNTH else result.truth.vivado_synth
+        if truth is None:
+            continue
+        values = figure_values(result.estimate, kind)
+        for figure in figures:
+            error = ape(values[figure], truth.get(figure))
+            if error is not None:
+                found[figure].append(error)
+    return {figure: FigureError(in_sample=round(statistics.median(errs), 4) if errs else None, cross_validated=None,
+                                pairs=len(errs)) for figure, errs in found.items()}
+
+
+def estimate_pairs(pairs: list[Pair], calibration_for: Callable[[Pair], Calibration]) -> list[PairResult]:
+    """Each pair priced by the calibration ``calibration_for`` gives it."""
+    return [PairResult(pair.name, price(pair.design, calibration=calibration_for(pair)), pair.truth) for pair in pairs]
+
+
+def cross_validated(pairs: list[Pair]) -> list[PairResult]:
+    """Each pair priced by constants fitted on every other repository."""
+    fits: dict[str, Calibration] = {}
+    for repository in sorted({pair.repository for pair in pairs}):
+        fits[repository] = fit([pair for pair in pairs if pair.repository != repository], version="cv")
+    return estimate_pairs(pairs, lambda pair: fits[pair.repository])
+
+
+def calibrate(folder: str | Path) -> Calibration:
+    """Fit on every pair of ``folder`` and record the in-sample and cross-validated error;
+    the version names the constants (a digest of them), so any refit changes it."""
+    pairs, failed = load_pairs(folder)
+    if failed:
+        names = ", ".join(f"{name} ({reason})" for name, reason in failed)
+        raise UserInputError(f"pairs that cannot be read: {names}")
+    calibration = fit(pairs, fitted_on=Path(folder).name)
+    constants = calibration.model_dump_json(include={"known_digits_ratio", "lut", "ff", "ff_factors", "timing",
+                                                     "synth_ratio"})
+    calibration.version = f"v1-{hashlib.sha256(constants.encode()).hexdigest()[:8]}"
+    in_sample = estimate_pairs(pairs, lambda pair: calibration)
+    held_out = cross_validated(pairs)
+    for kind in (CSYNTH, VIVADO_SYNTH):
+        errors = median_errors(in_sample, kind)
+        for figure, error in median_errors(held_out, kind).items():
+            errors[figure].cross_validated = error.in_sample
+        calibration.error[kind] = errors
+    return calibration
+
+
+def write_calibration(folder: str | Path, path: str | Path) -> Calibration:
+    calibration = calibrate(folder)
+    Path(path).write_text(calibration.to_json(), encoding="utf-8")
+    return calibration

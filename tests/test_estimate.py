@@ -1,0 +1,248 @@
+"""The calibrated estimate: the counting rules on hand-computed layers, the pair producer
+on real pairs, the per-layer plans, and the benchmark's error arithmetic."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpga_flow.errors import UserInputError
+from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
+from fpga_flow.estimate.cost import Rules, count_layer, dsp_slices, port_bits
+from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
+from fpga_flow.estimate.from_pair import load_pair_design
+from fpga_flow.estimate.truth import load_pair_truth
+from fpga_flow.estimate.validation import error_report, medians, pair_row
+
+PAIRS = Path(__file__).resolve().parent / "data" / "estimate_pairs"
+RULES = Rules()
+INT8 = NumberType(width=8, integer=8, signed=True)
+FIXED16 = NumberType(width=16, integer=6, signed=True)
+
+
+def dense(weights: np.ndarray, *, reuse: int = 1, strategy: str = "latency", weight_type: NumberType = INT8,
+          input_type: NumberType = FIXED16, family: str = "virtexuplus", version: str = "1.3") -> tuple[LayerDesign, Design]:
+    """A one-layer design: a dense layer with these weights (n_in x n_out)."""
+    n_in, n_out = weights.shape
+    digits = constant_digits(weights, weight_type)
+    product = Product(name="kernel", n_in=n_in, n_out=n_out, n_weights=weights.size, n_nonzero=sum(digits),
+                      constant=strategy == "latency", weight_type=weight_type, input_type=input_type,
+                      accum_type=FIXED16, reuse_factor=reuse, weight_digits=digits if strategy == "latency" else None)
+    layer = LayerDesign(name="fc", kind="dense", source_class="Dense", strategy=strategy, reuse_factor=reuse,
+                        in_elements=n_in, out_elements=n_out, input_type=input_type, result_type=FIXED16,
+                        products=[product])
+    design = Design(name="t", source="test", backend="Vivado", family=family, clock_period_ns=5.0,
+                    io_type="io_parallel", strategy=strategy, pipeline_style="pipeline", hls4ml_version=version,
+                    layers=[layer])
+    return layer, design
+
+
+def counts(layer: LayerDesign, design: Design):
+    return count_layer(layer, design, RULES, known_digits_ratio=1.0)
+
+
+# --------------------------------------------------------------------------- number types and digits
+
+
+@pytest.mark.parametrize("value, digits", [(0, 0), (1, 1), (3, 2), (7, 2), (11, 3), (21, 3), (-5, 2), (255, 2)])
+def test_csd_digits(value, digits):
+    # 3 = 4 - 1, 7 = 8 - 1, 11 = 16 - 4 - 1, 21 = 16 + 4 + 1, 255 = 256 - 1
+    assert csd_digits(value) == digits
+
+
+def test_weights_are_stored_in_their_type_before_counting_digits():
+    # ap_fixed<8,4>: 4 fraction bits; 0.30 -> floor(4.8) = 4 (1 digit); 0.7 -> 11 (3 digits);
+    # 0.01 -> 0 (dropped); -0.25 -> -4 (1 digit); 0.7 rounded -> 11, 0.72 rounded -> 12 (2 digits).
+    number = NumberType(width=8, integer=4, signed=True)
+    assert constant_digits(np.array([0.30, 0.7, 0.01, -0.25]), number) == [0, 2, 0, 1]
+    assert constant_digits(np.array([0.72]), number, "rnd") == [0, 0, 1]
+    assert constant_digits(np.array([0.72]), number, "trn") == [0, 0, 0, 1]  # floor(11.52) = 11
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ap_fixed<16,6>", (16, 6, True, False, False)),
+    ("ap_ufixed<6,0,AP_RND_CONV,AP_SAT>", (6, 0, False, True, True)),
+    ("nnet::array<ap_fixed<28,16,AP_RND_ZERO,AP_SAT>, 8*1>", (28, 16, True, True, True)),
+    ("ufixed<8,3,RND_CONV,SAT,0>", (8, 3, False, True, True)),
+    ("ap_int<16>", (16, 16, True, False, False)),
+    ("ap_uint<1>", (1, 1, False, False, False)),
+])
+def test_types_as_the_cpp_declares_them(text, expected):
+    number = parse_type(text)
+    assert (number.width, number.integer, number.signed, number.rounds, number.saturates) == expected
+
+
+def test_family_from_part():
+    assert [family_of_part(p) for p in ("xc7z020clg400-1", "xcu250-figd2104-2L-e", "xcku035-fbva676-2-e",
+                                        "xcku15p-ffve1517-1-i", "xczu9eg-ffvb1156-2-e", "xc7vx690tffg1761-2")] == \
+        ["zynq", "virtexuplus", "kintexu", "kintexuplus", "zynquplus", "virtex7"]
+
+
+# --------------------------------------------------------------------------- counting rules
+
+
+# Weights 1, 3, 7, 11, 21 and two zeros: CSD digits 1, 2, 2, 3, 3.
+WEIGHTS = np.array([[1, 3, 7, 11], [21, 0, 0, 0]], dtype=float)
+
+
+def test_constant_multipliers_go_to_dsp_only_with_three_csd_digits():
+    layer, design = dense(WEIGHTS)
+    result = counts(layer, design)
+    # Five non-zero weights, five multipliers; 11 and 21 need a DSP (16-bit x 8-bit, one slice each),
+    # 1 is a wire and 3, 7 one adder each: in LUTs.
+    assert result.multipliers == 5
+    assert result.dsp == 2
+    assert result.lut["lut_mult_bits"] == 2 * 1 * (16 + 8)
+
+
+def test_zero_weights_cost_nothing_under_latency_but_everything_under_resource():
+    layer, design = dense(WEIGHTS, reuse=3)
+    assert counts(layer, design).multipliers == math.ceil(5 / 3)  # Latency drops the 3 zeros
+    layer, design = dense(WEIGHTS, reuse=3, strategy="resource")
+    assert counts(layer, design).multipliers == math.ceil(8 / 3)  # Resource keeps them
+
+
+def test_reuse_factor_shares_general_multipliers():
+    for reuse, expected in ((1, 2), (2, 3), (5, 1)):
+        layer, design = dense(WEIGHTS, reuse=reuse)
+        # At R = 1 only the two 3-digit constants use DSPs; shared multipliers are general: DSP each.
+        assert counts(layer, design).dsp == expected
+
+
+def test_dsp_slices_by_operand_widths_and_family():
+    assert dsp_slices(16, 16, "zynq") == 1
+    assert dsp_slices(26, 18, "zynq") == 2          # 26 > 25-bit port of DSP48E1
+    assert dsp_slices(26, 18, "virtexuplus") == 1   # fits 27x18 of DSP48E2
+    assert dsp_slices(28, 12, "virtexuplus") == 2
+    assert dsp_slices(20, 20, "virtex7") == 2       # 20 > 18 on the narrow port
+
+
+def test_narrow_products_stay_in_luts():
+    small = NumberType(width=8, integer=8, signed=True)
+    layer, design = dense(WEIGHTS, reuse=2, input_type=small)   # 8 x 8 = 64 bits of product
+    result = counts(layer, design)
+    assert result.dsp == 0 and result.lut["lut_mult_bits"] == 3 * 8 * 8
+    layer, design = dense(WEIGHTS, reuse=2, weight_type=NumberType(width=6, integer=6, signed=True))
+    assert counts(layer, design).dsp == 3   # 6 x 16 = 96 bits: a DSP
+
+
+def test_resource_weights_rom_in_bram():
+    weights = np.ones((32, 10))
+    layer, design = dense(weights, reuse=8, strategy="resource", weight_type=FIXED16)
+    # ceil(320 / 8) = 40 weights of 16 bits side by side, 8 deep: 640 / 36 bits per block -> 18 blocks.
+    assert counts(layer, design).bram == 18
+    layer, design = dense(np.ones((3, 3)), reuse=3, strategy="resource", weight_type=FIXED16, version="0.7")
+    # hls4ml 0.7 leaves a 3 x 16 x 3 = 144-bit ROM to LUTs.
+    result = counts(layer, design)
+    assert result.bram == 0 and result.lut["rom_lut_bits"] == 144
+    assert port_bits(512) == 36 and port_bits(513) == 18 and port_bits(9000) == 1
+
+
+# --------------------------------------------------------------------------- pairs
+
+
+def test_pair_description_matches_the_project_and_its_module_report():
+    pair = PAIRS / "pominiq_dummy_mlp_rf1"
+    design = load_pair_design(pair)
+    assert [layer.kind for layer in design.layers] == ["dense", "activation", "dense", "softmax"]
+    assert (design.family, design.io_type, design.clock_period_ns) == ("zynq", "io_parallel", 25.0)
+    last = design.layers[2].products[0]
+    assert (last.n_in, last.n_out, last.n_nonzero) == (128, 3, 384)   # project.json's counts
+    assert last.weight_digits is not None and sum(last.weight_digits) == 384
+    truth = load_pair_truth(pair, design)
+    assert truth.csynth == {"LUT": 29277, "FF": 2767, "DSP": 664, "BRAM_18K": 3, "latency": 5, "interval": 1}
+    module = truth.layers["dense_1"]
+    # The digits rule on the model's real weights gives the DSPs of the layer's own report.
+    layer_dsp = count_layer(design.layers[2], design, RULES, 1.0).dsp
+    assert module["DSP"] == 307 and layer_dsp == 307
+
+
+def test_unknown_layer_is_named_and_left_out():
+    layer, design = dense(WEIGHTS)
+    odd = LayerDesign(name="mystery", kind="unknown", source_class="Einsum", in_elements=4, out_elements=4)
+    result = price(design.model_copy(update={"layers": [layer, odd]}))
+    assert result.unpriced_layers == ["mystery"]
+    assert [entry.priced for entry in result.per_layer] == [True, False]
+    assert result.per_layer[1].LUT is None and not result.in_scope
+    assert any("mystery" in note for note in result.scope_notes)
+
+
+def test_a_plan_reprices_only_the_named_layers():
+    design = load_pair_design(PAIRS / "pominiq_dummy_mlp_rf1")
+    base = price(design)
+    planned = price(design, plan={"dense": LayerPlan(reuse_factor=4)})
+    before = {layer.layer: layer for layer in base.per_layer}
+    after = {layer.layer: layer for layer in planned.per_layer}
+    assert after["dense"].reuse_factor == 4 and after["dense"].multipliers == math.ceil(511 / 4)
+    assert after["dense_1"] == before["dense_1"]
+    assert planned.csynth.DSP < base.csynth.DSP
+    with pytest.raises(UserInputError, match="nope"):
+        price(design, plan={"nope": LayerPlan(reuse_factor=2)})
+
+
+def test_figures_say_which_report_they_predict():
+    result = price(load_pair_design(PAIRS / "danielalencar_autoencoder_mlp_vitis"))
+    assert (result.csynth.kind, result.vivado_synth.kind) == ("csynth", "vivado_synth")
+    assert result.headline is result.csynth and result.resources["LUT"] == result.csynth.LUT
+    assert set(result.error) == {"csynth", "vivado_synth"}
+    assert result.error_of("LUT") == result.error["csynth"]["LUT"]
+
+
+# --------------------------------------------------------------------------- the benchmark's arithmetic
+
+
+def _row(name: str, pairs: dict[str, tuple[float | None, float | None]]) -> dict:
+    figures = {figure: {"estimate": e, "report": r, "ape": None if not r or e is None else abs(e - r) / r}
+               for figure, (e, r) in pairs.items()}
+    return {"name": name, "estimated": True, "reason": None, "figures": figures}
+
+
+def test_medians_of_hand_computed_errors():
+    figures = ("LUT", "FF", "DSP", "BRAM_18K", "latency", "interval")
+    rows = [
+        _row("a", {f: (110, 100) for f in figures}),                                   # 10%
+        _row("b", {**{f: (50, 100) for f in figures}, "BRAM_18K": (3, 0)}),             # 50%; BRAM report 0: no APE
+        _row("c", {**{f: (120, 100) for f in figures}, "BRAM_18K": (3, None)}),         # 20%; BRAM missing
+    ]
+    found = medians(rows)
+    assert found["LUT"] == pytest.approx(0.2)        # median of 0.1, 0.5, 0.2
+    assert found["BRAM_18K"] == pytest.approx(0.1)   # only pair a has a BRAM APE
+
+
+def test_pair_row_computes_ape_from_estimate_and_report():
+    design = load_pair_design(PAIRS / "pominiq_dummy_mlp_rf1")
+    truth = load_pair_truth(PAIRS / "pominiq_dummy_mlp_rf1", design)
+
+    class Result:
+        estimate = price(design)
+
+    row = pair_row("p", Result, None, truth.csynth)
+    lut = row["figures"]["LUT"]
+    assert lut["report"] == 29277
+    assert lut["ape"] == pytest.approx(abs(lut["estimate"] - 29277) / 29277)
+    unread = pair_row("q", None, "cannot read the pair: broken", None)
+    assert not unread["estimated"] and all(f["ape"] is None for f in unread["figures"].values())
+
+
+def test_error_report_on_two_pairs_from_two_repositories(tmp_path):
+    import shutil
+
+    shutil.copytree(PAIRS, tmp_path / "pairs")
+    (tmp_path / "pairs" / "broken").mkdir()
+    (tmp_path / "pairs" / "broken" / "project.json").write_text("{not json")
+    record = error_report(tmp_path / "pairs")
+    assert set(record) == {"pairs", "median_ape", "median_ape_in_sample", "coverage"}
+    assert record["coverage"] == {"estimated": 2, "total": 3}
+    rows = {row["name"]: row for row in record["pairs"]}
+    assert not rows["broken"]["estimated"] and "broken" in rows["broken"]["reason"]
+    reported = {"pominiq_dummy_mlp_rf1": 29277, "danielalencar_autoencoder_mlp_vitis": 4893}  # the XMLs' <LUT>
+    apes = []
+    for name, report in reported.items():
+        lut = rows[name]["figures"]["LUT"]
+        assert lut["report"] == report
+        apes.append(abs(lut["estimate"] - report) / report)
+        assert lut["ape"] == pytest.approx(apes[-1])
+    assert record["median_ape"]["LUT"] == pytest.approx(sum(apes) / 2)
