@@ -500,9 +500,11 @@ class CachedSteps:
                 step.run_in(ctx)
             return {"precision": ctx.precision.model_dump(mode="json"), "estimate": ctx.estimate.model_dump(mode="json")}
 
-        rundir.mark_incomplete(ctx.run_dir, self.name)
+        rundir.mark_incomplete(ctx.run_dir, self.name)  # waiting for the key's lock, maybe a while
+        # Held (shared) until the build ends: eviction cannot take the weights the code reads.
         entry = ctx.holds.enter_context(store.get_or_create(key, ENTRY_KIND, create))
-        rundir.mark_incomplete(ctx.run_dir, self.name)
+        rundir.mark_incomplete(ctx.run_dir, self.name)  # the steps, if they ran, marked themselves
+        # Hit or miss, the run goes on with a copy of the entry's project and its records.
         project_dir = ctx.run_dir / rundir.PROJECT_DIR
         shutil.copytree(entry.payload / rundir.PROJECT_DIR, project_dir)
         graph = ctx.project.graph if ctx.project is not None else None  # only when this build converted
