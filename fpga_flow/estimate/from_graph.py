@@ -141,12 +141,16 @@ def _attention(layer, reuse: int, input_type) -> tuple[list[Product], dict]:
         products.append(product)
     products.append(_product(layer, "output", "wo", heads * key, width, length, length, "latency", reuse,
                              _type(get("proj_t"))))
-    computed = {"scores": (key, _type(get("proj_t"))), "scaling": (1, _type(get("score_t"))),
-                "context": (length, _type(get("prob_t")))}
-    for name, (n_in, operand) in computed.items():
+    # (inputs per sum, first operand, second operand) of the computed products; softmax is
+    # each exponential times the inverse of their sum.
+    computed = {"scores": (key, _type(get("proj_t")), _type(get("proj_t"))),
+                "scaling": (1, _type(get("score_t")), _type(get("score_t"))),
+                "softmax": (1, _weight_type(layer, "exp_rom"), _weight_type(layer, "inv_rom")),
+                "context": (length, _type(get("prob_t")), _type(get("prob_t")))}
+    for name, (n_in, operand, second) in computed.items():
         count = parts[name]
         products.append(Product(name=name, n_in=n_in, n_out=max(1, count // n_in), n_weights=count, n_nonzero=count,
-                                constant=False, weight_type=operand, input_type=operand, accum_type=accum,
+                                constant=False, weight_type=second, input_type=operand, accum_type=accum,
                                 reuse_factor=max(1, reuse)))
     assert sum(p.n_weights * (p.positions if p.constant else 1) for p in products) == sum(parts.values()), \
         "attention products disagree with fpga_flow.attention.multiplications"
