@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from model_zoo.recipe import Dataset
 
@@ -12,6 +10,11 @@ DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
 
 def _digits_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # scikit-learn is imported here, not with the module: importing it costs more than a
+    # whole 'fpga-flow estimate', which looks recipes up but never loads their data.
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     digits = load_digits()
     # Pixel values are 0..16; scaling to [0, 1] keeps inputs exactly representable
     # in a few fractional bits of ap_fixed.
