@@ -160,6 +160,20 @@ def test_pair_description_matches_the_project_and_its_module_report():
     assert module["DSP"] == 307 and layer_dsp == 307
 
 
+def test_pair_truth_per_layer_from_the_top_reports_instances():
+    design = load_pair_design(PAIRS / "pominiq_dummy_mlp_rf1")
+    truth = load_pair_truth(PAIRS / "pominiq_dummy_mlp_rf1", design)
+    # Rows of myproject_csynth.rpt's instance table, by the config struct in the module name
+    # (config4: dense_1, relu_config3: dense_relu, softmax_config5: dense_1_softmax).
+    assert truth.layers["dense_1"]["FF"] == 545 and truth.layers["dense_1"]["latency"] == 1
+    assert truth.layers["dense_relu"]["FF"] == 0 and truth.layers["dense_relu"]["LUT"] == 3584
+    assert truth.layers["dense_1_softmax"]["FF"] == 54
+    # The first dense layer's module name carries no config (hls4ml 0.8 io_parallel): no truth.
+    assert "dense" not in truth.layers
+    # Its summary: 2767 FF in all, 599 in instances; the top's own 2168 are its registers.
+    assert truth.top_level["FF"] == 2767 - 599 == 2168
+
+
 def test_unknown_layer_is_named_and_left_out():
     layer, design = dense(WEIGHTS)
     odd = LayerDesign(name="mystery", kind="unknown", source_class="Einsum", in_elements=4, out_elements=4)
