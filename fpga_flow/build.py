@@ -40,6 +40,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -87,8 +88,13 @@ class LoadedModel:
     X_eval: np.ndarray  # the figures reported are measured on these ...
     y_eval: np.ndarray | None
     X_calib: np.ndarray  # ... and precisions are tuned on these, never on the evaluation split
-    keras_eval: np.ndarray  # Keras's outputs on X_eval
     settings: HLSSettings
+
+    @cached_property
+    def keras_eval(self) -> np.ndarray:
+        """Keras's outputs on X_eval, computed on first use (the C-simulation checks): the
+        estimate, which loads the model the same way, never needs them."""
+        return np.asarray(self.model.predict(self.X_eval, verbose=0, batch_size=256))
 
 
 @dataclass(frozen=True)
@@ -146,8 +152,8 @@ class BuildContext:
 def step_load(ctx: BuildContext) -> LoadedModel:
     """The model and its evaluation/calibration data (a zoo recipe, trained on demand,
     or a user's model file with its test data or seeded synthetic inputs), the HLS
-    settings (the user's, else the recipe's, else HLSSettings' defaults), and Keras's
-    outputs on the evaluation split."""
+    settings (the user's, else the recipe's, else HLSSettings' defaults). Keras's outputs
+    on the evaluation split are computed when first used (``LoadedModel.keras_eval``)."""
     from fpga_flow.model_io import load_keras_model, load_test_data, model_input_shape
 
     cfg = ctx.config
@@ -187,8 +193,7 @@ def step_load(ctx: BuildContext) -> LoadedModel:
     chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
               "clock_period_ns": cfg.clock_period_ns or ctx.board.clock_period_ns}
     settings = HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
-    keras_eval = np.asarray(model.predict(X_eval, verbose=0, batch_size=256))
-    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, keras_eval, settings)
+    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, settings)
 
 
 def _synthetic_inputs(shape: tuple[int, ...], dist: str) -> np.ndarray:

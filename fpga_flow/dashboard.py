@@ -145,6 +145,14 @@ class ChartPoint:
     square: bool = False  # figures from a vendor report
     hollow: bool = False
     faded: bool = False
+    # Relative errors (fractions) of an estimated x or y: drawn as error bars of +-that share.
+    x_error: float | None = None
+    y_error: float | None = None
+
+    def spans(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(x low, x high), (y low, y high): the point with its error bars."""
+        x_err, y_err = self.x_error or 0.0, self.y_error or 0.0
+        return (self.x * (1 - x_err), self.x * (1 + x_err)), (self.y * (1 - y_err), self.y * (1 + y_err))
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -167,13 +175,15 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
                   step_lines: bool = False, x_from_zero: bool = True, y_from_zero: bool = True,
                   note: str = "") -> Markup:
     """A scatter chart as a ``<figure>`` with an inline SVG and a legend. ``lines``
-    joins points of a series; ``step_lines`` draws them as a staircase (Pareto front)."""
+    joins points of a series; ``step_lines`` draws them as a staircase (Pareto front);
+    a point with ``x_error``/``y_error`` carries error bars (the axes take them in)."""
     width, height, left, right, top, bottom = 470, 290, 62, 14, 12, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     series = sorted({p.series for p in points})
     colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
-    xs = [math.log2(p.x) if log2_x else p.x for p in points]
-    ys = [p.y for p in points]
+    x_spans = [value for p in points for value in p.spans()[0] if value > 0 or not log2_x]
+    xs = [math.log2(value) if log2_x else value for value in x_spans]
+    ys = [value for p in points for value in p.spans()[1]]
     if log2_x:
         lo, hi = math.floor(min(xs)), math.ceil(max(xs))
         x_ticks = list(range(lo - (lo == hi), hi + 1 + (lo == hi)))
@@ -222,10 +232,17 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
     for point in points:
         color = colors[point.series]
         fill = "#fff" if point.hollow else color
+        errors = "".join(f' data-{axis}-error="{value:g}"' for axis, value in (("x", point.x_error), ("y", point.y_error))
+                         if value is not None)
         attrs = (f'class="pt{" faded" if point.faded else ""}" fill="{fill}" stroke="{color}" '
                  f'data-run-id="{escape(point.run_id)}" data-model="{escape(point.model)}" '
-                 f'data-board="{escape(point.board)}" data-x="{point.x:g}" data-y="{point.y:g}"')
+                 f'data-board="{escape(point.board)}" data-x="{point.x:g}" data-y="{point.y:g}"{errors}')
         x, y = sx(point.x), sy(point.y)
+        (x_low, x_high), (y_low, y_high) = point.spans()
+        if point.y_error:
+            parts.append(_error_bar(x, sy(y_low), x, sy(y_high), point, color, "y"))
+        if point.x_error and (x_low > 0 or not log2_x):
+            parts.append(_error_bar(sx(x_low), y, sx(x_high), y, point, color, "x"))
         shape = (f'<rect {attrs} x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10">' if point.square
                  else f'<circle {attrs} cx="{x:.1f}" cy="{y:.1f}" r="5">')
         parts.append(f'{shape}<title>{escape(point.title)}</title>{"</rect>" if point.square else "</circle>"}')
@@ -234,6 +251,16 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
     caption = f'<figcaption>{legend}{f"<br>{escape(note)}" if note else ""}</figcaption>'
     return Markup(f'<figure id="{chart_id}" data-chart="{chart_id}" data-points="{len(points)}">'
                   f'{"".join(parts)}{caption}</figure>')
+
+
+def _error_bar(x1: float, y1: float, x2: float, y2: float, point: ChartPoint, color: str, axis: str) -> str:
+    """The error bar of ``point`` from (x1, y1) to (x2, y2), in its series' colour, with a cap at each end."""
+    cap = 4
+    caps = ((x1, y1 - cap, x1, y1 + cap), (x2, y2 - cap, x2, y2 + cap)) if axis == "x" else \
+        ((x1 - cap, y1, x1 + cap, y1), (x2 - cap, y2, x2 + cap, y2))
+    lines = "".join(f'<line x1="{a:.1f}" y1="{b:.1f}" x2="{c:.1f}" y2="{d:.1f}"/>' for a, b, c, d in ((x1, y1, x2, y2), *caps))
+    return (f'<g class="errbar{" faded" if point.faded else ""}" stroke="{color}" data-run-id="{escape(point.run_id)}" '
+            f'data-axis="{axis}">{lines}</g>')
 
 
 def resource_bars(bars_id: str, figures: HardwareFigures, errors: dict[str, float | None] | None = None) -> Markup:
@@ -383,6 +410,15 @@ def _confusion_view(matrix) -> dict[str, Any]:
     return {"labels": labels, "cells": cells, "total": total, "disagreements": sum(off_diagonal)}
 
 
+# Caption of charts whose estimated points carry error bars.
+ERROR_BAR_NOTE = "bars on estimated points: the estimate's median error on real report pairs, cross-validated"
+
+
+def _estimate_error(view: dict[str, Any], figure: str) -> float | None:
+    """The measured error (fraction) of a figure the view's run shows from its estimate."""
+    return view["s"].estimate.error_of(figure) if view["figures"].source == ESTIMATE else None
+
+
 def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     charts = []
     resource_points: dict[str, list[ChartPoint]] = {}
@@ -393,17 +429,20 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
             pct = figures.utilization_pct(key)
             if pct is None:
                 continue
+            error = _estimate_error(view, key)
             resource_points.setdefault(key, []).append(ChartPoint(
                 float(reuse), pct, f"{model} @ {board}", s.run_id, model, board,
                 f"{s.run_id}: reuse factor {reuse}, {key} {fmt_num(figures.resources[key])} "
-                f"({pct:.1f}% of the board, {figures.source})", square=figures.source == VENDOR))
+                f"({pct:.1f}% of the board, {figures.source}{'' if error is None else f' ±{100 * error:.0f}%'})",
+                square=figures.source == VENDOR, y_error=error))
     for key, points in resource_points.items():
         lines: dict[str, list[ChartPoint]] = {}
         for point in points:
             lines.setdefault(point.series, []).append(point)
         charts.append({"group": "Resources against reuse factor", "chart": scatter_chart(
             f"chart-{key.lower()}-vs-reuse", points, "reuse factor", f"{key} (% of board)",
-            log2_x=True, y_percent=True, lines=lines)})
+            log2_x=True, y_percent=True, lines=lines,
+            note=ERROR_BAR_NOTE if any(p.y_error for p in points) else "")})
 
     accuracy_points = []
     for view in views:
@@ -428,7 +467,8 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
                              v["s"].run_id, v["s"].model.name, v["s"].board.name,
                              f"{v['s'].run_id}: {fmt_num(v['figures'].resources[key])} {key}, "
                              f"{fmt_num(v['figures'].latency_ns)} ns ({v['figures'].source})",
-                             square=v["figures"].source == VENDOR)
+                             square=v["figures"].source == VENDOR, x_error=_estimate_error(v, key),
+                             y_error=_estimate_error(v, "latency"))
                   for v in views if v["figures"].resources[key] is not None and v["figures"].latency_ns is not None]
         if not points:
             continue
@@ -437,7 +477,8 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
         points = [p if id(p) in on_front else replace(p, faded=True) for p in points]
         charts.append({"group": "Pareto view: latency against resources", "chart": scatter_chart(
             f"chart-pareto-{key.lower()}", points, f"{key} used", "latency (ns)", lines=fronts, step_lines=True,
-            note="line: Pareto front per model (no other run of the model is both faster and smaller); faded: dominated")})
+            note="line: Pareto front per model (no other run of the model is both faster and smaller); faded: dominated"
+                 + ("; " + ERROR_BAR_NOTE if any(p.x_error or p.y_error for p in points) else ""))})
     return charts
 
 

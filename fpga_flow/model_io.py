@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from importlib import import_module
@@ -39,6 +40,24 @@ def custom_objects() -> dict:
     for module in EXTENSION_MODULES:
         objects.update(import_module(module).custom_objects())
     return objects
+
+
+@contextlib.contextmanager
+def without_autograph():
+    """Build Keras models without autograph converting each QKeras layer's ``call``.
+
+    Keras converts a subclassed layer's ``call`` (every QKeras layer's) to graph code
+    the first time it builds a model symbolically: about 2 s of CPU per process for a
+    small QKeras model, although those calls branch only on Python values, so the model
+    is the same (zoo recipes' layer outputs compared bit for bit in the tests). A
+    traced ``tf.function`` (Keras ``predict``) still converts, so this saves the time
+    only where nothing is traced: ``fpga-flow estimate``. TensorFlow 2.14 has no public
+    switch: Keras (``keras.src.engine.base_layer``) passes autograph's control status
+    to ``tf_convert``, and a DISABLED status leaves ``call`` unconverted."""
+    from tensorflow.python.autograph.core import ag_ctx
+
+    with ag_ctx.ControlStatusCtx(status=ag_ctx.Status.DISABLED):
+        yield
 
 
 def load_keras_model(path: str | Path, weights: str | Path | None = None):

@@ -40,6 +40,7 @@ DATA_FRACTION_LIMIT = 12
 RESULT_FRACTION = 10
 IMPROVEMENT_NEEDED = 0.9
 SOFTMAX_SPREAD_BITS = 4
+LAYER_OUTPUT_BATCH = 256  # samples per call when reading every layer's Keras outputs (predict's default)
 
 
 @dataclass
@@ -173,9 +174,14 @@ def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
         linear.set_weights(layer.get_weights())
         names.append(layer.name)
     probe = tf.keras.Model(model.inputs, tensors)
-    outputs = probe.predict(X, verbose=0, batch_size=256)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    values = {name: np.asarray(out) for name, out in zip(names, outputs)}
+    # Called eagerly in predict's batches of 256: the same values as probe.predict (the
+    # same kernels on the same batches), without tracing a tf.function, whose autograph
+    # conversion of QKeras layers costs seconds (model_io.without_autograph).
+    batches = [probe(X[start:start + LAYER_OUTPUT_BATCH], training=False)
+               for start in range(0, len(X), LAYER_OUTPUT_BATCH)]
+    batches = [batch if isinstance(batch, (list, tuple)) else [batch] for batch in batches]
+    values = {name: np.concatenate([np.asarray(batch[index]) for batch in batches])
+              for index, name in enumerate(names)}
     for name in model.input_names:
         values[name] = np.asarray(X)
     # hls4ml folds a BatchNormalization into the linear layer before it; that layer's

@@ -159,7 +159,8 @@ def trained_or_train(recipe: Recipe, zoo_dir: str | Path, epochs: int | None = N
     if existing is not None:
         meta = json.loads((export_dir / "metadata.json").read_text())
         same_recipe = meta["recipe"] == json.loads(json.dumps(recipe.describe()))
-        if existing.epochs == epochs and same_recipe and meta.get("architecture_sha256") == _recipe_architecture(recipe):
+        if existing.epochs == epochs and same_recipe and \
+                meta.get("architecture_sha256") == _recipe_architecture(recipe, existing, meta):
             return existing
     return train_recipe(recipe, export_dir, epochs=epochs, **kwargs)
 
@@ -172,8 +173,14 @@ def architecture_digest(model) -> str:
     return hashlib.sha256(model.to_json(sort_keys=True).encode()).hexdigest()
 
 
-def _recipe_architecture(recipe: Recipe) -> str:
-    """The digest of the model the recipe builds today: an export made from an older
-    builder is retrained, not reused."""
-    data = recipe.dataset(recipe.training.seed)
-    return architecture_digest(recipe.builder(data.input_shape, data.n_classes))
+def _recipe_architecture(recipe: Recipe, export: TrainedModel, meta: dict) -> str:
+    """The digest of the model the recipe's builder makes today for the export's input
+    shape and classes: an export made by an older builder is retrained, not reused.
+
+    The shape is the export's own (its test split), not the dataset's: loading the
+    dataset imports scikit-learn, which costs more than a whole ``fpga-flow estimate``.
+    Building the model costs little more than loading the export does, as TensorFlow
+    converts each layer class's ``call`` once per process and the load reuses it."""
+    with np.load(export.data_path) as data:
+        input_shape = tuple(data["X"].shape[1:])
+    return architecture_digest(recipe.builder(input_shape, len(meta["class_names"])))

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from model_zoo.recipe import Dataset
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
 
+# scikit-learn is imported by the functions that load data, not with the module: importing
+# it costs more than a whole 'fpga-flow estimate', which looks recipes up but loads no data.
+
+
+def _split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A stratified 75/25 train/test split."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+
+
 def _digits_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
     digits = load_digits()
     # Pixel values are 0..16; scaling to [0, 1] keeps inputs exactly representable
     # in a few fractional bits of ap_fixed.
     X = (digits.images / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
-    return train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    return _split(X, y, seed)
 
 
 def digits_images(seed: int = 7) -> Dataset:
@@ -62,5 +73,5 @@ def synthetic_signals(seed: int = 7, n_per_class: int = 400, length: int = 24) -
             labels.append(label)
     X = np.asarray(signals, dtype=np.float32)[..., None]
     y = np.asarray(labels, dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    X_train, X_test, y_train, y_test = _split(X, y, seed)
     return Dataset(X_train, y_train, X_test, y_test, SIGNAL_CLASSES)

@@ -268,6 +268,28 @@ def test_resources_against_reuse_factor(page):
         assert len(chart_points(page, f"chart-{key}-vs-reuse")) == 5
 
 
+def test_estimated_points_of_the_comparison_charts_carry_error_bars(page, all_runs):
+    summary = summary_of(all_runs, "cnn_digits_pynq-z2_rf2")
+    lut = page.one("figure", id="chart-lut-vs-reuse")
+    point = chart_points(page, "chart-lut-vs-reuse")["cnn_digits_pynq-z2_rf2@2"]
+    assert float(point["attrs"]["data-y-error"]) == summary.estimate.error["csynth"]["LUT"]
+    bars = page.find("g", within=lut, data_run_id="cnn_digits_pynq-z2_rf2", **{"class": "errbar"})
+    assert [bar["attrs"]["data-axis"] for bar in bars] == ["y"]
+    assert len(page.find("line", within=bars[0])) == 3   # the bar and its two caps
+    vendor = chart_points(page, "chart-lut-vs-reuse")["cnn_digits_zcu104_rf1_vendor@1"]
+    assert "data-y-error" not in vendor["attrs"]
+    assert not page.find("g", within=lut, data_run_id="cnn_digits_zcu104_rf1_vendor", **{"class": "errbar"})
+    assert "median error on real report pairs" in text(lut)
+    # The Pareto views: the resource across, the latency up.
+    pareto = page.one("figure", id="chart-pareto-lut")
+    point = next(p for p in page.find(within=pareto, data_run_id="cnn_digits_pynq-z2_rf2") if "pt" in p["attrs"]["class"])
+    assert float(point["attrs"]["data-x-error"]) == summary.estimate.error["csynth"]["LUT"]
+    assert float(point["attrs"]["data-y-error"]) == summary.estimate.error["csynth"]["latency"]
+    axes = {bar["attrs"]["data-axis"] for bar in page.find("g", within=pareto, data_run_id="cnn_digits_pynq-z2_rf2",
+                                                           **{"class": "errbar"})}
+    assert axes == {"x", "y"}
+
+
 def test_accuracy_against_bit_width(page):
     points = page.find(within=page.one("figure", id="chart-accuracy-vs-bits"), data_run_id="cnn_digits_pynq-z2_rf2")
     assert {(p["attrs"]["data-x"], p["attrs"]["data-y"], p["attrs"]["fill"] == "#fff") for p in points} == {

@@ -11,7 +11,10 @@ import pytest
 
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
-from fpga_flow.estimate.cost import Rules, count_layer, dsp_slices, port_bits
+from fpga_flow.estimate.cost import (
+    REGISTER_TERMS, Rules, count_layer, count_top, dsp_slices, fifo_registers, multiplier_limit, port_bits,
+)
+from fpga_flow.estimate.fit import fit, load_pairs
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
 from fpga_flow.estimate.truth import load_pair_truth
@@ -99,16 +102,40 @@ def test_constant_multipliers_go_to_dsp_only_with_three_csd_digits():
 
 
 def test_zero_weights_cost_nothing_under_latency_but_everything_under_resource():
-    layer, design = dense(WEIGHTS, reuse=3)
-    assert counts(layer, design).multipliers == math.ceil(5 / 3)  # Latency drops the 3 zeros
+    layer, design = dense(WEIGHTS)
+    assert counts(layer, design).multipliers == 5  # Latency drops the 3 zeros
     layer, design = dense(WEIGHTS, reuse=3, strategy="resource")
     assert counts(layer, design).multipliers == math.ceil(8 / 3)  # Resource keeps them
 
 
-def test_reuse_factor_shares_general_multipliers():
-    for reuse, expected in ((1, 2), (2, 3), (5, 1)):
+def test_latency_reuse_limits_only_the_dsp_multiplications():
+    # hls4ml's limit on HLS's mul operations, ceil(8 / R) - floor(3 zeros / R), binds the two
+    # DSP constants (11, 21) only: at R = 2 (limit 3) and R = 3 (limit 2) they fit under it,
+    # so the layer keeps its R = 1 hardware: five multipliers, two DSPs.
+    for reuse in (2, 3):
         layer, design = dense(WEIGHTS, reuse=reuse)
-        # At R = 1 only the two 3-digit constants use DSPs; shared multipliers are general: DSP each.
+        result = counts(layer, design)
+        assert (result.multipliers, result.dsp) == (5, 2), reuse
+    # Eight 3-digit constants (11): over the limit, they share limit-many DSP multipliers.
+    elevens = np.full((4, 2), 11.0)
+    for reuse, limit in ((2, 4), (3, 3), (8, 1)):
+        layer, design = dense(elevens, reuse=reuse)
+        result = counts(layer, design)
+        assert (result.multipliers, result.dsp) == (limit, limit), reuse
+
+
+def test_multiplier_limit_subtracts_the_zeros_hls4ml_counted():
+    layer, _ = dense(WEIGHTS, reuse=3)
+    product = layer.products[0]
+    assert multiplier_limit(product) == 3 - 1   # zeros unknown: the 3 stored zeros stand in
+    # hls4ml counted no zero (its n_zeros is taken before the weights are stored in their type).
+    assert multiplier_limit(product.model_copy(update={"zero_weights": 0})) == 3
+
+
+def test_resource_reuse_factor_shares_general_multipliers():
+    for reuse, expected in ((1, 8), (2, 4), (5, 2)):
+        layer, design = dense(WEIGHTS, reuse=reuse, strategy="resource")
+        # ceil(8 weights / R) general multipliers, 16 x 8 bits: a DSP each.
         assert counts(layer, design).dsp == expected
 
 
@@ -122,11 +149,11 @@ def test_dsp_slices_by_operand_widths_and_family():
 
 def test_narrow_products_stay_in_luts():
     small = NumberType(width=8, integer=8, signed=True)
-    layer, design = dense(WEIGHTS, reuse=2, input_type=small)   # 8 x 8 = 64 bits of product
+    layer, design = dense(WEIGHTS, reuse=2, strategy="resource", input_type=small)   # 8 x 8 = 64 bits of product
     result = counts(layer, design)
-    assert result.dsp == 0 and result.lut["lut_mult_bits"] == 3 * 8 * 8
-    layer, design = dense(WEIGHTS, reuse=2, weight_type=NumberType(width=6, integer=6, signed=True))
-    assert counts(layer, design).dsp == 3   # 6 x 16 = 96 bits: a DSP
+    assert result.dsp == 0 and result.lut["lut_mult_bits"] == 4 * 8 * 8
+    layer, design = dense(WEIGHTS, reuse=2, strategy="resource", weight_type=NumberType(width=6, integer=6, signed=True))
+    assert counts(layer, design).dsp == 4   # 6 x 16 = 96 bits: a DSP
 
 
 def test_resource_weights_rom_in_bram():
@@ -139,6 +166,49 @@ def test_resource_weights_rom_in_bram():
     result = counts(layer, design)
     assert result.bram == 0 and result.lut["rom_lut_bits"] == 144
     assert port_bits(512) == 36 and port_bits(513) == 18 and port_bits(9000) == 1
+
+
+# --------------------------------------------------------------------------- registers
+
+
+def test_fifo_flip_flops_follow_the_reports_fifo_tables():
+    # pominiq_cnn_stream_resource_rf8's FIFO table, 16-bit elements: depth 4: 5 FF, depth 16:
+    # 7 FF (shift registers: 3-bit minimum address + 2 flags, 5-bit address at 16); depth 36:
+    # 35 FF, depth 676: 48 FF (block RAM: the word, 16 + 3 * log2(depth) + 3 = 34.5 and 47.2).
+    assert fifo_registers(4, 16, RULES) == 5
+    assert fifo_registers(16, 16, RULES) == 7
+    assert fifo_registers(36, 16, RULES) == 35
+    assert fifo_registers(676, 16, RULES) == 47   # the table says 48
+
+
+def _two_dense(io_type: str, pipeline_style: str, hls_tool: str = "vivado_hls") -> Design:
+    first, _ = dense(np.ones((4, 8)))
+    second, _ = dense(np.ones((8, 2)))
+    stream = {"io_type": io_type, "fifo_depth": 16 if io_type == "io_stream" else None,
+              "out_pack": 8 if io_type == "io_stream" else 1}
+    layers = [first.model_copy(update={"name": "a", **stream}), second.model_copy(update={"name": "b", **stream})]
+    return Design(name="t", source="test", backend="Vivado", family="virtexuplus", clock_period_ns=5.0, io_type=io_type,
+                  strategy="latency", pipeline_style=pipeline_style, hls_tool=hls_tool, layers=layers)
+
+
+def test_top_function_registers_by_io_type_and_pipeline_style():
+    # One pipeline: the model's input (4 x 16 bits) and the array between the layers (8 x 16).
+    assert count_top(_two_dense("io_parallel", "pipeline"), RULES) == {"fifo_registers": 0.0, "boundary_bits": 192.0}
+    # DATAFLOW: the 8 elements between the layers are depth-2 channels of 5 FF each.
+    assert count_top(_two_dense("io_parallel", "dataflow"), RULES)["fifo_registers"] == 8 * 5
+    # io_stream, Vivado HLS: a depth-16 FIFO (7 FF) per element of the 8-element word; the
+    # last layer writes the top's output port, no FIFO.
+    assert count_top(_two_dense("io_stream", "dataflow"), RULES)["fifo_registers"] == 8 * 7
+    # Vitis HLS: one FIFO of the 128-bit word, holding a second word.
+    assert count_top(_two_dense("io_stream", "dataflow", "vitis_hls"), RULES)["fifo_registers"] == 128 + 7
+
+
+def test_register_bits_cost_one_flip_flop_each_in_every_fit():
+    pairs, failed = load_pairs(PAIRS)
+    assert not failed
+    calibration = fit(pairs)
+    assert all(calibration.ff[term] == 1.0 for term in REGISTER_TERMS)
+    assert 0 < calibration.ff["stage_bits"] != 1.0   # a fitted one
 
 
 # --------------------------------------------------------------------------- pairs
@@ -160,6 +230,20 @@ def test_pair_description_matches_the_project_and_its_module_report():
     assert module["DSP"] == 307 and layer_dsp == 307
 
 
+def test_pair_truth_per_layer_from_the_top_reports_instances():
+    design = load_pair_design(PAIRS / "pominiq_dummy_mlp_rf1")
+    truth = load_pair_truth(PAIRS / "pominiq_dummy_mlp_rf1", design)
+    # Rows of myproject_csynth.rpt's instance table, by the config struct in the module name
+    # (config4: dense_1, relu_config3: dense_relu, softmax_config5: dense_1_softmax).
+    assert truth.layers["dense_1"]["FF"] == 545 and truth.layers["dense_1"]["latency"] == 1
+    assert truth.layers["dense_relu"]["FF"] == 0 and truth.layers["dense_relu"]["LUT"] == 3584
+    assert truth.layers["dense_1_softmax"]["FF"] == 54
+    # The first dense layer's module name carries no config (hls4ml 0.8 io_parallel): no truth.
+    assert "dense" not in truth.layers
+    # Its summary: 2767 FF in all, 599 in instances; the top's own 2168 are its registers.
+    assert truth.top_level["FF"] == 2767 - 599 == 2168
+
+
 def test_unknown_layer_is_named_and_left_out():
     layer, design = dense(WEIGHTS)
     odd = LayerDesign(name="mystery", kind="unknown", source_class="Einsum", in_elements=4, out_elements=4)
@@ -176,7 +260,9 @@ def test_a_plan_reprices_only_the_named_layers():
     planned = price(design, plan={"dense": LayerPlan(reuse_factor=4)})
     before = {layer.layer: layer for layer in base.per_layer}
     after = {layer.layer: layer for layer in planned.per_layer}
-    assert after["dense"].reuse_factor == 4 and after["dense"].multipliers == math.ceil(511 / 4)
+    # 4 x 128 weights, none zero to hls4ml: its multiplier limit at R = 4 is 128, under the
+    # layer's R = 1 DSP constants, so 128 shared DSP multipliers.
+    assert after["dense"].reuse_factor == 4 and after["dense"].DSP == 128 < before["dense"].DSP
     assert after["dense_1"] == before["dense_1"]
     assert planned.csynth.DSP < base.csynth.DSP
     with pytest.raises(UserInputError, match="nope"):

@@ -80,6 +80,30 @@ def test_reference_outputs_split_fused_activations_like_hls4ml(three_layer):
     np.testing.assert_allclose(outputs["output_softmax_softmax"].sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_layer_outputs_are_predicts_and_need_no_autograph(tmp_path):
+    """Every layer's Keras outputs, read eagerly in predict's batches, equal predict's; the
+    same QKeras model loaded without autograph (as 'fpga-flow estimate' loads it) gives
+    the same values bit for bit."""
+    import tensorflow as tf
+
+    from fpga_flow.model_io import without_autograph
+    from model_zoo import get_recipe
+
+    tf.keras.utils.set_random_seed(3)
+    get_recipe("cnn_digits").builder((8, 8, 1), 10).save(tmp_path / "cnn.h5")
+    X = np.random.default_rng(1).uniform(0, 1, (600, 8, 8, 1)).astype(np.float32)  # three batches of 256
+    model = load_keras_model(tmp_path / "cnn.h5")
+    outputs = keras_layer_outputs(model, X)
+    probe = tf.keras.Model(model.inputs, [layer.output for layer in model.layers])
+    for layer, predicted in zip(model.layers, probe.predict(X, verbose=0, batch_size=256)):
+        np.testing.assert_array_equal(outputs[layer.name], predicted)
+    with without_autograph():
+        plain = keras_layer_outputs(load_keras_model(tmp_path / "cnn.h5"), X)
+    assert set(plain) == set(outputs)
+    for name, values in outputs.items():
+        np.testing.assert_array_equal(plain[name], values)
+
+
 def test_inference_keeps_quantizer_weights_exact_and_sizes_the_input(tmp_path):
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu

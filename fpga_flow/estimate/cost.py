@@ -7,9 +7,12 @@ pairs' per-module reports):
   every non-zero weight is its own multiplier (zero weights are dropped). HLS builds a
   constant multiplication from shifted copies of the input when the constant has fewer
   than ``const_dsp_digits`` (3) non-zero digits in canonical signed-digit form, and
-  uses a DSP slice otherwise. With a reuse factor R > 1, or under the Resource strategy,
-  multipliers are shared: ``ceil(N / R)`` general multipliers, N the non-zero weights
-  (Latency) or all the weights (Resource keeps zeros).
+  uses a DSP slice otherwise. With a reuse factor R > 1, hls4ml limits HLS's ``mul``
+  operations to ``ceil(N / R) - floor(n_zeros / R)`` (:func:`multiplier_limit`); the
+  limit binds only the DSP multiplications, so a layer whose DSP constants fit under it
+  keeps its R = 1 hardware, and one over it shares that many DSP multipliers. Under the
+  Resource strategy, ``ceil(N / R)`` general multipliers are shared, N all the weights
+  (Resource keeps zeros).
 * *DSP or LUTs.* A multiplier of an a-bit by a b-bit operand goes to DSP slices when
   ``a * b >= dsp_min_product_bits`` (8x8 stays in LUTs, 6x16 does not), taking
   ``ceil(max(a, b) / port_a) * ceil(min(a, b) / port_b)`` slices (25x18 ports on
@@ -23,14 +26,22 @@ pairs' per-module reports):
   ``fifo_srl_max_depth`` is one FIFO per element of the stream word, each
   ``ceil(width / 18) * ceil(depth / 1024)`` blocks; shallower ones are shift registers.
 
-**Priced by fitted constants** (``calibration.json``): LUTs and FFs are a sum of counted
-quantities, each times a fitted cost per unit (:data:`LUT_TERMS`, :data:`FF_TERMS`), FFs
-scaled for Vitis HLS (:data:`FF_FACTORS`). Register counts: the partial sums an unrolled
-product's pipeline holds (:func:`stage_bits`), the operands and product of each shared
-multiplier, the accumulators of the Resource strategy, inputs held across R cycles,
-gathered stream inputs, sliding windows and (before hls4ml 0.8) line buffers, and the
-arrays between io_parallel layers. The cost of picking one of c operands for a shared
-multiplier grows as sqrt(c) per bit on the pairs (c from 2 to 3200).
+**Priced by fitted constants** (``calibration.json``): LUTs are a sum of counted
+quantities, each times a fitted cost per unit (:data:`LUT_TERMS`). The cost of picking
+one of c operands for a shared multiplier grows as sqrt(c) per bit on the pairs (c from
+2 to 3200).
+
+**Flip-flops** are registers, counted in bits. Those a layer stores bit for bit
+(:data:`REGISTER_TERMS`) cost one flip-flop each and are not fitted: a shared
+multiplier's operands and product, accumulators and partial sums held across R cycles,
+inputs a DATAFLOW process keeps (a stream layer gathering its whole input; inputs held
+across R cycles), sliding windows, line buffers before hls4ml 0.8, the words an
+element-wise stream layer reads and writes when its step does not fit in the clock, and
+the top function's FIFOs (:func:`fifo_registers`, :func:`count_top`). Those HLS's
+schedule places are fitted: the partial sums held where an unrolled sum's pipeline is
+cut (:func:`stage_bits`), the share of the arrays between io_parallel layers the top
+registers, per DSP and per stream layer; Vitis HLS scales them all (:data:`FF_FACTORS`).
+A layer's figures are its module's; the top function's registers are the design's.
 
 **Latency.** A product's pipeline depth is ``ceil((t_mult + t_add * log2(n_in)) * s /
 clock) - 1`` cycles (saturating sums: ``t_sat_add * n_in``, a chain; ``s`` the 7-series
@@ -58,10 +69,17 @@ BRAM_BITS = 18432
 DEFAULT_WIDTH = 16
 LUT_TERMS = ("adder_bits", "sat_adder_bits", "lut_mult_bits", "dsp", "mux_bits", "rom_lut_bits", "elementwise_bits",
              "cast_bits", "fifo_srl_bits", "buffer_bits", "table_lut_bits", "stream_layer", "design")
-FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "hold_bits", "stored_bits", "boundary_bits", "dsp",
-            "stream_layer")
-# Design traits that scale every FF count: Vitis HLS registers more than Vivado HLS, and a
-# slower 7-series fabric needs more pipeline registers for the same clock.
+FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
+            "word_bits", "dsp", "stream_layer")
+# Registers of the top function, outside every layer's module (count_top).
+TOP_FF_TERMS = ("fifo_registers", "boundary_bits")
+# FF terms that count register bits one for one (a FIFO's flip-flops, a stored array, an
+# accumulator, a shared multiplier's operands and product): one flip-flop per bit, not
+# fitted. The others count registers HLS's schedule places (where a pipeline is cut, which
+# arrays between layers it registers, control per layer or DSP) and are fitted.
+REGISTER_TERMS = ("fifo_registers", "line_buffer_bits", "window_bits", "input_bits", "accumulator_bits", "word_bits",
+                  "shared_mult_bits")
+# Design traits that scale every FF count: Vitis HLS registers more than Vivado HLS.
 FF_FACTORS = ("vitis_hls",)
 LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_sat_add_ns", "seven_series_slowdown", "shared_word_cycles",
                      "step_cycles", "table_cycles", "top_cycles")
@@ -79,6 +97,16 @@ class Rules:
     shift_register_buffers_from_version: tuple[int, int] = (0, 8)
 
 
+@dataclass(frozen=True)
+class ProductTiming:
+    """What the pipeline of one product depends on."""
+
+    inputs: int  # summed into one output in one cycle (all of them unrolled, n_in / R shared)
+    reuse: int
+    steps: int  # applications computed one after the other (io_parallel positions)
+    chained: bool  # saturating or rounding sums: a chain of additions, not a tree
+
+
 @dataclass
 class LayerCounts:
     """The quantities the rules count in one layer, before any fitted constant."""
@@ -91,12 +119,12 @@ class LayerCounts:
     multipliers: int = 0  # multiplications with hardware of their own (in DSPs or LUTs)
     lut: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LUT_TERMS, 0.0))
     ff: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FF_TERMS, 0.0))
-    # Per product: (n_in, reuse factor, sequential steps, saturating sums chained).
-    products: list[tuple[int, int, int, bool]] = field(default_factory=list)
+    products: list[ProductTiming] = field(default_factory=list)
     shared_weights: bool = False  # some weight product is shared (reuse factor > 1)
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
-    out_bits: int = 0
+    out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
+    word_bits: int = 0  # the stream words an element-wise stream layer reads and writes
     trees: list[tuple[float, int, int]] = field(default_factory=list)  # (inputs per sum, sums, sum width) of each product
     notes: list[str] = field(default_factory=list)
 
@@ -167,66 +195,96 @@ def weight_digits(product: Product, rules: Rules, known_digits_ratio: float) -> 
     return histogram
 
 
+def multiplier_limit(product: Product) -> int:
+    """hls4ml's ``multiplier_limit`` of a Latency-strategy product at reuse factor R,
+    ``ceil(n_in * n_out / R) - floor(n_zeros / R)``: the limit of its ``ALLOCATION
+    instances=mul ... operation`` pragma."""
+    zeros = product.zero_weights if product.zero_weights is not None else product.n_weights - product.n_nonzero
+    return max(1, math.ceil(product.n_weights / product.reuse_factor) - zeros // product.reuse_factor)
+
+
 def _product(product: Product, layer: LayerDesign, design: Design, rules: Rules, known_digits_ratio: float,
              counts: LayerCounts) -> None:
-    """Add one product's multipliers, DSPs, adders, muxes and weight storage."""
+    """Add one product's multipliers, DSPs, adders, muxes, weight storage and registers.
+
+    A Latency-strategy product multiplies by constants. HLS's ``mul`` allocation limit
+    (:func:`multiplier_limit`) binds only the multiplications left as multipliers (the
+    DSP-worthy ones; the others are shifts and adds): when they fit under it, the product
+    is unrolled as at R = 1 whatever R (hls4ml 0.7 MLPs at R = 2 keep their R = 1 DSPs);
+    otherwise the limit's DSP multipliers are shared and the shift-and-add ones stay
+    unrolled. A Resource-strategy (or computed-operand) product shares ``ceil(N / R)``
+    general multipliers, N all its weights."""
     in_w, w_w = width(product.input_type), width(product.weight_type)
     accum = product.accum_type or layer.result_type
     acc_w = width(accum)
     adders = "sat_adder_bits" if accum is not None and (accum.saturates or accum.rounds) else "adder_bits"
     reuse, copies = product.reuse_factor, product.parallel
     lut = counts.lut
-    if product.constant and reuse == 1:
-        multipliers = float(copies * product.n_nonzero)
-        for digits, count in enumerate(weight_digits(product, rules, known_digits_ratio)):
-            if digits >= rules.const_dsp_digits and in_w * w_w >= rules.dsp_min_product_bits:
-                counts.dsp += round(copies * count * dsp_slices(in_w, w_w, design.family))
+    dsp_capable = in_w * w_w >= rules.dsp_min_product_bits
+    if product.constant:
+        total = product.n_nonzero
+        digits = weight_digits(product, rules, known_digits_ratio)
+        dsp_mults = sum(digits[rules.const_dsp_digits:]) if dsp_capable else 0.0
+        general = copies * multiplier_limit(product)
+        shared = reuse > 1 and dsp_mults * copies > general
+        for count_digits, count in enumerate(digits):
+            if count_digits >= rules.const_dsp_digits and dsp_capable:
+                if not shared:
+                    counts.dsp += round(copies * count * dsp_slices(in_w, w_w, design.family))
             else:
-                lut["lut_mult_bits"] += copies * count * max(0, digits - 1) * (in_w + w_w)
-        lut[adders] += copies * max(0, product.n_nonzero - product.n_out) * acc_w
-        counts.trees.append((product.n_nonzero / product.n_out, copies * product.n_out, acc_w))
+                lut["lut_mult_bits"] += copies * count * max(0, count_digits - 1) * (in_w + w_w)
+        # Unrolled multiplications: all of them, or the shifts and adds beside shared DSPs.
+        unrolled = copies * (total - (dsp_mults if shared else 0.0))
+        lut[adders] += max(0.0, unrolled - (0 if shared else copies * product.n_out)) * acc_w
+        multipliers = general + unrolled if shared else unrolled
+        if shared:
+            counts.dsp += general * dsp_slices(in_w, w_w, design.family)
     else:
-        total = product.n_nonzero if product.constant else product.n_weights
-        multipliers = copies * math.ceil(total / reuse)
-        if in_w * w_w >= rules.dsp_min_product_bits:
+        total = product.n_weights
+        shared = reuse > 1
+        general = multipliers = copies * math.ceil(total / reuse)
+        if dsp_capable:
             counts.dsp += multipliers * dsp_slices(in_w, w_w, design.family)
         else:
             lut["lut_mult_bits"] += multipliers * in_w * w_w
-        if reuse > 1:
-            # Each multiplier picks its operands among the values it serves in turn and adds
-            # into one of the sums it feeds; HLS's cost of picking one of c values grows as
-            # sqrt(c) per bit on the pairs (c from 2 to 3200), not as a c-input LUT mux.
-            lut["mux_bits"] += multipliers * (in_w * math.sqrt(min(reuse, product.n_in))
-                                              + acc_w * math.sqrt(min(reuse, product.n_out))
-                                              + (w_w * math.sqrt(reuse) if product.constant else 0))
-            lut[adders] += multipliers * acc_w
-            if layer.io_type == "io_parallel":
-                # The inputs are held in registers across the R cycles that use them (in
-                # io_stream the layer's gathered input array does, in stored_bits).
-                counts.ff["hold_bits"] += copies * product.n_in * in_w
-            # Registered operands and product of each shared multiplier.
-            counts.ff["shared_mult_bits"] += multipliers * (in_w + w_w + acc_w)
-            if product.constant:
-                # Latency strategy: HLS schedules the unrolled sums onto fewer multipliers,
-                # holding the partial sums across the R cycles.
-                counts.trees.append((total / product.n_out / reuse, copies * product.n_out, acc_w))
-                counts.ff["hold_bits"] += copies * product.n_out * acc_w
-            else:
-                # Resource strategy: an accumulator per output.
-                counts.ff["accumulator_bits"] += copies * product.n_out * acc_w
-            if product.n_weights > product.n_out:
-                counts.shared_weights = True
-                if not product.constant:
-                    _weight_rom(math.ceil(total / reuse), w_w, reuse, design, rules, counts)
-            counts.word_reuse = max(counts.word_reuse, reuse)
-        else:
+        if not shared:
             lut[adders] += copies * max(0, total - product.n_out) * acc_w
-            counts.trees.append((total / product.n_out, copies * product.n_out, acc_w))
+    # Inputs summed into one output in one cycle: all of them unrolled, n_in / R shared.
+    per_cycle = max(1.0, total / product.n_out / (reuse if shared else 1))
+    counts.trees.append((per_cycle, copies * product.n_out, acc_w))
+    if shared:
+        _shared(product, layer, design, rules, counts, general, total, (in_w, w_w, acc_w), adders)
     counts.multipliers += round(multipliers)
     steps = math.ceil(product.positions / copies) if layer.io_type == "io_parallel" else 1
-    # Shared multipliers accumulate one product a cycle: only unrolled sums chain their additions.
-    chained = adders == "sat_adder_bits" and reuse == 1
-    counts.products.append((product.n_in if reuse == 1 else 1, reuse, steps, chained))
+    # Saturating or rounding sums chain their additions (module docstring).
+    counts.products.append(ProductTiming(math.ceil(per_cycle), reuse, steps, adders == "sat_adder_bits" and per_cycle > 1))
+
+
+def _shared(product: Product, layer: LayerDesign, design: Design, rules: Rules, counts: LayerCounts,
+            multipliers: int, total: float, widths: tuple[int, int, int], adders: str) -> None:
+    """The hardware of ``multipliers`` general multipliers shared by the reuse factor."""
+    in_w, w_w, acc_w = widths
+    reuse, copies = product.reuse_factor, product.parallel
+    # Each multiplier picks its operands among the values it serves in turn and adds into
+    # one of the sums it feeds; HLS's cost of picking one of c values grows as sqrt(c) per
+    # bit on the pairs (c from 2 to 3200), not as a c-input LUT mux.
+    counts.lut["mux_bits"] += multipliers * (in_w * math.sqrt(min(reuse, product.n_in))
+                                             + acc_w * math.sqrt(min(reuse, product.n_out))
+                                             + (w_w * math.sqrt(reuse) if product.constant else 0))
+    counts.lut[adders] += multipliers * acc_w
+    # The inputs are held in registers across the R cycles that use them (a DATAFLOW
+    # process stores them; in one io_parallel pipeline the top's registers hold them),
+    # the partial sums (or the Resource strategy's accumulators) too, and each shared
+    # multiplier registers its operands and product.
+    if design.pipeline_style == "dataflow":
+        counts.ff["input_bits"] += copies * product.n_in * in_w
+    counts.ff["accumulator_bits"] += copies * product.n_out * acc_w
+    counts.ff["shared_mult_bits"] += multipliers * (in_w + w_w + acc_w)
+    if product.n_weights > product.n_out:
+        counts.shared_weights = True
+        if not product.constant:
+            _weight_rom(math.ceil(total / reuse), w_w, reuse, design, rules, counts)
+    counts.word_reuse = max(counts.word_reuse, reuse)
 
 
 def _weight_rom(words: int, w_w: int, depth: int, design: Design, rules: Rules, counts: LayerCounts) -> None:
@@ -269,6 +327,50 @@ def _fifo(layer: LayerDesign, rules: Rules, counts: LayerCounts) -> None:
         counts.lut["fifo_srl_bits"] += layer.out_pack * element
 
 
+def fifo_registers(depth: int, bits: int, rules: Rules) -> int:
+    """Flip-flops of one HLS FIFO ``bits`` wide and ``depth`` deep, as the FIFO tables of
+    the pairs' csynth reports count them: a shift-register FIFO keeps its address and two
+    flags, ``max(3, floor(log2 depth) + 1) + 2`` bits (5 up to depth 4, 7 at 16); a block
+    RAM FIFO also registers its output word and counts its two pointers and fill level,
+    about ``bits + 3 * log2(depth) + 3``."""
+    address = max(3, int(math.log2(max(1, depth))) + 1) + 2
+    if depth <= rules.fifo_srl_max_depth:
+        return address
+    return round(bits + 3 * math.log2(depth) + 3)
+
+
+def count_top(design: Design, rules: Rules) -> dict[str, float]:
+    """Registers of the top function, outside the layers' modules (:data:`TOP_FF_TERMS`).
+
+    io_stream: each layer's output stream is a FIFO per element of the word (Vivado HLS)
+    or one FIFO of the whole word (Vitis HLS keeps the array a struct), priced by
+    :func:`fifo_registers`, counted here as flip-flops. io_parallel under DATAFLOW: every
+    element of the arrays passed between layers is a channel of depth 2. io_parallel as
+    one pipeline: the top registers the arrays passed between layers where its schedule
+    puts a clock edge (``boundary_bits`` counts them all, and the model's input)."""
+    top = dict.fromkeys(TOP_FF_TERMS, 0.0)
+    layers = [layer for layer in design.layers if layer.kind not in FREE_KINDS and layer.kind != "unknown"]
+    for index, layer in enumerate(layers):
+        last = index == len(layers) - 1
+        element = width(layer.result_type)
+        if layer.io_type == "io_stream":
+            if layer.fifo_depth is None or last:
+                continue
+            if design.hls_tool == "vitis_hls":
+                # Vitis HLS: the word's FIFO holds two words (output and next), plus its counts.
+                top["fifo_registers"] += layer.out_pack * element + fifo_registers(layer.fifo_depth,
+                                                                                   layer.out_pack * element, rules)
+            else:
+                top["fifo_registers"] += layer.out_pack * fifo_registers(layer.fifo_depth, element, rules)
+        elif design.pipeline_style == "dataflow":
+            if not last:
+                top["fifo_registers"] += layer.out_elements * fifo_registers(2, element, rules)
+        else:
+            top["boundary_bits"] += (0 if last else layer.out_elements * element) \
+                + (layer.in_elements * width(layer.input_type) if index == 0 else 0)
+    return top
+
+
 def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_ratio: float) -> LayerCounts:
     """The counted quantities of one layer (nothing for a layer the model cannot price)."""
     counts = LayerCounts(layer.name, layer.kind, priced=layer.kind != "unknown", notes=list(layer.notes))
@@ -281,6 +383,9 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
     stream = layer.io_type == "io_stream"
     in_w, out_w = width(layer.input_type), width(layer.result_type)
     counts.out_bits = (layer.out_pack if stream else layer.out_elements) * out_w
+    if layer.kind.startswith("global_pooling"):
+        # The running maximum (or sum) of each channel.
+        counts.ff["accumulator_bits"] += layer.channels * out_w
     if layer.kind.startswith("pooling"):
         # One comparison (or addition) per window element for each output computed at once.
         counts.lut["elementwise_bits"] += (layer.channels if stream else layer.out_elements) \
@@ -289,19 +394,20 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         counts.lut["elementwise_bits"] += (layer.channels if stream else layer.in_elements) * in_w
     if layer.result_type is not None and (layer.result_type.saturates or layer.result_type.rounds):
         counts.lut["cast_bits"] += counts.out_bits
-    if not stream:
-        # io_parallel: the top function registers the arrays passed between layers.
-        counts.ff["boundary_bits"] += counts.out_bits
-    else:
+    if stream:
         counts.stream_words = max(layer.in_positions, layer.out_positions)
         counts.lut["stream_layer"] += 1
         counts.ff["stream_layer"] += 1
+        if not layer.products and layer.function != "linear":
+            # An element-wise layer (activation, pooling) is one step from FIFO to FIFO:
+            # the words it reads and writes are its registers (a linear activation is a wire).
+            counts.word_bits = counts.out_bits + layer.channels * in_w
         if layer.products and layer.out_positions == 1 and layer.in_positions > 1:
             # A stream layer computing once per inference gathers its whole input first.
-            counts.ff["stored_bits"] += layer.in_elements * in_w
+            counts.ff["input_bits"] += layer.in_elements * in_w
         if layer.kernel and (layer.kind.startswith("pool") or "conv" in layer.kind):
             # The sliding window: kernel positions x channels, in registers.
-            counts.ff["stored_bits"] += math.prod(layer.kernel) * layer.channels * in_w
+            counts.ff["window_bits"] += math.prod(layer.kernel) * layer.channels * in_w
         if len(layer.kernel) == 2 and layer.kernel[0] > 1:
             # Line buffer: kernel height - 1 rows of the input image.
             row = round(math.sqrt(layer.in_positions)) if layer.in_positions > 1 else 1
@@ -309,7 +415,7 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
             counts.lut["buffer_bits"] += buffer
             if version_tuple(design.hls4ml_version) < rules.shift_register_buffers_from_version:
                 # Before hls4ml 0.8 the line buffer was registers; since, shift registers (SRLs, in LUTs).
-                counts.ff["stored_bits"] += buffer
+                counts.ff["line_buffer_bits"] += buffer
     counts.lut["dsp"] = counts.ff["dsp"] = float(counts.dsp)
     return counts
 
@@ -317,15 +423,15 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
 # --------------------------------------------------------------------------- timing
 
 
-def product_depth(n_in: int, saturating: bool, clock_ns: float, family: str, timing: dict[str, float]) -> int:
-    """Pipeline stages of a product: a multiply then an adder tree of ``log2(n_in)``
+def product_depth(product: ProductTiming, clock_ns: float, family: str, timing: dict[str, float]) -> int:
+    """Pipeline stages of a product: a multiply then an adder tree of ``log2(inputs)``
     levels, or, when every partial sum saturates or rounds (not associative, so HLS
-    cannot rebalance it), a chain of ``n_in`` additions; on a 7-series part all of it
+    cannot rebalance it), a chain of ``inputs`` additions; on a 7-series part all of it
     ``seven_series_slowdown`` times slower."""
-    if saturating:
-        delay = timing["t_mult_ns"] + timing["t_sat_add_ns"] * n_in
+    if product.chained:
+        delay = timing["t_mult_ns"] + timing["t_sat_add_ns"] * product.inputs
     else:
-        delay = timing["t_mult_ns"] + timing["t_add_ns"] * math.log2(max(1, n_in))
+        delay = timing["t_mult_ns"] + timing["t_add_ns"] * math.log2(max(1, product.inputs))
     if family.lower() in SEVEN_SERIES:
         delay *= timing["seven_series_slowdown"]
     return max(0, math.ceil(delay / clock_ns) - 1)
@@ -345,8 +451,8 @@ class LayerTiming:
 def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing: dict[str, float]) -> LayerTiming:
     """Latency, interval and fill (one stream word through it) of one layer, in cycles."""
     clock = design.clock_period_ns
-    depth = max((product_depth(n_in, sat, clock, design.family, timing) for n_in, _, _, sat in counts.products), default=0)
-    reuse = max((r for _, r, *_ in counts.products), default=layer.reuse_factor if layer.kind == "softmax" else 1)
+    depth = max((product_depth(product, clock, design.family, timing) for product in counts.products), default=0)
+    reuse = max((p.reuse for p in counts.products), default=layer.reuse_factor if layer.kind == "softmax" else 1)
     uses_table = layer.kind == "softmax" or (layer.function or "") in TABLE_FUNCTIONS
     if uses_table:
         depth += math.ceil(timing["table_cycles"])
@@ -355,7 +461,7 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
         total = math.ceil(layer.sequence * step)
         return LayerTiming(total, total, total, depth + 1)
     if layer.io_type == "io_parallel":
-        steps = max((s for _, _, s, *_ in counts.products), default=1)
+        steps = max((p.steps for p in counts.products), default=1)
         latency = steps * reuse - 1 + depth if counts.products else depth
         return LayerTiming(max(0, latency), max(1, steps * reuse), max(0, latency), depth + 1)
     word_ii = counts.word_reuse + (timing["shared_word_cycles"] if counts.shared_weights else 0)
@@ -381,6 +487,17 @@ def design_timing(design: Design, timings: list[LayerTiming], top_cycles: float)
     else:
         interval = max(max(t.latency, t.interval) for t in timings)
     return latency, max(1, interval)
+
+
+def timed_registers(counts: LayerCounts, timing: LayerTiming, design: Design, constants: dict[str, float]) -> None:
+    """Set the register counts that depend on the layer's pipeline: its sums' stage
+    registers (:func:`stage_bits`), and the stream words an element-wise layer reads and
+    writes, registered when one step from FIFO to FIFO does not fit in the clock (a
+    multiply's delay on the family is the yardstick; with the shipped constants 7-series
+    parts register at 5 and 10 ns, UltraScale+ parts at 5 ns but not at 10)."""
+    counts.ff["stage_bits"] = stage_bits(counts, timing)
+    tight = product_depth(ProductTiming(1, 1, 1, False), design.clock_period_ns, design.family, constants) > 0
+    counts.ff["word_bits"] = counts.word_bits if tight else 0.0
 
 
 def stage_bits(counts: LayerCounts, timing: LayerTiming) -> float:

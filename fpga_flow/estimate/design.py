@@ -133,6 +133,10 @@ class Product(BaseModel):
     positions: int = Field(default=1, ge=1, description="Applications per inference (pixels, time steps).")
     n_weights: int = Field(ge=0, description="Multiplications of one application with every weight present (n_in * n_out for a matrix).")
     n_nonzero: int = Field(ge=0, description="Multiplications left once zero weights are dropped (hls4ml's Latency strategy drops them).")
+    zero_weights: int | None = Field(
+        default=None, ge=0, description="Weights hls4ml counted as zero when it wrote the project (its n_zeros: exact zeros "
+                                        "before the weights are stored in their type), which its multiplier limit subtracts; "
+                                        "None when unknown (the stored zeros stand in).")
     constant: bool = Field(description="The second operand is a weight fixed at synthesis (True) or a computed value (False).")
     weight_type: NumberType | None = Field(default=None, description="Type of the weights (or second operand).")
     input_type: NumberType | None = Field(default=None, description="Type of the data operand.")

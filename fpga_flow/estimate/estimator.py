@@ -13,7 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.estimate.calibration import Calibration, load_calibration
-from fpga_flow.estimate.cost import Rules, count_layer, design_timing, design_traits, layer_timing, stage_bits
+from fpga_flow.estimate.cost import (
+    Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers,
+)
 from fpga_flow.estimate.design import FREE_KINDS, Design, LayerDesign
 
 MODEL_NAME = "fpga-flow calibrated estimate"
@@ -182,11 +184,9 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
             continue
         timing = layer_timing(layer, counts, design, calibration.timing)
         timings.append(timing)
-        counts.ff["stage_bits"] = stage_bits(counts, timing)
+        timed_registers(counts, timing, design, calibration.timing)
         lut = sum(calibration.lut.get(term, 0.0) * value for term, value in counts.lut.items())
-        ff = sum(calibration.ff.get(term, 0.0) * value for term, value in counts.ff.items())
-        for trait, present in traits.items():
-            ff *= calibration.ff_factors.get(trait, 1.0) if present else 1.0
+        ff = _ff(counts.ff, traits, calibration)
         figures = {"LUT": lut, "FF": ff, "DSP": counts.dsp, "BRAM_18K": counts.bram}
         for key in RESOURCES:
             totals[key] += figures[key]
@@ -195,6 +195,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
             reuse_factor=layer.reuse_factor, strategy=layer.strategy, LUT=round(lut), FF=round(ff), DSP=counts.dsp,
             BRAM_18K=counts.bram, latency_cycles=timing.latency, notes=counts.notes))
     totals["LUT"] += calibration.lut.get("design", 0.0)
+    totals["FF"] += _ff(count_top(design, rules), traits, calibration)
     latency, interval = design_timing(design, timings, calibration.timing["top_cycles"])
     csynth = Figures(kind="csynth", latency_cycles=latency, interval_cycles=interval,
                      **{key: round(totals[key]) for key in RESOURCES})
@@ -217,6 +218,15 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
                for kind, figures in calibration.error.items()},
         in_scope=not notes, scope_notes=notes,
     )
+
+
+def _ff(counted: dict[str, float], traits: dict[str, bool], calibration: Calibration) -> float:
+    """Flip-flops of counted register quantities: each times its fitted cost, times the
+    factor of each trait the design has."""
+    ff = sum(calibration.ff.get(term, 0.0) * value for term, value in counted.items())
+    for trait, present in traits.items():
+        ff *= calibration.ff_factors.get(trait, 1.0) if present else 1.0
+    return ff
 
 
 def _utilization(figures: dict[str, Figures], capacity: dict[str, int]) -> dict[str, dict[str, float | None]]:

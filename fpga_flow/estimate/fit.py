@@ -30,8 +30,8 @@ import numpy as np
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, FigureError, Scope
 from fpga_flow.estimate.cost import (
-    FF_FACTORS, FF_TERMS, LATENCY_CONSTANTS, LUT_TERMS, Rules, count_layer, design_traits, design_timing, layer_timing, stage_bits,
-    uniform_digits_share, weight_bits,
+    FF_FACTORS, FF_TERMS, LATENCY_CONSTANTS, LUT_TERMS, REGISTER_TERMS, TOP_FF_TERMS, Rules, count_layer, count_top, design_traits,
+    design_timing, layer_timing, timed_registers, uniform_digits_share, weight_bits,
 )
 from fpga_flow.estimate.design import Design
 from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estimate, price, scope_key
@@ -41,8 +41,11 @@ from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES, PairTruth, l
 # Weight of a pair's per-layer reports against its total, per figure fitted.
 LAYER_WEIGHT = {"LUT": 0.5, "FF": 1.0}
 TIMING_LAYER_WEIGHT = 1.0  # the same, in the latency fit
+# The grids span physically plausible values: a multiplication takes a few ns on any AMD
+# part (a DSP48 multiply 2-4 ns), so its delay stops at 8 ns; beyond it, it only trades
+# against the 7-series slowdown and leaves the fit unstable between folds.
 TIMING_GRID: dict[str, tuple[float, ...]] = {
-    "t_mult_ns": tuple(np.round(np.arange(0.5, 12.01, 0.25), 2)),
+    "t_mult_ns": tuple(np.round(np.arange(0.5, 8.01, 0.25), 2)),
     "t_add_ns": tuple(np.round(np.arange(0.0, 2.01, 0.05), 2)),
     "t_sat_add_ns": tuple(np.round(np.arange(0.0, 4.01, 0.1), 2)),
     "seven_series_slowdown": tuple(np.round(np.arange(1.0, 4.01, 0.1), 2)),
@@ -57,6 +60,8 @@ RULES = Rules()
 # Terms the training pairs may have none of: priced as the plain quantity they refine (a
 # saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
 # a 64-bit ROM), rather than left to the solver's start value.
+# Register quantities counted bit for bit (cost.REGISTER_TERMS): one flip-flop each, not fitted.
+FIXED_COSTS: dict[str, float] = dict.fromkeys(REGISTER_TERMS, 1.0)
 FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_lut_bits": 1 / 64,
                                           "table_lut_bits": 1 / 64}
 
@@ -136,14 +141,17 @@ def _timing_loss(pairs: list[Pair], all_counts, timing: dict[str, float]) -> flo
         loss += _log_error(latency, pair.truth.csynth.get("latency"))
         loss += _log_error(interval, pair.truth.csynth.get("interval"))
         priced = [layer for layer, c in zip(pair.design.layers, counts) if c.priced]
-        for layer, layer_timing_ in zip(priced, timings):
-            loss += TIMING_LAYER_WEIGHT * _log_error(layer_timing_.latency, pair.truth.layers.get(layer.name, {}).get("latency"))
+        reported = [(layer_timing_.latency, pair.truth.layers[layer.name]["latency"])
+                    for layer, layer_timing_ in zip(priced, timings)
+                    if pair.truth.layers.get(layer.name, {}).get("latency") is not None]
+        for estimate, report in reported:
+            loss += TIMING_LAYER_WEIGHT / math.sqrt(len(reported)) * _log_error(estimate, report)
     return loss
 
 
 def _fit_timing(pairs: list[Pair], all_counts, rounds: int = 3) -> dict[str, float]:
     timing = dict(START_TIMING)
-    chained = any(chain for counts in all_counts for c in counts for _, _, _, chain in c.products)
+    chained = any(product.chained for counts in all_counts for c in counts for product in c.products)
     for _ in range(rounds):
         for name in LATENCY_CONSTANTS:
             if name == "t_sat_add_ns" and not chained:
@@ -154,47 +162,65 @@ def _fit_timing(pairs: list[Pair], all_counts, rounds: int = 3) -> dict[str, flo
     return timing
 
 
-def _stage_bits(pair: Pair, counts, timing: dict[str, float]) -> None:
+def _timed_registers(pair: Pair, counts, timing: dict[str, float]) -> None:
     for layer, c in zip(pair.design.layers, counts):
         if c.priced:
-            c.ff["stage_bits"] = stage_bits(c, layer_timing(layer, c, pair.design, timing))
+            timed_registers(c, layer_timing(layer, c, pair.design, timing), pair.design, timing)
+
+
+def _top_counts(pair: Pair, figure: str) -> dict[str, float]:
+    """The design-level quantities of ``figure``: the top function's registers (FF), or
+    a constant per design (LUT's ``design`` term)."""
+    return count_top(pair.design, RULES) if figure == "FF" else {"design": 1.0}
 
 
 def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...],
                factors: tuple[str, ...] = ()) -> tuple[dict[str, float], dict[str, float]]:
     """Cost per unit of each term (``figure`` is 'LUT' or 'FF') and a multiplicative
     factor per design trait in ``factors``: non-negative constants minimising the robust
-    (soft-L1) sum of squared log ratios of estimate to report, over the pairs' totals
-    and their per-layer reports (a pair's layers weigh ``LAYER_WEIGHT[figure]`` / sqrt(count))."""
+    (soft-L1) sum of squared log ratios of estimate to report, over the pairs' totals,
+    their per-layer reports (a pair's layers weigh ``LAYER_WEIGHT[figure]`` / sqrt(count))
+    and, for FF, the top function's own registers (weighing as much as one layer)."""
     from scipy.optimize import least_squares
 
     attribute = "lut" if figure == "LUT" else "ff"
     rows, reports, weights, traits = [], [], [], []
     for pair, counts in zip(pairs, all_counts):
         trait = [design_traits(pair.design)[name] for name in factors]
+        top = _top_counts(pair, figure)
+        layer_row = lambda c: [getattr(c, attribute).get(t, 0.0) for t in terms]  # noqa: E731
         report = pair.truth.csynth.get(figure)
         if report:
-            rows.append([sum(getattr(c, attribute)[t] for c in counts) if t != "design" else 1.0 for t in terms])
+            rows.append([sum(getattr(c, attribute).get(t, 0.0) for c in counts) + top.get(t, 0.0) for t in terms])
             reports.append(report)
             weights.append(1.0)
             traits.append(trait)
         reported = [(layer, c) for layer, c in zip(pair.design.layers, counts)
                     if c.priced and pair.truth.layers.get(layer.name, {}).get(figure)]
         for layer, c in reported:
-            rows.append([getattr(c, attribute)[t] if t != "design" else 0.0 for t in terms])
+            rows.append(layer_row(c))
             reports.append(pair.truth.layers[layer.name][figure])
             weights.append(LAYER_WEIGHT[figure] / math.sqrt(len(reported)))
+            traits.append(trait)
+        top_report = (pair.truth.top_level or {}).get(figure) if figure == "FF" else None
+        if top_report and any(top.values()):
+            rows.append([top.get(t, 0.0) for t in terms])
+            reports.append(top_report)
+            weights.append(LAYER_WEIGHT[figure])
             traits.append(trait)
     if not rows:
         return dict.fromkeys(terms, 0.0), dict.fromkeys(factors, 1.0)
     matrix, target, weight = np.array(rows, dtype=float), np.array(reports, dtype=float), np.array(weights)
     flags = np.array(traits, dtype=bool).reshape(len(rows), len(factors))
+    fixed = [index for index, term in enumerate(terms) if term in FIXED_COSTS]
+    known = matrix[:, fixed] @ np.array([FIXED_COSTS[terms[index]] for index in fixed]) if fixed else 0.0
+    matrix[:, fixed] = 0.0
     # Unknowns are scaled to "share of the typical report": comparable magnitudes for the solver.
     scale = np.maximum(matrix.max(axis=0), 1.0) / np.median(target)
     n = len(terms)
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        estimate = matrix @ (x[:n] / scale)
+        estimate = matrix @ (x[:n] / scale) + known
         for index in range(len(factors)):
             estimate = estimate * np.where(flags[:, index], x[n + index], 1.0)
         return weight * np.log((estimate + 1.0) / (target + 1.0))
@@ -203,7 +229,7 @@ def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...
     bounds = (np.concatenate([np.zeros(n), np.full(len(factors), 0.2)]),
               np.concatenate([np.full(n, np.inf), np.full(len(factors), 5.0)]))
     solution = least_squares(residuals, start, bounds=bounds, loss="soft_l1", f_scale=0.3).x
-    costs = {term: float(f"{value:.6g}") for term, value in zip(terms, solution[:n] / scale)}
+    costs = {term: FIXED_COSTS.get(term, float(f"{value:.6g}")) for term, value in zip(terms, solution[:n] / scale)}
     for term, fallback in FALLBACK_TERMS.items():
         if term in costs and not matrix[:, terms.index(term)].any():
             costs[term] = costs.get(fallback, 0.0) if isinstance(fallback, str) else fallback
@@ -230,9 +256,9 @@ def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibra
     all_counts = _counts(pairs, fraction)
     timing = _fit_timing(pairs, all_counts)
     for pair, counts in zip(pairs, all_counts):
-        _stage_bits(pair, counts, timing)
+        _timed_registers(pair, counts, timing)
     lut, _ = _fit_costs(pairs, all_counts, "LUT", LUT_TERMS)
-    ff, ff_factors = _fit_costs(pairs, all_counts, "FF", FF_TERMS, FF_FACTORS)
+    ff, ff_factors = _fit_costs(pairs, all_counts, "FF", FF_TERMS + TOP_FF_TERMS, FF_FACTORS)
     calibration = Calibration(
         version=version, fitted_on=fitted_on, pairs=len(pairs), repositories=len({p.repository for p in pairs}),
         known_digits_ratio=fraction, lut=lut, ff=ff, ff_factors=ff_factors, timing=timing,

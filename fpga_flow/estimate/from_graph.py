@@ -73,7 +73,15 @@ def _product(layer, name: str, weight: str, n_in: int, n_out: int, positions: in
         n_weights=n_weights or size or n_in * n_out, n_nonzero=nonzero, constant=strategy == "latency",
         weight_type=_weight_type(layer, weight), input_type=input_type, accum_type=_type(layer.get_attr("accum_t")),
         reuse_factor=max(1, reuse), weight_digits=digits if strategy == "latency" else None,
+        zero_weights=_zeros(layer, weight),
     )
+
+
+def _zeros(layer, name: str) -> int | None:
+    """The zeros hls4ml counted in a weight array (``nzeros``, written as the config's ``n_zeros``)."""
+    weight = layer.weights.get(name)
+    zeros = getattr(weight, "nzeros", None) if weight is not None else None
+    return int(zeros) if zeros is not None and zeros >= 0 else None
 
 
 def _conv(layer, kind: str, io_type: str, strategy: str, reuse: int, input_type) -> tuple[list[Product], dict]:

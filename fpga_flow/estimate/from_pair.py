@@ -149,6 +149,7 @@ def _product(name: str, config: dict[str, Any], layer: dict[str, Any], input_typ
         constant=constant and strategy == "latency", weight_type=weight_type or parse_type(precision.get("weight")),
         input_type=input_type, accum_type=parse_type(precision.get("accum")),
         reuse_factor=_int(config.get("reuse_factor"), 1) or 1, weight_digits=digits,
+        zero_weights=_int(config.get("n_zeros"), None),
     )
 
 

@@ -55,6 +55,7 @@ def estimate_model(config) -> tuple[Estimate, Design]:
     from fpga_flow.boards import get_board
     from fpga_flow.build import BuildContext, step_check, step_load, step_precision
     from fpga_flow.convert import convert_graph
+    from fpga_flow.model_io import without_autograph
 
     if config.precision_policy not in ESTIMATE_POLICIES:
         raise UserInputError(f"--precision-policy {config.precision_policy}: the estimate compiles nothing, so use "
@@ -62,9 +63,10 @@ def estimate_model(config) -> tuple[Estimate, Design]:
     board = get_board(config.board, config.boards_dir)
     with tempfile.TemporaryDirectory(prefix="fpga-flow-estimate-") as scratch:
         context = BuildContext(config, board, Path(scratch))
-        context.loaded = step_load(context)
-        step_check(context)
-        context.precision = step_precision(context)
+        with without_autograph():  # nothing here traces a tf.function (model_io.without_autograph)
+            context.loaded = step_load(context)
+            step_check(context)
+            context.precision = step_precision(context)
         graph, _ = convert_graph(context.loaded.model, board, context.loaded.settings,
                                  copy.deepcopy(context.precision.hls_config), Path(scratch) / "graph")
         design = describe_graph(graph, board, context.loaded.settings.clock_period_ns)

@@ -27,11 +27,14 @@ _CONFIG = re.compile(r"(?:^|_)((?:[a-z]+_)?config\d+(?:_mult)?)(?=_|$)")
 @dataclass
 class PairTruth:
     """A pair's reported figures: csynth totals, post-synthesis totals when the pair has
-    ``vivado_synth.rpt``, and csynth figures per layer where per-module reports match."""
+    ``vivado_synth.rpt``, csynth figures per layer where the top report's instances or
+    the per-module reports match a layer, and the top function's own resources (its
+    FIFOs and registers: the total less every instance), when its text report lists them."""
 
     csynth: dict[str, float | None]
     vivado_synth: dict[str, float | None] | None = None
     layers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    top_level: dict[str, float | None] | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,6 +52,37 @@ def _top_report(reports: Path, project: str | None) -> Path:
     if not chosen:
         raise UserInputError(f"{reports}: no top-level *_csynth.xml report")
     return chosen[0]
+
+
+def _config_of(module_name: str) -> str | None:
+    """The layer config struct a module name carries (``..._config5_s`` -> ``config5``), or
+    None (no config, or a layer's multiplication sub-module ``config5_mult``)."""
+    found = _CONFIG.findall(module_name.lower())
+    return found[-1] if found and not found[-1].endswith("_mult") else None
+
+
+def _match_instances(report: ParsedReport, configs: dict[str, str]) -> dict[str, dict[str, float | None]]:
+    """Per-layer csynth figures from the top report's instance table, by the config
+    struct in each instance's module name (the top's instances are the layers' outermost
+    modules; io_parallel modules of hls4ml < 0.8 carry no config and stay unmatched)."""
+    matched: dict[str, dict[str, float | None]] = {}
+    for module in report.modules:
+        name = configs.get(_config_of(module.name) or "")
+        if name is not None and name not in matched:
+            figures: dict[str, float | None] = {key: module.resources.get(key) for key in ("LUT", "FF", "DSP", "BRAM_18K")}
+            figures["latency"], figures["interval"] = module.latency_cycles.get("worst"), module.interval_cycles.get("max")
+            matched[name] = figures
+    return matched
+
+
+def _top_level(report: ParsedReport) -> dict[str, float | None] | None:
+    """The top function's resources outside its instances (FIFOs, registers, muxes), or
+    None when the report lists no instance."""
+    if not report.modules:
+        return None
+    return {key: None if report.resources.get(key) is None else
+            report.resources[key] - sum(module.resources.get(key) or 0 for module in report.modules)
+            for key in ("LUT", "FF", "DSP", "BRAM_18K")}
 
 
 def _port_counts(path: Path) -> tuple[int, int]:
@@ -70,10 +104,10 @@ def _match_modules(pair: Path, design: Design, configs: dict[str, str]) -> dict[
     unnamed: list[tuple[Path, ParsedReport]] = []
     for path in sorted(folder.glob("*.xml")):
         report = parse_report(path)
-        found = _CONFIG.findall(path.name.lower())
-        if found and not found[-1].endswith("_mult"):
-            by_config.setdefault(found[-1], []).append(report)
-        elif not found:
+        config = _config_of(path.name)
+        if config is not None:
+            by_config.setdefault(config, []).append(report)
+        elif not _CONFIG.findall(path.name.lower()):
             unnamed.append((path, report))
     matched: dict[str, dict[str, float | None]] = {}
     for config, name in configs.items():
@@ -105,5 +139,12 @@ def load_pair_truth(pair: str | Path, design: Design) -> PairTruth:
         truth.sources[VIVADO_SYNTH] = str(synth.relative_to(pair))
     configs = {str(entry.get("config_struct")): design.layers[index].name
                for index, entry in enumerate(project.get("layers") or []) if entry.get("config_struct")}
-    truth.layers = _match_modules(pair, design, configs)
+    text = top.with_suffix(".rpt")
+    if text.is_file():
+        report = parse_report(text)
+        truth.layers = _match_instances(report, {config.lower(): name for config, name in configs.items()})
+        truth.top_level = _top_level(report)
+        truth.sources["layers"] = str(text.relative_to(pair))
+    for name, figures in _match_modules(pair, design, configs).items():
+        truth.layers.setdefault(name, figures)
     return truth
