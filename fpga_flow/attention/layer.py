@@ -115,11 +115,5 @@ def multiplications(num_heads: int, seq_len: int, embed_dim: int, key_dim: int) 
 
 def estimate_multipliers(num_heads: int, seq_len: int, embed_dim: int, key_dim: int, reuse_factor: int) -> int:
     """Multipliers the HLS kernel instantiates (see the module docstring)."""
-<<<<<<< HEAD
-    inner = num_heads * key_dim
-    total = 3 * seq_len * embed_dim * inner + 2 * num_heads * seq_len * seq_len * key_dim
-    total += 2 * num_heads * seq_len * seq_len + seq_len * inner * embed_dim
-=======
     total = sum(multiplications(num_heads, seq_len, embed_dim, key_dim).values())
->>>>>>> h13-estimate
     return math.ceil(total / max(1, reuse_factor))
