@@ -271,7 +271,7 @@ def step_convert(ctx: BuildContext) -> HLSProject:
 
     project = convert(ctx.loaded.model, ctx.board, ctx.settings, ctx.project_dir, ctx.hls_config)
     if ctx.fit is not None:
-        check_plan_kept(project.graph, {layer.layer: (layer.strategy, layer.reuse_factor) for layer in ctx.fit.layers})
+        check_plan_kept(project.graph, ctx.fit.chosen.plan)
     return project
 
 

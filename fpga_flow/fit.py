@@ -62,18 +62,22 @@ utilization is kept and the build fails naming the resource.
 **The search** (all pricing by :func:`fpga_flow.estimate.price`, nothing compiled):
 
 1. For each io type, the model is converted to an hls4ml graph (not written) with the
-   chosen precisions and described once. Each layer option is priced alone (its
-   layer's figures do not depend on the other layers' plans); options another option
-   of the same layer beats in every resource and in latency are dropped.
-2. A design's resources are the sum of its layers' plus a fixed part, and its
-   latency in io_parallel the sum of its layers' (layers run in sequence); in
-   io_stream layers overlap, so the slowest layer's latency is a lower bound on the
-   design's. A depth-first branch and bound over the layers, with the component-wise
-   cheapest remaining options as its bound, finds the :data:`PLANS_PRICED` best plans
-   by that sum for each objective: fastest within budget, least peak meeting the
-   target, least peak at all.
-3. Those plans are priced whole; the choice is made on the whole-plan figures. Only
-   the chosen plan is converted, written and compiled (the build's next steps).
+   chosen precisions and described once. Each layer option is priced alone (a layer's
+   figures do not depend on the other layers' plans); options another option of the
+   same layer beats in every resource and in latency are dropped.
+2. A depth-first branch and bound over the tuned layers (:func:`search`) bounds each
+   partial plan by its layers' figures plus the cheapest and fastest options of the
+   layers still open (a design's resources are the sum of its layers', its latency
+   the sum in io_parallel and at least the slowest layer's in io_stream) and prices
+   each whole plan it reaches. It keeps the :data:`PLANS_PRICED` best plans of each
+   goal: the fastest within budget, the least peak share meeting the target, the
+   least peak share at all (what is reported when nothing fits).
+3. The choice is made on the whole-plan figures. The chosen plan is converted once
+   more: hls4ml must keep every planned value (:func:`check_plan_kept`), and its own
+   description gives the chosen figures. (They equal the planned ones, but for the
+   interval: hls4ml makes an io_parallel design DATAFLOW when a layer takes the
+   Resource strategy, which a plan does not say.) Only that plan is written and
+   compiled (the build's next steps).
 """
 
 from __future__ import annotations
@@ -90,41 +94,45 @@ from pydantic import BaseModel, ConfigDict, Field
 from fpga_flow.boards import Board
 from fpga_flow.convert import IO_TYPES, STRATEGIES, HLSSettings, convert_graph
 from fpga_flow.errors import FlowError, UnsupportedModelError, UserInputError
-from fpga_flow.estimate import Design, Estimate, LayerDesign, LayerPlan, price
+from fpga_flow.estimate import Design, Estimate, LayerDesign, LayerPlan, NumberType, price
+from fpga_flow.estimate.design import parse_type
 from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.estimate.from_graph import describe_graph
 
-# hls4ml 1.3 classes whose reuse factor the backend validates (get_layer_mult_size knows them).
+# hls4ml 1.3 classes whose reuse factor its backend validates (get_layer_mult_size knows them).
 TUNED_CLASSES = ("Dense", "Conv1D", "Conv2D", "LSTM", "GRU")
-RECURRENT_CLASSES = ("LSTM", "GRU")
-# Plans priced whole per io type and objective (each ~1 ms), and the branch and bound's node limit.
+# Of those, the ones that use their reuse factor for a second (recurrent) product too.
+RECURRENT_HLS_CLASSES = ("LSTM", "GRU")
+# Plans priced whole per io type and goal (about a millisecond each), and the branch
+# and bound's limit on partial plans per search.
 PLANS_PRICED = 24
 NODE_LIMIT = 300_000
-# Layer kinds whose io_stream kernel computes what the io_parallel one does, in the same order
-# (module docstring); max pooling is checked apart (its accumulator must hold its input).
+# Layer kinds whose io_stream kernel computes what the io_parallel one does, in the same
+# order (module docstring); max pooling is checked apart (its accumulator must hold its input).
 STREAM_SAME_ARITHMETIC = frozenset({"dense", "conv1d", "conv2d", "activation", "softmax", "batchnorm", "reshape",
                                     "zeropad1d", "zeropad2d"})
 Objective = Literal["least latency", "least resources"]
-Role = Literal["chosen", "unfitted", "considered"]
 
 
 class FitError(FlowError):
-    """The model cannot be fitted at all (no io type converts); a stage failure."""
+    """hls4ml changed a value the fit planned: the fit's fault, a failed stage."""
 
     exit_code = 1
 
 
 class FitRequest(BaseModel):
     """What the user asked of the fit: the budget, an optional target latency, and the
-    HLS options given explicitly, which the fit keeps (constraints)."""
+    HLS options given explicitly, which the fit keeps."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     budget: float = Field(gt=0, le=1, description="Share of each board resource the design may use.")
     target_latency_ns: float | None = Field(default=None, gt=0, description="Latency to meet; None: least latency.")
-    io_type: Literal[IO_TYPES] | None = Field(default=None, description="io type fixed by the user (None: chosen).")
-    strategy: Literal[STRATEGIES] | None = Field(default=None, description="Strategy fixed by the user (None: chosen per layer).")
-    reuse_factor: int | None = Field(default=None, ge=1, description="Reuse factor fixed by the user (None: chosen per layer).")
+    io_type: Literal[IO_TYPES] | None = Field(default=None, description="io type the user fixed (None: chosen).")
+    strategy: Literal[STRATEGIES] | None = Field(
+        default=None, description="Strategy the user fixed for every tuned layer (None: chosen per layer).")
+    reuse_factor: int | None = Field(
+        default=None, ge=1, description="Reuse factor the user fixed for every tuned layer (None: chosen per layer).")
 
     @property
     def objective(self) -> Objective:
@@ -137,18 +145,30 @@ class FitRequest(BaseModel):
                    strategy=config.strategy, reuse_factor=config.reuse_factor)
 
 
+class LayerSetting(BaseModel):
+    """A tuned layer's strategy and reuse factor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: Literal[STRATEGIES]
+    reuse_factor: int = Field(ge=1)
+
+    def __str__(self) -> str:
+        return f"{self.strategy}/{self.reuse_factor}"
+
+
 class LayerChoice(BaseModel):
-    """One tuned layer of the chosen plan, what it could have been, and its estimated cost."""
+    """One tuned layer of the chosen plan, what the search could give it, and its
+    estimated cost under the plan."""
 
     model_config = ConfigDict(extra="forbid")
 
     layer: str
     hls_class: str = Field(description="hls4ml layer class")
-    strategy: Literal[STRATEGIES]
-    reuse_factor: int
-    strategies: list[Literal[STRATEGIES]] = Field(description="Strategies the search could give this layer.")
-    reuse_factors: list[int] = Field(description="Reuse factors hls4ml keeps for this layer (the search's choices).")
-    note: str | None = Field(default=None, description="Why the choices were restricted, if they were.")
+    setting: LayerSetting
+    strategies: list[Literal[STRATEGIES]] = Field(description="Strategies the search could give the layer.")
+    reuse_factors: list[int] = Field(description="Reuse factors hls4ml keeps for the layer (the search's choices).")
+    note: str | None = Field(default=None, description="Why the choices were restricted, when they were.")
     LUT: int | None
     FF: int | None
     DSP: int | None
@@ -157,13 +177,13 @@ class LayerChoice(BaseModel):
 
 
 class FitPoint(BaseModel):
-    """One whole plan, priced: its io type, per tuned layer ``Strategy/R``, its csynth
-    estimate against the board, and whether it fits."""
+    """One whole plan, priced: its io type, its tuned layers' settings, its csynth
+    estimate against the board."""
 
     model_config = ConfigDict(extra="forbid")
 
     io_type: Literal[IO_TYPES]
-    plan: dict[str, str] = Field(description="Per tuned layer, 'Strategy/reuse factor'.")
+    plan: dict[str, LayerSetting] = Field(description="Per tuned layer, its setting.")
     LUT: int
     FF: int
     DSP: int
@@ -172,52 +192,67 @@ class FitPoint(BaseModel):
     interval_cycles: int
     latency_ns: float
     utilization_pct: dict[str, float | None] = Field(description="Each resource against the board's.")
-    peak_pct: float = Field(description="The largest utilization of any resource.")
-    binding: str = Field(description="The resource with the largest utilization.")
+    peak_pct: float = Field(description="The largest share of the board any resource uses, in percent.")
+    binding: str = Field(description="The resource with that share.")
     fits: bool = Field(description="Every resource within the budget.")
 
 
 class FitResult(BaseModel):
     """The fit's record (``summary.json``'s ``fit``): the request, the chosen plan, the
-    unfitted design and the alternatives priced, and how long the search took."""
+    unfitted design and the other plans priced, and what the search took."""
 
     model_config = ConfigDict(extra="forbid")
 
     request: FitRequest
-    objective: Objective
-    kind: str = Field(default="csynth", description="Which estimate figures the budget is checked against.")
+    kind: Literal["csynth"] = Field(default="csynth", description="The estimate figures the budget is checked on.")
     board_resources: dict[str, int] = Field(description="The board's LUT, FF, DSP, BRAM_18K.")
-    io_types: dict[str, str] = Field(description="Per io type: 'searched', or why it was left out.")
+    io_types: dict[str, str] = Field(description="Per io type: 'searched', or why it was not.")
     layers: list[LayerChoice] = Field(description="The chosen plan, per tuned layer.")
-    chosen: FitPoint
-    unfitted: FitPoint = Field(description="The design as it would be built without --fit.")
-    alternatives: list[FitPoint] = Field(description="Other whole plans priced (the best of each objective).")
-    fits: bool = Field(description="The chosen plan is within budget.")
-    target_met: bool | None = Field(description="The chosen plan meets --target-latency (None without it).")
-    target_missed_by_ns: float | None = Field(description="How far the chosen plan's latency is above the target.")
-    layer_options_priced: int
-    plans_priced: int
+    chosen: FitPoint = Field(description="The chosen plan, priced from hls4ml's graph of it.")
+    unfitted: FitPoint = Field(description="The design as the build would make it without --fit.")
+    alternatives: list[FitPoint] = Field(description="The other plans kept: the best few of each goal and io type.")
+    layer_options_priced: int = Field(description="Single-layer changes priced to build the search space.")
+    plans_priced: int = Field(description="Whole plans priced.")
     search_nodes: int = Field(description="Partial plans the branch and bound visited.")
-    search_complete: bool = Field(description="False when the branch and bound stopped at its node limit.")
-    search_s: float = Field(description="Seconds the fit took (conversions to graphs, pricing, search).")
+    search_complete: bool = Field(description="False when a branch and bound stopped at its node limit.")
+    search_s: float = Field(description="Seconds the fit took: conversions to graphs, pricing, search.")
     notes: list[str] = Field(default_factory=list)
+
+    @property
+    def objective(self) -> Objective:
+        return self.request.objective
 
     @property
     def io_type(self) -> str:
         return self.chosen.io_type
 
+    @property
+    def fits(self) -> bool:
+        return self.chosen.fits
+
+    @property
+    def target_met(self) -> bool | None:
+        """Whether the chosen plan fits and meets --target-latency; None without one."""
+        target = self.request.target_latency_ns
+        return None if target is None else self.fits and self.chosen.latency_ns <= target
+
+    @property
+    def target_missed_by_ns(self) -> float | None:
+        target = self.request.target_latency_ns
+        return None if target is None or self.chosen.latency_ns <= target else round(self.chosen.latency_ns - target, 3)
+
     def failure(self) -> str | None:
-        """One line when the fit failed its request (nothing fits, or the target is missed), else None."""
+        """One line when the fit failed its request (nothing fits, or the target is
+        missed), else None."""
         budget = f"{100 * self.request.budget:g}%"
+        point = self.chosen
         if not self.fits:
-            point = self.chosen
             return (f"the design does not fit the board within {budget} by estimate: at best {point.binding} is at "
-                    f"{point.peak_pct:.1f}% ({point.io_type}, plan in summary.json 'fit'); use a larger board, "
-                    "a smaller model, or a larger --budget")
+                    f"{point.peak_pct:.1f}% ({point.io_type}; the plan is in summary.json's 'fit'): use a larger "
+                    "board, a smaller model or a larger --budget")
         if self.target_met is False:
-            return (f"--target-latency {self.request.target_latency_ns:g} ns is missed by "
-                    f"{self.target_missed_by_ns:g} ns: the fastest plan within {budget} takes "
-                    f"{self.chosen.latency_ns:g} ns ({self.chosen.io_type})")
+            return (f"--target-latency {self.request.target_latency_ns:g} ns is missed by {self.target_missed_by_ns:g} ns: "
+                    f"the fastest plan within {budget} takes {point.latency_ns:g} ns ({point.io_type})")
         return None
 
 
@@ -226,29 +261,27 @@ class FitResult(BaseModel):
 
 @dataclass(frozen=True)
 class Option:
-    """One (strategy, reuse factor) of one layer, with the layer's figures under it."""
+    """One setting of one layer, with the layer's figures under it."""
 
-    strategy: str
-    reuse_factor: int
+    setting: LayerSetting
     cost: tuple[float, ...]  # RESOURCES, in order
     latency: int
 
-    @property
-    def plan(self) -> LayerPlan:
-        return LayerPlan(reuse_factor=self.reuse_factor, strategy=self.strategy.lower())
 
-    @property
-    def label(self) -> str:
-        return f"{self.strategy}/{self.reuse_factor}"
+def layer_plan(setting: LayerSetting) -> LayerPlan:
+    """The estimator's plan for a layer setting."""
+    return LayerPlan(reuse_factor=setting.reuse_factor, strategy=setting.strategy.lower())
 
 
 @dataclass
 class TunedLayer:
+    """A layer the search tunes: what it may become, what it is unfitted, its options."""
+
     name: str
     hls_class: str
     strategies: list[str]
     reuse_factors: list[int]
-    unfitted: tuple[str, int]
+    unfitted: LayerSetting
     note: str | None = None
     options: list[Option] = field(default_factory=list)
 
@@ -259,7 +292,7 @@ def valid_reuse_factors(backend, graph_layer) -> list[int]:
     value)."""
     sizes = backend.get_layer_mult_size(graph_layer)
     valid = set(backend.get_valid_reuse_factors(sizes[0], sizes[1]))
-    if graph_layer.class_name in RECURRENT_CLASSES:
+    if graph_layer.class_name in RECURRENT_HLS_CLASSES:
         valid &= set(backend.get_valid_reuse_factors(sizes[2], sizes[3]))
     return sorted(valid)
 
@@ -269,21 +302,19 @@ def saturating_accumulator(layer: LayerDesign) -> bool:
     return any(product.accum_type is not None and product.accum_type.saturates for product in layer.products)
 
 
-def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted: tuple[str, int],
-                  saturates: bool, request: FitRequest) -> TunedLayer:
-    """The strategies and reuse factors the search may give a layer (module docstring:
-    a saturating accumulator keeps the unfitted strategy, and under Resource its reuse
-    factor); the user's --strategy and --reuse-factor are kept."""
-    strategy, reuse = unfitted
-    strategies, note = list(STRATEGIES), None
-    if request.strategy is not None:
-        strategies = [request.strategy]
+def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted: LayerSetting, saturates: bool,
+                  request: FitRequest) -> TunedLayer:
+    """The strategies and reuse factors the search may give a layer: those hls4ml keeps,
+    less what would change its arithmetic (a saturating accumulator keeps the unfitted
+    strategy, and under Resource its reuse factor: module docstring), within the
+    user's --strategy and --reuse-factor."""
+    strategies, note = [request.strategy] if request.strategy else list(STRATEGIES), None
     if saturates:
-        strategies = [strategy]
-        note = "saturating accumulator: the order of its additions must stay, so its strategy stays " + strategy
-        if strategy == "Resource":
-            reuse_factors = [reuse]
-            note += f" at reuse factor {reuse}"
+        strategies = [unfitted.strategy]
+        note = f"saturating accumulator: its additions keep their order, so it stays {unfitted.strategy}"
+        if unfitted.strategy == "Resource":
+            reuse_factors = [unfitted.reuse_factor]
+            note += f" at reuse factor {unfitted.reuse_factor}"
     if request.reuse_factor is not None:
         if request.reuse_factor not in reuse_factors:
             allowed = ", ".join(map(str, reuse_factors))
@@ -294,42 +325,33 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
     return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note)
 
 
-def stream_keeps_arithmetic(graph, design: Design) -> str | None:
-    """None when io_stream computes what io_parallel does for every layer of the
-    model (module docstring), else the first reason it does not. ``graph`` and
-    ``design`` are the model's io_parallel graph and its description."""
-    from fpga_flow.estimate.design import parse_type
-
-    kinds = {layer.name: layer for layer in design.layers}
-    for graph_layer in graph.get_layers():
-        layer = kinds.get(graph_layer.name)
-        if layer is None:  # the input
-            continue
-        if layer.kind in ("pooling1d", "pooling2d"):
-            if (layer.function or "max") != "max":
-                return f"{layer.name}: {layer.function} pooling adds its window in another order in io_stream"
-            accum = graph_layer.get_attr("accum_t")
-            accum = parse_type(accum.precision.definition_cpp()) if accum is not None else None
-            if not holds_exactly(accum, layer.input_type):
-                return (f"{layer.name}: max pooling's accumulator does not hold its input exactly (io_stream "
-                        "converts before taking the max, io_parallel after)")
-            continue
-        if layer.kind not in STREAM_SAME_ARITHMETIC:
-            return f"{layer.name}: {layer.kind} layers compute differently in io_stream"
-        if layer.kind.startswith("conv") and layer.strategy != "latency" and saturating_accumulator(layer):
-            return f"{layer.name}: its saturating Resource-strategy sums are added in another order in io_stream"
-    return None
-
-
-def holds_exactly(wide, narrow) -> bool:
-    """Whether every value of the NumberType ``narrow`` is a value of ``wide``: no fewer
-    fraction bits, and enough integer bits (one more when only ``wide`` is signed)."""
-    if wide is None or narrow is None:
-        return False
-    if narrow.signed and not wide.signed:
+def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
+    """Whether every value of ``narrow`` is a value of ``wide``: no fewer fraction bits,
+    and as many integer bits (one more when only ``wide`` is signed)."""
+    if wide is None or narrow is None or (narrow.signed and not wide.signed):
         return False
     sign_bit = 1 if wide.signed and not narrow.signed else 0
     return wide.integer >= narrow.integer + sign_bit and wide.fraction >= narrow.fraction
+
+
+def stream_keeps_arithmetic(graph, design: Design) -> str | None:
+    """None when io_stream computes what io_parallel does for every layer of the model
+    (module docstring), else the first reason it does not; ``graph`` and ``design`` are
+    one converted graph of the model and its description."""
+    graph_layers = {layer.name: layer for layer in graph.get_layers()}
+    for layer in design.layers:
+        if layer.kind in ("pooling1d", "pooling2d"):
+            if (layer.function or "max") != "max":
+                return f"{layer.name}: {layer.function} pooling adds its window in another order in io_stream"
+            accum = graph_layers[layer.name].get_attr("accum_t")
+            if not holds_exactly(parse_type(accum.precision.definition_cpp()) if accum else None, layer.input_type):
+                return (f"{layer.name}: max pooling's accumulator does not hold its input exactly (io_stream converts "
+                        "before taking the max, io_parallel after)")
+        elif layer.kind not in STREAM_SAME_ARITHMETIC:
+            return f"{layer.name}: {layer.kind} layers compute differently in io_stream"
+        elif layer.kind.startswith("conv") and layer.strategy != "latency" and saturating_accumulator(layer):
+            return f"{layer.name}: its saturating Resource-strategy sums are added in another order in io_stream"
+    return None
 
 
 # --------------------------------------------------------------------------- one io type's space
@@ -343,63 +365,76 @@ class Space:
     io_type: str
     design: Design
     tuned: list[TunedLayer]
-    unfitted: dict[str, LayerPlan]
     fixed_cost: tuple[float, ...] = ()
     fixed_latency: float = 0.0  # io_parallel: the other layers' cycles; io_stream: the slowest other layer's
-    priced: int = 0
+    priced: int = 0  # single-layer changes priced
+    plans_priced: int = 0  # whole plans priced by the searches
 
     @property
     def stream(self) -> bool:
         return self.io_type == "io_stream"
 
+    def plan(self, settings: dict[str, LayerSetting]) -> dict[str, LayerPlan]:
+        return {name: layer_plan(setting) for name, setting in settings.items()}
 
-def _figures(estimate: Estimate, name: str) -> tuple[tuple[float, ...], int]:
+    @property
+    def unfitted(self) -> dict[str, LayerSetting]:
+        return {layer.name: layer.unfitted for layer in self.tuned}
+
+    def settings_of(self, indices: tuple[int, ...]) -> dict[str, LayerSetting]:
+        """A plan of the search (an option index per tuned layer) as layer settings."""
+        return {layer.name: layer.options[index].setting for layer, index in zip(self.tuned, indices)}
+
+
+def _layer_figures(estimate: Estimate, name: str) -> tuple[tuple[float, ...], int]:
     layer = next(layer for layer in estimate.per_layer if layer.layer == name)
     return tuple(float(getattr(layer, key) or 0) for key in RESOURCES), int(layer.latency_cycles or 0)
 
 
 def price_options(space: Space, available: dict[str, int]) -> None:
-    """Price each layer option alone and keep the ones no other option of the layer
-    beats in every resource and in latency; fill in the fixed part."""
-    reference = price(space.design, space.unfitted, available=available)
+    """Price each option of each tuned layer alone (a layer's figures do not depend on
+    the other layers' plans), keep those no other option of the layer beats in every
+    resource and in latency, and fill in the fixed part."""
+    reference = price(space.design, space.plan(space.unfitted), available=available)
     space.priced += 1
-    totals = tuple(float(getattr(reference.csynth, key)) for key in RESOURCES)
-    tuned_cost = [0.0] * len(RESOURCES)
-    tuned_latency = 0
+    tuned_cost, tuned_latency = [0.0] * len(RESOURCES), 0
     for layer in space.tuned:
-        cost, latency = _figures(reference, layer.name)
+        cost, latency = _layer_figures(reference, layer.name)
         tuned_cost = [a + b for a, b in zip(tuned_cost, cost)]
         tuned_latency += latency
         options = []
         for strategy in layer.strategies:
             for reuse in layer.reuse_factors:
-                option = Option(strategy, reuse, (), 0)
-                estimate = price(space.design, {layer.name: option.plan}, available=available)
+                setting = LayerSetting(strategy=strategy, reuse_factor=reuse)
+                estimate = price(space.design, {layer.name: layer_plan(setting)}, available=available)
                 space.priced += 1
-                cost, latency = _figures(estimate, layer.name)
-                options.append(Option(strategy, reuse, cost, latency))
-        layer.options = _undominated(options, preferred=layer.unfitted)
-    space.fixed_cost = tuple(total - tuned for total, tuned in zip(totals, tuned_cost))
+                options.append(Option(setting, *_layer_figures(estimate, layer.name)))
+        # In io_stream a layer adds its fill, not its latency, unless it is the slowest:
+        # an option slower and no cheaper than another may still fill faster, so all stay.
+        layer.options = options if space.stream else _undominated(options, preferred=layer.unfitted)
+    space.fixed_cost = tuple(getattr(reference.csynth, key) - tuned for key, tuned in zip(RESOURCES, tuned_cost))
     if space.stream:
-        others = [l.latency_cycles or 0 for l in reference.per_layer if l.layer not in {t.name for t in space.tuned}]
-        space.fixed_latency = float(max(others, default=0))
+        tuned_names = {layer.name for layer in space.tuned}
+        space.fixed_latency = float(max((layer.latency_cycles or 0 for layer in reference.per_layer
+                                         if layer.layer not in tuned_names), default=0))
     else:
         space.fixed_latency = float(reference.csynth.latency_cycles - tuned_latency)
 
 
-def _undominated(options: list[Option], preferred: tuple[str, int]) -> list[Option]:
-    """Options not beaten in every figure by another; of equal ones, the unfitted (or the
-    first) is kept."""
-    ordered = sorted(options, key=lambda o: ((o.strategy, o.reuse_factor) != preferred, o.strategy != "Latency",
-                                             o.reuse_factor))
+def _undominated(options: list[Option], preferred: LayerSetting) -> list[Option]:
+    """The options no other beats in every figure; of equal ones, the unfitted setting,
+    else Latency, else the smaller reuse factor."""
+    def figures(option: Option) -> tuple[float, ...]:
+        return (*option.cost, option.latency)
+
+    def covers(a: Option, b: Option) -> bool:  # a is at least as good as b everywhere
+        return all(x <= y for x, y in zip(figures(a), figures(b)))
+
     kept: list[Option] = []
-    for option in ordered:
-        figures = (*option.cost, option.latency)
-        if any(all(a <= b for a, b in zip((*other.cost, other.latency), figures)) for other in kept):
-            continue
-        kept = [other for other in kept
-                if not all(a <= b for a, b in zip(figures, (*other.cost, other.latency)))]
-        kept.append(option)
+    for option in sorted(options, key=lambda o: (o.setting != preferred, o.setting.strategy != "Latency",
+                                                 o.setting.reuse_factor)):
+        if not any(covers(other, option) for other in kept):
+            kept = [other for other in kept if not covers(option, other)] + [option]
     return kept
 
 
@@ -408,9 +443,9 @@ def _undominated(options: list[Option], preferred: tuple[str, int]) -> list[Opti
 
 @dataclass(frozen=True)
 class Goal:
-    """What one search ranks by and what it requires: ``rank`` is 'latency' (then peak)
-    or 'peak' (then latency); ``limits`` the most of each resource a plan may use;
-    ``target_cycles`` the most latency a plan may take."""
+    """What one search ranks by and requires: ``rank`` 'latency' (then peak share) or
+    'peak' (then latency); ``limits`` the most of each resource a plan may use;
+    ``target_cycles`` the most latency it may take."""
 
     rank: Literal["latency", "peak"]
     limits: tuple[float, ...] | None = None
@@ -418,52 +453,54 @@ class Goal:
 
 
 def peak_share(resources, capacities) -> float:
-    """The largest share of the board any resource uses (a resource the board lacks,
-    used at all, counts as infinitely over)."""
-    shares = [used / capacity if capacity else (math.inf if used > 0 else 0.0)
-              for used, capacity in zip(resources, capacities)]
-    return max(shares, default=0.0)
+    """The largest share of the board any resource uses; a resource the board lacks
+    counts each unit used as a whole board."""
+    return max((used / capacity if capacity else float(used) for used, capacity in zip(resources, capacities)),
+               default=0.0)
 
 
-def search(space: Space, capacities: tuple[int, ...], goal: Goal, keep: int = PLANS_PRICED,
-           node_limit: int = NODE_LIMIT) -> tuple[list[tuple[int, ...]], int, bool]:
-    """The ``keep`` best plans of ``space`` for ``goal`` by the additive figures (option
-    index per tuned layer, best first), the nodes visited, and whether the search ran
-    to the end (else it stopped at ``node_limit`` with the best found so far)."""
-    layers = space.tuned
-    n = len(layers)
-    width = len(RESOURCES)
-    # Suffix bounds: what the layers from i on cost at least, component by component.
-    min_cost = [[0.0] * width for _ in range(n + 1)]
-    min_sum = [0.0] * (n + 1)
-    max_of_min = [0.0] * (n + 1)
-    for i in range(n - 1, -1, -1):
+def search(space: Space, capacities: tuple[int, ...], goal: Goal, evaluate: Callable[[tuple[int, ...]], FitPoint],
+           keep: int = PLANS_PRICED, node_limit: int = NODE_LIMIT) -> tuple[list[FitPoint], int, bool]:
+    """The ``keep`` best plans of ``space`` for ``goal``, priced whole by ``evaluate``
+    (given an option index per tuned layer), best first; the partial plans visited;
+    and whether the search ran to its end (else it stopped at ``node_limit``, keeping
+    the best it found).
+
+    A partial plan's bound adds, for each layer still open, its cheapest option in each
+    resource and its fastest in latency: the design's resources are its layers' plus
+    the fixed part, and its latency in io_parallel their sum (layers run in sequence),
+    in io_stream at least the slowest layer's (layers overlap, each adding its fill).
+    No completion does better than the bound, so a partial plan whose bound breaks a
+    limit, or ranks behind the ``keep``-th whole plan found, is not explored; whole
+    plans are ranked on their own figures."""
+    layers, count, width = space.tuned, len(space.tuned), len(RESOURCES)
+    least_cost = [[0.0] * width for _ in range(count + 1)]
+    least_sum, least_slowest = [0.0] * (count + 1), [0.0] * (count + 1)
+    for i in range(count - 1, -1, -1):
         options = layers[i].options
-        min_cost[i] = [min_cost[i + 1][k] + min(o.cost[k] for o in options) for k in range(width)]
-        least = min(o.latency for o in options)
-        min_sum[i] = min_sum[i + 1] + least
-        max_of_min[i] = max(max_of_min[i + 1], least)
+        least_cost[i] = [least_cost[i + 1][k] + min(o.cost[k] for o in options) for k in range(width)]
+        fastest = min(o.latency for o in options)
+        least_sum[i], least_slowest[i] = least_sum[i + 1] + fastest, max(least_slowest[i + 1], fastest)
+    # Per-layer figures are rounded, the design's totals are not: allow that much.
+    slack = 0.5 * (count + 1)
 
-    def latency_key(total: float, slowest: float) -> tuple[float, ...]:
-        # io_parallel: layers in sequence (exact); io_stream: the slowest layer bounds the design, then the sum.
-        return (max(space.fixed_latency, slowest), total) if space.stream else (space.fixed_latency + total,)
-
-    def key(resources, total, slowest) -> tuple[float, ...]:
-        latency = latency_key(total, slowest)
+    def rank(resources, latency: float) -> tuple[float, float]:
         peak = peak_share(resources, capacities)
-        return (*latency, peak) if goal.rank == "latency" else (peak, *latency)
+        return (latency, peak) if goal.rank == "latency" else (peak, latency)
 
-    def allowed(resources, total, slowest) -> bool:
+    def allowed(resources, latency: float) -> bool:
         if goal.limits is not None and any(used > limit for used, limit in zip(resources, goal.limits)):
             return False
-        return goal.target_cycles is None or latency_key(total, slowest)[0] <= goal.target_cycles
+        return goal.target_cycles is None or latency <= goal.target_cycles
 
-    best: list[tuple[tuple[float, ...], int, tuple[int, ...]]] = []  # max-heap on the key, by negation
-    visited = 0
-    complete = True
-    order = [sorted(range(len(layer.options)), key=(lambda i, layer=layer: layer.options[i].latency)
-                    if goal.rank == "latency" else (lambda i, layer=layer: peak_share(layer.options[i].cost, capacities)))
-             for layer in layers]
+    def option_order(layer: TunedLayer) -> list[int]:
+        if goal.rank == "latency":
+            return sorted(range(len(layer.options)), key=lambda i: layer.options[i].latency)
+        return sorted(range(len(layer.options)), key=lambda i: peak_share(layer.options[i].cost, capacities))
+
+    orders = [option_order(layer) for layer in layers]
+    best: list[tuple[tuple[float, float], int, FitPoint]] = []  # a max-heap: keys negated
+    visited, complete = 0, True
 
     def visit(depth: int, resources: list[float], total: float, slowest: float, chosen: tuple[int, ...]) -> None:
         nonlocal visited, complete
@@ -471,28 +508,26 @@ def search(space: Space, capacities: tuple[int, ...], goal: Goal, keep: int = PL
         if visited > node_limit:
             complete = False
             return
-        bound = [used + rest for used, rest in zip(resources, min_cost[depth])]
-        bound_total, bound_slowest = total + min_sum[depth], max(slowest, max_of_min[depth])
-        if not allowed(bound, bound_total, bound_slowest):
+        bound = [used + rest - slack for used, rest in zip(resources, least_cost[depth])]
+        bound_latency = (max(space.fixed_latency, slowest, least_slowest[depth]) if space.stream
+                         else space.fixed_latency + total + least_sum[depth])
+        bound_rank = rank(bound, bound_latency)
+        if not allowed(bound, bound_latency) or (len(best) == keep and bound_rank >= tuple(-x for x in best[0][0])):
             return
-        bound_key = key(bound, bound_total, bound_slowest)
-        if len(best) == keep and bound_key >= tuple(-x for x in best[0][0]):
+        if depth == count:
+            point = evaluate(chosen)
+            figures = [getattr(point, key) for key in RESOURCES]
+            if allowed(figures, point.latency_cycles):
+                entry = (tuple(-x for x in rank(figures, point.latency_cycles)), visited, point)
+                (heapq.heappush if len(best) < keep else heapq.heappushpop)(best, entry)
             return
-        if depth == n:
-            entry = (tuple(-x for x in bound_key), visited, chosen)
-            if len(best) < keep:
-                heapq.heappush(best, entry)
-            else:
-                heapq.heappushpop(best, entry)
-            return
-        for index in order[depth]:
+        for index in orders[depth]:
             option = layers[depth].options[index]
             visit(depth + 1, [used + cost for used, cost in zip(resources, option.cost)], total + option.latency,
                   max(slowest, option.latency), (*chosen, index))
 
     visit(0, list(space.fixed_cost), 0.0, 0.0, ())
-    ranked = sorted(best, key=lambda entry: tuple(-x for x in entry[0]))
-    return [entry[2] for entry in ranked], visited, complete
+    return [entry[2] for entry in sorted(best, key=lambda entry: tuple(-x for x in entry[0]))], visited, complete
 
 
 # --------------------------------------------------------------------------- the fit
@@ -504,44 +539,44 @@ def _strategy_name(graph_layer) -> str | None:
     return {"latency": "Latency", "resource": "Resource"}.get(text)
 
 
-def with_plan(hls_config: dict[str, Any], plan: dict[str, tuple[str, int]]) -> dict[str, Any]:
+def with_plan(hls_config: dict[str, Any], plan: dict[str, LayerSetting]) -> dict[str, Any]:
     """A copy of ``hls_config`` with each planned layer's strategy and reuse factor."""
     config = copy.deepcopy(hls_config)
-    for name, (strategy, reuse) in plan.items():
+    for name, setting in plan.items():
         layer = config["LayerName"].setdefault(name, {})
-        layer["Strategy"], layer["ReuseFactor"] = strategy, reuse
+        layer["Strategy"], layer["ReuseFactor"] = setting.strategy, setting.reuse_factor
     return config
 
 
 def fitted_config(hls_config: dict[str, Any], fit: FitResult) -> dict[str, Any]:
     """The configuration the fitted design is converted with."""
-    return with_plan(hls_config, {layer.layer: (layer.strategy, layer.reuse_factor) for layer in fit.layers})
+    return with_plan(hls_config, fit.chosen.plan)
 
 
-def check_plan_kept(graph, plan: dict[str, tuple[str, int]]) -> None:
+def check_plan_kept(graph, plan: dict[str, LayerSetting]) -> None:
     """Refuse a graph in which hls4ml changed a planned strategy or reuse factor (the
-    search offers only values it keeps, so this is fpga-flow's fault, reported as such)."""
+    search offers only values hls4ml keeps, so this is the fit's fault, said so)."""
     layers = {layer.name: layer for layer in graph.get_layers()}
-    for name, (strategy, reuse) in plan.items():
+    for name, setting in plan.items():
         layer = layers[name]
-        kept = [_strategy_name(layer), layer.get_attr("reuse_factor")]
-        if layer.class_name in RECURRENT_CLASSES:
-            kept.append(layer.get_attr("recurrent_reuse_factor"))
-        if kept[0] != strategy or any(value != reuse for value in kept[1:]):
-            raise FitError(f"hls4ml made layer {name} {kept[0]}/{'/'.join(map(str, kept[1:]))} where the fit planned "
-                           f"{strategy}/{reuse}: a bug in fpga-flow's fit, please report it with this model")
+        reuse = [layer.get_attr("reuse_factor")]
+        if layer.class_name in RECURRENT_HLS_CLASSES:
+            reuse.append(layer.get_attr("recurrent_reuse_factor"))
+        if _strategy_name(layer) != setting.strategy or any(value != setting.reuse_factor for value in reuse):
+            raise FitError(f"hls4ml made layer {name} {layer.get_attr('strategy')} with reuse factor "
+                           f"{'/'.join(map(str, reuse))} where the fit planned {setting}: a fault of fpga-flow's fit, "
+                           "please report it with this model")
 
 
 class _Converter:
-    """Graphs of the model for one board (nothing written), described for pricing."""
+    """hls4ml graphs of the model for one board (nothing written), and their descriptions."""
 
     def __init__(self, model, board: Board, settings: HLSSettings):
         self.model, self.board, self.settings = model, board, settings
 
     def graph(self, io_type: str, hls_config: dict[str, Any]):
         settings = self.settings.model_copy(update={"io_type": io_type})
-        graph, _ = convert_graph(self.model, self.board, settings, copy.deepcopy(hls_config))
-        return graph
+        return convert_graph(self.model, self.board, settings, copy.deepcopy(hls_config))[0]
 
     def describe(self, graph) -> Design:
         return describe_graph(graph, self.board, self.settings.clock_period_ns)
@@ -550,7 +585,7 @@ class _Converter:
 def _space(converter: _Converter, backend, io_type: str, hls_config: dict[str, Any], request: FitRequest,
            notes: list[str]) -> tuple[Space, Any, Design]:
     """The search space of one io type, and the graph and description of the design as
-    configured (the unfitted one, in this io type)."""
+    configured (the unfitted design, in this io type)."""
     graph = converter.graph(io_type, hls_config)
     design = converter.describe(graph)
     by_name = {layer.name: layer for layer in design.layers}
@@ -560,67 +595,54 @@ def _space(converter: _Converter, backend, io_type: str, hls_config: dict[str, A
             continue
         strategy = _strategy_name(graph_layer)
         if graph_layer.name not in hls_config["LayerName"] or strategy is None:
-            notes.append(f"{graph_layer.name}: kept as configured (strategy {graph_layer.get_attr('strategy')})")
+            notes.append(f"{graph_layer.name}: kept as configured ({graph_layer.get_attr('strategy')} strategy)")
             continue
-        unfitted = (strategy, int(graph_layer.get_attr("reuse_factor")))
+        unfitted = LayerSetting(strategy=strategy, reuse_factor=int(graph_layer.get_attr("reuse_factor")))
         tuned.append(layer_choices(graph_layer.name, graph_layer.class_name, valid_reuse_factors(backend, graph_layer),
                                    unfitted, saturating_accumulator(by_name[graph_layer.name]), request))
-    unfitted_plan = {layer.name: LayerPlan(reuse_factor=layer.unfitted[1], strategy=layer.unfitted[0].lower())
-                     for layer in tuned}
+    as_latency = {layer.name: LayerSetting(strategy="Latency", reuse_factor=layer.unfitted.reuse_factor)
+                  for layer in tuned if layer.unfitted.strategy == "Resource" and "Latency" in layer.strategies}
     described = design
-    resource_now = {layer.name: (layer.unfitted[0], layer.unfitted[1]) for layer in tuned
-                    if layer.unfitted[0] == "Resource" and "Latency" in layer.strategies}
-    if resource_now:
-        # Describe the weights as the Latency strategy stores them (their CSD digits), so
-        # both strategies are priced from one description.
-        latency = {name: ("Latency", reuse) for name, (_, reuse) in resource_now.items()}
-        described = converter.describe(converter.graph(io_type, with_plan(hls_config, latency)))
-    return Space(io_type, described, tuned, unfitted_plan), graph, design
+    if as_latency:
+        # Describe the weights as the Latency strategy stores them (constants, with their
+        # CSD digits), so one description prices both strategies.
+        described = converter.describe(converter.graph(io_type, with_plan(hls_config, as_latency)))
+    return Space(io_type, described, tuned), graph, design
 
 
-def _point(space: Space, chosen: tuple[int, ...] | None, estimate: Estimate, budget: float,
+def _point(io_type: str, settings: dict[str, LayerSetting], estimate: Estimate, budget: float,
            available: dict[str, int]) -> FitPoint:
     figures = estimate.csynth
     used = {key: getattr(figures, key) for key in RESOURCES}
-    shares = {key: (used[key] / available[key] if available[key] else (math.inf if used[key] else 0.0))
-              for key in RESOURCES}
+    shares = {key: peak_share([used[key]], [available[key]]) for key in RESOURCES}
     binding = max(RESOURCES, key=lambda key: shares[key])
-    if chosen is None:
-        plan = {layer.name: f"{layer.unfitted[0]}/{layer.unfitted[1]}" for layer in space.tuned}
-    else:
-        plan = {layer.name: layer.options[index].label for layer, index in zip(space.tuned, chosen)}
     return FitPoint(
-        io_type=space.io_type, plan=plan, **used, latency_cycles=figures.latency_cycles,
+        io_type=io_type, plan=settings, **used, latency_cycles=figures.latency_cycles,
         interval_cycles=figures.interval_cycles, latency_ns=estimate.latency_ns,
-        utilization_pct=estimate.utilization_pct["csynth"], peak_pct=round(100 * shares[binding], 2), binding=binding,
-        fits=all(used[key] <= budget * available[key] for key in RESOURCES),
+        utilization_pct=estimate.utilization_pct["csynth"], peak_pct=round(100 * shares[binding], 2),
+        binding=binding, fits=all(used[key] <= budget * available[key] for key in RESOURCES),
     )
 
 
-def _plan_of(point: FitPoint) -> dict[str, tuple[str, int]]:
-    return {name: (label.split("/")[0], int(label.split("/")[1])) for name, label in point.plan.items()}
-
-
-def _choose(points: list[FitPoint], request: FitRequest) -> tuple[FitPoint, bool | None]:
-    """The chosen point by the request's objective, and whether it meets the target
-    latency (None without one)."""
+def choose(points: list[FitPoint], request: FitRequest) -> FitPoint:
+    """The point the request asks for: within budget, the fastest (least peak share on
+    ties), or with a target latency the least peak share among those meeting it (else
+    the fastest); when none is within budget, the least peak share."""
     within = [point for point in points if point.fits]
     if not within:
-        return min(points, key=lambda p: (p.peak_pct, p.latency_cycles)), None if request.target_latency_ns is None else False
-    fastest = min(within, key=lambda p: (p.latency_cycles, p.peak_pct))
-    if request.target_latency_ns is None:
-        return fastest, None
-    meeting = [point for point in within if point.latency_ns <= request.target_latency_ns]
-    if not meeting:
-        return fastest, False
-    return min(meeting, key=lambda p: (p.peak_pct, p.latency_cycles)), True
+        return min(points, key=lambda p: (p.peak_pct, p.latency_cycles))
+    target = request.target_latency_ns
+    meeting = [point for point in within if target is not None and point.latency_ns <= target]
+    if meeting:
+        return min(meeting, key=lambda p: (p.peak_pct, p.latency_cycles))
+    return min(within, key=lambda p: (p.latency_cycles, p.peak_pct))
 
 
 def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], request: FitRequest,
                progress: Callable[[str], None] = lambda message: None) -> FitResult:
-    """The plan that fits ``board`` best for ``request`` (module docstring), with the
+    """The plan that fits ``board`` best for ``request`` (module docstring), for the
     precisions of ``hls_config``; ``settings`` describe the unfitted design. Nothing is
-    written: the graphs are converted in memory."""
+    written or compiled."""
     import hls4ml
 
     start = time.perf_counter()
@@ -630,75 +652,75 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     limits = tuple(request.budget * capacity for capacity in capacities)
     converter = _Converter(model, board, settings)
     notes: list[str] = []
-    io_record: dict[str, str] = {}
+    searched: dict[str, str] = {}
     spaces: list[Space] = []
-    unfitted_graph = unfitted_design = None
-    others = [io for io in IO_TYPES if io != settings.io_type]
-    for io_type in [settings.io_type] + ([] if request.io_type is not None else others):
+    unfitted = None
+    for io_type in [settings.io_type, *(io for io in IO_TYPES if io != settings.io_type)]:
         if io_type != settings.io_type:
-            reason = stream_keeps_arithmetic(unfitted_graph, unfitted_design)
+            reason = (f"--io-type {request.io_type} given" if request.io_type is not None
+                      else stream_keeps_arithmetic(*unfitted))
             if reason is not None:
-                io_record[io_type] = f"not searched: {reason}"
+                searched[io_type] = f"not searched: {reason}"
                 continue
         try:
             space, graph, design = _space(converter, backend, io_type, hls_config, request, notes)
         except UnsupportedModelError as exc:
             if io_type == settings.io_type:
                 raise
-            io_record[io_type] = f"not searched: {exc}"
+            searched[io_type] = f"not searched: {exc}"
             continue
-        if io_type == settings.io_type:
-            unfitted_graph, unfitted_design = graph, design
+        unfitted = unfitted or (graph, design)
         price_options(space, available)
         spaces.append(space)
-        io_record[io_type] = "searched"
-        progress(f"{io_type}: {sum(len(layer.options) for layer in space.tuned)} layer options kept")
-    if request.io_type is not None:
-        for io_type in others:
-            io_record[io_type] = f"not searched: --io-type {request.io_type} given"
+        searched[io_type] = "searched"
+        progress(f"{io_type}: {sum(len(layer.options) for layer in space.tuned)} layer options")
 
     goals = [Goal("latency", limits), Goal("peak")]
     if request.target_latency_ns is not None:
         goals.append(Goal("peak", limits, request.target_latency_ns / settings.clock_period_ns))
     points: dict[tuple, FitPoint] = {}
-    nodes, complete, plans_priced = 0, True, 0
+    nodes, complete = 0, True
     for space in spaces:
+        priced: dict[tuple[int, ...], FitPoint] = {}
+
+        def evaluate(indices: tuple[int, ...], space=space, priced=priced) -> FitPoint:
+            if indices not in priced:
+                plan = space.settings_of(indices)
+                priced[indices] = _point(space.io_type, plan, price(space.design, space.plan(plan), available=available),
+                                         request.budget, available)
+            return priced[indices]
+
         for goal in goals:
-            plans, visited, finished = search(space, capacities, goal)
+            found, visited, finished = search(space, capacities, goal, evaluate)
             nodes, complete = nodes + visited, complete and finished
-            for chosen in plans:
-                plan = {layer.name: layer.options[index].plan for layer, index in zip(space.tuned, chosen)}
-                point = _point(space, chosen, price(space.design, plan, available=available), request.budget, available)
-                plans_priced += 1
-                points.setdefault((point.io_type, tuple(sorted(point.plan.items()))), point)
-    unfitted_space = spaces[0]
-    unfitted = _point(unfitted_space, None, price(unfitted_space.design, unfitted_space.unfitted, available=available),
-                      request.budget, available)
-    chosen, target_met = _choose(list(points.values()) or [unfitted], request)
-    chosen_plan = _plan_of(chosen)
-    # The chosen plan as hls4ml makes it: every planned value kept, and its figures from its own graph.
-    graph = converter.graph(chosen.io_type, with_plan(hls_config, chosen_plan))
-    check_plan_kept(graph, chosen_plan)
-    realized = price(converter.describe(graph), available=available)
+            for point in found:
+                points.setdefault((space.io_type, tuple(sorted((k, str(v)) for k, v in point.plan.items()))), point)
+        space.plans_priced = len(priced)
+    home = spaces[0]
+    unfitted_point = _point(home.io_type, home.unfitted, price(home.design, home.plan(home.unfitted),
+                                                                  available=available), request.budget, available)
+    best = choose(list(points.values()), request)
+    # The chosen plan as hls4ml makes it: every planned value kept, figures from its own graph.
+    graph = converter.graph(best.io_type, with_plan(hls_config, best.plan))
+    check_plan_kept(graph, best.plan)
+    made = price(converter.describe(graph), available=available)
+    chosen = _point(best.io_type, best.plan, made, request.budget, available)
     space = next(space for space in spaces if space.io_type == chosen.io_type)
-    chosen = _point(space, None, realized, request.budget, available).model_copy(update={"plan": chosen.plan})
     layers = []
     for layer in space.tuned:
-        strategy, reuse = chosen_plan[layer.name]
-        figures = next(entry for entry in realized.per_layer if entry.layer == layer.name)
-        layers.append(LayerChoice(layer=layer.name, hls_class=layer.hls_class, strategy=strategy, reuse_factor=reuse,
+        figures = next(entry for entry in made.per_layer if entry.layer == layer.name)
+        layers.append(LayerChoice(layer=layer.name, hls_class=layer.hls_class, setting=chosen.plan[layer.name],
                                   strategies=layer.strategies, reuse_factors=layer.reuse_factors, note=layer.note,
                                   LUT=figures.LUT, FF=figures.FF, DSP=figures.DSP, BRAM_18K=figures.BRAM_18K,
                                   latency_cycles=figures.latency_cycles))
     if not complete:
-        notes.append(f"the search stopped after {NODE_LIMIT:,} partial plans per objective: the plan is the best found")
-    target = request.target_latency_ns
-    alternatives = [point for key, point in points.items() if point.plan != chosen.plan or point.io_type != chosen.io_type]
+        notes.append(f"a search stopped after {NODE_LIMIT:,} partial plans: the plan is the best it found")
+    progress(f"{sum(space.plans_priced for space in spaces)} plans priced; chosen {chosen.io_type}, "
+             f"{chosen.binding} at {chosen.peak_pct:.1f}%")
     return FitResult(
-        request=request, objective=request.objective, board_resources=available, io_types=io_record, layers=layers,
-        chosen=chosen, unfitted=unfitted, alternatives=alternatives, fits=chosen.fits,
-        target_met=None if target is None else chosen.fits and chosen.latency_ns <= target,
-        target_missed_by_ns=None if target is None or chosen.latency_ns <= target else round(chosen.latency_ns - target, 3),
-        layer_options_priced=sum(space.priced for space in spaces), plans_priced=plans_priced, search_nodes=nodes,
+        request=request, board_resources=available, io_types=searched, layers=layers, chosen=chosen,
+        unfitted=unfitted_point, alternatives=[point for point in points.values() if point is not best],
+        layer_options_priced=sum(space.priced for space in spaces),
+        plans_priced=sum(space.plans_priced for space in spaces), search_nodes=nodes,
         search_complete=complete, search_s=round(time.perf_counter() - start, 3), notes=notes,
     )

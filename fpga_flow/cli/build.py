@@ -150,7 +150,7 @@ def render_fit(out: Console, fit) -> None:
     for column in ("layer", "strategy", "reuse factor", "LUT", "FF", "DSP", "BRAM_18K", "latency (cycles)"):
         table.add_column(column, justify="left" if column in ("layer", "strategy") else "right")
     for layer in fit.layers:
-        table.add_row(layer.layer, layer.strategy, str(layer.reuse_factor),
+        table.add_row(layer.layer, layer.setting.strategy, str(layer.setting.reuse_factor),
                       *(f"{value:,}" if value is not None else "-" for value in
                         (layer.LUT, layer.FF, layer.DSP, layer.BRAM_18K, layer.latency_cycles)))
     out.print(table)
