@@ -169,7 +169,6 @@ def step_load(ctx: BuildContext) -> LoadedModel:
     from fpga_flow.model_io import load_keras_model, load_test_data, model_input_shape
 
     cfg = ctx.config
-    recipe_settings: dict[str, Any] = {}
     if is_model_file(cfg.model):
         path = Path(cfg.model)
         model = load_keras_model(path, cfg.weights)
@@ -197,16 +196,25 @@ def step_load(ctx: BuildContext) -> LoadedModel:
         data = trained.load_data()
         X_eval, y_eval, X_calib = data["X"], data["y"], data["X_calib"]
         origin = f"zoo test split ({len(X_eval)}) and training calibration slice ({len(X_calib)})"
-        recipe_settings = {key: getattr(recipe.hls, key)
-                           for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
     if cfg.max_samples is not None:
         X_eval, X_calib = X_eval[: cfg.max_samples], X_calib[: cfg.max_samples]
         y_eval = None if y_eval is None else y_eval[: cfg.max_samples]
-    chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
-              "clock_period_ns": cfg.clock_period_ns or ctx.board.clock_period_ns}
-    settings = HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
     keras_eval = np.asarray(model.predict(X_eval, verbose=0, batch_size=256))
-    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, keras_eval, settings)
+    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, keras_eval, hls_settings(cfg, ctx.board))
+
+
+def hls_settings(cfg: BuildConfig, board: Board) -> HLSSettings:
+    """The HLS settings of a build: the user's, else the zoo recipe's, else
+    HLSSettings' defaults; the clock is the board's unless given."""
+    recipe_settings: dict[str, Any] = {}
+    if not is_model_file(cfg.model):
+        from model_zoo import get_recipe
+
+        recipe = get_recipe(cfg.model)
+        recipe_settings = {key: getattr(recipe.hls, key) for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
+    chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
+              "clock_period_ns": cfg.clock_period_ns or board.clock_period_ns}
+    return HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
 
 
 def _synthetic_inputs(shape: tuple[int, ...], dist: str) -> np.ndarray:

@@ -66,6 +66,7 @@ def test_each_input_of_a_key_changes_it():
         "model_id": "m2", "board": {**BOARD, "clock_period_ns": 5.0}, "settings": {**SETTINGS, "reuse_factor": 2},
         "policy": "auto", "calibration_id": array_digest(changed), "target_agreement": 0.99,
         "toolchain": {**TOOLCHAIN, "gxx": "13.1.0"}, "source": "s2",
+        "fit": {"budget": 0.8, "target_latency_ns": None, "io_type": None, "strategy": None, "reuse_factor": None},
     }
     for name, value in variants.items():
         assert design_key(**{**inputs, name: value}) != base, name

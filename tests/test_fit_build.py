@@ -151,13 +151,18 @@ def mlp_file(tmp_path_factory) -> Path:
     return folder / "mlp.h5"
 
 
-def test_a_design_that_cannot_fit_exits_one_naming_the_resource_and_keeps_the_best_plan(mlp_file, tmp_path):
-    (tmp_path / "boards").mkdir()
-    (tmp_path / "boards" / "speck.yaml").write_text(
+def _speck_board(folder: Path) -> Path:
+    """A board with 100 LUTs: nothing fits it."""
+    folder.mkdir(exist_ok=True)
+    (folder / "speck.yaml").write_text(
         "name: speck\nvendor: AMD\npart: xc7z020clg400-1\nfamily: zynq\nclock_period_ns: 10\nbackend: Vivado\n"
         "resources: {LUT: 100, FF: 100000, DSP: 200, BRAM_18K: 200, URAM: 0}\n")
+    return folder
+
+
+def test_a_design_that_cannot_fit_exits_one_naming_the_resource_and_keeps_the_best_plan(mlp_file, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("build", str(mlp_file), "--board", "speck", "--boards-dir", str(tmp_path / "boards"), "--fit",
+    result = run_cli("build", str(mlp_file), "--board", "speck", "--boards-dir", str(_speck_board(tmp_path / "boards")), "--fit",
                      "--precision-policy", "default", "--max-samples", "50", "--out", str(out))
     assert result.returncode == 1, result.stderr[-2000:]
     summary = read_summary(out)
@@ -183,3 +188,28 @@ def test_a_missed_target_latency_exits_one_saying_by_how_much(mlp_file, tmp_path
     assert not summary.checks.target_latency.passed and summary.checks.target_latency.threshold == 1
     assert f"error: --target-latency 1 ns is missed by {latency - 1:g} ns: the fastest plan within 80% takes " \
            f"{latency:g} ns" in result.stderr.replace("\n", " ")
+
+
+def test_sweep_with_fit_drops_the_points_that_cannot_fit_before_building_them(mlp_file, tmp_path):
+    """Four points: on a 100-LUT board nothing fits; reuse factor 5 is one hls4ml would
+    change in both layers; only the PYNQ-Z2 at reuse factor 1 is built."""
+    boards, out = _speck_board(tmp_path / "boards"), tmp_path / "sweep"
+    common = ("sweep", str(mlp_file), "--boards-dir", str(boards), "--fit", "--precision-policy", "default",
+              "--max-samples", "50", "--min-agreement", "0", "--workers", "1", "--cache-dir", str(tmp_path / "cache"))
+    result = run_cli(*common, "--board", "pynq-z2,speck", "--reuse-factor", "1,5", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--fit dropped 3 of 4 points before building them" in result.stderr.replace("\n", " ")
+    rows = {(row["board"], row["reuse_factor"]): row for row in json.loads((out / "sweep.json").read_text())["points"]}
+    assert {key: row["status"] for key, row in rows.items()} == {
+        ("pynq-z2", 1): "passed", ("pynq-z2", 5): "dropped", ("speck", 1): "dropped", ("speck", 5): "dropped"}
+    assert rows[("speck", 1)]["error"].startswith("the design does not fit the board within 80% by estimate: at best LUT")
+    for board in ("pynq-z2", "speck"):
+        assert rows[(board, 5)]["error"].startswith("--reuse-factor 5: layer fc1 (Dense) takes only 1, 2, 4, 8, 16, 32, 64, 128")
+    for key, row in rows.items():
+        assert Path(row["run_dir"]).exists() == (key == ("pynq-z2", 1))  # dropped points were never built
+    built = read_summary(rows[("pynq-z2", 1)]["run_dir"])
+    assert built.fit.fits and {setting.reuse_factor for setting in built.fit.chosen.plan.values()} == {1}
+
+    everything_dropped = run_cli(*common, "--board", "speck", "--out", str(tmp_path / "none"))
+    assert everything_dropped.returncode == 1
+    assert "error: no point was built: --fit dropped all 1" in everything_dropped.stderr.replace("\n", " ")
