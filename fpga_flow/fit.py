@@ -696,9 +696,9 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
             for point in found:
                 points.setdefault((space.io_type, tuple(sorted((k, str(v)) for k, v in point.plan.items()))), point)
         space.plans_priced = len(priced)
-    home = spaces[0]
-    unfitted_point = _point(home.io_type, home.unfitted, price(home.design, home.plan(home.unfitted),
-                                                                  available=available), request.budget, available)
+    home = spaces[0]  # the unfitted io type's
+    unfitted_point = _point(home.io_type, home.unfitted, price(unfitted[1], available=available), request.budget,
+                            available)
     best = choose(list(points.values()), request)
     # The chosen plan as hls4ml makes it: every planned value kept, figures from its own graph.
     graph = converter.graph(best.io_type, with_plan(hls_config, best.plan))

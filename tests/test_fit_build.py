@@ -1,8 +1,9 @@
 """``fpga-flow build --fit`` end to end, with real g++ compiles: the fitted digits CNN fits
 the PYNQ-Z2 by estimate, its project carries the planned reuse factors, and it computes
 what the unfitted design computes, bit for bit; the accumulation order that would change
-bits is shown to change them; a design that cannot fit, and a missed target latency,
-end the build with one line and exit 1."""
+bits (under a saturating accumulator) is shown to change them; a design that cannot fit,
+and a missed target latency, end the build with one line and exit 1; a sweep drops the
+points that cannot fit before building them."""
 
 from __future__ import annotations
 
@@ -97,42 +98,42 @@ def test_the_fitted_design_computes_what_the_unfitted_one_does_bit_for_bit(cnn_p
 # --------------------------------------------------------------------------- why saturation is excluded
 
 
-def _adder(tmp_path: Path, accum: str, strategy: str, reuse: int):
-    """A one-neuron layer summing x0 + x1 - x2 - x3 in ``accum``, compiled."""
+def _adder(accum: str):
+    """A one-neuron layer summing x0 + x1 - x2 - x3 in ``accum``: the model, the board,
+    and the hls4ml configuration (as the Latency strategy at reuse factor 1)."""
     import tensorflow as tf
 
     from fpga_flow.boards import get_board
-    from fpga_flow.convert import HLSSettings, base_hls_config, convert
-    from fpga_flow.csim import Bridge, compile_project
+    from fpga_flow.convert import HLSSettings, base_hls_config
 
     model = tf.keras.Sequential([tf.keras.layers.Input((4,), name="x"),
                                  tf.keras.layers.Dense(1, use_bias=False, name="fc")])
     model.layers[0].set_weights([np.array([[1.0], [1.0], [-1.0], [-1.0]])])
-    board = get_board("pynq-z2")
-    settings = HLSSettings(strategy=strategy, reuse_factor=reuse)
+    board, settings = get_board("pynq-z2"), HLSSettings()
     config = base_hls_config(model, settings, board.backend)
     config["LayerName"]["fc"]["Precision"].update(accum=accum, result="ap_fixed<16,6>")
-    project = convert(model, board, settings, tmp_path / f"{strategy}{reuse}-{accum[-8:-1]}", config)
-    return Bridge.load(compile_project(project.output_dir)), model, board, settings, config
+    return model, board, settings, config
 
 
 def test_a_saturating_accumulator_sums_in_another_order_under_resource_so_the_fit_keeps_latency(tmp_path):
-    """3 + 3 - 3 - 3 in ap_fixed<8,3> (at most 3.97): Latency adds x0, x1, x2, x3 and
-    saturates at x1; Resource at reuse factor 2 adds x0, x2, x1, x3 and never does. With
-    wrap-around the two orders agree (modular sums), so only saturation is excluded."""
-    from fpga_flow.fit import FitRequest, fit_design
+    """3 + 3 - 3 - 3 in ap_fixed<8,3> (at most 3.97): the Latency kernel adds x0, x1, x2,
+    x3 and saturates at x1; the Resource kernel at reuse factor 2 adds x0, x2, x1, x3 and
+    never does. (With wrap-around sums the order does not matter: the fitted digits CNN
+    above takes the Resource strategy and computes the same bits.)"""
+    from fpga_flow.convert import convert
+    from fpga_flow.csim import Bridge, compile_project
+    from fpga_flow.fit import FitRequest, LayerSetting, fit_design, with_plan
 
-    x = np.array([[3.0, 3.0, 3.0, 3.0]] + np.random.default_rng(0).uniform(-3, 3, (200, 4)).tolist())
-    saturating, wrapping = "ap_fixed<8,3,AP_RND,AP_SAT>", "ap_fixed<8,3,AP_RND,AP_WRAP>"
-    runs = {(accum, strategy): _adder(tmp_path, accum, strategy, 2 if strategy == "Resource" else 1)
-            for accum in (saturating, wrapping) for strategy in ("Latency", "Resource")}
-    out = {key: run[0].predict(x) for key, run in runs.items()}
-    assert out[saturating, "Latency"][0, 0] == pytest.approx(-2.03125) and out[saturating, "Resource"][0, 0] == 0
-    assert np.array_equal(out[wrapping, "Latency"], out[wrapping, "Resource"])
-    _, model, board, settings, config = runs[saturating, "Latency"]
+    model, board, settings, config = _adder("ap_fixed<8,3,AP_RND,AP_SAT>")
+    x = np.array([[3.0, 3.0, 3.0, 3.0]])
+    out = {}
+    for setting in (LayerSetting(strategy="Latency", reuse_factor=1), LayerSetting(strategy="Resource", reuse_factor=2)):
+        project = convert(model, board, settings, tmp_path / setting.strategy, with_plan(config, {"fc": setting}))
+        out[setting.strategy] = Bridge.load(compile_project(project.output_dir)).predict(x)[0, 0]
+    assert (out["Latency"], out["Resource"]) == (pytest.approx(-2.03125), 0.0)
     fit = fit_design(model, board, settings, config, FitRequest(budget=0.8))
     assert fit.layers[0].strategies == ["Latency"] and "saturating" in fit.layers[0].note
-    _, model, board, settings, config = runs[wrapping, "Latency"]
+    model, board, settings, config = _adder("ap_fixed<8,3,AP_RND,AP_WRAP>")
     assert fit_design(model, board, settings, config, FitRequest(budget=0.8)).layers[0].strategies == ["Latency", "Resource"]
 
 

@@ -144,7 +144,7 @@ def render_summary(summary) -> None:
 
 def render_fit(out: Console, fit) -> None:
     """The fitted plan: per tuned layer its strategy, reuse factor and estimated cost;
-    then the design against the budget (and the target latency)."""
+    then the fitted and the unfitted design against the board."""
     table = Table(title=f"fit: {fit.objective} within {100 * fit.request.budget:g}% of the board "
                         f"({fit.chosen.io_type}; {fit.plans_priced} plans priced in {fit.search_s:.2f} s)")
     for column in ("layer", "strategy", "reuse factor", "LUT", "FF", "DSP", "BRAM_18K", "latency (cycles)"):
