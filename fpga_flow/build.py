@@ -211,7 +211,8 @@ def hls_settings(cfg: BuildConfig, board: Board) -> HLSSettings:
         from model_zoo import get_recipe
 
         recipe = get_recipe(cfg.model)
-        recipe_settings = {key: getattr(recipe.hls, key) for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
+        recipe_settings = {key: getattr(recipe.hls, key)
+                           for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
     chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
               "clock_period_ns": cfg.clock_period_ns or board.clock_period_ns}
     return HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
@@ -456,7 +457,8 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement), **_fit_checks(ctx.fit))
-    status = "synthesis_failed" if ctx.synthesis.status == "failed" else "passed" if checks.all_passed() else "check_failed"
+    passed = checks.all_passed()
+    status = "synthesis_failed" if ctx.synthesis.status == "failed" else "passed" if passed else "check_failed"
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,

@@ -1,18 +1,20 @@
 """Build cache: what a build computed, stored under a content hash of what determined it.
 
 One wrapper, :class:`CachedSteps`, covers the build steps that turn a loaded model into
-a compiled design: ``precision`` (the closure is the slowest stage), ``fit``, ``convert``,
-``compile`` and ``estimate``. An entry holds their results: the compiled project folder
-(firmware objects, bridge library, ``bridge.json``) and, as JSON, the precision choice
-with its closure record, the fit (with --fit) and the estimate. Hit or miss, the run continues on a copy of the entry's project and on
-the records read back from the entry, so a cached build is the same as a fresh one.
+a compiled design: ``precision`` (the closure is the slowest stage), ``fit``,
+``convert``, ``compile`` and ``estimate``. An entry holds their results: the compiled
+project folder (firmware objects, bridge library, ``bridge.json``) and, as JSON, the
+precision choice with its closure record, the fit (with --fit) and the estimate. Hit or
+miss, the run continues on a copy of the entry's project and on the records read back
+from the entry, so a cached build is the same as a fresh one.
 
 The key (:func:`design_key`) hashes everything that shapes those results: the model's
 architecture and weights, the calibration data (for the policies that read it), the
-HLS settings, precision policy and target, the fit's request, the whole board declaration, the toolchain
-(package versions, g++ version and flags) and every file of the fpga_flow package
-(:func:`source_digest`: modules, HLS headers such as ``attention/nnet_qmhsa.h``,
-templates, data files), so no edit to fpga-flow can be served a stale entry.
+HLS settings, precision policy and target, the fit's request, the whole board
+declaration, the toolchain (package versions, g++ version and flags) and every file of
+the fpga_flow package (:func:`source_digest`: modules, HLS headers such as
+``attention/nnet_qmhsa.h``, templates, data files), so no edit to fpga-flow can be
+served a stale entry.
 
 Layout under the cache folder::
 

@@ -251,8 +251,9 @@ class FitResult(BaseModel):
                     f"{point.peak_pct:.1f}% ({point.io_type}; the plan is in summary.json's 'fit'): use a larger "
                     "board, a smaller model or a larger --budget")
         if self.target_met is False:
-            return (f"--target-latency {self.request.target_latency_ns:g} ns is missed by {self.target_missed_by_ns:g} ns: "
-                    f"the fastest plan within {budget} takes {point.latency_ns:g} ns ({point.io_type})")
+            return (f"--target-latency {self.request.target_latency_ns:g} ns is missed by "
+                    f"{self.target_missed_by_ns:g} ns: the fastest plan within {budget} takes {point.latency_ns:g} ns "
+                    f"({point.io_type})")
         return None
 
 
@@ -318,9 +319,9 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
     if request.reuse_factor is not None:
         if request.reuse_factor not in reuse_factors:
             allowed = ", ".join(map(str, reuse_factors))
-            raise UserInputError(f"--reuse-factor {request.reuse_factor}: layer {name} ({hls_class}) takes only {allowed} "
-                                 "(hls4ml would change any other value): choose one of them, or leave --reuse-factor "
-                                 "out and --fit chooses per layer")
+            raise UserInputError(f"--reuse-factor {request.reuse_factor}: layer {name} ({hls_class}) takes only "
+                                 f"{allowed} (hls4ml would change any other value): choose one of them, or leave "
+                                 "--reuse-factor out and --fit chooses per layer")
         reuse_factors = [request.reuse_factor]
     return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note)
 
@@ -686,8 +687,8 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
         def evaluate(indices: tuple[int, ...], space=space, priced=priced) -> FitPoint:
             if indices not in priced:
                 plan = space.settings_of(indices)
-                priced[indices] = _point(space.io_type, plan, price(space.design, space.plan(plan), available=available),
-                                         request.budget, available)
+                estimate = price(space.design, space.plan(plan), available=available)
+                priced[indices] = _point(space.io_type, plan, estimate, request.budget, available)
             return priced[indices]
 
         for goal in goals:

@@ -256,11 +256,11 @@ def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_f
 
     cold = build("cold")
     assert cold.cache.hit is False
-    assert cold.cache.steps == ["precision", "convert", "compile", "estimate"]
+    assert cold.cache.steps == ["precision", "fit", "convert", "compile", "estimate"]
     assert {"precision", "compile"} <= set(cold.timings_s)
     warm = build("warm")
     assert warm.cache.hit is True and warm.cache.key == cold.cache.key
-    assert not {"precision", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
+    assert not {"precision", "fit", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
     assert warm.precision == cold.precision and warm.precision.closure.iterations  # the closure record, whole
     for section in ("fidelity", "checks", "estimate", "toolchain"):
         assert getattr(warm, section) == getattr(cold, section), section

@@ -178,17 +178,26 @@ def test_a_design_that_cannot_fit_exits_one_naming_the_resource_and_keeps_the_be
     assert not (out / "INCOMPLETE").exists() and "Traceback" not in result.stderr
 
 
-def test_a_missed_target_latency_exits_one_saying_by_how_much(mlp_file, tmp_path):
-    out = tmp_path / "run"
-    result = run_cli("build", str(mlp_file), "--board", "pynq-z2", "--fit", "--target-latency", "1",
-                     "--precision-policy", "default", "--max-samples", "50", "--out", str(out))
-    assert result.returncode == 1, result.stderr[-2000:]
-    summary = read_summary(out)
+def test_a_missed_target_latency_exits_one_saying_by_how_much_also_from_the_cache(mlp_file, tmp_path):
+    def build(target: str, out: str) -> tuple[str, ...]:
+        return ("build", str(mlp_file), "--board", "pynq-z2", "--fit", "--target-latency", target, "--precision-policy",
+                "default", "--max-samples", "50", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / out))
+
+    first = run_cli(*build("1", "run"))
+    assert first.returncode == 1, first.stderr[-2000:]
+    summary = read_summary(tmp_path / "run")
     latency = summary.fit.chosen.latency_ns
     assert summary.fit.fits and summary.checks.target_latency.value == latency
     assert not summary.checks.target_latency.passed and summary.checks.target_latency.threshold == 1
     assert f"error: --target-latency 1 ns is missed by {latency - 1:g} ns: the fastest plan within 80% takes " \
-           f"{latency:g} ns" in result.stderr.replace("\n", " ")
+           f"{latency:g} ns" in first.stderr.replace("\n", " ")
+    again = run_cli(*build("1", "run"), "--force")  # the same build: its fit comes from the cache entry
+    assert again.returncode == 1 and read_summary(tmp_path / "run").cache.hit
+    assert read_summary(tmp_path / "run").fit == summary.fit
+    other_target = run_cli(*build("100000", "met"))  # another request: another entry
+    assert other_target.returncode == 0, other_target.stderr[-2000:]
+    met = read_summary(tmp_path / "met")
+    assert not met.cache.hit and met.fit.target_met and met.checks.target_latency.passed
 
 
 def test_sweep_with_fit_drops_the_points_that_cannot_fit_before_building_them(mlp_file, tmp_path):
