@@ -55,6 +55,7 @@ from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_pro
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.fidelity import Fidelity, compare, confusion
+from fpga_flow.fit import FitResult
 from fpga_flow.model_io import is_model_file
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
 from fpga_flow.summary import (
@@ -131,6 +132,7 @@ class BuildContext:
     project_dir: Path | None = None
     loaded: LoadedModel | None = None  # load
     precision: PrecisionChoice | None = None  # precision
+    fit: FitResult | None = None  # fit (None without --fit)
     project: HLSProject | None = None  # convert
     compiled: CompiledProject | None = None  # compile
     estimate: Estimate | None = None  # estimate
@@ -145,6 +147,22 @@ class BuildContext:
         if self.project_dir is None:
             self.project_dir = self.run_dir / rundir.PROJECT_DIR
 
+    @property
+    def settings(self) -> HLSSettings:
+        """The HLS settings the design is converted with: the loaded ones, in the io
+        type the fit chose."""
+        if self.fit is None:
+            return self.loaded.settings
+        return self.loaded.settings.model_copy(update={"io_type": self.fit.io_type})
+
+    @property
+    def hls_config(self) -> dict[str, Any]:
+        """The hls4ml configuration the design is converted with: the chosen precisions,
+        with the fit's per-layer strategies and reuse factors."""
+        from fpga_flow.fit import fitted_config
+
+        return self.precision.hls_config if self.fit is None else fitted_config(self.precision.hls_config, self.fit)
+
 
 # --------------------------------------------------------------------------- steps
 
@@ -157,7 +175,6 @@ def step_load(ctx: BuildContext) -> LoadedModel:
     from fpga_flow.model_io import load_keras_model, load_test_data, model_input_shape
 
     cfg = ctx.config
-    recipe_settings: dict[str, Any] = {}
     if is_model_file(cfg.model):
         path = Path(cfg.model)
         model = load_keras_model(path, cfg.weights)
@@ -185,15 +202,25 @@ def step_load(ctx: BuildContext) -> LoadedModel:
         data = trained.load_data()
         X_eval, y_eval, X_calib = data["X"], data["y"], data["X_calib"]
         origin = f"zoo test split ({len(X_eval)}) and training calibration slice ({len(X_calib)})"
-        recipe_settings = {key: getattr(recipe.hls, key)
-                           for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
     if cfg.max_samples is not None:
         X_eval, X_calib = X_eval[: cfg.max_samples], X_calib[: cfg.max_samples]
         y_eval = None if y_eval is None else y_eval[: cfg.max_samples]
+    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, hls_settings(cfg, ctx.board))
+
+
+def hls_settings(cfg: BuildConfig, board: Board) -> HLSSettings:
+    """The HLS settings of a build: the user's, else the zoo recipe's, else
+    HLSSettings' defaults; the clock is the board's unless given."""
+    recipe_settings: dict[str, Any] = {}
+    if not is_model_file(cfg.model):
+        from model_zoo import get_recipe
+
+        recipe = get_recipe(cfg.model)
+        recipe_settings = {key: getattr(recipe.hls, key)
+                           for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
     chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
-              "clock_period_ns": cfg.clock_period_ns or ctx.board.clock_period_ns}
-    settings = HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
-    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, settings)
+              "clock_period_ns": cfg.clock_period_ns or board.clock_period_ns}
+    return HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
 
 
 def _synthetic_inputs(shape: tuple[int, ...], dist: str) -> np.ndarray:
@@ -239,9 +266,27 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
     return PrecisionChoice(policy=policy, hls_config=result.hls_config, closure=result.to_record())
 
 
+def step_fit(ctx: BuildContext) -> FitResult | None:
+    """With --fit: the per-layer strategies and reuse factors, and the io type, that fit
+    the board by estimate, for the chosen precisions (fpga_flow.fit); None otherwise."""
+    from fpga_flow.fit import FitRequest, fit_design
+
+    if not ctx.config.fit:
+        return None
+    loaded = ctx.loaded
+    return fit_design(loaded.model, ctx.board, loaded.settings, ctx.precision.hls_config, FitRequest.of(ctx.config),
+                      progress=lambda message: ctx.progress("fit", message))
+
+
 def step_convert(ctx: BuildContext) -> HLSProject:
-    """The hls4ml project of the chosen configuration, written to ``ctx.project_dir``."""
-    return convert(ctx.loaded.model, ctx.board, ctx.loaded.settings, ctx.project_dir, ctx.precision.hls_config)
+    """The hls4ml project of the chosen configuration (fitted, with --fit), written to
+    ``ctx.project_dir``."""
+    from fpga_flow.fit import check_plan_kept
+
+    project = convert(ctx.loaded.model, ctx.board, ctx.settings, ctx.project_dir, ctx.hls_config)
+    if ctx.fit is not None:
+        check_plan_kept(project.graph, ctx.fit.chosen.plan)
+    return project
 
 
 def step_compile(ctx: BuildContext) -> CompiledProject:
@@ -330,6 +375,7 @@ BUILD_STEPS: tuple[Step | CachedSteps, ...] = (
     Step("check", "Checking layers against hls4ml", step_check),
     CachedSteps(
         Step("precision", "Choosing precisions", step_precision, writes="precision"),
+        Step("fit", "Fitting the design to the board", step_fit, writes="fit"),
         Step("convert", "Converting with hls4ml", step_convert, writes="project"),
         Step("compile", "Compiling C-simulation (g++)", step_compile, writes="compiled"),
         Step("estimate", "Estimating resources and latency", step_estimate, writes="estimate"),
@@ -395,7 +441,7 @@ def run_build(cfg: BuildConfig, progress: Progress = _silent) -> RunSummary:
         run_steps(ctx)
         ctx.timings["total"] = round(time.perf_counter() - start, 3)
         summary = make_summary(ctx)
-        (run_dir / rundir.HLS_CONFIG_NAME).write_text(json.dumps(ctx.precision.hls_config, indent=2, default=str))
+        (run_dir / rundir.HLS_CONFIG_NAME).write_text(json.dumps(ctx.hls_config, indent=2, default=str))
         rundir.write_json_atomic(run_dir / rundir.SUMMARY_NAME, summary.model_dump(mode="json"))
     _write_page_and_history(cfg, run_dir, summary)
     rundir.clear_incomplete(run_dir)
@@ -415,8 +461,8 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     """The run's summary from the context's results."""
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
-                    testbench_agreement=_check(testbench.agreement, cfg.min_agreement))
-    passed = checks.csim_agreement.passed and checks.testbench_agreement.passed
+                    testbench_agreement=_check(testbench.agreement, cfg.min_agreement), **_fit_checks(ctx.fit))
+    passed = checks.all_passed()
     status = "synthesis_failed" if ctx.synthesis.status == "failed" else "passed" if passed else "check_failed"
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
@@ -427,7 +473,7 @@ def make_summary(ctx: BuildContext) -> RunSummary:
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
         data=DataSection(origin=loaded.data_origin, n_eval=len(loaded.X_eval), n_calibration=len(loaded.X_calib)),
         board=ctx.board.record(),
-        hls=loaded.settings,
+        hls=ctx.settings,
         checks=checks,
         fidelity=FidelitySection(
             keras_accuracy=bridge.keras_accuracy, csim_accuracy=bridge.csim_accuracy,
@@ -441,6 +487,7 @@ def make_summary(ctx: BuildContext) -> RunSummary:
                                    layer_precisions=ctx.project.bridge_spec["layer_precisions"],
                                    overflow=ctx.csim.overflow),
         estimate=ctx.estimate,
+        fit=ctx.fit,
         synthesis=ctx.synthesis,
         cache=ctx.cache,
         artifacts=_artifacts(ctx),
@@ -463,3 +510,15 @@ def _artifacts(ctx: BuildContext) -> dict[str, str]:
 
 def _check(value: float, threshold: float) -> Check:
     return Check(value=value, threshold=threshold, passed=value >= threshold)
+
+
+def _fit_checks(fit: FitResult | None) -> dict[str, Check]:
+    """The fit's checks: the chosen plan within budget, and within the target latency."""
+    if fit is None:
+        return {}
+    share = fit.chosen.peak_pct / 100
+    checks = {"fit_budget": Check(value=share, threshold=fit.request.budget, passed=fit.fits)}
+    target = fit.request.target_latency_ns
+    if target is not None:
+        checks["target_latency"] = Check(value=fit.chosen.latency_ns, threshold=target, passed=bool(fit.target_met))
+    return checks

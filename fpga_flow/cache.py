@@ -1,19 +1,20 @@
 """Build cache: what a build computed, stored under a content hash of what determined it.
 
 One wrapper, :class:`CachedSteps`, covers the build steps that turn a loaded model into
-a compiled design: ``precision`` (the closure is the slowest stage), ``convert``,
-``compile`` and ``estimate``. An entry holds their results: the compiled project folder
-(firmware objects, bridge library, ``bridge.json``) and, as JSON, the precision choice
-with its closure record and the estimate (which needs the hls4ml graph a copied project
-no longer has). Hit or miss, the run continues on a copy of the entry's project and on
-the records read back from the entry, so a cached build is the same as a fresh one.
+a compiled design: ``precision`` (the closure is the slowest stage), ``fit``,
+``convert``, ``compile`` and ``estimate``. An entry holds their results: the compiled
+project folder (firmware objects, bridge library, ``bridge.json``) and, as JSON, the
+precision choice with its closure record, the fit (with --fit) and the estimate. Hit or
+miss, the run continues on a copy of the entry's project and on the records read back
+from the entry, so a cached build is the same as a fresh one.
 
 The key (:func:`design_key`) hashes everything that shapes those results: the model's
 architecture and weights, the calibration data (for the policies that read it), the
-HLS settings, precision policy and target, the whole board declaration, the toolchain
-(package versions, g++ version and flags) and every file of the fpga_flow package
-(:func:`source_digest`: modules, HLS headers such as ``attention/nnet_qmhsa.h``,
-templates, data files), so no edit to fpga-flow can be served a stale entry.
+HLS settings, precision policy and target, the fit's request, the whole board
+declaration, the toolchain (package versions, g++ version and flags) and every file of
+the fpga_flow package (:func:`source_digest`: modules, HLS headers such as
+``attention/nnet_qmhsa.h``, templates, data files), so no edit to fpga-flow can be
+served a stale entry.
 
 Layout under the cache folder::
 
@@ -63,6 +64,7 @@ from fpga_flow.convert import HLSProject
 from fpga_flow.csim import CompiledProject
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
+from fpga_flow.fit import FitRequest, FitResult
 from fpga_flow.precision import PrecisionChoice
 from fpga_flow.toolchain import current_toolchain
 
@@ -158,13 +160,14 @@ def installed_source_digest() -> str:
 
 
 def design_key(model_id: str, board: dict, settings: dict, policy: str, calibration_id: str | None,
-               target_agreement: float | None, toolchain: dict, source: str) -> str:
-    """The key of the entry holding a build's precisions, compiled project and estimate.
-    ``calibration_id`` and ``target_agreement`` are None for the policies that do not
-    read them, so those builds share an entry whatever the calibration data."""
+               target_agreement: float | None, toolchain: dict, source: str, fit: dict | None = None) -> str:
+    """The key of the entry holding a build's precisions, fit, compiled project and
+    estimate. ``calibration_id`` and ``target_agreement`` are None for the policies that
+    do not read them, so those builds share an entry whatever the calibration data;
+    ``fit`` is the fit's request (budget, target, the options it keeps), None without --fit."""
     return digest({"scheme": KEY_SCHEME, "model": model_id, "board": board, "settings": settings, "policy": policy,
                    "calibration": calibration_id, "target_agreement": target_agreement, "toolchain": toolchain,
-                   "source": source})
+                   "source": source, "fit": fit})
 
 
 # --------------------------------------------------------------------------- locks
@@ -472,7 +475,7 @@ class CachedSteps:
     them into a new entry, or restore their results from the entry an identical build
     made, then continue on a copy of its project. With ``use_cache`` off the steps just
     run in the run directory. The entry stands for exactly these results, which the
-    build context holds in ``precision``, ``project``, ``compiled`` and ``estimate``."""
+    build context holds in ``precision``, ``fit``, ``project``, ``compiled`` and ``estimate``."""
 
     name = "build_cache"  # its own time (waiting for another writer, copying) in timings_s
 
@@ -492,13 +495,15 @@ class CachedSteps:
         key = design_key(model_id, ctx.board.model_dump(mode="json"), loaded.settings.model_dump(mode="json"), policy,
                          None if policy == "default" else array_digest(loaded.X_calib),
                          cfg.target_agreement if policy == "closure" else None,
-                         current_toolchain().model_dump(mode="json"), source)
+                         current_toolchain().model_dump(mode="json"), source,
+                         FitRequest.of(cfg).model_dump(mode="json") if cfg.fit else None)
 
         def create(payload: Path) -> dict[str, Any]:
             ctx.project_dir = payload / rundir.PROJECT_DIR
             for step in self.steps:
                 step.run_in(ctx)
-            return {"precision": ctx.precision.model_dump(mode="json"), "estimate": ctx.estimate.model_dump(mode="json")}
+            return {"precision": ctx.precision.model_dump(mode="json"), "estimate": ctx.estimate.model_dump(mode="json"),
+                    "fit": None if ctx.fit is None else ctx.fit.model_dump(mode="json")}
 
         rundir.mark_incomplete(ctx.run_dir, self.name)  # waiting for the key's lock, maybe a while
         # Held (shared) until the build ends: eviction cannot take the weights the code reads.
@@ -512,6 +517,7 @@ class CachedSteps:
         ctx.compiled = CompiledProject.open(project_dir)
         ctx.precision = PrecisionChoice.model_validate(entry.meta["precision"])
         ctx.estimate = Estimate.model_validate(entry.meta["estimate"])
+        ctx.fit = None if entry.meta["fit"] is None else FitResult.model_validate(entry.meta["fit"])
         ctx.cache = CacheUse(dir=str(store.folder), key=key, hit=entry.hit, steps=[step.name for step in self.steps],
                              model_digest=model_id, source_digest=source)
         if entry.hit:

@@ -13,13 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from fpga_flow.convert import IO_TYPES, STRATEGIES
 from fpga_flow.errors import UserInputError
 from fpga_flow.precision import POLICIES
 
 DEFAULT_REPORTS_DIR = Path("reports")
+# The share of each resource a fitted design may use: the headroom routing needs.
+DEFAULT_BUDGET = 0.8
 INPUT_DISTRIBUTIONS = ("normal", "uniform")
 
 
@@ -67,11 +69,33 @@ class BuildConfig(BaseModel):
                             **_flag("--cache/--no-cache"))
     record_history: bool = Field(
         default=True, description="Record the run in the run history (a sweep records its points itself).")
+    fit: bool = Field(
+        default=False, description="Choose per-layer reuse factors and strategies, and the io type, so the design fits "
+                                   "the board by estimate (--io-type, --strategy, --reuse-factor given are kept).",
+        **_flag("--fit/--no-fit"))
+    budget: float | None = Field(
+        default=None, gt=0, le=1,
+        description=f"With --fit: the share of each board resource the design may use (default {DEFAULT_BUDGET}).")
+    target_latency_ns: float | None = Field(
+        default=None, gt=0, description="With --fit: a latency in ns to meet with the least resources "
+                                        "(default: the least latency within --budget).", **_flag("--target-latency"))
 
     @field_validator("strategy", mode="before")
     @classmethod
     def _strategy_any_case(cls, value):
         return value.capitalize() if isinstance(value, str) else value
+
+    @field_validator("budget", "target_latency_ns")
+    @classmethod
+    def _only_with_fit(cls, value, info: ValidationInfo):
+        if value is not None and not info.data.get("fit"):
+            raise ValueError("it is an option of --fit: add --fit")
+        return value
+
+    @property
+    def fit_budget(self) -> float:
+        """The budget the fit uses: the one given, else the default."""
+        return DEFAULT_BUDGET if self.budget is None else self.budget
 
 
 def cli_flag(field: str) -> str:
@@ -90,4 +114,5 @@ def build_config(**fields: Any) -> BuildConfig:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else ""
         where = cli_flag(field).split("/")[0] if field in BuildConfig.model_fields else field or "options"
-        raise UserInputError(f"{where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise UserInputError(f"{where}: {message}") from None

@@ -148,6 +148,7 @@ class ChartPoint:
     # Relative errors (fractions) of an estimated x or y: drawn as error bars of +-that share.
     x_error: float | None = None
     y_error: float | None = None
+    role: str = ""  # a role the point plays in its chart ('chosen' is drawn ringed), in data-role
 
     def spans(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """(x low, x high), (y low, y high): the point with its error bars."""
@@ -173,23 +174,32 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label: str, *,
                   log2_x: bool = False, y_percent: bool = False, lines: dict[str, list[ChartPoint]] | None = None,
                   step_lines: bool = False, x_from_zero: bool = True, y_from_zero: bool = True,
-                  note: str = "") -> Markup:
+                  x_limits: dict[str, float] | None = None, log10_y: bool = False, note: str = "") -> Markup:
     """A scatter chart as a ``<figure>`` with an inline SVG and a legend. ``lines``
     joins points of a series; ``step_lines`` draws them as a staircase (Pareto front);
-    a point with ``x_error``/``y_error`` carries error bars (the axes take them in)."""
+    a point with ``x_error``/``y_error`` carries error bars (the axes take them in);
+    ``x_limits`` draws a labelled vertical line at each named x (a board's capacity);
+    ``log10_y`` scales y by decades (positive values spanning orders of magnitude)."""
     width, height, left, right, top, bottom = 470, 290, 62, 14, 12, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     series = sorted({p.series for p in points})
     colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
+    limits = x_limits or {}
     x_spans = [value for p in points for value in p.spans()[0] if value > 0 or not log2_x]
     xs = [math.log2(value) if log2_x else value for value in x_spans]
-    ys = [value for p in points for value in p.spans()[1]]
+    ys = [value for p in points for value in p.spans()[1] if value > 0 or not log10_y]
+    if limits and not log2_x:
+        xs += list(limits.values())
     if log2_x:
         lo, hi = math.floor(min(xs)), math.ceil(max(xs))
         x_ticks = list(range(lo - (lo == hi), hi + 1 + (lo == hi)))
     else:
         x_ticks = _ticks(min(0.0, min(xs)) if x_from_zero else min(xs), max(xs))
-    y_ticks = _ticks(min(0.0, min(ys)) if y_from_zero else min(ys), max(ys))
+    if log10_y:
+        lo, hi = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+        y_ticks = list(range(lo, hi + 1 + (lo == hi)))
+    else:
+        y_ticks = _ticks(min(0.0, min(ys)) if y_from_zero else min(ys), max(ys))
     inset = 10  # keeps markers off the axes
 
     def sx_scaled(value: float) -> float:
@@ -198,15 +208,19 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
     def sx(value: float) -> float:
         return sx_scaled(math.log2(value) if log2_x else value)
 
-    def sy(value: float) -> float:
+    def sy_scaled(value: float) -> float:
         return top + inset + (plot_h - 2 * inset) * (1 - (value - y_ticks[0]) / (y_ticks[-1] - y_ticks[0]))
+
+    def sy(value: float) -> float:
+        return sy_scaled(math.log10(value) if log10_y else value)
 
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(y_label)} against {escape(x_label)}">']
     for tick in y_ticks:
-        label = f"{tick:g}%" if y_percent else _short(tick)
-        parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{sy(tick):.1f}" y2="{sy(tick):.1f}"/>'
-                     f'<text class="tick" x="{left - 6}" y="{sy(tick) + 4:.1f}" text-anchor="end">{label}</text>')
+        label = _short(10 ** tick) if log10_y else f"{tick:g}%" if y_percent else _short(tick)
+        y = sy_scaled(tick)
+        parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
     for tick in x_ticks:
         x = sx_scaled(tick)
         label = f"{2 ** tick:g}" if log2_x else _short(tick)
@@ -217,6 +231,11 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
                  f'<text class="label" x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>'
                  f'<text class="label" transform="translate(14 {top + plot_h / 2}) rotate(-90)" text-anchor="middle">'
                  f'{escape(y_label)}</text>')
+    for name, value in limits.items():
+        x = sx(value)
+        parts.append(f'<line class="limit" data-limit="{escape(name)}" data-x="{value:g}" x1="{x:.1f}" x2="{x:.1f}" '
+                     f'y1="{top}" y2="{top + plot_h}"/><text class="tick" x="{x - 3:.1f}" y="{top + 10}" '
+                     f'text-anchor="end">{escape(name)}</text>')
     for name, joined in sorted((lines or {}).items()):
         joined = sorted(joined, key=lambda p: (p.x, p.y))
         if len(joined) < 2:
@@ -236,13 +255,16 @@ def scatter_chart(chart_id: str, points: list[ChartPoint], x_label: str, y_label
                          if value is not None)
         attrs = (f'class="pt{" faded" if point.faded else ""}" fill="{fill}" stroke="{color}" '
                  f'data-run-id="{escape(point.run_id)}" data-model="{escape(point.model)}" '
-                 f'data-board="{escape(point.board)}" data-x="{point.x:g}" data-y="{point.y:g}"{errors}')
+                 f'data-board="{escape(point.board)}" data-x="{point.x:g}" data-y="{point.y:g}"{errors}'
+                 + (f' data-role="{escape(point.role)}"' if point.role else ""))
         x, y = sx(point.x), sy(point.y)
         (x_low, x_high), (y_low, y_high) = point.spans()
-        if point.y_error:
+        if point.y_error and (y_low > 0 or not log10_y):
             parts.append(_error_bar(x, sy(y_low), x, sy(y_high), point, color, "y"))
         if point.x_error and (x_low > 0 or not log2_x):
             parts.append(_error_bar(sx(x_low), y, sx(x_high), y, point, color, "x"))
+        if point.role == "chosen":
+            parts.append(f'<circle class="ring" cx="{x:.1f}" cy="{y:.1f}" r="10"/>')
         shape = (f'<rect {attrs} x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10">' if point.square
                  else f'<circle {attrs} cx="{x:.1f}" cy="{y:.1f}" r="5">')
         parts.append(f'{shape}<title>{escape(point.title)}</title>{"</rect>" if point.square else "</circle>"}')
@@ -329,6 +351,27 @@ def layer_error_chart(chart_id: str, before: dict[str, float], after: dict[str, 
     return Markup("".join(parts))
 
 
+def fit_charts(index: int, summary: RunSummary) -> list[Markup]:
+    """For a fitted run, latency against each resource for every plan the fit priced:
+    the board's capacity and the budget as lines, the chosen plan ringed, the design
+    without --fit hollow, plans over budget faded; one colour per io type."""
+    fit = summary.fit
+    roles = [(fit.chosen, "chosen"), (fit.unfitted, "unfitted"), *((point, "") for point in fit.alternatives)]
+    charts = []
+    for key in fit.board_resources:
+        capacity = fit.board_resources[key]
+        points = [ChartPoint(
+            float(getattr(point, key)), point.latency_ns, point.io_type, summary.run_id, summary.model.name,
+            summary.board.name,
+            f"{role or 'considered'} ({point.io_type}): {', '.join(f'{name} {setting}' for name, setting in point.plan.items())}"
+            f"; {getattr(point, key):,} {key}, {fmt_num(point.latency_ns)} ns" + ("" if point.fits else ", over budget"),
+            hollow=role == "unfitted", faded=not role and not point.fits, role=role) for point, role in roles]
+        limits = {"board": capacity, f"budget {100 * fit.request.budget:g}%": fit.request.budget * capacity} if capacity else {}
+        charts.append(scatter_chart(f"fit-{index}-{key.lower()}", points, f"{key} (estimate)", "latency (ns, log scale)",
+                                    x_limits=limits, log10_y=True))
+    return charts
+
+
 # --------------------------------------------------------------------------- page model
 
 
@@ -375,6 +418,7 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         "layer_errors": layer_error_chart(f"layer-error-{index}", closure.layer_error_before, closure.layer_error_after)
         if closure and (closure.layer_error_before or closure.layer_error_after) else None,
         "overflowing": {name: info for name, info in summary.precision.overflow.items() if info.overflowed},
+        "fit_charts": fit_charts(index, summary) if summary.fit is not None else [],
     }
 
 

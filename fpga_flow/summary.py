@@ -40,6 +40,7 @@ from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSSettings
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
+from fpga_flow.fit import FitResult
 from fpga_flow.precision import ClosureRecord, OverflowRecord
 from fpga_flow.rundir import SUMMARY_NAME
 from fpga_flow.synth import SynthesisResult
@@ -78,6 +79,14 @@ class Check(_Section):
 class Checks(_Section):
     csim_agreement: Check
     testbench_agreement: Check
+    fit_budget: Check | None = Field(default=None, description="With --fit: the chosen plan's largest resource share "
+                                                               "(fraction of the board) at most the budget")
+    target_latency: Check | None = Field(default=None, description="With --fit --target-latency: the chosen plan's "
+                                                                   "estimated latency (ns) at most the target")
+
+    def all_passed(self) -> bool:
+        return all(check.passed for check in (self.csim_agreement, self.testbench_agreement, self.fit_budget,
+                                              self.target_latency) if check is not None)
 
 
 class ConfusionMatrix(_Section):
@@ -123,6 +132,7 @@ class RunSummary(_Section):
     fidelity: FidelitySection
     precision: PrecisionSection
     estimate: Estimate
+    fit: FitResult | None = Field(default=None, description="None when the build ran without --fit")
     synthesis: SynthesisResult
     cache: CacheUse | None = Field(description="None when the build ran with --no-cache")
     artifacts: dict[str, str] = Field(description="files of the run by role (run_dir, summary, hls_project, ...)")

@@ -61,7 +61,7 @@ class SweepRow(BaseModel):
     strategy: str | None
     io_type: str | None
     precision_policy: str
-    status: RunStatus | Literal["error", "cancelled"]
+    status: RunStatus | Literal["error", "cancelled", "dropped"]
     error: str | None = None
     failed_stage: str | None = None
     keras_accuracy: float | None = None
@@ -141,7 +141,7 @@ class PointOutcome:
     error: str | None = None
     failed_stage: str | None = None
     seconds: float | None = None
-    status: Literal["error", "cancelled"] = "error"  # for a point without a summary
+    status: Literal["error", "cancelled", "dropped"] = "error"  # for a point without a summary
 
 
 @dataclass
@@ -206,6 +206,48 @@ def plan_sweep(
                                                   "force": True, "record_history": False}))
     check_model_reference(configs[0])
     return Sweep(sweep_id, folder, model, tuple(points), tuple(configs), axes)
+
+
+# The precisions a fit probe prices, per policy. The closure returns hls4ml's default
+# types, the inferred ones, or a widening of one of them (precision.close_precisions),
+# and wider types cost no less: a point that fits with neither cannot fit after it.
+PROBE_POLICIES = {"default": ("default",), "auto": ("auto",), "closure": ("default", "auto")}
+
+
+def unfit_points(sweep: Sweep) -> dict[str, str]:
+    """With --fit, before any point is built: the points whose estimate cannot fit their
+    board within the budget, or whose given reuse factor hls4ml would change, each with
+    the one line that says why. Nothing is compiled: each point is fitted as its build
+    would be, on the precisions of :data:`PROBE_POLICIES`."""
+    from dataclasses import replace
+
+    from fpga_flow.boards import get_board
+    from fpga_flow.build import BuildContext, hls_settings, step_check, step_fit, step_load, step_precision
+
+    dropped: dict[str, str] = {}
+    loaded = None
+    with tempfile.TemporaryDirectory(prefix="fpga-flow-fit-") as scratch:
+        for point, config in zip(sweep.points, sweep.configs):
+            board = get_board(config.board, config.boards_dir)
+            reason = None
+            for policy in PROBE_POLICIES[config.precision_policy]:
+                context = BuildContext(config.model_copy(update={"precision_policy": policy}), board, Path(scratch))
+                if loaded is None:
+                    context.loaded = loaded = step_load(context)
+                    step_check(context)
+                context.loaded = replace(loaded, settings=hls_settings(context.config, board))
+                context.precision = step_precision(context)
+                try:
+                    fit = step_fit(context)
+                except UserInputError as exc:  # a reuse factor the point fixes: no precision changes that
+                    reason = str(exc)
+                    break
+                reason = fit.failure() if not fit.fits else None
+                if reason is None:
+                    break
+            if reason is not None:
+                dropped[point.name] = reason
+    return dropped
 
 
 def check_folder(sweep: Sweep, force: bool) -> None:
@@ -357,9 +399,15 @@ def run_sweep(
 
     with dask_client(workers, scheduler) as client:
         prepare(sweep, force)
+        dropped = unfit_points(sweep) if sweep.configs[0].fit else {}
+        for point, config in zip(sweep.points, sweep.configs):
+            if point.name in dropped:
+                finish(point, config, PointOutcome(None, dropped[point.name], status="dropped"))
+                if on_point is not None:
+                    on_point(result.rows[-1], len(result.rows), len(sweep.points))
         write_tables(result, started_utc)
         futures = {client.submit(run_point, config, key=f"{sweep.sweep_id}-{point.name}", pure=False): (point, config)
-                   for point, config in zip(sweep.points, sweep.configs)}
+                   for point, config in zip(sweep.points, sweep.configs) if point.name not in dropped}
         try:
             for future in as_completed(futures):
                 point, config = futures[future]

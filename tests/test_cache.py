@@ -66,6 +66,7 @@ def test_each_input_of_a_key_changes_it():
         "model_id": "m2", "board": {**BOARD, "clock_period_ns": 5.0}, "settings": {**SETTINGS, "reuse_factor": 2},
         "policy": "auto", "calibration_id": array_digest(changed), "target_agreement": 0.99,
         "toolchain": {**TOOLCHAIN, "gxx": "13.1.0"}, "source": "s2",
+        "fit": {"budget": 0.8, "target_latency_ns": None, "io_type": None, "strategy": None, "reuse_factor": None},
     }
     for name, value in variants.items():
         assert design_key(**{**inputs, name: value}) != base, name
@@ -255,11 +256,11 @@ def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_f
 
     cold = build("cold")
     assert cold.cache.hit is False
-    assert cold.cache.steps == ["precision", "convert", "compile", "estimate"]
+    assert cold.cache.steps == ["precision", "fit", "convert", "compile", "estimate"]
     assert {"precision", "compile"} <= set(cold.timings_s)
     warm = build("warm")
     assert warm.cache.hit is True and warm.cache.key == cold.cache.key
-    assert not {"precision", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
+    assert not {"precision", "fit", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
     assert warm.precision == cold.precision and warm.precision.closure.iterations  # the closure record, whole
     for section in ("fidelity", "checks", "estimate", "toolchain"):
         assert getattr(warm, section) == getattr(cold, section), section

@@ -412,3 +412,38 @@ def test_vendor_figures_fill_unknown_capacity_from_the_board_and_say_why_latency
     lut = dom.one("g", data_metric="resource", data_resource="LUT")["attrs"]
     assert (lut["data-used"], lut["data-capacity"]) == ("14873", "230400")
     assert text(dom.one("td", data_metric="latency_cycles")) == "unknown (data-dependent loop bounds)"
+
+
+# --------------------------------------------------------------------------- a fitted run
+
+
+FIT_RUN = Path(__file__).resolve().parent / "data" / "fit_runs" / "cnn_digits_pynq-z2_fit"
+
+
+def test_a_fitted_run_draws_latency_against_each_resource_with_the_board_and_the_chosen_plan(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(FIT_RUN, run_dir)
+    page = Dom(write_run_page(run_dir).read_text(encoding="utf-8"))
+    fit = read_summary(run_dir).fit
+    assert len(fit.alternatives) > 10
+    for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+        figure = page.one("figure", id=f"fit-0-{key.lower()}")
+        points = [e for e in page.find(within=figure) if "pt" in e["attrs"].get("class", "").split()]
+        assert int(figure["attrs"]["data-points"]) == len(points) == 2 + len(fit.alternatives)
+        chosen = page.one(within=figure, data_role="chosen")
+        assert (float(chosen["attrs"]["data-x"]), float(chosen["attrs"]["data-y"])) == (
+            getattr(fit.chosen, key), fit.chosen.latency_ns)
+        assert len(page.find("circle", within=figure, **{"class": "ring"})) == 1
+        unfitted = page.one(within=figure, data_role="unfitted")
+        assert unfitted["attrs"]["fill"] == "#fff" and float(unfitted["attrs"]["data-x"]) == getattr(fit.unfitted, key)
+        capacity = fit.board_resources[key]
+        assert float(page.one("line", within=figure, data_limit="board")["attrs"]["data-x"]) == capacity
+        assert float(page.one("line", within=figure, data_limit="budget 80%")["attrs"]["data-x"]) == pytest.approx(
+            0.8 * capacity)
+        faded = [p for p in points if "faded" in p["attrs"]["class"]]
+        assert len(faded) == sum(not point.fits for point in fit.alternatives)
+    rows = page.find("tr", within=page.one("table", data_metric="fit_plan"))[1:]
+    assert [(r["attrs"]["data-layer"], r["attrs"]["data-strategy"], int(r["attrs"]["data-reuse-factor"])) for r in rows] \
+        == [(layer.layer, layer.setting.strategy, layer.setting.reuse_factor) for layer in fit.layers]
+    verdict = page.one("p", data_metric="fit")
+    assert verdict["attrs"]["data-fits"] == "true" and f"{fit.chosen.peak_pct}% of the board" in text(verdict)

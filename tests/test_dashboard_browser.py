@@ -153,3 +153,39 @@ def test_run_page_and_empty_page(browser, tmp_path):
     messages = open_page(browser, write_dashboard([], tmp_path / "empty"))
     assert [m for m in messages if m["level"] == "SEVERE"] == []
     assert "the selection is empty" in browser.find_element(By.ID, "empty").text
+
+
+def test_a_fitted_run_page_draws_the_plans_against_the_board(browser, tmp_path):
+    """The fit's charts as drawn: for each resource, the chosen plan (within budget) left
+    of the budget line, which is left of the board's; the ring on the chosen point; the
+    design without --fit (faster, over budget on LUT) below and right of it."""
+    from selenium.webdriver.common.by import By
+
+    from fpga_flow.summary import read_summary
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(REPO / "tests" / "data" / "fit_runs" / "cnn_digits_pynq-z2_fit", run_dir)
+    messages = open_page(browser, write_run_page(run_dir))
+    assert [m for m in messages if m["level"] == "SEVERE"] == []
+    fit = read_summary(run_dir).fit
+    assert fit.unfitted.latency_ns < fit.chosen.latency_ns and fit.unfitted.LUT > fit.board_resources["LUT"]
+
+    def centre(element) -> tuple[float, float]:
+        rect = element.rect
+        return rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2
+
+    for key in ("lut", "ff", "dsp", "bram_18k"):
+        figure = browser.find_element(By.ID, f"fit-0-{key}")
+        assert figure.is_displayed()
+        chosen_x, chosen_y = centre(figure.find_element(By.CSS_SELECTOR, '[data-role="chosen"]'))
+        assert centre(figure.find_element(By.CSS_SELECTOR, "circle.ring")) == pytest.approx((chosen_x, chosen_y), abs=1)
+        budget_x = centre(figure.find_element(By.CSS_SELECTOR, 'line[data-limit="budget 80%"]'))[0]
+        board_x = centre(figure.find_element(By.CSS_SELECTOR, 'line[data-limit="board"]'))[0]
+        assert chosen_x < budget_x < board_x, key
+        unfitted_x, unfitted_y = centre(figure.find_element(By.CSS_SELECTOR, '[data-role="unfitted"]'))
+        assert unfitted_y > chosen_y  # faster: lower on the latency axis
+        if key == "lut":
+            assert unfitted_x > board_x
+    rows = browser.find_elements(By.CSS_SELECTOR, 'table[data-metric="fit_plan"] tbody tr')
+    assert [row.get_attribute("data-layer") for row in rows] == [layer.layer for layer in fit.layers]
+    screenshot(browser, "fit_run_page.png")

@@ -14,7 +14,7 @@ from fpga_flow.errors import FlowError
 from fpga_flow.summary import SCHEMA_VERSION, RunSummary, SummaryError, parse_summary, read_summary
 
 DATA = Path(__file__).resolve().parent / "data"
-RUN_FIXTURES = sorted((DATA / "runs").glob("*/summary.json"))
+RUN_FIXTURES = [*sorted((DATA / "runs").glob("*/summary.json")), *sorted((DATA / "fit_runs").glob("*/summary.json"))]
 # Written by real `fpga-flow build` runs of fpga-flow 0.1.0 (main before summary.py):
 # a closure build without the cache, and a default-policy build through the cache
 # whose agreement fell below --min-agreement 1.0.
@@ -47,7 +47,8 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
                 "mean_abs_error", "testbench_vs_bridge_max_abs"):
         assert getattr(new.fidelity, key) == old[key], key
     assert new.fidelity.confusion_matrix.counts == old["confusion_matrix"]["counts"]
-    assert new.checks.model_dump() == old["checks"]
+    assert new.checks.model_dump(exclude={"fit_budget", "target_latency"}) == old["checks"]
+    assert new.fit is None and new.checks.fit_budget is None  # fpga-flow 0.1.0 had no --fit
     closure, old_closure = new.precision.closure, old["precision_closure"]
     assert new.precision.policy == old["precision_policy"] == "closure"
     assert closure.default_agreement_calibration == old_closure["default_agreement_calibration"]
@@ -63,7 +64,8 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
     assert new.cache is None and old["cache"] is None
     assert new.toolchain.gxx == old["versions"]["gxx"]
     assert " ".join(new.toolchain.compile_flags) == old["compile_flags"]
-    assert new.config.model_dump(mode="json") == old["config"]
+    assert new.config.model_dump(mode="json", exclude={"fit", "budget", "target_latency_ns"}) == old["config"]
+    assert not new.config.fit
     assert (new.artifacts, new.timings_s) == (old["artifacts"], old["timings_s"])
 
 

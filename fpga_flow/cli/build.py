@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fpga_flow.cli import options
-from fpga_flow.cli.app import app, console, print_json, user_errors
+from fpga_flow.cli.app import app, console, fail, print_json, user_errors
 from fpga_flow.config import build_config
 
 
@@ -38,6 +38,9 @@ def build(
     force: bool = options.config_option("force"),
     cache_dir: Optional[Path] = options.CACHE_DIR,
     use_cache: bool = options.USE_CACHE,
+    fit: bool = options.FIT,
+    budget: Optional[float] = options.BUDGET,
+    target_latency_ns: Optional[float] = options.TARGET_LATENCY,
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout; no progress display."),
 ) -> None:
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
@@ -48,6 +51,9 @@ def build(
         print_json(summary.model_dump(mode="json"))
     else:
         render_summary(summary)
+    failure = summary.fit.failure() if summary.fit is not None else None
+    if failure is not None:
+        raise fail(failure, 1)
     if summary.status != "passed":
         raise typer.Exit(1)
 
@@ -85,8 +91,11 @@ def render_summary(summary) -> None:
     def pct(value):
         return "n/a" if value is None else f"{100 * value:.2f}%"
 
+    fit = summary.fit
+    layout = (f"{hls.io_type} / per layer, fitted (below)" if fit is not None
+              else f"{hls.io_type} / {hls.strategy} / {hls.reuse_factor}")
     rows = [
-        ("io type / strategy / reuse", f"{hls.io_type} / {hls.strategy} / {hls.reuse_factor}"),
+        ("io type / strategy / reuse", layout),
         ("clock", f"{hls.clock_period_ns:g} ns"),
         ("precision policy", summary.precision.policy),
         ("evaluation data", f"{summary.data.n_eval} samples: {summary.data.origin}"),
@@ -118,6 +127,8 @@ def render_summary(summary) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+    if fit is not None:
+        render_fit(out, fit)
     overflowing = {name: info for name, info in summary.precision.overflow.items() if info.overflowed}
     if overflowing:
         for layer, info in overflowing.items():
@@ -129,3 +140,22 @@ def render_summary(summary) -> None:
     threshold = summary.checks.csim_agreement.threshold
     out.print(f"{verdict}: agreement >= {threshold} required; run directory {summary.artifacts['run_dir']}")
     out.print(f"dashboard: {summary.artifacts['dashboard']}")
+
+
+def render_fit(out: Console, fit) -> None:
+    """The fitted plan: per tuned layer its strategy, reuse factor and estimated cost;
+    then the fitted and the unfitted design against the board."""
+    table = Table(title=f"fit: {fit.objective} within {100 * fit.request.budget:g}% of the board "
+                        f"({fit.chosen.io_type}; {fit.plans_priced} plans priced in {fit.search_s:.2f} s)")
+    for column in ("layer", "strategy", "reuse factor", "LUT", "FF", "DSP", "BRAM_18K", "latency (cycles)"):
+        table.add_column(column, justify="left" if column in ("layer", "strategy") else "right")
+    for layer in fit.layers:
+        table.add_row(layer.layer, layer.setting.strategy, str(layer.setting.reuse_factor),
+                      *(f"{value:,}" if value is not None else "-" for value in
+                        (layer.LUT, layer.FF, layer.DSP, layer.BRAM_18K, layer.latency_cycles)))
+    out.print(table)
+    for name, point in (("fitted", fit.chosen), ("unfitted", fit.unfitted)):
+        shares = ", ".join(f"{key} {pct:.1f}%" for key, pct in point.utilization_pct.items() if pct is not None)
+        out.print(f"{name}: {point.io_type}, {shares}, latency {point.latency_ns:g} ns", highlight=False)
+    for note in fit.notes:
+        out.print(f"note: {note}", highlight=False)

@@ -54,6 +54,10 @@ def sweep(
     reports_dir: Path = options.REPORTS_DIR,
     cache_dir: Optional[Path] = options.CACHE_DIR,
     use_cache: bool = options.USE_CACHE,
+    fit: bool = options.config_option("fit", help="Fit each point to its board (its given options are kept) and drop, "
+                                                 "before building, the points whose estimate cannot fit."),
+    budget: Optional[float] = options.BUDGET,
+    target_latency_ns: Optional[float] = options.TARGET_LATENCY,
     as_json: bool = typer.Option(False, "--json", help="Print sweep.json to stdout; no progress lines."),
 ) -> None:
     """Build MODEL for every combination of the given boards and settings, each point a Dask task."""
@@ -76,7 +80,9 @@ def sweep(
     def on_point(row, finished: int, total: int) -> None:
         if as_json:
             return
-        if row.error:
+        if row.status == "dropped":
+            verdict = f"[yellow]dropped before building[/]: {row.error}"
+        elif row.error:
             verdict = f"[red]{row.status}[/]: {row.error}"
         else:
             agreement = "n/a" if row.csim_agreement is None else f"{100 * row.csim_agreement:.2f}%"
@@ -88,12 +94,19 @@ def sweep(
     except KeyboardInterrupt:
         raise fail(f"interrupted: finished points are kept in {plan.folder / SWEEP_JSON}; "
                    "unfinished ones are marked INCOMPLETE", 130) from None
+    dropped = result.counts.get("dropped", 0)
     if as_json:
         print_json(json.loads((plan.folder / SWEEP_JSON).read_text(encoding="utf-8")))
     else:
         render_table(result.rows, plan.sweep_id)
         console.print(f"table: {plan.folder / SWEEP_CSV}\ndashboard: {result.dashboard}", highlight=False)
-    if any(row.status != "passed" for row in result.rows):
+        if dropped:
+            console.print(f"--fit dropped {dropped} of {len(plan.points)} points before building them (the table says "
+                          "why: an estimate that cannot fit the board, or a reuse factor hls4ml would change)",
+                          highlight=False)
+    if dropped == len(plan.points):
+        raise fail(f"no point was built: --fit dropped all {dropped} (the table says why)", 1)
+    if any(row.status not in ("passed", "dropped") for row in result.rows):
         raise typer.Exit(1)
 
 

@@ -29,6 +29,9 @@ LayerKind = Literal[
 # Layers that move or relabel data without computing: io_parallel wires them away.
 FREE_KINDS = frozenset({"reshape"})
 RECURRENT_KINDS = frozenset({"lstm", "gru", "simple_rnn"})
+# Products hls4ml unrolls whatever the layer's reuse factor (the recurrent gates'
+# element-wise products): a plan's reuse factor leaves them as described.
+UNROLLED_PRODUCTS = frozenset({"gates"})
 # Activation functions hls4ml computes from a lookup table (relu, linear and their
 # leaky or clipped forms are comparisons and wires).
 TABLE_FUNCTIONS = frozenset({"sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu"})

@@ -16,7 +16,7 @@ from fpga_flow.estimate.calibration import Calibration, load_calibration
 from fpga_flow.estimate.cost import (
     Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers,
 )
-from fpga_flow.estimate.design import FREE_KINDS, Design, LayerDesign
+from fpga_flow.estimate.design import FREE_KINDS, UNROLLED_PRODUCTS, Design, LayerDesign
 
 MODEL_NAME = "fpga-flow calibrated estimate"
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -136,8 +136,9 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
             continue
         strategy = change.strategy or layer.strategy
         reuse = change.reuse_factor or layer.reuse_factor
-        products = [p.model_copy(update={"reuse_factor": reuse, "constant": strategy == "latency" and p.name != "gates"
-                                         and p.name != "normalize"}) for p in layer.products]
+        products = [p if p.name in UNROLLED_PRODUCTS else
+                    p.model_copy(update={"reuse_factor": reuse, "constant": strategy == "latency" and p.name != "normalize"})
+                    for p in layer.products]
         layers.append(layer.model_copy(update={"strategy": strategy, "reuse_factor": reuse, "products": products}))
     return design.model_copy(update={"layers": layers})
 

@@ -1,0 +1,273 @@
+"""``--fit`` without compiling: the plans the search prices are the designs hls4ml makes of
+them, the reuse factors offered are the ones hls4ml keeps, the search finds what an
+exhaustive enumeration finds, and the fit meets its budget and target (or says why not)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED
+
+PEERS = SHARED / "peer_models"
+
+
+def _recipe_model(name: str):
+    """A zoo recipe's (untrained) model: the architecture decides the cost."""
+    import fpga_flow  # noqa: F401  (registers the attention layer with hls4ml)
+    from model_zoo import get_recipe
+
+    recipe = get_recipe(name)
+    data = recipe.dataset(recipe.training.seed)
+    return recipe.builder(data.input_shape, data.n_classes)
+
+
+def _peer_model(name: str):
+    from fpga_flow.model_io import load_keras_model
+
+    folder = PEERS / name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} missing: the shared peer models are beside the clone in CI")
+    return load_keras_model(folder / f"{name}.json", folder / f"{name}_weights.h5")
+
+
+def _setup(model, board_name: str = "pynq-z2", io_type: str = "io_parallel", boards_dir=None):
+    from fpga_flow.boards import get_board
+    from fpga_flow.convert import HLSSettings, base_hls_config
+
+    board = get_board(board_name, boards_dir)
+    settings = HLSSettings(io_type=io_type, clock_period_ns=board.clock_period_ns)
+    return board, settings, base_hls_config(model, settings, board.backend)
+
+
+def _graph(model, board, settings, config, plan=None, io_type=None):
+    from fpga_flow.convert import convert_graph
+    from fpga_flow.fit import with_plan
+
+    settings = settings.model_copy(update={"io_type": io_type or settings.io_type})
+    graph, _ = convert_graph(model, board, settings, with_plan(config, plan or {}))
+    return graph
+
+
+def _tuned(graph) -> list:
+    from fpga_flow.fit import TUNED_CLASSES
+
+    return [layer for layer in graph.get_layers() if layer.class_name in TUNED_CLASSES]
+
+
+# --------------------------------------------------------------------------- plans are what hls4ml makes
+
+
+@pytest.mark.parametrize("recipe", ["cnn_digits", "lstm_digits", "gru_digits"])
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_a_planned_design_prices_like_the_design_hls4ml_makes_of_the_plan(recipe, io_type):
+    """The search prices plans on one description; each must cost what the description
+    of hls4ml's own graph of that plan costs (the recurrent gates, which hls4ml unrolls
+    whatever the reuse factor, once did not)."""
+    import hls4ml
+
+    from fpga_flow.estimate import price
+    from fpga_flow.estimate.from_graph import describe_graph
+    from fpga_flow.fit import LayerSetting, layer_plan, valid_reuse_factors
+
+    model = _recipe_model(recipe)
+    board, settings, config = _setup(model, io_type=io_type)
+    base_graph = _graph(model, board, settings, config)
+    base = describe_graph(base_graph, board, settings.clock_period_ns)
+    backend = hls4ml.backends.get_backend(board.backend)
+    choices = {layer.name: valid_reuse_factors(backend, layer) for layer in _tuned(base_graph)}
+    for strategy in ("Latency", "Resource"):
+        plan = {name: LayerSetting(strategy=strategy, reuse_factor=values[len(values) // 3])
+                for name, values in choices.items()}
+        assert any(setting.reuse_factor > 1 for setting in plan.values())
+        made = describe_graph(_graph(model, board, settings, config, plan), board, settings.clock_period_ns)
+        planned = price(base, {name: layer_plan(setting) for name, setting in plan.items()})
+        assert planned.csynth == price(made).csynth, plan
+        assert planned.per_layer == price(made).per_layer, plan
+
+
+# --------------------------------------------------------------------------- what the search may offer
+
+
+def _tiny_dense(n_in: int = 12, n_out: int = 8):
+    import tensorflow as tf
+
+    return tf.keras.Sequential([tf.keras.layers.Input((n_in,), name="x"), tf.keras.layers.Dense(n_out, name="fc")])
+
+
+def test_the_reuse_factors_offered_are_exactly_those_hls4ml_keeps_under_resource():
+    """Converted under the Resource strategy, every offered value survives and a value off
+    the list is replaced by hls4ml (so offering it would be a silent change)."""
+    import hls4ml
+
+    from fpga_flow.fit import LayerSetting, valid_reuse_factors
+
+    model = _tiny_dense()
+    board, settings, config = _setup(model)
+    backend = hls4ml.backends.get_backend(board.backend)
+    offered = valid_reuse_factors(backend, _tuned(_graph(model, board, settings, config))[0])
+    assert offered[0] == 1 and offered[-1] == 12 * 8 and 5 not in offered
+    for reuse in [*offered, 5]:
+        graph = _graph(model, board, settings, config, {"fc": LayerSetting(strategy="Resource", reuse_factor=reuse)})
+        kept = _tuned(graph)[0].get_attr("reuse_factor")
+        assert (kept == reuse) == (reuse in offered), (reuse, kept)
+
+
+def test_a_saturating_accumulator_keeps_its_strategy_and_a_reuse_factor_off_the_list_is_refused():
+    from fpga_flow.errors import UserInputError
+    from fpga_flow.fit import FitRequest, LayerSetting, layer_choices
+
+    request = FitRequest(budget=0.8)
+    latency, resource = LayerSetting(strategy="Latency", reuse_factor=1), LayerSetting(strategy="Resource", reuse_factor=4)
+    free = layer_choices("fc", "Dense", [1, 2, 4], latency, False, request)
+    assert (free.strategies, free.reuse_factors, free.note) == (["Latency", "Resource"], [1, 2, 4], None)
+    saturating = layer_choices("fc", "Dense", [1, 2, 4], latency, True, request)
+    assert (saturating.strategies, saturating.reuse_factors) == (["Latency"], [1, 2, 4]) and "saturating" in saturating.note
+    pinned = layer_choices("fc", "Dense", [1, 2, 4], resource, True, request)
+    assert (pinned.strategies, pinned.reuse_factors) == (["Resource"], [4])
+    given = layer_choices("fc", "Dense", [1, 2, 4], latency, False, FitRequest(budget=0.8, strategy="Resource", reuse_factor=2))
+    assert (given.strategies, given.reuse_factors) == (["Resource"], [2])
+    with pytest.raises(UserInputError, match=r"--reuse-factor 3: layer fc \(Dense\) takes only 1, 2, 4"):
+        layer_choices("fc", "Dense", [1, 2, 4], latency, False, FitRequest(budget=0.8, reuse_factor=3))
+
+
+def test_io_stream_is_searched_only_where_it_computes_what_io_parallel_does():
+    import tensorflow as tf
+
+    from fpga_flow.estimate.from_graph import describe_graph
+    from fpga_flow.fit import FitRequest, fit_design, stream_keeps_arithmetic
+
+    cnn = _recipe_model("cnn_digits")
+    board, settings, config = _setup(cnn)
+    graph = _graph(cnn, board, settings, config)
+    assert stream_keeps_arithmetic(graph, describe_graph(graph, board, settings.clock_period_ns)) is None
+    averaging = tf.keras.Sequential([tf.keras.layers.Input((6, 6, 2), name="img"),
+                                     tf.keras.layers.Conv2D(4, 3, name="conv"),
+                                     tf.keras.layers.AveragePooling2D(2, name="avg"),
+                                     tf.keras.layers.Flatten(name="flat"), tf.keras.layers.Dense(3, name="fc")])
+    board, settings, config = _setup(averaging)
+    fit = fit_design(averaging, board, settings, config, FitRequest(budget=0.8))
+    assert fit.io_types == {"io_parallel": "searched",
+                            "io_stream": "not searched: avg: average pooling adds its window in another order in io_stream"}
+    assert all(point.io_type == "io_parallel" for point in [fit.chosen, *fit.alternatives])
+    lstm = _recipe_model("lstm_digits")
+    board, settings, config = _setup(lstm)
+    assert "lstm layers compute differently" in fit_design(lstm, board, settings, config,
+                                                           FitRequest(budget=0.8)).io_types["io_stream"]
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+def _fit(model, board_name: str = "pynq-z2", unfitted_io: str = "io_parallel", boards_dir=None, **request):
+    from fpga_flow.fit import FitRequest, fit_design
+
+    board, settings, config = _setup(model, board_name, unfitted_io, boards_dir)
+    return fit_design(model, board, settings, config, FitRequest(**{"budget": 0.8, **request})), board, settings, config
+
+
+def test_a_model_that_does_not_fit_the_pynq_z2_at_reuse_factor_1_gets_a_plan_that_fits():
+    """qkeras_mnist_dense (784 inputs) needs twice the PYNQ-Z2's LUTs fully parallel; the
+    fitted design, converted again here from the fitted configuration, is within 80% of
+    every resource, and hls4ml keeps every reuse factor the fit chose."""
+    import hls4ml
+
+    from fpga_flow.estimate import price
+    from fpga_flow.estimate.from_graph import describe_graph
+    from fpga_flow.fit import fitted_config
+
+    model = _peer_model("qkeras_mnist_dense")
+    fit, board, settings, config = _fit(model)
+    assert {str(setting) for setting in fit.unfitted.plan.values()} == {"Latency/1"} and fit.unfitted.peak_pct > 100
+    assert fit.fits and fit.failure() is None
+    graph = _graph(model, board, settings, fitted_config(config, fit), io_type=fit.io_type)
+    made = price(describe_graph(graph, board, settings.clock_period_ns)).csynth
+    for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+        assert getattr(made, key) <= 0.8 * getattr(board.resources, key), key
+    assert (made.LUT, made.latency_cycles) == (fit.chosen.LUT, fit.chosen.latency_cycles)
+    backend = hls4ml.backends.get_backend(board.backend)
+    layers = _tuned(graph)
+    assert {layer.name for layer in layers} == set(fit.chosen.plan) and any(
+        setting.reuse_factor > 1 for setting in fit.chosen.plan.values())
+    for layer in layers:
+        setting = fit.chosen.plan[layer.name]
+        assert layer.get_attr("reuse_factor") == setting.reuse_factor
+        assert setting.reuse_factor in backend.get_valid_reuse_factors(layer.get_attr("n_in"), layer.get_attr("n_out"))
+        assert layer.get_attr("strategy").lower() == setting.strategy.lower()
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_the_fit_finds_the_fastest_plan_an_exhaustive_enumeration_finds(io_type):
+    """All 1,254 Latency-strategy plans of the digits CNN priced one by one: the fastest
+    within budget is as fast as the fit's choice, which is no larger."""
+    from fpga_flow.estimate import price
+    from fpga_flow.estimate.from_graph import describe_graph
+    from fpga_flow.fit import LayerSetting, layer_plan
+
+    model = _recipe_model("cnn_digits")
+    fit, board, settings, config = _fit(model, "arty-a7-100t", io_type, io_type=io_type, strategy="Latency")
+    graph = _graph(model, board, settings, config)
+    design = describe_graph(graph, board, settings.clock_period_ns)
+    capacity = board.resources
+    choices = {layer.name: [LayerSetting(strategy="Latency", reuse_factor=r) for r in fit_layer.reuse_factors]
+               for layer, fit_layer in zip(_tuned(graph), fit.layers)}
+    best, feasible, total = None, 0, 0
+    for combination in itertools.product(*choices.values()):
+        total += 1
+        figures = price(design, {name: layer_plan(s) for name, s in zip(choices, combination)}).csynth
+        if all(getattr(figures, key) <= 0.8 * getattr(capacity, key) for key in ("LUT", "FF", "DSP", "BRAM_18K")):
+            feasible += 1
+            peak = max(getattr(figures, key) / getattr(capacity, key) for key in ("LUT", "FF", "DSP", "BRAM_18K"))
+            best = min(best or (figures.latency_cycles, peak), (figures.latency_cycles, peak))
+    assert total == 6 * 19 * 11 and 0 < feasible < total  # the budget binds
+    assert fit.chosen.latency_cycles == best[0]
+    assert fit.chosen.peak_pct <= round(100 * best[1], 2)
+
+
+def test_a_target_latency_is_met_with_less_or_missed_by_what_the_build_says():
+    model = _recipe_model("cnn_digits")
+    fastest, *_ = _fit(model, "arty-a7-100t")
+    assert fastest.fits and fastest.target_met is None
+    relaxed, *_ = _fit(model, "arty-a7-100t", target_latency_ns=4 * fastest.chosen.latency_ns)
+    assert relaxed.target_met and relaxed.failure() is None
+    assert fastest.chosen.latency_ns < relaxed.chosen.latency_ns <= 4 * fastest.chosen.latency_ns
+    assert relaxed.chosen.peak_pct < fastest.chosen.peak_pct
+    impossible, *_ = _fit(model, "arty-a7-100t", target_latency_ns=1.0)
+    assert impossible.target_met is False and impossible.fits
+    assert impossible.chosen.latency_ns == fastest.chosen.latency_ns  # the fastest within budget
+    assert impossible.target_missed_by_ns == pytest.approx(fastest.chosen.latency_ns - 1.0)
+    assert impossible.failure() == (f"--target-latency 1 ns is missed by {fastest.chosen.latency_ns - 1:g} ns: the "
+                                    f"fastest plan within 80% takes {fastest.chosen.latency_ns:g} ns "
+                                    f"({fastest.chosen.io_type})")
+
+
+def test_when_nothing_fits_the_least_peak_plan_is_kept_and_the_binding_resource_named(tmp_path):
+    (tmp_path / "tiny.yaml").write_text("name: tiny-board\nvendor: AMD\npart: xc7z020clg400-1\nfamily: zynq\n"
+                                        "clock_period_ns: 10\nbackend: Vivado\n"
+                                        "resources: {LUT: 3000, FF: 100000, DSP: 200, BRAM_18K: 200, URAM: 0}\n")
+    fit, *_ = _fit(_recipe_model("cnn_digits"), "tiny-board", boards_dir=tmp_path)
+    assert not fit.fits and fit.chosen.binding == "LUT"
+    peaks = [point.peak_pct for point in [fit.unfitted, *fit.alternatives]]
+    assert fit.chosen.peak_pct <= min(peaks) and fit.chosen.peak_pct > 80
+    assert fit.failure().startswith(f"the design does not fit the board within 80% by estimate: at best LUT is at "
+                                    f"{fit.chosen.peak_pct:.1f}%")
+
+
+def test_bad_fit_options_are_one_line_and_exit_two(tmp_path):
+    from conftest import run_cli
+    from test_build_errors import assert_user_error
+
+    for options, needles in (
+            (["--fit", "--budget", "0"], ["--budget", "greater than 0"]),
+            (["--fit", "--budget", "1.5"], ["--budget", "less than or equal to 1"]),
+            (["--fit", "--target-latency", "-5"], ["--target-latency", "greater than 0"]),
+            (["--budget", "0.5"], ["--budget", "add --fit"]),
+            (["--target-latency", "100"], ["--target-latency", "add --fit"])):
+        assert_user_error(run_cli("build", "cnn_digits", "--board", "pynq-z2", "--out", str(tmp_path / "r"), *options),
+                          *needles)
+    assert_user_error(run_cli("build", "cnn_digits", "--board", "pynq-z9", "--fit", "--out", str(tmp_path / "r")),
+                      "unknown board 'pynq-z9'")
+    assert not (tmp_path / "r").exists()
