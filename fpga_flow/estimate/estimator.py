@@ -140,7 +140,19 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
                     p.model_copy(update={"reuse_factor": reuse, "constant": strategy == "latency" and p.name != "normalize"})
                     for p in layer.products]
         layers.append(layer.model_copy(update={"strategy": strategy, "reuse_factor": reuse, "products": products}))
-    return design.model_copy(update={"layers": layers})
+    return design.model_copy(update={"layers": layers, "pipeline_style": planned_pipeline_style(design, layers)})
+
+
+def planned_pipeline_style(design: Design, layers: list[LayerDesign]) -> str:
+    """The top function's style hls4ml 1.3.0 chooses for the planned ``layers``
+    (SetPipelineStyle, style "auto"): DATAFLOW for io_stream, for convolutions split in
+    partitions, and when any layer uses the Resource strategy; else io_parallel is one
+    pipeline. A design already DATAFLOW with no Resource layer is so for its
+    convolutions, which a plan does not change."""
+    if design.io_type == "io_stream" or any(layer.strategy == "resource" for layer in layers):
+        return "dataflow"
+    partitioned = design.pipeline_style == "dataflow" and not any(layer.strategy == "resource" for layer in design.layers)
+    return "dataflow" if partitioned else "pipeline"
 
 
 def scope_key(layer: LayerDesign) -> str:
