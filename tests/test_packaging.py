@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
 BOARDS_IN_CATALOGUE = 11
@@ -127,12 +128,12 @@ def test_installed_package_builds_an_attention_model(installed, tmp_path):
                            "--precision-policy", "default", "--min-agreement", "0", "--max-samples", "20",
                            "--reports-dir", str(tmp_path / "reports"), "--no-cache", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
-    assert "QMultiHeadSelfAttention" in summary["layer_families"]
+    summary = read_summary(out)
+    assert "QMultiHeadSelfAttention" in summary.model.layer_families
     assert (out / "hls_project" / "firmware" / "nnet_utils" / "nnet_qmhsa.h").is_file()
-    assert Path(summary["artifacts"]["csim_library"]).is_file()
-    assert np.isfinite(summary["max_abs_error"])
+    assert Path(summary.artifacts["csim_library"]).is_file()
+    assert np.isfinite(summary.fidelity.max_abs_error)
     # The output is 6 x 8 per sample: the testbench's flattened values match the bridge's
     # (up to the 6 significant digits the testbench prints).
-    assert summary["testbench_agreement"] == summary["csim_agreement"]
-    assert summary["testbench_vs_bridge_max_abs"] < 1e-4
+    assert summary.fidelity.testbench_agreement == summary.fidelity.csim_agreement
+    assert summary.fidelity.testbench_vs_bridge_max_abs < 1e-4

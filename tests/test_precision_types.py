@@ -21,6 +21,7 @@ from fpga_flow.csim import Bridge, compile_project
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fixed import FixedType, fixed_for
 from fpga_flow.precision import close_precisions, infer_precisions
+from fpga_flow.summary import read_summary
 
 
 def test_a_type_below_its_own_step_keeps_the_step_and_grows_to_a_valid_width():
@@ -148,12 +149,12 @@ def test_a_model_with_kernels_below_2e_6_builds_and_agrees(tmp_path):
     result = run_cli("build", str(model), "--board", "pynq-z2", "--out", str(tmp_path / "run"), "--max-samples", "100",
                      "--reports-dir", str(tmp_path / "reports"), "--no-cache", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["status"] == "passed" and summary["csim_agreement"] == 1.0
+    summary = read_summary(tmp_path / "run")
+    assert summary.status == "passed" and summary.fidelity.csim_agreement == 1.0
     written = json.loads((tmp_path / "run" / "hls_config.json").read_text())["LayerName"]
     # The step of 12 fractional bits, at the narrowest valid width.
     assert written["fc1_relu"]["Precision"]["weight"] == "fixed<2,-10,RND,SAT>"
-    assert summary["precision_closure"]["rejected_changes"] == []
+    assert summary.precision.closure.rejected_changes == []
 
 
 @pytest.mark.slow
@@ -183,10 +184,10 @@ def test_a_configuration_that_does_not_compile_falls_back_to_one_that_does(tmp_p
     result = close_precisions(model, default, X, realize, target_agreement=0.999)
     assert [step.change for step in result.steps][0] == "hls4ml default configuration"
     assert "inferred precisions" not in [step.change for step in result.steps]
-    assert result.rejected[0]["change"] == "inferred precisions"
-    assert "g++ failed to compile" in result.rejected[0]["reason"]
+    assert result.rejected[0].change == "inferred precisions" and result.rejected[0].layer is None
+    assert "g++ failed to compile" in result.rejected[0].reason
     assert result.chosen_iteration == 0 and result.hls_config == default
-    assert result.to_dict()["rejected_changes"][0]["change"] == "inferred precisions"
+    assert result.to_record().rejected_changes[0].change == "inferred precisions"
     assert result.steps[0].agreement == 1.0  # class 2 wins in Keras and in hls4ml's default
 
 
