@@ -137,19 +137,25 @@ def cast(raw: np.ndarray, source: FixedType, target: FixedType) -> np.ndarray:
 def from_float(values: np.ndarray, t: FixedType) -> np.ndarray:
     """``ap_fixed_base(double d)``: the raw word of ``t`` for ``d`` by ``t``'s modes.
 
-    A double is ``m * 2**(e - 53)`` with an integer ``|m| < 2**53``, so the conversion is
-    :func:`quantize_raw` of ``m`` with ``53 - e`` fractional bits; values are grouped by
-    exponent so each group is one vectorized call."""
+    A finite double is ``m * 2**(e - 53)`` with an integer ``|m| < 2**53``, so the
+    conversion is :func:`quantize_raw` of ``m`` with ``53 - e`` fractional bits (values
+    are grouped by exponent, one vectorized call each). An infinity's bits decode as
+    ``±2**1024``, which then overflows by ``t``'s mode (a SAT type holds its maximum)."""
     values = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ValueError("a non-finite value cannot be converted to ap_fixed")
-    mantissa, exponent = np.frexp(values)
+    if np.any(np.isnan(values)):
+        raise ValueError("NaN cannot be converted to ap_fixed")
+    infinite = np.isinf(values)
+    finite = np.where(infinite, 0.0, values)
+    mantissa, exponent = np.frexp(finite)
     m53 = (mantissa * 2.0**53).astype(np.int64)
-    fractional = np.where(values == 0, 0, 53 - exponent)
+    fractional = np.where(finite == 0, 0, 53 - exponent)
     out = np.empty(values.shape, dtype=np.int64 if fits_int64(t.width + 1) else object)
     for bits in np.unique(fractional):
         chosen = fractional == bits
         out[chosen] = quantize_raw(m53[chosen], int(bits), t)
+    if np.any(infinite):
+        huge = np.array([(1 << 1024) * (1 if v > 0 else -1) for v in values[infinite]], dtype=object)
+        out[infinite] = quantize_raw(huge, 0, t)
     return out
 
 
