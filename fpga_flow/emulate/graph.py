@@ -196,20 +196,21 @@ def build_dense(layer) -> Run:
     return run
 
 
-def build_conv(layer) -> Run:
-    two_d = layer.class_name in ("Conv2D", "PointwiseConv2D")
+def _window(layer, size: str, two_d: bool) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """Window size (``filt_*`` or ``pool_*``), stride and padding of a channels-last layer."""
     if layer.get_attr("data_format", "channels_last") != "channels_last":
         raise NotEmulableError(f"layer {layer.name}: channels_first data is not emulated")
+    attr = lambda name: int(layer.get_attr(name))  # noqa: E731
+    if two_d:
+        return ((attr(f"{size}_height"), attr(f"{size}_width")), (attr("stride_height"), attr("stride_width")),
+                ((attr("pad_top"), attr("pad_bottom")), (attr("pad_left"), attr("pad_right"))))
+    return (attr(f"{size}_width"),), (attr("stride_width"),), ((attr("pad_left"), attr("pad_right")),)
+
+
+def build_conv(layer) -> Run:
     if int(layer.get_attr("dilation", 1)) != 1:
         raise NotEmulableError(f"layer {layer.name}: dilated convolution is not emulated")
-    if two_d:
-        kernel = (int(layer.get_attr("filt_height")), int(layer.get_attr("filt_width")))
-        stride = (int(layer.get_attr("stride_height")), int(layer.get_attr("stride_width")))
-        pads = ((int(layer.get_attr("pad_top")), int(layer.get_attr("pad_bottom"))),
-                (int(layer.get_attr("pad_left")), int(layer.get_attr("pad_right"))))
-    else:
-        kernel, stride = (int(layer.get_attr("filt_width")),), (int(layer.get_attr("stride_width")),)
-        pads = ((int(layer.get_attr("pad_left")), int(layer.get_attr("pad_right"))),)
+    kernel, stride, pads = _window(layer, "filt", layer.class_name in ("Conv2D", "PointwiseConv2D"))
     n_chan, n_filt = int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
     n_in = int(np.prod(kernel)) * n_chan
     spec = dense_spec(layer, n_in, n_filt)
@@ -298,17 +299,7 @@ def build_softmax(layer) -> Run:
 
 
 def build_pooling(layer) -> Run:
-    two_d = layer.class_name == "Pooling2D"
-    if layer.get_attr("data_format", "channels_last") != "channels_last":
-        raise NotEmulableError(f"layer {layer.name}: channels_first data is not emulated")
-    if two_d:
-        window = (int(layer.get_attr("pool_height")), int(layer.get_attr("pool_width")))
-        stride = (int(layer.get_attr("stride_height")), int(layer.get_attr("stride_width")))
-        pads = ((int(layer.get_attr("pad_top")), int(layer.get_attr("pad_bottom"))),
-                (int(layer.get_attr("pad_left")), int(layer.get_attr("pad_right"))))
-    else:
-        window, stride = (int(layer.get_attr("pool_width")),), (int(layer.get_attr("stride_width")),)
-        pads = ((int(layer.get_attr("pad_left")), int(layer.get_attr("pad_right"))),)
+    window, stride, pads = _window(layer, "pool", layer.class_name == "Pooling2D")
     op = str(layer.get_attr("pool_op"))
     data, accum, result = _input(layer), _attr_type(layer, "accum_t"), _result(layer)
     count_pad = bool(layer.get_attr("count_pad", False))
