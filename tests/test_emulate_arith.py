@@ -120,3 +120,20 @@ def test_words_beyond_int64_are_exact_python_integers():
     assert p.dtype == object and int(p[0]) == ((1 << 40) + 3) ** 2
     back = arith.cast(p, pt, FixedType(84, 20, True))
     assert int(back[0]) == ((1 << 40) + 3) ** 2
+
+
+@pytest.mark.slow
+def test_a_cast_the_c_simulation_aborts_on_is_refused(tmp_path):
+    """Rounding a 2-bit word down by 3 bits: ap_types reads a bit beyond the MSB and
+    asserts, so the C simulation dies; the emulator says so instead of inventing a value."""
+    source, target = FixedType(2, -10), FixedType(12, 3, True, "RND_CONV", "SAT")
+    program = tmp_path / "abort.cpp"
+    program.write_text('#include "ap_fixed.h"\nint main() {\n'
+                       f"  {cpp(source)} b = {float(arith.to_float(np.array([1]), source)[0])!r};\n"
+                       f"  {cpp(target)} a = b;\n  return a.to_double() > 1;\n}}\n")
+    subprocess.run(["g++", "-O0", f"-I{AP_TYPES}", str(program), "-o", str(tmp_path / "abort")], check=True)
+    assert subprocess.run([str(tmp_path / "abort")], capture_output=True).returncode < 0  # killed by SIGABRT
+    with pytest.raises(arith.CastAborts, match="drops 3 bits of a 2-bit word"):
+        arith.cast(np.array([1]), source, target)
+    # truncation never reads the dropped bits: that cast runs (and floors)
+    assert arith.cast(np.array([1]), source, FixedType(12, 3)).tolist() == [0]

@@ -70,14 +70,23 @@ def magnitude_bits(raw: np.ndarray) -> int:
     return largest.bit_length() + 1
 
 
-def quantize_raw(raw: np.ndarray, fractional: int, t: FixedType) -> np.ndarray:
-    """The raw word of ``t`` that C++ assigns from the exact value ``raw * 2**-fractional``."""
+class CastAborts(ArithmeticError):
+    """A cast the C simulation cannot execute: ap_types asserts ("Attempting to read bit
+    beyond MSB") when a rounding cast drops more bits than the source word has."""
+
+
+def quantize_raw(raw: np.ndarray, fractional: int, t: FixedType, source: FixedType | None = None) -> np.ndarray:
+    """The raw word of ``t`` that C++ assigns from the exact value ``raw * 2**-fractional``
+    (of type ``source``, when known)."""
     if t.rounding not in ROUNDING_MODES:
         raise ValueError(f"rounding mode {t.rounding}")
     if t.overflow not in OVERFLOW_MODES:
         raise ValueError(f"overflow mode {t.overflow}")
     raw = np.asarray(raw)
     shift = fractional - t.fractional
+    reads_dropped_bits = t.rounding != "TRN" and not (t.rounding == "TRN_ZERO" and source is not None and not source.signed)
+    if source is not None and shift > source.width and reads_dropped_bits:
+        raise CastAborts(f"a {t.rounding} cast to {t} drops {shift} bits of a {source.width}-bit word")
     if shift < 0:
         if raw.dtype != object and magnitude_bits(raw) - shift > INT64_BITS:
             raw = raw.astype(object)
@@ -131,7 +140,7 @@ def cast(raw: np.ndarray, source: FixedType, target: FixedType) -> np.ndarray:
     """``(target) x`` for ``x`` of type ``source``."""
     if source == target:
         return raw
-    return quantize_raw(raw, source.fractional, target)
+    return quantize_raw(raw, source.fractional, target, source)
 
 
 def from_float(values: np.ndarray, t: FixedType) -> np.ndarray:

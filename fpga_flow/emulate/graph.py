@@ -20,10 +20,10 @@ import numpy as np
 from fpga_flow.convert import bridge_spec
 from fpga_flow.emulate import arith, kernels, tables
 from fpga_flow.emulate.kernels import DenseSpec, Schedule, SoftmaxSpec, Tensor
-from fpga_flow.errors import NotEmulableError
+from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
 
-Run = Callable[[list[Tensor]], Tensor]
+Run = Callable[[list[Tensor]], "Tensor | list[Tensor]"]  # one Tensor per output (a list for several)
 
 # Activation tables: (builder, input range) as nnet_activation.h indexes them
 LOOKUP_ACTIVATIONS = {
@@ -57,7 +57,7 @@ def fixed_type(precision, what: str) -> FixedType:
 class Step:
     name: str
     inputs: tuple[str, ...]
-    output: str
+    outputs: tuple[str, ...]
     run: Run
     traced: bool
 
@@ -78,7 +78,7 @@ class Emulator:
                 self._input_type = _result(layer)
                 self._input_shape = tuple(int(d) for d in layer.get_output_variable().shape)
                 continue
-            self._steps.append(Step(layer.name, tuple(layer.inputs), layer.outputs[0], build_step(layer),
+            self._steps.append(Step(layer.name, tuple(layer.inputs), tuple(layer.outputs), build_step(layer),
                                     layer.name in self.spec["traced_layers"]))
 
     def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -88,9 +88,15 @@ class Emulator:
         values = {self._input_name: Tensor(arith.from_float(X, self._input_type), self._input_type)}
         traces: dict[str, np.ndarray] = {}
         for step in self._steps:
-            values[step.output] = step.run([values[name] for name in step.inputs])
-            if step.traced:
-                traces[step.name] = values[step.output].values().reshape((len(X),) + tuple(
+            try:
+                produced = step.run([values[name] for name in step.inputs])
+            except arith.CastAborts as exc:
+                raise StageFailedError(f"layer {step.name}: {exc}, which ap_types asserts against: "
+                                       "hls4ml's C simulation of this design aborts") from None
+            produced = produced if isinstance(produced, list) else [produced]
+            values.update(zip(step.outputs, produced))
+            if step.traced:  # the trace saves a layer's first output
+                traces[step.name] = produced[0].values().reshape((len(X),) + tuple(
                     self.spec["traced_layers"][step.name]))
         out = values[self._output_name]
         return out.values().reshape(len(X), -1), traces
@@ -305,10 +311,17 @@ def build_pooling(layer) -> Run:
     count_pad = bool(layer.get_attr("count_pad", False))
     out_shape = tuple(int(d) for d in layer.get_output_variable().shape)
 
+    stream = _io_type(layer) == "io_stream"
+    if stream and any(p for pair in pads for p in pair):
+        raise NotEmulableError(f"layer {layer.name}: padded pooling in io_stream is not emulated")
+
     def run(inputs: list[Tensor]) -> Tensor:
         x = inputs[0]
         n, channels = len(x.raw), x.raw.shape[-1]
-        if op == "Max":
+        if stream:  # reduce_pool: the window cast to accum_t, then a tree (and / N)
+            windows = _pool_windows(x.raw, window, stride, pads, 0)
+            words = kernels.reduce_pool(arith.cast(windows, data, accum), op, accum, result)
+        elif op == "Max":
             windows = _pool_windows(x.raw, window, stride, pads, kernels.pad_word_for_max(data))
             words = kernels.max_pool(windows, data, accum, result)
         else:
@@ -321,6 +334,10 @@ def build_pooling(layer) -> Run:
     return run
 
 
+def _io_type(layer) -> str:
+    return str(layer.model.config.get_config_value("IOType"))
+
+
 def _pool_windows(raw: np.ndarray, window, stride, pads, pad_word: int) -> np.ndarray:
     """(samples, *out, C, window elements): each channel's pooling window."""
     channels = raw.shape[-1]
@@ -331,6 +348,9 @@ def _pool_windows(raw: np.ndarray, window, stride, pads, pad_word: int) -> np.nd
 def build_global_pooling(layer) -> Run:
     op = str(layer.get_attr("pool_op"))
     data, accum, result = _input(layer), _attr_type(layer, "accum_t"), _result(layer)
+    stream = _io_type(layer) == "io_stream"
+    if stream and op == "Max":
+        raise NotEmulableError(f"layer {layer.name}: global max pooling in io_stream is not emulated")
 
     def run(inputs: list[Tensor]) -> Tensor:
         x = inputs[0]
@@ -339,9 +359,39 @@ def build_global_pooling(layer) -> Run:
         if op == "Max":
             return Tensor(kernels.max_pool(windows, data, accum, result), result)
         counts = np.full(windows.shape[:-1], windows.shape[-1])
+        if stream:  # one pixel at a time into an accum_t sum (reduce_global_pool), then / (H * W)
+            terms = arith.cast(windows, data, accum)
+            total = np.zeros(terms.shape[:-1], dtype=terms.dtype)
+            for k in range(terms.shape[-1]):
+                total = arith.quantize_raw(total + terms[..., k], accum.fractional, accum)
+            return Tensor(arith.cast(kernels.truncating_divide(total, counts), accum, result), result)
         return Tensor(kernels.average_pool(windows, counts, data, accum, result), result)
 
     return run
+
+
+def build_zero_padding(layer) -> Run:
+    """io_stream's explicit padding (zeropad1d_cl / zeropad2d_cl): zeros around the data,
+    the data cast to the result type."""
+    if layer.class_name == "ZeroPadding2D":
+        pads = ((int(layer.get_attr("pad_top")), int(layer.get_attr("pad_bottom"))),
+                (int(layer.get_attr("pad_left")), int(layer.get_attr("pad_right"))))
+    else:
+        pads = ((int(layer.get_attr("pad_left")), int(layer.get_attr("pad_right"))),)
+    result = _result(layer)
+
+    def run(inputs: list[Tensor]) -> Tensor:
+        x = inputs[0].cast(result)
+        return Tensor(np.pad(x.raw, ((0, 0),) + pads + ((0, 0),)), result)
+
+    return run
+
+
+def build_clone(layer) -> Run:
+    """``clone_stream``: the input copied (cast) to each output."""
+    results = [fixed_type(layer.get_output_variable(name).type.precision, f"layer {layer.name} result")
+               for name in layer.outputs]
+    return lambda inputs: [inputs[0].cast(t) for t in results]
 
 
 def build_reshape(layer) -> Run:
@@ -416,6 +466,9 @@ BUILDERS: dict[str, Callable[[object], Run]] = {
     "GlobalPooling1D": build_global_pooling,
     "GlobalPooling2D": build_global_pooling,
     "Reshape": build_reshape,
+    "ZeroPadding1D": build_zero_padding,
+    "ZeroPadding2D": build_zero_padding,
+    "Clone": build_clone,
     "BatchNormalization": build_batchnorm,
     "Merge": build_merge,
     "QMHSA": build_qmhsa,

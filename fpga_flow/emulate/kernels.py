@@ -221,7 +221,7 @@ def _scheduled_sum(x: np.ndarray, spec: DenseSpec, prod: FixedType, acc0: np.nda
         chosen = spec.schedule.weights[:, step]
         terms = _product_words(x[..., spec.schedule.inputs[:, step]], w[chosen], spec,
                                None if spec.signs is None else spec.signs[chosen], prod)
-        terms = arith.quantize_raw(terms, prod.fractional, acc_type)
+        terms = arith.quantize_raw(terms, prod.fractional, acc_type, prod)
         acc = acc + terms
         if not wrap_at_end:
             acc = arith.quantize_raw(acc, acc_type.fractional, acc_type)
@@ -260,18 +260,12 @@ def table_index(x: Tensor, table_size: int, input_range: int) -> np.ndarray:
     raw = arith.as_dtype(x.raw, x.type.width + table_size.bit_length() + 2) * table_size
     fractional = x.type.fractional
     if fractional >= 0:
-        rounded = _trunc_div(raw, input_range << fractional)
+        rounded = truncating_divide(raw, input_range << fractional)
     else:
-        rounded = _trunc_div(raw, input_range) << (-fractional)
+        rounded = truncating_divide(raw, input_range) << (-fractional)
     rounded = (rounded + (1 << 31)) % (1 << 32) - (1 << 31)  # ap_fixed -> int keeps 32 bits
     index = rounded + (input_range // 2) * table_size // input_range
     return np.clip(index, 0, table_size - 1).astype(np.int64)
-
-
-def _trunc_div(a: np.ndarray, b: int) -> np.ndarray:
-    """Integer division truncating toward zero (C's ``/``)."""
-    q = np.abs(a) // b
-    return np.where(a < 0, -q, q)
 
 
 def lookup(x: Tensor, table: np.ndarray, table_type: FixedType, input_range: int, result: FixedType) -> np.ndarray:
@@ -339,15 +333,26 @@ def max_pool(windows: np.ndarray, data: FixedType, accum: FixedType, result: Fix
 def average_pool(windows: np.ndarray, counts: np.ndarray, data: FixedType, accum: FixedType,
                  result: FixedType) -> np.ndarray:
     """``nnet::avg``: ``accum_t y = 0; y += x[i]`` (each sum cast); ``y /= length``
-    (truncating integer division at accum_t's fractional bits), then res_T."""
+    (ap_fixed division by an integer keeps the dividend's fractional bits and truncates
+    toward zero), then res_T."""
     terms = arith.cast(windows, data, accum)
     y = np.zeros(terms.shape[:-1], dtype=terms.dtype)
     for k in range(terms.shape[-1]):
         y = arith.quantize_raw(y + terms[..., k], accum.fractional, accum)
-    return arith.cast(_trunc_div_array(y, counts), accum, result)
+    return arith.cast(truncating_divide(y, counts), accum, result)
 
 
-def _trunc_div_array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def reduce_pool(windows: np.ndarray, op: str, accum: FixedType, result: FixedType) -> np.ndarray:
+    """io_stream's ``reduce_pool`` over windows already cast to accum_t: the Op_max tree
+    (the maximum) or the Op_add tree divided by the window size, then res_T."""
+    if op == "Max":
+        return arith.cast(windows.max(axis=-1), accum, result)
+    total = tree_sum(windows, accum)
+    return arith.cast(truncating_divide(total, windows.shape[-1]), accum, result)
+
+
+def truncating_divide(a: np.ndarray, b) -> np.ndarray:
+    """Integer division truncating toward zero (C's ``/``, ap_fixed's ``sdiv``)."""
     q = np.abs(a) // b
     return np.where(a < 0, -q, q)
 

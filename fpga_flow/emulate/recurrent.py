@@ -27,7 +27,7 @@ import numpy as np
 from fpga_flow.emulate import arith, kernels
 from fpga_flow.emulate.graph import LOOKUP_ACTIVATIONS, Run, _attr_type, _input, _result, dense_spec
 from fpga_flow.emulate.kernels import Schedule, Tensor
-from fpga_flow.errors import NotEmulableError
+from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
 
 RECURRENT_ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -63,6 +63,11 @@ def build_recurrent_layer(layer) -> Run:
     gates = 4 if cell == "LSTM" else 3
     n_in, n_state = int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
     data, accum, state = _input(layer), _attr_type(layer, "accum_t"), _result(layer)
+    if cell == "LSTM" and not data == state == accum:
+        # lstm_stack instantiates the non-static lstm too, whose dense<data_T, res_T> calls
+        # write accum_t arrays and read the res_T state as data_T: g++ refuses the design
+        raise StageFailedError(f"layer {layer.name}: hls4ml's LSTM C++ compiles only when its input ({data}), "
+                               f"result ({state}) and accumulator ({accum}) are one type")
     inputs = dense_spec(layer, n_in, gates * n_state)
     recurrent = dense_spec(layer, n_state, gates * n_state, "recurrent_weight", "recurrent_bias",
                            _recurrent_schedule(layer, n_state, gates * n_state))
