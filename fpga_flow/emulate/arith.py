@@ -78,10 +78,16 @@ class CastAborts(ArithmeticError):
 def quantize_raw(raw: np.ndarray, fractional: int, t: FixedType, source: FixedType | None = None) -> np.ndarray:
     """The raw word of ``t`` that C++ assigns from the exact value ``raw * 2**-fractional``
     (of type ``source``, when known)."""
-    if t.rounding not in ROUNDING_MODES:
-        raise ValueError(f"rounding mode {t.rounding}")
     if t.overflow not in OVERFLOW_MODES:
         raise ValueError(f"overflow mode {t.overflow}")
+    return _overflow(round_raw(raw, fractional, t, source), t)
+
+
+def round_raw(raw: np.ndarray, fractional: int, t: FixedType, source: FixedType | None = None) -> np.ndarray:
+    """Step 1 of the cast alone: ``raw`` at ``t``'s fractional bits, rounded by ``t``'s
+    mode, not yet fitted to its width."""
+    if t.rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding mode {t.rounding}")
     raw = np.asarray(raw)
     shift = fractional - t.fractional
     reads_dropped_bits = t.rounding != "TRN" and not (t.rounding == "TRN_ZERO" and source is not None and not source.signed)
@@ -90,31 +96,30 @@ def quantize_raw(raw: np.ndarray, fractional: int, t: FixedType, source: FixedTy
     if shift < 0:
         if raw.dtype != object and magnitude_bits(raw) - shift > INT64_BITS:
             raw = raw.astype(object)
-        q = raw << -shift
-    elif shift == 0:
-        q = raw
-    else:
-        if raw.dtype != object and shift >= INT64_BITS:
-            raw = raw.astype(object)
-        q = raw >> shift  # floor, for int64 and Python integers alike
-        if t.rounding != "TRN":
-            below = raw - (q << shift)  # the dropped bits, 0 <= below < 2**shift
-            half = 1 << (shift - 1)
-            negative = raw < 0
-            if t.rounding == "TRN_ZERO":
-                up = negative & (below != 0)
-            elif t.rounding == "RND":
-                up = below >= half
-            elif t.rounding == "RND_ZERO":
-                up = (below > half) | ((below == half) & negative)
-            elif t.rounding == "RND_MIN_INF":
-                up = below > half
-            elif t.rounding == "RND_INF":
-                up = (below > half) | ((below == half) & ~negative)
-            else:  # RND_CONV
-                up = (below > half) | ((below == half) & ((q & 1) == 1))
-            q = np.where(up, q + 1, q)
-    return _overflow(np.asarray(q), t)
+        return raw << -shift
+    if shift == 0:
+        return raw
+    if raw.dtype != object and shift >= INT64_BITS:
+        raw = raw.astype(object)
+    q = raw >> shift  # floor, for int64 and Python integers alike
+    if t.rounding == "TRN":
+        return q
+    below = raw - (q << shift)  # the dropped bits, 0 <= below < 2**shift
+    half = 1 << (shift - 1)
+    negative = raw < 0
+    if t.rounding == "TRN_ZERO":
+        up = negative & (below != 0)
+    elif t.rounding == "RND":
+        up = below >= half
+    elif t.rounding == "RND_ZERO":
+        up = (below > half) | ((below == half) & negative)
+    elif t.rounding == "RND_MIN_INF":
+        up = below > half
+    elif t.rounding == "RND_INF":
+        up = (below > half) | ((below == half) & ~negative)
+    else:  # RND_CONV
+        up = (below > half) | ((below == half) & ((q & 1) == 1))
+    return np.where(up, q + 1, q)
 
 
 def _overflow(q: np.ndarray, t: FixedType) -> np.ndarray:

@@ -217,11 +217,16 @@ def _scheduled_sum(x: np.ndarray, spec: DenseSpec, prod: FixedType, acc0: np.nda
     # a wrapping accumulator wraps once at the end the same (sums are exact mod 2**W) if
     # int64 holds the running sum; otherwise every step is cast as the C++ casts it
     wrap_at_end = acc_type.overflow == "WRAP" and acc.dtype == np.int64
-    for step in range(spec.schedule.inputs.shape[1]):
+    inputs = spec.schedule.inputs
+    same_input = bool(np.all(inputs == inputs[:1]))  # every output takes input i at step i (Latency)
+    for step in range(inputs.shape[1]):
         chosen = spec.schedule.weights[:, step]
-        terms = _product_words(x[..., spec.schedule.inputs[:, step]], w[chosen], spec,
-                               None if spec.signs is None else spec.signs[chosen], prod)
-        terms = arith.quantize_raw(terms, prod.fractional, acc_type, prod)
+        data = x[..., inputs[0, step], None] if same_input else x[..., inputs[:, step]]
+        terms = _product_words(data, w[chosen], spec, None if spec.signs is None else spec.signs[chosen], prod)
+        if wrap_at_end:  # the cast's wrap is one the final cast repeats: only its rounding counts
+            terms = arith.round_raw(terms, prod.fractional, acc_type, prod)
+        else:
+            terms = arith.quantize_raw(terms, prod.fractional, acc_type, prod)
         acc = acc + terms
         if not wrap_at_end:
             acc = arith.quantize_raw(acc, acc_type.fractional, acc_type)
