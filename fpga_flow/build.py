@@ -208,8 +208,9 @@ def step_check(ctx: BuildContext) -> None:
 
 def step_precision(ctx: BuildContext) -> PrecisionChoice:
     """The hls4ml configuration the precision policy chooses, tuned on the calibration
-    split. ``closure`` converts and compiles each candidate in a scratch folder of the
-    run directory and reports each iteration through ``ctx.progress``."""
+    split. ``closure`` emulates each candidate (compiling it in a scratch folder of the
+    run directory only when the emulator does not cover a layer) and reports each
+    iteration through ``ctx.progress``."""
     from fpga_flow.precision import close_precisions, infer_precisions
 
     loaded, policy = ctx.loaded, ctx.config.precision_policy
@@ -218,20 +219,27 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
         return PrecisionChoice(policy=policy, hls_config=config)
     if policy == "auto":
         return PrecisionChoice(policy=policy, hls_config=infer_precisions(loaded.model, config, loaded.X_calib))
+    from fpga_flow.emulate.realize import EmulatingRealizer
+
     scratch = ctx.run_dir / CLOSURE_SCRATCH
 
-    def realize(hls_config: dict) -> Bridge:
+    def compile_design(hls_config: dict) -> Bridge:
         shutil.rmtree(scratch, ignore_errors=True)
         project = convert(loaded.model, ctx.board, loaded.settings, scratch, hls_config)
         return Bridge.load(compile_project(project.output_dir))
 
+    # Candidates are emulated bit for bit (no g++); a design with a layer the emulator
+    # does not cover is compiled. The chosen one is compiled by step_compile and proven.
+    realize = EmulatingRealizer(loaded.model, ctx.board, loaded.settings, scratch, compile_design)
+
     def on_step(step) -> None:
-        ctx.progress("precision", f"iteration {step.iteration}: agreement {step.agreement:.4f} ({step.change[:60]})")
+        ctx.progress("precision", f"iteration {step.iteration} ({realize.last}): agreement {step.agreement:.4f} "
+                                  f"({step.change[:60]})")
 
     result = close_precisions(loaded.model, config, loaded.X_calib, realize, ctx.config.target_agreement,
                               on_step=on_step)
     shutil.rmtree(scratch, ignore_errors=True)
-    return PrecisionChoice(policy=policy, hls_config=result.hls_config, closure=result.to_record())
+    return PrecisionChoice(policy=policy, hls_config=result.hls_config, closure=result.to_record(realize.record()))
 
 
 def step_convert(ctx: BuildContext) -> HLSProject:

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import SHARED
 from fpga_flow.boards import get_board
+from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.convert import HLSSettings, base_hls_config, convert, model_graph
 from fpga_flow.csim import Bridge, compile_project
 from fpga_flow.emulate import kernels
@@ -25,7 +26,7 @@ from fpga_flow.emulate.kernels import Schedule, Tensor
 from fpga_flow.emulate.realize import EmulatingRealizer
 from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
-from fpga_flow.precision import RECURRENT_CLASSES, infer_precisions, widen_layer
+from fpga_flow.precision import infer_precisions, widen_layer
 
 BOARD = "alveo-u250"
 SAMPLES = 48
@@ -114,8 +115,8 @@ def test_the_realizer_compiles_what_it_cannot_emulate(tmp_path):
     realize = EmulatingRealizer(uncovered, board, settings, tmp_path, compile_design)
     assert realize(base_hls_config(uncovered, settings, board.backend)) == "compiled design"
     assert len(compiled) == 1
-    assert realize.to_dict() == {"emulated_iterations": 0, "compiled_iterations": 1,
-                                 "fallback_reason": "layer odd_one: activation selu is not emulated"}
+    assert realize.record().model_dump() == {"emulated_iterations": 0, "compiled_iterations": 1,
+                                             "fallback_reason": "layer odd_one: activation selu is not emulated"}
 
 
 def test_an_lstm_g_plus_plus_cannot_compile_is_refused_like_g_plus_plus(tmp_path):

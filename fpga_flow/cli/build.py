@@ -100,6 +100,10 @@ def render_summary(summary) -> None:
     if closure is not None:
         rows.append(("default-config agreement (calibration)", pct(closure.default_agreement_calibration)))
         rows.append(("closure iterations", f"{len(closure.iterations)} ({closure.stopped_because})"))
+        if closure.realization is not None:
+            realized = closure.realization
+            how = f"{realized.emulated_iterations} emulated, {realized.compiled_iterations} compiled"
+            rows.append(("closure candidates", how + (f" ({realized.fallback_reason})" if realized.fallback_reason else "")))
     estimate = summary.estimate
     res = estimate.resources
     rows.append(("estimate: LUT / FF / DSP / BRAM_18K", f"{res['LUT']:,} / {res['FF']:,} / {res['DSP']:,} / {res['BRAM_18K']:,}"))

@@ -10,12 +10,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from fpga_flow.boards import Board
 from fpga_flow.convert import HLSSettings, model_graph
 from fpga_flow.emulate.graph import Emulator
 from fpga_flow.errors import NotEmulableError
 
 Compile = Callable[[dict[str, Any]], Any]  # hls config -> compiled Bridge
+
+
+class RealizationRecord(BaseModel):
+    """How the closure computed its candidates (a section of the closure record)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emulated_iterations: int = Field(description="candidates computed by the bit-exact emulator, without g++")
+    compiled_iterations: int = Field(description="candidates compiled with g++ (a layer the emulator does not cover)")
+    fallback_reason: str | None = Field(description="the first layer the emulator did not cover, if any")
 
 
 @dataclass
@@ -45,6 +57,6 @@ class EmulatingRealizer:
         self.last = "emulated"
         return emulator
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"emulated_iterations": self.emulated, "compiled_iterations": self.compiled,
-                "fallback_reason": self.fallback_reason}
+    def record(self) -> RealizationRecord:
+        return RealizationRecord(emulated_iterations=self.emulated, compiled_iterations=self.compiled,
+                                 fallback_reason=self.fallback_reason)
