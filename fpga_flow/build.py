@@ -226,7 +226,7 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
     def compile_design(hls_config: dict) -> Bridge:
         shutil.rmtree(scratch, ignore_errors=True)
         project = convert(loaded.model, ctx.board, loaded.settings, scratch, hls_config)
-        return Bridge.load(compile_project(project.output_dir))
+        return Bridge.load(compile_project(project.output_dir, objects=_object_store(ctx.config)))
 
     # Candidates are emulated bit for bit (no g++); a design with a layer the emulator
     # does not cover is compiled. The chosen one is compiled by step_compile and proven.
@@ -248,8 +248,17 @@ def step_convert(ctx: BuildContext) -> HLSProject:
 
 
 def step_compile(ctx: BuildContext) -> CompiledProject:
-    """The project's firmware compiled with g++, linked into the bridge library."""
-    return compile_project(ctx.project.output_dir)
+    """The project's firmware, bridge and testbench compiled with g++ (in parallel; with
+    the build cache on, objects whose preprocessed source is unchanged are reused from
+    it), the bridge library linked."""
+    return compile_project(ctx.project.output_dir, objects=_object_store(ctx.config))
+
+
+def _object_store(cfg: BuildConfig):
+    """The build cache as a store of compiled objects; None with the cache off."""
+    from fpga_flow.cache import BuildCache, default_cache_dir
+
+    return BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir)) if cfg.use_cache else None
 
 
 def step_estimate(ctx: BuildContext) -> Estimate:
