@@ -49,7 +49,7 @@ from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
 from fpga_flow.cache import CacheUse, CachedSteps
 from fpga_flow.config import BuildConfig
-from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert
+from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph
 from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, gxx, run_testbench
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
@@ -238,8 +238,29 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
 
     result = close_precisions(loaded.model, config, loaded.X_calib, realize, ctx.config.target_agreement,
                               on_step=on_step)
+    limits = _hls4ml_limits(ctx, result, scratch)
     shutil.rmtree(scratch, ignore_errors=True)
-    return PrecisionChoice(policy=policy, hls_config=result.hls_config, closure=result.to_record(realize.record()))
+    return PrecisionChoice(policy=policy, hls_config=result.hls_config,
+                           closure=result.to_record(realize.record(), limits))
+
+
+def _hls4ml_limits(ctx: BuildContext, result, scratch: Path) -> list:
+    """When the closure stopped short of its target: the layers whose error hls4ml's own
+    arithmetic leaves, named with the evidence (fpga_flow.emulate.diagnose)."""
+    from fpga_flow.emulate.diagnose import hls4ml_limits
+    from fpga_flow.precision import keras_layer_outputs
+
+    chosen = next(step for step in result.steps if step.iteration == result.chosen_iteration)
+    if chosen.agreement >= ctx.config.target_agreement:
+        return []
+    loaded = ctx.loaded
+    graph = model_graph(loaded.model, ctx.board, loaded.settings, scratch, result.hls_config)
+    keras_final = np.asarray(loaded.model.predict(loaded.X_calib, verbose=0, batch_size=256))
+    limits = hls4ml_limits(graph, loaded.X_calib, keras_final, keras_layer_outputs(loaded.model, loaded.X_calib))
+    for limit in limits:
+        ctx.progress("precision", f"hls4ml limit in {limit.layer}: agreement {limit.agreement:.4f} as built, "
+                                  f"{limit.agreement_if_exact:.4f} with its arithmetic exact")
+    return limits
 
 
 def step_convert(ctx: BuildContext) -> HLSProject:

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.compat import RECURRENT_CLASSES
+from fpga_flow.emulate.diagnose import LimitRecord
 from fpga_flow.emulate.realize import RealizationRecord
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare
@@ -91,6 +92,8 @@ class ClosureRecord(BaseModel):
     layer_error_after: dict[str, float] = Field(description="relative error per layer, the chosen configuration")
     realization: RealizationRecord | None = Field(
         default=None, description="how the candidates were computed (emulated or compiled); None before the emulator")
+    hls4ml_limits: list[LimitRecord] = Field(
+        default_factory=list, description="layers whose remaining error no hls4ml configuration removes (with evidence)")
 
 
 class OverflowRecord(BaseModel):
@@ -128,7 +131,8 @@ class ClosureResult:
     chosen_iteration: int | None = None
     rejected: list[dict[str, str]] = field(default_factory=list)
 
-    def to_record(self, realization: RealizationRecord | None = None) -> ClosureRecord:
+    def to_record(self, realization: RealizationRecord | None = None,
+                  limits: list[LimitRecord] | None = None) -> ClosureRecord:
         first = self.steps[0].layer_errors if self.steps else {}
         chosen = next((s for s in self.steps if s.iteration == self.chosen_iteration), None)
         return ClosureRecord(
@@ -143,6 +147,7 @@ class ClosureResult:
             layer_error_before=first,
             layer_error_after=chosen.layer_errors if chosen else {},
             realization=realization,
+            hls4ml_limits=limits or [],
         )
 
 

@@ -130,6 +130,37 @@ def test_an_lstm_g_plus_plus_cannot_compile_is_refused_like_g_plus_plus(tmp_path
         Emulator(model_graph(model, board, settings, tmp_path, config))
 
 
+def test_power_of_two_products_are_cut_to_hls4mls_product_type():
+    """0.75 * 2**-8 in r_T = ap_fixed<2 * (4 + 2), 4 + 2> (6 fractional bits) is 0 (floor);
+    the diagnosis's exact product keeps 0.75 / 256."""
+    data, exponent, accum = FixedType(2, 0, False), FixedType(4, 4), FixedType(24, 4)
+    spec = kernels.DenseSpec(np.array([-8]), exponent, np.array([0]), FixedType(2, 1), accum,
+                             Schedule.in_order(1, 1), 1, "weight_exponential", signs=np.array([1]))
+    x = Tensor(np.array([[3]]), data)  # 0.75
+    assert kernels.dense(x, spec).tolist() == [[0]]
+    exact = kernels.dense(x, kernels.DenseSpec(**{**spec.__dict__, "exact_product": True}))
+    assert exact.tolist() == [[3 << (accum.fractional - 2 - 8)]]  # 0.75 * 2**-8 in accum words
+
+
+def test_the_po2_product_limit_of_qkeras_mnist_dense_is_named(tmp_path):
+    """The peer qkeras_mnist_dense: with the types the closure infers, the remaining
+    disagreement is q_dense_2's power-of-two products, which hls4ml cuts to 6 fractional
+    bits whatever the configuration (its input is a 2-bit quantized ReLU)."""
+    from fpga_flow.emulate.diagnose import hls4ml_limits
+    from fpga_flow.precision import keras_layer_outputs
+
+    model, X = _peer_model("qkeras_mnist_dense", samples=400)
+    board, settings = get_board(BOARD), HLSSettings()
+    config = infer_precisions(model, base_hls_config(model, settings, board.backend), X)
+    graph = model_graph(model, board, settings, tmp_path, config)
+    limits = hls4ml_limits(graph, X, np.asarray(model.predict(X, verbose=0)), keras_layer_outputs(model, X))
+    assert [limit.layer for limit in limits] == ["q_dense_2"]
+    limit = limits[0]
+    assert limit.agreement_if_exact > limit.agreement + 0.02
+    assert limit.layer_error_if_exact < limit.layer_error / 4
+    assert "6 fractional bits" in limit.reason
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -151,7 +182,7 @@ def _recipe_model(name: str, trained_dir: Path | None = None):
     return model, data.X_test[:SAMPLES]
 
 
-def _peer_model(name: str):
+def _peer_model(name: str, samples: int = SAMPLES):
     from fpga_flow.model_io import load_keras_model
 
     folder = PEERS / name
@@ -160,7 +191,7 @@ def _peer_model(name: str):
         model = load_keras_model(architecture[0], sorted(folder.glob("*weights*.h5"))[0])
     else:
         model = load_keras_model(sorted(folder.glob("*.h5"))[0], None)
-    X = np.random.default_rng(0).standard_normal((SAMPLES,) + tuple(model.input_shape[1:])).astype(np.float32)
+    X = np.random.default_rng(0).standard_normal((samples,) + tuple(model.input_shape[1:])).astype(np.float32)
     return model, X
 
 

@@ -115,6 +115,11 @@ def render_summary(summary) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+    closure = summary.precision.closure
+    for limit in (closure.hls4ml_limits if closure is not None else []):
+        out.print(f"[yellow]hls4ml limit[/] {limit.layer}: agreement {limit.agreement:.4f} as built, "
+                  f"{limit.agreement_if_exact:.4f} with this layer's arithmetic exact (its error "
+                  f"{limit.layer_error:.4f} -> {limit.layer_error_if_exact:.4f}): {limit.reason}")
     overflowing = {name: info for name, info in summary.precision.overflow.items() if info.overflowed}
     if overflowing:
         for layer, info in overflowing.items():

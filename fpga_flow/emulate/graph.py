@@ -13,7 +13,7 @@ not reproduce, before anything runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -65,7 +65,9 @@ class Step:
 class Emulator:
     """The converted design as integer numpy arithmetic."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, exact_products: Collection[str] = ()):
+        """``exact_products`` (diagnosis only): layers whose power-of-two products are
+        computed exactly instead of in hls4ml's product type."""
         self.spec = bridge_spec(graph)
         if len(self.spec["inputs"]) != 1 or len(self.spec["outputs"]) != 1:
             raise NotEmulableError("emulation supports single-input, single-output models")
@@ -78,7 +80,8 @@ class Emulator:
                 self._input_type = _result(layer)
                 self._input_shape = tuple(int(d) for d in layer.get_output_variable().shape)
                 continue
-            self._steps.append(Step(layer.name, tuple(layer.inputs), tuple(layer.outputs), build_step(layer),
+            run = build_step(layer, exact_product=layer.name in exact_products)
+            self._steps.append(Step(layer.name, tuple(layer.inputs), tuple(layer.outputs), run,
                                     layer.name in self.spec["traced_layers"]))
 
     def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -108,10 +111,14 @@ class Emulator:
 # --------------------------------------------------------------------------- builders
 
 
-def build_step(layer) -> Run:
+def build_step(layer, exact_product: bool = False) -> Run:
     builder = BUILDERS.get(layer.class_name)
     if builder is None:
         raise NotEmulableError(f"layer {layer.name} ({layer.class_name}) is not emulated")
+    if exact_product:
+        if builder not in (build_dense, build_conv):
+            raise ValueError(f"layer {layer.name} has no products to make exact")
+        return builder(layer, exact_product=True)
     return builder(layer)
 
 
@@ -177,7 +184,7 @@ def _schedule(layer, n_in: int, n_out: int) -> Schedule:
 
 
 def dense_spec(layer, n_in: int, n_out: int, weight: str = "weight", bias: str = "bias",
-               schedule: Schedule | None = None) -> DenseSpec:
+               schedule: Schedule | None = None, exact_product: bool = False) -> DenseSpec:
     kind = _product_kind(layer, weight)
     signs = None
     if kind == "weight_exponential":
@@ -186,12 +193,12 @@ def dense_spec(layer, n_in: int, n_out: int, weight: str = "weight", bias: str =
         weights, weight_type = weight_words(layer, weight)
     biases, bias_type = weight_words(layer, bias)
     return DenseSpec(weights, weight_type, biases, bias_type, _attr_type(layer, "accum_t"),
-                     schedule or _schedule(layer, n_in, n_out), n_in, kind, signs)
+                     schedule or _schedule(layer, n_in, n_out), n_in, kind, signs, exact_product)
 
 
-def build_dense(layer) -> Run:
+def build_dense(layer, exact_product: bool = False) -> Run:
     n_in, n_out = int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
-    spec = dense_spec(layer, n_in, n_out)
+    spec = dense_spec(layer, n_in, n_out, exact_product=exact_product)
     result = _result(layer)
 
     def run(inputs: list[Tensor]) -> Tensor:
@@ -213,13 +220,13 @@ def _window(layer, size: str, two_d: bool) -> tuple[tuple[int, ...], tuple[int, 
     return (attr(f"{size}_width"),), (attr("stride_width"),), ((attr("pad_left"), attr("pad_right")),)
 
 
-def build_conv(layer) -> Run:
+def build_conv(layer, exact_product: bool = False) -> Run:
     if int(layer.get_attr("dilation", 1)) != 1:
         raise NotEmulableError(f"layer {layer.name}: dilated convolution is not emulated")
     kernel, stride, pads = _window(layer, "filt", layer.class_name in ("Conv2D", "PointwiseConv2D"))
     n_chan, n_filt = int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
     n_in = int(np.prod(kernel)) * n_chan
-    spec = dense_spec(layer, n_in, n_filt)
+    spec = dense_spec(layer, n_in, n_filt, exact_product=exact_product)
     result = _result(layer)
     out_shape = tuple(int(d) for d in layer.get_output_variable().shape)
 

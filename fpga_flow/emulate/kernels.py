@@ -127,17 +127,22 @@ class DenseSpec:
     n_in: int
     product: str = "mult"  # nnet::product::mult, weight_ternary or weight_exponential
     signs: np.ndarray | None = None  # weight_exponential: the sign bits; weights are then exponents
+    exact_product: bool = False  # diagnosis only: a power-of-two product as wide as it needs, not r_T
 
     @property
     def n_out(self) -> int:
         return int(self.schedule.inputs.shape[0])
 
 
-def product_type(data: FixedType, weight: FixedType, kind: str) -> FixedType:
-    """The type ``product(a, w)`` returns (nnet_mult.h)."""
+def product_type(data: FixedType, weight: FixedType, kind: str, exact: bool = False) -> FixedType:
+    """The type ``product(a, w)`` returns (nnet_mult.h); ``exact``: for a power-of-two
+    product, one that holds ``a * 2**e`` for every exponent ``e`` of ``W_w`` bits."""
     if kind == "weight_ternary":
         # decltype(-a): one more integer bit than the data
         return FixedType(data.width + 1, data.integer + 1, True)
+    if kind == "weight_exponential" and exact:
+        reach = 1 << (weight.width - 1)
+        return FixedType(data.width + 2 * reach + 1, data.integer + reach + 1, True)
     if kind == "weight_exponential":
         # r_T = ap_fixed<2 * (W_w + W_x), W_w + W_x>, with W_w the exponent's width
         return FixedType(2 * (weight.width + data.width), weight.width + data.width, True)
@@ -147,7 +152,7 @@ def product_type(data: FixedType, weight: FixedType, kind: str) -> FixedType:
 def dense(x: Tensor, spec: DenseSpec) -> np.ndarray:
     """The accumulator words (samples..., n_out) of ``spec`` applied to ``x`` (samples..., n_in)."""
     data = x.type
-    prod = product_type(data, spec.weight_type, spec.product)
+    prod = product_type(data, spec.weight_type, spec.product, spec.exact_product)
     acc0 = arith.cast(spec.biases, spec.bias_type, spec.accum)
     if _exact_sum_fits(x.raw, spec, prod, acc0):
         return _matrix_sum(x.raw, spec, prod, acc0)
