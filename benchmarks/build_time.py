@@ -8,8 +8,11 @@ compare.
 
 Each model is built once with ``fpga-flow build`` of the given checkout (its own code on
 PYTHONPATH, the same interpreter), with the default closure policy, without the build
-cache (cold); zoo recipes are trained once beforehand into a reports folder every run
-shares, so training is not timed. g++ runs through a pass-through wrapper on PATH that
+cache (cold); zoo recipes are trained once beforehand (with this repository's code) into
+a reports folder every run shares, so training is not timed. ``--from-export NAMES``
+builds those recipes from their trained export instead (``model.h5`` with
+``--test-data data.npz``), so a checkout that does not know a recipe can build it too:
+give the same list to both runs. g++ runs through a pass-through wrapper on PATH that
 logs every invocation with its duration: a "full compile" is a compile of the firmware
 (``myproject.cpp``), and "g++ s" is the wall time of all invocations.
 """
@@ -41,8 +44,11 @@ sys.exit(code)
 """
 
 
-def model_argument(name: str) -> list[str]:
-    """``fpga-flow build`` arguments naming a zoo recipe or a shared peer model's files."""
+def model_argument(name: str, export: Path | None = None) -> list[str]:
+    """``fpga-flow build`` arguments naming a zoo recipe (or its trained ``export``) or a
+    shared peer model's files."""
+    if export is not None:
+        return [str(export / "model.h5"), "--test-data", str(export / "data.npz")]
     folder = SHARED / name
     if not folder.is_dir():
         return [name]
@@ -57,7 +63,8 @@ def run(checkout: Path, args: list[str], env: dict, timeout: float) -> subproces
                           env={**env, "PYTHONPATH": str(checkout), "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=timeout)
 
 
-def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path, timeout: float) -> dict:
+def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path, timeout: float,
+            from_export: bool = False) -> dict:
     gxx = shutil.which("g++")
     bin_dir = scratch / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -67,14 +74,16 @@ def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path,
     wrapper.write_text(WRAPPER.format(python=sys.executable, gxx=gxx, log=str(log)))
     wrapper.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    if not (SHARED / name).is_dir():  # train the recipe once, untimed
-        trained = run(checkout, ["train", name, "--out", str(reports / "zoo" / name)], env, timeout)
+    export = reports / "zoo" / name
+    if not (SHARED / name).is_dir() and not (export / "model.h5").is_file():  # trained once, untimed
+        trained = run(REPO, ["train", name, "--out", str(export)], env, timeout)
         if trained.returncode != 0:
-            return {"model": name, "error": trained.stderr.strip().splitlines()[-1:]}
-        log.write_text("")
+            return {"model": name, "error": (trained.stderr.strip().splitlines() or ["training failed"])[-1]}
+    log.write_text("")
     out = scratch / f"run-{name}"
     start = time.perf_counter()
-    built = run(checkout, ["build", *model_argument(name), "--board", board, "--reports-dir", str(reports),
+    argument = model_argument(name, export if from_export else None)
+    built = run(checkout, ["build", *argument, "--board", board, "--reports-dir", str(reports),
                            "--out", str(out), "--force", "--no-cache", "--min-agreement", "0", "--json"], env, timeout)
     wall = time.perf_counter() - start
     if built.returncode not in (0, 1) or not (out / "summary.json").is_file():
@@ -84,7 +93,7 @@ def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path,
     full = [seconds for seconds, argv in calls if any(arg.endswith("firmware/myproject.cpp") for arg in argv)]
     closure = summary["precision"].get("closure") or {}
     return {
-        "model": name,
+        "model": name + (" (export)" if from_export else ""),
         "wall_s": round(wall, 1),
         "timings_s": {stage: summary["timings_s"].get(stage) for stage in STAGES},
         "full_compiles": len(full),
@@ -136,6 +145,7 @@ def main() -> int:
     parser.add_argument("--board", default="alveo-u250")
     parser.add_argument("--reports-dir", type=Path, default=None,
                         help="where zoo recipes are trained (kept between runs; default: a temporary folder)")
+    parser.add_argument("--from-export", default="", help="zoo recipes to build from their trained export (comma list)")
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
     parser.add_argument("--json-out", type=Path, default=None)
@@ -154,7 +164,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         reports = args.reports_dir.resolve() if args.reports_dir else Path(scratch) / "reports"
         for name in args.models.split(","):
-            rows.append(measure(checkout, name, args.board, reports, Path(scratch), args.timeout))
+            rows.append(measure(checkout, name, args.board, reports, Path(scratch), args.timeout,
+                                name in args.from_export.split(",")))
             print(table(rows[-1:], args.label).splitlines()[-1], flush=True)
     commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
