@@ -7,7 +7,8 @@ C-simulation agreement with Keras.
 A folder holds one model per sub-folder: a Keras v2 architecture ``*.json`` with its
 ``*_weights.h5``, or a whole-model ``*.h5``; an optional ``test_data.npz`` (``X``,
 optionally ``y``) gives reference inputs, otherwise inputs are drawn standard-normal
-with seed 0 (stated in the table). A model that cannot be converted gets its reason.
+with seed 0 (stated in the table). A model that cannot be converted gets its reason; a
+closure below 0.99 gets the hls4ml limit the build named, if any.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fpga_flow.errors import FlowError
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "peer_models"
 POLICIES = ("default", "closure")
+TARGET = 0.99  # the agreement every peer should reach, or name why not
 
 
 def model_files(folder: Path) -> dict | None:
@@ -46,8 +48,11 @@ def build_point(files: dict, policy: str, board: str, reports: Path, out: Path) 
         summary = run_build(cfg)
     except FlowError as exc:
         return {"policy": policy, "error": str(exc), "seconds": round(time.perf_counter() - start, 1)}
+    closure = summary.precision.closure
     return {
         "policy": policy,
+        "hls4ml_limits": [limit.model_dump() for limit in closure.hls4ml_limits] if closure else [],
+        "closure_candidates": closure.realization.model_dump() if closure and closure.realization else None,
         "agreement": summary.fidelity.csim_agreement,
         "testbench_agreement": summary.fidelity.testbench_agreement,
         "max_abs_error": summary.fidelity.max_abs_error,
@@ -99,6 +104,11 @@ def _row_text(row: dict) -> str:
                      f" (precision {stages['precision']:.0f} s, compile {stages['compile']:.0f} s)")
     if row.get("points") and "error" not in row["points"][0]:
         parts.insert(1, f"[{', '.join(row['points'][0]['layer_families'])}; {row['points'][0]['data']}]")
+    last = row["points"][-1] if row.get("points") else {}
+    if "agreement" in last and last["agreement"] < TARGET:
+        reasons = [f"hls4ml limit in {limit['layer']}: {limit['agreement_if_exact']:.4f} with its arithmetic exact "
+                   f"({limit['reason']})" for limit in last["hls4ml_limits"]]
+        parts.append(f"below {TARGET}: " + ("; ".join(reasons) if reasons else "no named reason"))
     return "  ".join(parts)
 
 

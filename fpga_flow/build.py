@@ -50,7 +50,7 @@ from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
 from fpga_flow.cache import CacheUse, CachedSteps
 from fpga_flow.config import BuildConfig
-from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert
+from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph
 from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, gxx, run_testbench
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
@@ -240,8 +240,9 @@ def step_check(ctx: BuildContext) -> None:
 
 def step_precision(ctx: BuildContext) -> PrecisionChoice:
     """The hls4ml configuration the precision policy chooses, tuned on the calibration
-    split. ``closure`` converts and compiles each candidate in a scratch folder of the
-    run directory and reports each iteration through ``ctx.progress``."""
+    split. ``closure`` emulates each candidate (compiling it in a scratch folder of the
+    run directory only when the emulator does not cover a layer) and reports each
+    iteration through ``ctx.progress``."""
     from fpga_flow.precision import close_precisions, infer_precisions
 
     loaded, policy = ctx.loaded, ctx.config.precision_policy
@@ -250,20 +251,48 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
         return PrecisionChoice(policy=policy, hls_config=config)
     if policy == "auto":
         return PrecisionChoice(policy=policy, hls_config=infer_precisions(loaded.model, config, loaded.X_calib))
+    from fpga_flow.emulate.realize import EmulatingRealizer
+
     scratch = ctx.run_dir / CLOSURE_SCRATCH
 
-    def realize(hls_config: dict) -> Bridge:
+    def compile_design(hls_config: dict) -> Bridge:
         shutil.rmtree(scratch, ignore_errors=True)
         project = convert(loaded.model, ctx.board, loaded.settings, scratch, hls_config)
-        return Bridge.load(compile_project(project.output_dir))
+        return Bridge.load(compile_project(project.output_dir, objects=_object_store(ctx.config)))
+
+    # Candidates are emulated bit for bit (no g++); a design with a layer the emulator
+    # does not cover is compiled. The chosen one is compiled by step_compile and proven.
+    realize = EmulatingRealizer(loaded.model, ctx.board, loaded.settings, scratch, compile_design)
 
     def on_step(step) -> None:
-        ctx.progress("precision", f"iteration {step.iteration}: agreement {step.agreement:.4f} ({step.change[:60]})")
+        ctx.progress("precision", f"iteration {step.iteration} ({realize.last}): agreement {step.agreement:.4f} "
+                                  f"({step.change[:60]})")
 
     result = close_precisions(loaded.model, config, loaded.X_calib, realize, ctx.config.target_agreement,
                               on_step=on_step)
+    limits = _hls4ml_limits(ctx, result, scratch)
     shutil.rmtree(scratch, ignore_errors=True)
-    return PrecisionChoice(policy=policy, hls_config=result.hls_config, closure=result.to_record())
+    return PrecisionChoice(policy=policy, hls_config=result.hls_config,
+                           closure=result.to_record(realize.record(), limits))
+
+
+def _hls4ml_limits(ctx: BuildContext, result, scratch: Path) -> list:
+    """When the closure stopped short of its target: the layers whose error hls4ml's own
+    arithmetic leaves, named with the evidence (fpga_flow.emulate.diagnose)."""
+    from fpga_flow.emulate.diagnose import hls4ml_limits
+    from fpga_flow.precision import keras_layer_outputs
+
+    chosen = next(step for step in result.steps if step.iteration == result.chosen_iteration)
+    if chosen.agreement >= ctx.config.target_agreement:
+        return []
+    loaded = ctx.loaded
+    graph = model_graph(loaded.model, ctx.board, loaded.settings, scratch, result.hls_config)
+    keras_final = np.asarray(loaded.model.predict(loaded.X_calib, verbose=0, batch_size=256))
+    limits = hls4ml_limits(graph, loaded.X_calib, keras_final, keras_layer_outputs(loaded.model, loaded.X_calib))
+    for limit in limits:
+        ctx.progress("precision", f"hls4ml limit in {limit.layer}: agreement {limit.agreement:.4f} as built, "
+                                  f"{limit.agreement_if_exact:.4f} with its arithmetic exact")
+    return limits
 
 
 def step_fit(ctx: BuildContext) -> FitResult | None:
@@ -290,8 +319,17 @@ def step_convert(ctx: BuildContext) -> HLSProject:
 
 
 def step_compile(ctx: BuildContext) -> CompiledProject:
-    """The project's firmware compiled with g++, linked into the bridge library."""
-    return compile_project(ctx.project.output_dir)
+    """The project's firmware, bridge and testbench compiled with g++ (in parallel; with
+    the build cache on, objects whose preprocessed source is unchanged are reused from
+    it), the bridge library linked."""
+    return compile_project(ctx.project.output_dir, objects=_object_store(ctx.config))
+
+
+def _object_store(cfg: BuildConfig):
+    """The build cache as a store of compiled objects; None with the cache off."""
+    from fpga_flow.cache import BuildCache, default_cache_dir
+
+    return BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir)) if cfg.use_cache else None
 
 
 def step_estimate(ctx: BuildContext) -> Estimate:

@@ -80,42 +80,6 @@ def _config_backend(backend: str) -> str:
     return "Vivado" if backend == "VivadoAccelerator" else backend
 
 
-def convert_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any],
-                  output_dir: str | Path = PROJECT_NAME) -> tuple[Any, str]:
-    """The hls4ml ModelGraph of ``model`` for ``board`` (nothing is written), and what
-    hls4ml printed; conversion errors name the layer. hls4ml fills in ``hls_config``:
-    pass a copy to keep the original."""
-    import hls4ml
-
-    kwargs: dict[str, Any] = {}
-    if board.backend == "VivadoAccelerator":
-        kwargs["board"] = board.accelerator_board
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log):
-            graph = hls4ml.converters.convert_from_keras_model(
-                model,
-                hls_config=hls_config,
-                output_dir=str(output_dir),
-                project_name=PROJECT_NAME,
-                part=board.part,
-                backend=board.backend,
-                io_type=settings.io_type,
-                clock_period=settings.clock_period_ns,
-                **kwargs,
-            )
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
-        raise _conversion_error(exc) from None
-    return graph, log.getvalue()
-
-
-def _conversion_error(exc: Exception) -> UnsupportedModelError:
-    import hls4ml
-
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}")
-
-
 def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
     """Convert and write the project for ``board``; conversion errors name the layer.
 
@@ -125,35 +89,73 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
 
     output_dir = Path(output_dir)
     hls_config = copy.deepcopy(hls_config)
-    graph, log = convert_graph(model, board, settings, hls_config, output_dir)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()) as written:
-            # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
-            # the firmware is unchanged; the closure compares per-layer outputs.
-            graph.config.trace_output = True
-            graph.write()
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
-        raise _conversion_error(exc) from None
-    (output_dir / "convert.log").write_text(log + written.getvalue(), encoding="utf-8")
+    log = io.StringIO()
+    graph = model_graph(model, board, settings, output_dir, hls_config, log)
+    with _conversion_errors(), contextlib.redirect_stdout(log):
+        graph.write()
+    (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
     _write_bridge_spec(graph, output_dir)
     write_design(graph, board, settings.clock_period_ns, output_dir)
     return HLSProject(output_dir, graph)
 
 
+def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any],
+                log: io.StringIO | None = None):
+    """hls4ml's ModelGraph for ``board``, converted and optimized but not written (hls4ml
+    only records ``output_dir``), with tracing on."""
+    import hls4ml
+
+    kwargs: dict[str, Any] = {}
+    if board.backend == "VivadoAccelerator":
+        kwargs["board"] = board.accelerator_board
+    with _conversion_errors(), contextlib.redirect_stdout(log if log is not None else io.StringIO()):
+        graph = hls4ml.converters.convert_from_keras_model(
+            model,
+            hls_config=copy.deepcopy(hls_config),
+            output_dir=str(output_dir),
+            project_name=PROJECT_NAME,
+            part=board.part,
+            backend=board.backend,
+            io_type=settings.io_type,
+            clock_period=settings.clock_period_ns,
+            **kwargs,
+        )
+    # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
+    # the firmware is unchanged; the closure compares per-layer outputs.
+    graph.config.trace_output = True
+    return graph
+
+
+@contextlib.contextmanager
+def _conversion_errors():
+    import hls4ml
+
+    try:
+        yield
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}") from None
+
+
 def _write_bridge_spec(graph, output_dir: Path) -> None:
+    (output_dir / BRIDGE_SPEC).write_text(json.dumps(bridge_spec(graph), indent=2), encoding="utf-8")
+
+
+def bridge_spec(graph) -> dict[str, Any]:
+    """What a caller of the design needs besides the graph: input/output sizes, the traced
+    layers (a layer traces when it has a C++ call and tracing on) and every type."""
     traced = {
         layer.name: [int(d) for d in layer.get_output_variable().shape]
         for layer in graph.get_layers()
         if layer.get_attr("function_cpp", None) and layer.get_attr("trace", False)
     }
-    spec = {
+    return {
         "project": PROJECT_NAME,
         "inputs": [{"name": v.name, "size": int(v.size())} for v in graph.get_input_variables()],
         "outputs": [{"name": v.name, "size": int(v.size())} for v in graph.get_output_variables()],
         "traced_layers": traced,
         "layer_precisions": layer_precisions(graph),
     }
-    (output_dir / BRIDGE_SPEC).write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
 
 def layer_precisions(graph) -> dict[str, dict[str, str]]:

@@ -38,3 +38,10 @@ class StageFailedError(FlowError):
     """A build stage ran but failed (compiler error, vendor tool error)."""
 
     exit_code = 1
+
+
+class NotEmulableError(FlowError):
+    """A layer or setting of a converted design that fpga_flow.emulate does not reproduce
+    bit for bit; the message names the layer. The build compiles the C++ instead."""
+
+    exit_code = 1

@@ -92,7 +92,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.boards import Board
-from fpga_flow.convert import IO_TYPES, STRATEGIES, HLSSettings, convert_graph
+from fpga_flow.convert import IO_TYPES, PROJECT_NAME, STRATEGIES, HLSSettings, model_graph
 from fpga_flow.errors import FlowError, UnsupportedModelError, UserInputError
 from fpga_flow.estimate import Design, Estimate, LayerDesign, LayerPlan, NumberType, price
 from fpga_flow.estimate.design import parse_type
@@ -577,7 +577,7 @@ class _Converter:
 
     def graph(self, io_type: str, hls_config: dict[str, Any]):
         settings = self.settings.model_copy(update={"io_type": io_type})
-        return convert_graph(self.model, self.board, settings, copy.deepcopy(hls_config))[0]
+        return model_graph(self.model, self.board, settings, PROJECT_NAME, hls_config)
 
     def describe(self, graph) -> Design:
         return describe_graph(graph, self.board, self.settings.clock_period_ns)

@@ -28,6 +28,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.compat import RECURRENT_CLASSES
+from fpga_flow.emulate.diagnose import LimitRecord
+from fpga_flow.emulate.realize import RealizationRecord
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare
 from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
@@ -91,6 +93,10 @@ class ClosureRecord(BaseModel):
     iterations: list[ClosureIteration]
     layer_error_before: dict[str, float] = Field(description="relative error per layer, hls4ml's default configuration")
     layer_error_after: dict[str, float] = Field(description="relative error per layer, the chosen configuration")
+    realization: RealizationRecord | None = Field(
+        default=None, description="how the candidates were computed (emulated or compiled); None before the emulator")
+    hls4ml_limits: list[LimitRecord] = Field(
+        default_factory=list, description="layers whose remaining error no hls4ml configuration removes (with evidence)")
 
 
 class OverflowRecord(BaseModel):
@@ -128,7 +134,8 @@ class ClosureResult:
     chosen_iteration: int | None = None
     rejected: list[RejectedChange] = field(default_factory=list)
 
-    def to_record(self) -> ClosureRecord:
+    def to_record(self, realization: RealizationRecord | None = None,
+                  limits: list[LimitRecord] | None = None) -> ClosureRecord:
         first = self.steps[0].layer_errors if self.steps else {}
         chosen = next((s for s in self.steps if s.iteration == self.chosen_iteration), None)
         return ClosureRecord(
@@ -142,6 +149,8 @@ class ClosureResult:
                         for step in self.steps],
             layer_error_before=first,
             layer_error_after=chosen.layer_errors if chosen else {},
+            realization=realization,
+            hls4ml_limits=limits or [],
         )
 
 

@@ -14,6 +14,7 @@ RECIPE_MODULES = (
     "gru_digits",
     "lstm_signals",
     "attention_digits",
+    "conv1d_pulses",
 )
 
 

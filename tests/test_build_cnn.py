@@ -54,6 +54,9 @@ def test_both_csim_ways_agree_with_keras_after_closure(cnn_build):
     assert closure.iterations[0].change == "hls4ml default configuration"
     assert closure.calibration_size > 0 and summary.data.n_eval > 0
     assert summary.fidelity.keras_accuracy > 0.9
+    # every candidate was emulated: the build's one g++ compile is the proof's
+    assert closure.realization.model_dump() == {"emulated_iterations": len(closure.iterations),
+                                                "compiled_iterations": 0, "fallback_reason": None}
 
 
 def test_testbench_results_are_read_back_from_its_log(cnn_build):

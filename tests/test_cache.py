@@ -274,6 +274,11 @@ def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_f
     assert changed.cache.model_digest != cold.cache.model_digest and not changed.cache.hit
     weights = "hls_project/firmware/weights/w2.txt"
     assert (tmp_path / "changed" / weights).read_text() != (tmp_path / "cold" / weights).read_text()
+    # a new design entry (its firmware reads the new weights from its own folder), but the
+    # units that do not read weights (bridge, testbench, the board's AXI wrapper) are reused
+    compiled = json.loads((tmp_path / "changed" / "hls_project" / "build" / "compiled.json").read_text())
+    assert set(compiled["reused_objects"]) == {"myproject_bridge.cpp", "myproject_test.cpp",
+                                               "firmware/myproject_axi.cpp"}
 
     other_setting = run_cli("build", str(model_files / "model.h5"), "--board", "pynq-z2", "--test-data",
                             str(model_files / "data.npz"), "--reuse-factor", "3", "--min-agreement", "0",

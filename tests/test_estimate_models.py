@@ -19,7 +19,7 @@ def _graph(recipe_name: str, board_name: str = "pynq-z2", io_type: str | None = 
     """The hls4ml graph of a zoo recipe's (untrained) model: the architecture decides the cost."""
     import fpga_flow  # noqa: F401  (registers the attention layer with hls4ml)
     from fpga_flow.boards import get_board
-    from fpga_flow.convert import HLSSettings, base_hls_config, convert_graph
+    from fpga_flow.convert import HLSSettings, base_hls_config, model_graph
     from model_zoo import get_recipe
 
     recipe = get_recipe(recipe_name)
@@ -29,7 +29,7 @@ def _graph(recipe_name: str, board_name: str = "pynq-z2", io_type: str | None = 
     settings = HLSSettings(io_type=io_type or recipe.hls.io_type, strategy=recipe.hls.strategy,
                            reuse_factor=recipe.hls.reuse_factor, clock_period_ns=board.clock_period_ns)
     config = base_hls_config(model, settings, board.backend)
-    graph, _ = convert_graph(model, board, settings, config, "unwritten")
+    graph = model_graph(model, board, settings, "unwritten", config)
     return model, graph, board, settings, config
 
 

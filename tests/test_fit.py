@@ -44,11 +44,11 @@ def _setup(model, board_name: str = "pynq-z2", io_type: str = "io_parallel", boa
 
 
 def _graph(model, board, settings, config, plan=None, io_type=None):
-    from fpga_flow.convert import convert_graph
+    from fpga_flow.convert import model_graph
     from fpga_flow.fit import with_plan
 
     settings = settings.model_copy(update={"io_type": io_type or settings.io_type})
-    graph, _ = convert_graph(model, board, settings, with_plan(config, plan or {}))
+    graph = model_graph(model, board, settings, "unwritten", with_plan(config, plan or {}))
     return graph
 
 

@@ -83,39 +83,43 @@ def table_index(values: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
 
 
 def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, accum: FixedType, out: FixedType) -> np.ndarray:
-    """x (rows, n_in) @ w (n_in, n_out) + b, accumulated in loop order, then cast."""
-    acc = np.zeros((x.shape[0], w.shape[1])) if b is None else np.broadcast_to(b, (x.shape[0], w.shape[1])).copy()
+    """x (..., rows, n_in) @ w (n_in, n_out) + b, accumulated in loop order, then cast."""
+    shape = x.shape[:-1] + (w.shape[1],)
+    acc = np.zeros(shape) if b is None else np.broadcast_to(b, shape).copy()
     acc = quantize(acc, accum)
     for i in range(w.shape[0]):
-        acc = quantize(acc + x[:, i, None] * w[None, i, :], accum)
+        acc = quantize(acc + x[..., i, None] * w[None, i, :], accum)
     return quantize(acc, out)
 
 
 def qmhsa(x: np.ndarray, weights: dict[str, np.ndarray], spec: QMHSASpec) -> np.ndarray:
-    """One sample: x (seq_len, embed_dim), already of the data type."""
+    """x (..., seq_len, embed_dim), already of the data type: one sample, or a batch
+    along leading axes (each sample computed independently, the same way)."""
     T, H, K = spec.seq_len, spec.num_heads, spec.key_dim
+    batch = x.shape[:-2]
     q = _dense(x, weights["wq"], weights["bq"], spec.accum, spec.proj)
     k = _dense(x, weights["wk"], weights["bk"], spec.accum, spec.proj)
     v = _dense(x, weights["wv"], weights["bv"], spec.accum, spec.proj)
     exp_rom, inv_rom, scale = exp_table(spec), inv_table(spec), scale_value(spec)
-    context = np.zeros((T, H * K))
+    context = np.zeros(batch + (T, H * K))
     for h in range(H):
         cols = slice(h * K, (h + 1) * K)
-        scores = quantize(np.zeros((T, T)), spec.accum)
+        qh, kh, vh = q[..., cols], k[..., cols], v[..., cols]
+        scores = quantize(np.zeros(batch + (T, T)), spec.accum)
         for j in range(K):
-            scores = quantize(scores + q[:, cols][:, j, None] * k[:, cols][None, :, j], spec.accum)
+            scores = quantize(scores + qh[..., :, j, None] * kh[..., None, :, j], spec.accum)
         scores = quantize(scores * scale, spec.score)
         valid = np.tril(np.ones((T, T), dtype=bool)) if spec.causal else np.ones((T, T), dtype=bool)
-        peak = np.where(valid, scores, -np.inf).max(axis=1, keepdims=True)
+        peak = np.where(valid, scores, -np.inf).max(axis=-1, keepdims=True)
         spread = quantize(peak - scores, spec.norm)
         e = np.where(valid, exp_rom[table_index(spread, spec.norm, spec.table_bits)], 0.0)
-        total = quantize(np.zeros((T, 1)), spec.accum)
+        total = quantize(np.zeros(batch + (T, 1)), spec.accum)
         for s in range(T):
-            total = quantize(total + e[:, s, None], spec.accum)
+            total = quantize(total + e[..., :, s, None], spec.accum)
         inverse = inv_rom[table_index(quantize(total, spec.inv_in), spec.inv_in, spec.table_bits)]
         p = quantize(e * inverse, spec.prob)
-        ctx = quantize(np.zeros((T, K)), spec.accum)
+        ctx = quantize(np.zeros(batch + (T, K)), spec.accum)
         for s in range(T):
-            ctx = quantize(ctx + p[:, s, None] * v[s, cols][None, :], spec.accum)
-        context[:, cols] = quantize(ctx, spec.proj)
+            ctx = quantize(ctx + p[..., :, s, None] * vh[..., s, None, :], spec.accum)
+        context[..., cols] = quantize(ctx, spec.proj)
     return _dense(context, weights["wo"], weights["bo"], spec.accum, spec.result)

@@ -109,6 +109,10 @@ def render_summary(summary) -> None:
     if closure is not None:
         rows.append(("default-config agreement (calibration)", pct(closure.default_agreement_calibration)))
         rows.append(("closure iterations", f"{len(closure.iterations)} ({closure.stopped_because})"))
+        if closure.realization is not None:
+            realized = closure.realization
+            how = f"{realized.emulated_iterations} emulated, {realized.compiled_iterations} compiled"
+            rows.append(("closure candidates", how + (f" ({realized.fallback_reason})" if realized.fallback_reason else "")))
     estimate = summary.estimate
     for figures in (estimate.headline, estimate.vivado_synth):
         if figures is None:
@@ -127,6 +131,11 @@ def render_summary(summary) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+    closure = summary.precision.closure
+    for limit in (closure.hls4ml_limits if closure is not None else []):
+        out.print(f"[yellow]hls4ml limit[/] {limit.layer}: agreement {limit.agreement:.4f} as built, "
+                  f"{limit.agreement_if_exact:.4f} with this layer's arithmetic exact (its error "
+                  f"{limit.layer_error:.4f} -> {limit.layer_error_if_exact:.4f}): {limit.reason}")
     if fit is not None:
         render_fit(out, fit)
     overflowing = {name: info for name, info in summary.precision.overflow.items() if info.overflowed}

@@ -5,7 +5,6 @@ written)."""
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def estimate_model(config) -> tuple[Estimate, Design]:
     one-line UserInputError."""
     from fpga_flow.boards import get_board
     from fpga_flow.build import BuildContext, step_check, step_load, step_precision
-    from fpga_flow.convert import convert_graph
+    from fpga_flow.convert import model_graph
     from fpga_flow.model_io import without_autograph
 
     if config.precision_policy not in ESTIMATE_POLICIES:
@@ -67,8 +66,8 @@ def estimate_model(config) -> tuple[Estimate, Design]:
             context.loaded = step_load(context)
             step_check(context)
             context.precision = step_precision(context)
-        graph, _ = convert_graph(context.loaded.model, board, context.loaded.settings,
-                                 copy.deepcopy(context.precision.hls_config), Path(scratch) / "graph")
+        graph = model_graph(context.loaded.model, board, context.loaded.settings, Path(scratch) / "graph",
+                            context.precision.hls_config)
         design = describe_graph(graph, board, context.loaded.settings.clock_period_ns)
     design = design.model_copy(update={"name": context.loaded.name})
     return price(design, available=_available(board)), design

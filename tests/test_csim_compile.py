@@ -1,0 +1,68 @@
+"""compile_project: units compiled in parallel, objects kept in the build cache by the
+hash of their preprocessed source and reused when it has not changed, with real g++."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import SHARED
+from fpga_flow.boards import get_board
+from fpga_flow.cache import BuildCache
+from fpga_flow.convert import HLSSettings, base_hls_config, convert
+from fpga_flow.csim import Bridge, compile_project, run_testbench
+from fpga_flow.model_io import load_keras_model
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def three_layer():
+    folder = SHARED / "peer_models" / "KERAS_3layer"
+    model = load_keras_model(folder / "KERAS_3layer.json", folder / "KERAS_3layer_weights.h5")
+    return model, np.random.default_rng(0).standard_normal((20, 16)).astype(np.float32)
+
+
+def _project(model, folder, accum="auto"):
+    board, settings = get_board("alveo-u250"), HLSSettings()
+    config = base_hls_config(model, settings, board.backend)
+    config["LayerName"]["fc1_relu"]["Precision"]["accum"] = accum
+    return convert(model, board, settings, folder, config).output_dir
+
+
+def test_unchanged_units_are_reused_from_the_store_and_run_the_same(three_layer, tmp_path):
+    model, X = three_layer
+    store = BuildCache(tmp_path / "cache")
+    first = compile_project(_project(model, tmp_path / "a"), "-O0", objects=store, jobs=2)
+    assert first.reused_objects == ()
+    assert {entry["kind"] for entry in store.entries()} == {"object"} and len(store.entries()) == 3
+    expected = Bridge.load(first).predict(X)
+
+    # The same design in another folder: the firmware object compiles its weights folder
+    # in (a new path, a new object); the bridge and the testbench do not, and are reused.
+    second = compile_project(_project(model, tmp_path / "b"), "-O0", objects=store, jobs=2)
+    assert set(second.reused_objects) == {"myproject_bridge.cpp", "myproject_test.cpp"}
+    np.testing.assert_array_equal(Bridge.load(second).predict(X), expected)
+
+    # Recompiling the same folder reuses everything, and the library still computes the same.
+    again = compile_project(second.project_dir, "-O0", objects=store, jobs=2)
+    assert set(again.reused_objects) == {"firmware/myproject.cpp", "myproject_bridge.cpp", "myproject_test.cpp"}
+    np.testing.assert_array_equal(Bridge.load(again).predict(X), expected)
+    bench = run_testbench(again, X, expected)  # links the reused testbench object
+    np.testing.assert_allclose(bench.predictions, expected, atol=1e-6)
+    assert "myproject_test.cpp" not in (again.project_dir / "testbench.log").read_text()
+
+    # A changed type changes every unit's preprocessed text: nothing is reused.
+    changed = compile_project(_project(model, tmp_path / "b", accum="fixed<30,12>"), "-O0", objects=store, jobs=2)
+    assert changed.reused_objects == ()
+
+
+def test_without_a_store_everything_compiles_and_is_recorded(three_layer, tmp_path):
+    model, X = three_layer
+    compiled = compile_project(_project(model, tmp_path / "p"), "-O0", jobs=1)
+    record = json.loads((compiled.project_dir / "build" / "compiled.json").read_text())
+    assert record["reused_objects"] == [] and record["testbench_object"] == "myproject_test.o"
+    assert compiled.testbench_object.is_file()
+    assert Bridge.load(compiled).predict(X).shape == (len(X), 5)
