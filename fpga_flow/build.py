@@ -49,7 +49,7 @@ from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
 from fpga_flow.cache import CacheUse, CachedSteps
 from fpga_flow.config import BuildConfig
-from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert
+from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, hls_settings
 from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, gxx, run_testbench
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
@@ -186,7 +186,7 @@ def step_load(ctx: BuildContext) -> LoadedModel:
         y_eval = None if y_eval is None else y_eval[: cfg.max_samples]
     chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
               "clock_period_ns": cfg.clock_period_ns or ctx.board.clock_period_ns}
-    settings = HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
+    settings = hls_settings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
     keras_eval = np.asarray(model.predict(X_eval, verbose=0, batch_size=256))
     return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, keras_eval, settings)
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fpga_flow.convert import IO_TYPES, STRATEGIES
+from fpga_flow.convert import IO_TYPES, STRATEGIES, canonical_strategy
 from fpga_flow.errors import UserInputError
 from fpga_flow.precision import POLICIES
 
@@ -38,7 +38,8 @@ class BuildConfig(BaseModel):
     io_type: Literal[IO_TYPES] | None = Field(
         default=None, description="io_parallel or io_stream (default: the recipe's, else io_parallel).")
     strategy: Literal[STRATEGIES] | None = Field(
-        default=None, description="Latency or Resource (default: the recipe's, else Latency).")
+        default=None, description="Latency, Resource or distributed_arithmetic (da4ml adder graphs, reuse factor 1; "
+                                  "default: the recipe's, else Latency).")
     reuse_factor: int | None = Field(
         default=None, ge=1, description="hls4ml reuse factor, at least 1 (default: the recipe's, else 1).")
     clock_period_ns: float | None = Field(
@@ -71,7 +72,7 @@ class BuildConfig(BaseModel):
     @field_validator("strategy", mode="before")
     @classmethod
     def _strategy_any_case(cls, value):
-        return value.capitalize() if isinstance(value, str) else value
+        return canonical_strategy(value)
 
 
 def cli_flag(field: str) -> str:

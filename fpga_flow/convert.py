@@ -13,15 +13,17 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fpga_flow.boards import Board
-from fpga_flow.errors import UnsupportedModelError
+from fpga_flow.errors import UnsupportedModelError, UserInputError
 
 IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
+DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"  # hls4ml 1.3.0's da4ml adder graphs (needs hls4ml[da])
+DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
 BRIDGE_SPEC = "bridge.json"
 
@@ -36,6 +38,29 @@ class HLSSettings(BaseModel):
     reuse_factor: int = Field(default=1, ge=1)
     clock_period_ns: float = Field(default=10.0, gt=0, le=100)
     default_precision: str = Field(default="ap_fixed<16,6>", description="hls4ml's model-wide default type")
+
+    @model_validator(mode="after")
+    def _one_cycle_for_distributed_arithmetic(self) -> "HLSSettings":
+        if self.strategy == DISTRIBUTED_ARITHMETIC and self.reuse_factor != 1:
+            # hls4ml refuses it layer by layer ("rf != 1, but has strategy = distributed_arithmetic").
+            raise ValueError(f"strategy {DISTRIBUTED_ARITHMETIC} computes every product in one cycle: "
+                             f"use --reuse-factor 1 (got {self.reuse_factor})")
+        return self
+
+
+def hls_settings(**fields: Any) -> HLSSettings:
+    """Validated HLSSettings; a combination hls4ml cannot build is a one-line UserInputError."""
+    try:
+        return HLSSettings(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = first.get("ctx", {}).get("error", first["msg"])
+        raise UserInputError(f"{'.'.join(map(str, first['loc'])) or 'HLS settings'}: {reason}".removeprefix(": ")) from None
+
+
+def canonical_strategy(name: Any) -> Any:
+    """A strategy as hls4ml spells it, from any capitalization; anything else unchanged."""
+    return {s.lower(): s for s in STRATEGIES}.get(name.lower(), name) if isinstance(name, str) else name
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,9 @@ def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any
     """hls4ml's per-layer configuration for ``model`` with the user's strategy and reuse factor."""
     import hls4ml
 
+    if settings.strategy == DISTRIBUTED_ARITHMETIC and backend not in DA_BACKENDS:
+        raise UserInputError(f"strategy {DISTRIBUTED_ARITHMETIC}: hls4ml {hls4ml.__version__} generates it for the "
+                             f"{' and '.join(DA_BACKENDS)} backends only, not {backend}: choose a board with one of them")
     with contextlib.redirect_stdout(io.StringIO()):
         config = hls4ml.utils.config_from_keras_model(
             model,
@@ -81,13 +109,30 @@ def _config_backend(backend: str) -> str:
 
 def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
     """Convert and write the project for ``board``; conversion errors name the layer."""
+    output_dir = Path(output_dir)
+
+    def write(graph) -> None:
+        # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
+        # the firmware is unchanged; the closure compares per-layer outputs.
+        graph.config.trace_output = True
+        graph.write()
+
+    graph, log = build_graph(model, board, settings, output_dir, copy.deepcopy(hls_config), then=write)
+    (output_dir / "convert.log").write_text(log, encoding="utf-8")
+    _write_bridge_spec(graph, output_dir)
+    return HLSProject(output_dir, graph)
+
+
+def build_graph(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any],
+                then: Callable[[Any], None] | None = None) -> tuple[Any, str]:
+    """hls4ml's ModelGraph for ``board`` (nothing written unless ``then`` writes) and the
+    conversion's printed log; conversion errors name the layer. hls4ml may modify
+    ``hls_config``: pass a copy you do not need afterwards."""
     import hls4ml
 
-    output_dir = Path(output_dir)
     kwargs: dict[str, Any] = {}
     if board.backend == "VivadoAccelerator":
         kwargs["board"] = board.accelerator_board
-    hls_config = copy.deepcopy(hls_config)
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log):
@@ -102,16 +147,12 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
                 clock_period=settings.clock_period_ns,
                 **kwargs,
             )
-            # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
-            # the firmware is unchanged; the closure compares per-layer outputs.
-            graph.config.trace_output = True
-            graph.write()
+            if then is not None:
+                then(graph)
     except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}") from None
-    (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
-    _write_bridge_spec(graph, output_dir)
-    return HLSProject(output_dir, graph)
+    return graph, log.getvalue()
 
 
 def _write_bridge_spec(graph, output_dir: Path) -> None:
