@@ -90,13 +90,13 @@ def write_design(logic, input_type: FixedType, layers: list[dict], target: Fabri
                  part: str, out_dir: Path, start: float) -> RTLRecord:
     """Pipeline ``logic`` for the clock, write its Verilog and the record."""
     from da4ml.codegen import VerilogModel
+    from da4ml.trace import to_pipeline
 
     cutoff = target.latency_cutoff(clock_period_ns)
-    verilog = VerilogModel(logic, PROJECT_NAME, out_dir / VERILOG_DIR, latency_cutoff=cutoff,
-                           clock_period=clock_period_ns, part_name=part)
-    verilog.write()
+    # Registers every `cutoff` adder levels, then retimed to balance the stages.
+    pipeline = to_pipeline(logic, cutoff, verbose=False)
+    VerilogModel(pipeline, PROJECT_NAME, out_dir / VERILOG_DIR, clock_period=clock_period_ns, part_name=part).write()
     _terminate_rom_files(out_dir / VERILOG_DIR / "src" / "memfiles")
-    pipeline = verilog._pipe  # set by VerilogModel whenever latency_cutoff > 0
     k_out, i_out, f_out = logic.out_kifs.max(axis=1)  # the binder pads every output to these
     record = RTLRecord(
         generator=f"da4ml {version('da4ml')}",

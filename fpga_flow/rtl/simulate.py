@@ -124,8 +124,10 @@ def _working_directory(path: Path):
 def simulate_rtl(rtl: RTLRecord, X: np.ndarray, csim_out: np.ndarray, keras_out: np.ndarray, out_dir: Path) -> RTLSimRecord:
     """Simulate ``X`` through the RTL; word agreement with ``csim_out`` and argmax
     agreement with ``keras_out``."""
-    if sum(rtl.output_kif) > MAX_PORT_BITS:
-        raise RTLUnsupportedError(f"RTL outputs are {sum(rtl.output_kif)} bits wide; the simulator reads at most {MAX_PORT_BITS}")
+    widths = {"inputs": FixedType.parse(rtl.input_type).width, "outputs": sum(rtl.output_kif)}
+    for port, width in widths.items():
+        if width > MAX_PORT_BITS:
+            raise RTLUnsupportedError(f"RTL {port} are {width} bits wide; the simulator passes at most {MAX_PORT_BITS}")
     start = time.perf_counter()
     library = build_simulator(rtl)
     built = time.perf_counter()

@@ -53,8 +53,7 @@ class TracedModel:
 class Env:
     """What mirrors read while tracing: C++ types and arrays from the probe."""
 
-    def __init__(self, graph, probe: ProbeResult | None, da_layers: set[str]):
-        self.graph = graph
+    def __init__(self, probe: ProbeResult | None, da_layers: set[str]):
         self.probe = probe
         self.da_layers = da_layers
         self.request = ProbeRequest()
@@ -191,6 +190,10 @@ def mirror_dense_or_conv(env: Env, layer, x: FixedVariableArray) -> FixedVariabl
     if layer.get_attr("data_format", "channels_last") != "channels_last":
         raise RTLUnsupportedError(f"{where}: only channels_last data is mirrored in RTL")
     da = layer.name in env.da_layers
+    if not da and str(layer.get_attr("strategy", "latency")).lower() != "latency":
+        # Resource accumulates in another order over reuse_factor cycles: not mirrored (yet).
+        raise RTLUnsupportedError(f"{where}: strategy {layer.get_attr('strategy')}; RTL mirrors Latency and "
+                                  f"{DA_STRATEGY} layers")
     if da:  # DA layers compute with the unquantized weights; hls4ml writes no weight file for them
         W = np.asarray(layer.weights["weight"].data, dtype=np.float64)
         b = np.asarray(layer.weights["bias"].data, dtype=np.float64) if "bias" in layer.weights else None
@@ -257,8 +260,8 @@ def mirror_softmax(env: Env, layer, x: FixedVariableArray) -> FixedVariableArray
     config = f"{layer.get_attr('activation')}_config{layer.index}"
     data_t = input_type_name(layer)
     address = f"{config}::inp_norm_t" if implementation == "stable" else data_t
-    names = {name: f"{config}::{name}" for name in ("exp_table_t", "inv_table_t", "accum_t", "inv_inp_t")}
-    types = {name: env.type(cpp, where) for name, cpp in names.items()}
+    acc = env.type(f"{config}::accum_t", where)
+    inv_inp = env.type(f"{config}::inv_inp_t", where)
     address_t = env.type(address, where)
     res = env.type(output_type_name(layer), where)
     key = layer.name
@@ -267,7 +270,6 @@ def mirror_softmax(env: Env, layer, x: FixedVariableArray) -> FixedVariableArray
         return x
     exp_table = env.array(f"{key}.exp_table", (-1,))
     inv_table = env.array(f"{key}.inv_table", (-1,))
-    acc, inv_inp = types["accum_t"], types["inv_inp_t"]
     values = x.ravel()
     if implementation == "stable":
         top = np.amax(values)  # Op_max reduce: the largest value
@@ -440,7 +442,7 @@ def _walk(graph, env: Env) -> TracedModel:
 def probe_request(graph, da_layers: set[str]) -> ProbeRequest:
     """Pass 1: what the mirrors need from the project's C++."""
     check_graph(graph)
-    env = Env(graph, None, da_layers)
+    env = Env(None, da_layers)
     _walk(graph, env)
     return env.request
 
@@ -448,4 +450,4 @@ def probe_request(graph, da_layers: set[str]) -> ProbeRequest:
 def trace_graph(graph, probe: ProbeResult, da_layers: set[str]) -> TracedModel:
     """Pass 2: the whole network on da4ml variables."""
     check_graph(graph)
-    return _walk(graph, Env(graph, probe, da_layers))
+    return _walk(graph, Env(probe, da_layers))
