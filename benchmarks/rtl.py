@@ -2,7 +2,7 @@
 QKeras MLP of the hls4ml tutorial and a Conv1D example model. Each is built with
 ``fpga-flow build`` (real training for the zoo model, real g++ C-simulation), then its RTL
 is generated, simulated with Verilator on the build's evaluation set and synthesized with
-yosys. The table gives each stage's time, the word agreement with the C-simulation and
+yosys, all by ``fpga-flow build --rtl``. The table gives each stage's time, the word agreement with the C-simulation and
 the argmax agreement with Keras, and the yosys counts beside fpga-flow's estimate of the
 HLS project and, where ``../shared/estimate_pairs`` holds a real report of the same
 model, beside that report.
@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from fpga_flow.build import BuildConfig, run_build
+from fpga_flow.build import run_build
+from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError
-from fpga_flow.rtl import run_rtl_stages
-from fpga_flow.rtl.from_run import load_run
+from fpga_flow.rtl import RTL_STAGES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PEERS = SHARED / "peer_models"
@@ -58,30 +58,26 @@ def vendor_resources(report: Path | None) -> dict | None:
 
 
 def bench(name: str, spec: dict, out: Path) -> dict:
+    """``fpga-flow build --rtl`` of one model; its summary's figures as a row."""
     run_dir = out / name
-    cfg = BuildConfig(**spec["build"], reports_dir=out / "reports", out=run_dir, force=True, min_agreement=0.0,
-                      record_history=False)
+    cfg = BuildConfig(**spec["build"], rtl=True, reports_dir=out / "reports", out=run_dir, force=True,
+                      min_agreement=0.0, record_history=False)
     row: dict = {"model": name, "board": cfg.board, "precision_policy": cfg.precision_policy}
-    start = time.perf_counter()
     try:
         summary = run_build(cfg)
     except FlowError as exc:
         return {**row, "error": f"build: {exc}"}
-    row["build_s"] = round(time.perf_counter() - start, 1)
-    start = time.perf_counter()
-    inputs = load_run(run_dir, run_dir / "rtl")
-    row["reload_csim_s"] = round(time.perf_counter() - start, 1)
-    records = run_rtl_stages(inputs.model, inputs.board, inputs.settings, inputs.hls_config, inputs.project_dir,
-                             inputs.X, inputs.csim_out, inputs.keras_out, run_dir / "rtl")
-    row.update({
-        "layer_families": summary["layer_families"],
-        "n_eval": summary["n_test"],
-        "csim_agreement_keras": summary["csim_agreement"],
-        "estimate": {k: summary["estimate"]["resources"].get(k) for k in COUNTS} if summary.get("estimate") else None,
+    return {
+        **row,
+        "status": summary.status,
+        "layer_families": summary.model.layer_families,
+        "n_eval": summary.data.n_eval,
+        "csim_agreement_keras": summary.fidelity.csim_agreement,
+        "timings_s": summary.timings_s,
+        "estimate": {k: summary.estimate.resources.get(k) for k in COUNTS},
         "vendor_report": vendor_resources(spec.get("report")),
-        "stages": {stage: record.model_dump(mode="json") for stage, record in records.items()},
-    })
-    return row
+        "stages": {stage: getattr(summary, stage).model_dump(mode="json") for stage in RTL_STAGES},
+    }
 
 
 def row_text(row: dict) -> str:
@@ -93,13 +89,14 @@ def row_text(row: dict) -> str:
     def counts(figures: dict | None) -> str:
         return "-" if not figures else "/".join(str(figures.get(k)) for k in COUNTS)
 
-    timing = [f"build {row['build_s']:.0f}s"]
+    seconds = row["timings_s"]
+    timing = [f"build to C-sim {seconds['total'] - seconds['rtl'] - seconds['rtl_sim'] - seconds['gates']:.0f}s"]
     if rtl["status"] == "done":
-        timing.append(f"rtl {rtl['seconds']:.0f}s ({rtl['pipeline_stages']} stages)")
+        timing.append(f"rtl {seconds['rtl']:.0f}s ({rtl['pipeline_stages']} stages)")
     if sim["status"] == "done":
         timing.append(f"verilator {sim['build_seconds']:.0f}+{sim['sim_seconds']:.1f}s")
     if gates["status"] == "done":
-        timing.append(f"yosys {gates['seconds']:.0f}s")
+        timing.append(f"yosys {seconds['gates']:.0f}s")
     words = (f"words {sim['word_agreement']:.4f} argmax {sim['argmax_agreement_keras']:.4f}"
              if sim["status"] == "done" else f"rtl_sim skipped: {sim['reason']}")
     return (f"{row['model']:<34} {', '.join(timing)}; {words}; LUT/FF/DSP/BRAM yosys {counts(gates if gates['status'] == 'done' else None)}"

@@ -46,6 +46,8 @@ class BuildConfig(BaseModel):
         default=None, gt=0, le=100, description="Clock period in ns (default: the board's).", **_flag("--clock"))
     synth: bool = Field(default=False, description="Run vendor synthesis when the backend's tool is on PATH.",
                         **_flag("--synth/--no-synth"))
+    rtl: bool = Field(default=False, description="After C-simulation, write the model's RTL (da4ml), simulate it with "
+                      "Verilator against the C-simulation and count its gates with yosys.", **_flag("--rtl/--no-rtl"))
     min_agreement: float = Field(
         default=0.99, ge=0, le=1, description="Fail the check (exit 1) below this C-simulation/Keras argmax agreement.")
     precision_policy: Literal[POLICIES] = Field(default="closure", description="Precision policy: default, auto or closure.")

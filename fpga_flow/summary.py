@@ -40,6 +40,7 @@ from fpga_flow.convert import HLSSettings
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.precision import ClosureRecord, OverflowRecord
+from fpga_flow.rtl.records import GatesSection, RTLSection, RTLSimSection
 from fpga_flow.rundir import SUMMARY_NAME
 from fpga_flow.synth import SynthesisResult
 from fpga_flow.toolchain import Toolchain
@@ -77,6 +78,12 @@ class Check(_Section):
 class Checks(_Section):
     csim_agreement: Check
     testbench_agreement: Check
+    rtl_word_agreement: Check | None = Field(
+        default=None, description="RTL simulation against C-simulation, word for word (only when rtl_sim ran)")
+
+    def passed(self) -> bool:
+        return all(check.passed for check in (self.csim_agreement, self.testbench_agreement, self.rtl_word_agreement)
+                   if check is not None)
 
 
 class ConfusionMatrix(_Section):
@@ -123,6 +130,10 @@ class RunSummary(_Section):
     precision: PrecisionSection
     estimate: Estimate
     synthesis: SynthesisResult
+    rtl: RTLSection | None = Field(default=None, description="the da4ml RTL (None: the RTL stages were not asked for)")
+    rtl_sim: RTLSimSection | None = Field(default=None, description="Verilator against C-simulation and Keras")
+    gates: GatesSection | None = Field(default=None, description="yosys counts: an open synthesis of the RTL, "
+                                                                 "neither an estimate nor a vendor report")
     cache: CacheUse | None = Field(description="None when the build ran with --no-cache")
     artifacts: dict[str, str] = Field(description="files of the run by role (run_dir, summary, hls_project, ...)")
     timings_s: dict[str, float] = Field(description="seconds per build step that ran, and total")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_cli
 from fpga_flow.boards import Board, get_board
 from fpga_flow.convert import HLSSettings, base_hls_config, convert
 from fpga_flow.csim import Bridge, compile_project
@@ -310,3 +310,76 @@ def test_missing_verilator_and_yosys_skip_their_stages_with_the_reason(tmp_path,
     assert records["rtl_sim"].reason.startswith("verilator not found on PATH: install it")
     assert records["gates"].reason.startswith("yosys not found on PATH: install it")
     assert json.loads((tmp_path / "rtl" / RTL_RECORD).read_text())["n_inputs"] == 4
+
+
+# --------------------------------------------------------------------------- in the build
+
+
+def test_an_rtl_that_differs_from_c_simulation_fails_the_build_check():
+    from fpga_flow.build import rtl_check, run_status
+    from fpga_flow.summary import Check, Checks
+    from fpga_flow.synth import SynthesisResult
+
+    def sim(words: float) -> RTLSimRecord:
+        return RTLSimRecord(simulator="Verilator", n_samples=10, word_agreement=words, sample_agreement=words,
+                            max_abs_diff=0.0, argmax_agreement_keras=1.0, build_seconds=1.0, sim_seconds=0.1)
+
+    ok = Check(value=1.0, threshold=0.99, passed=True)
+    synthesis = SynthesisResult(status="skipped", reason="not requested")
+    exact, off = rtl_check(sim(1.0)), rtl_check(sim(0.999))
+    assert exact.passed and not off.passed and off.threshold == 1.0
+    assert run_status(Checks(csim_agreement=ok, testbench_agreement=ok, rtl_word_agreement=exact), synthesis) == "passed"
+    assert run_status(Checks(csim_agreement=ok, testbench_agreement=ok, rtl_word_agreement=off), synthesis) == "check_failed"
+    assert rtl_check(SkippedStage(stage="rtl_sim", reason="verilator not found on PATH")) is None and rtl_check(None) is None
+
+
+@pytest.fixture(scope="module")
+def rtl_build(tmp_path_factory):
+    import tensorflow as tf
+
+    folder = tmp_path_factory.mktemp("rtl_build")
+    tf.random.set_seed(5)
+    model = tf.keras.Sequential([tf.keras.layers.Input((5,), name="x"), tf.keras.layers.Dense(4, name="dense"),
+                                 tf.keras.layers.Activation("relu", name="relu"), tf.keras.layers.Dense(3, name="out")])
+    model.save(folder / "mlp.h5")
+    out = folder / "run"
+    result = run_cli("build", str(folder / "mlp.h5"), "--board", "arty-a7-100t", "--rtl", "--precision-policy", "auto",
+                     "--max-samples", "200", "--out", str(out), "--reports-dir", str(folder))
+    return out, result
+
+
+@pytest.mark.slow
+def test_build_with_rtl_records_the_three_stages(rtl_build):
+    out, result = rtl_build
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    rtl, sim, gates = summary["rtl"], summary["rtl_sim"], summary["gates"]
+    assert rtl["status"] == sim["status"] == gates["status"] == "done"
+    assert sim["word_agreement"] == 1.0 and sim["n_samples"] == summary["data"]["n_eval"] == 200
+    assert summary["checks"]["rtl_word_agreement"] == {"value": 1.0, "threshold": 1.0, "passed": True}
+    assert gates["kind"] == "open synthesis of the RTL" and gates["family"] == "xc7" and gates["LUT"] > 0
+    assert read_record(RTLRecord, out / "rtl" / RTL_RECORD).model_dump(mode="json") == rtl
+    assert "RTL = C-sim, word for word" in result.stdout and f"{gates['LUT']:,} / {gates['FF']:,}" in result.stdout
+    page = (out / "dashboard.html").read_text()
+    assert 'data-metric="rtl_word_agreement" data-value="1.0"' in page
+    assert f'data-metric="gates_LUT" data-value="{gates["LUT"]}"' in page and "OPEN SYNTHESIS" in page
+
+
+@pytest.mark.slow
+def test_the_rtl_command_rederives_the_figures_on_a_finished_run(rtl_build):
+    out, _ = rtl_build
+    before = json.loads((out / "summary.json").read_text())
+    result = run_cli("rtl", str(out), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    after = json.loads(result.stdout)
+    assert after == json.loads((out / "summary.json").read_text())
+    assert after["rtl_sim"]["word_agreement"] == 1.0 and after["status"] == "passed"
+    # The same design from the same project: yosys counts the same cells.
+    assert after["gates"]["cells"] == before["gates"]["cells"]
+    assert {"rtl_command_load", "rtl_command_rtl", "rtl_command_rtl_sim", "rtl_command_gates"} <= set(after["timings_s"])
+
+
+def test_the_rtl_command_needs_a_finished_run(tmp_path):
+    result = run_cli("rtl", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "summary.json not found: give the run directory of a finished build" in result.stderr.replace("\n", " ")
