@@ -59,6 +59,32 @@ def _round_half_even(v: FixedVariable, f: int) -> FixedVariable:
     return v.quantize(k, i, f, "WRAP", "TRN")
 
 
+def at_least(v: FixedVariable, bound: float) -> FixedVariable:
+    """``max(v, bound)`` for a constant bound.
+
+    da4ml's own ``max_of``/``min_of`` (and its SAT quantization, built on them) give the
+    constant ``v``'s scale factor; after a constant matrix product that factor can be
+    2**-44, and the constant's unscaled value then needs more than the 32 bits
+    ``da4ml.trace.fixed_variable._const_f`` searches, so da4ml 0.5.2 traces a wrong
+    constant. Here the constant keeps scale 1 and the multiplexer aligns the two."""
+    if v.low >= bound:
+        return v
+    c = constant(bound)
+    if v.high <= bound:
+        return c
+    return (v - c).msb_mux(c, v, qint=(c.low, v.high, min(v.step, c.step)))
+
+
+def at_most(v: FixedVariable, bound: float) -> FixedVariable:
+    """``min(v, bound)`` for a constant bound (see :func:`at_least`)."""
+    if v.high <= bound:
+        return v
+    c = constant(bound)
+    if v.low >= bound:
+        return c
+    return (v - c).msb_mux(v, c, qint=(v.low, c.high, min(v.step, c.step)))
+
+
 def cast_variable(v: FixedVariable, t: FixedType) -> FixedVariable:
     """``t y = v`` as ap_fixed computes it."""
     if v.low == v.high:
@@ -72,7 +98,12 @@ def cast_variable(v: FixedVariable, t: FixedType) -> FixedVariable:
                 v = v + float(2.0 ** (-f - 1))
             vk, vi, _ = v.kif
             v = v.quantize(vk, vi, f, "WRAP", "TRN")
-    return v.quantize(k, i, f, t.overflow, "TRN")
+    if t.overflow in ("SAT", "SAT_SYM"):
+        lo, hi = t.bounds
+        if t.overflow == "SAT_SYM" and t.signed:
+            lo = -hi
+        v = at_most(at_least(v, lo), hi)
+    return v.quantize(k, i, f, "WRAP", "TRN")
 
 
 def cast(x: FixedVariableArray, t: FixedType) -> FixedVariableArray:

@@ -94,7 +94,7 @@ def _entries(c: _Compressed) -> int:
 
 
 def _apply(v: FixedVariable, c: _Compressed, f) -> FixedVariable:
-    v = v.max_of(c.low).min_of(c.high)
+    v = arith.at_most(arith.at_least(v, c.low), c.high)
     if c.offset:
         v = v + c.offset
     k, i, _ = v.kif
@@ -123,8 +123,8 @@ def _elementwise_variable(v: FixedVariable, f, where: str) -> FixedVariable:
     if negative.any() and positive.any():
         parts = [_compress(domain[m], y[m], step) for m in (negative, positive)]
         if all(p is None or _entries(p) <= MAX_TABLE_ENTRIES for p in parts):
-            below = v.min_of(-step)
-            above = v.max_of(0.0)
+            below = arith.at_most(v, -step)
+            above = arith.at_least(v, 0.0)
             results = [arith.constant(y[m][0]) if p is None else _apply(part, p, f)
                        for p, m, part in zip(parts, (negative, positive), (below, above))]
             return v.msb_mux(results[0], results[1])
