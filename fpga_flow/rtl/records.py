@@ -73,7 +73,7 @@ class GateRecord(_Record):
     top: str
     LUT: int = Field(description="LUT1-6, shift-register and distributed-RAM LUTs")
     FF: int
-    CARRY: int = Field(description="CARRY4/CARRY8 blocks")
+    CARRY: int = Field(description="carry-chain blocks (yosys 0.23 maps to CARRY4, 4 bits each, on UltraScale+ too)")
     DSP: int
     BRAM_18K: int = Field(description="18Kb blocks (a RAMB36 counts two)")
     cells: dict[str, int] = Field(description="every cell type yosys mapped to, by count")
