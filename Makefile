@@ -19,9 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# g++ for C-simulation; Chromium for the dashboard's browser test.
+# g++ for C-simulation; verilator and yosys for the RTL stages; Chromium for the dashboard's browser test.
 system-deps:
 	@missing=""; command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v verilator >/dev/null || missing="$$missing verilator"; \
+	command -v yosys >/dev/null || missing="$$missing yosys"; \
 	command -v chromium >/dev/null || missing="$$missing chromium chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

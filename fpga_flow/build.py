@@ -25,11 +25,11 @@ Adding a step ``x``:
 4. record it in :class:`fpga_flow.summary.RunSummary` and :func:`make_summary`.
 
 Steps after C-simulation read the run directory's files and the context's results
-(``loaded``, ``project``, ``compiled``, ``csim``), so a later command that runs such
-steps on a finished run can rebuild that context from the run directory (the load step
-for the model and data, ``HLSProject(run_dir / "hls_project")``,
-``CompiledProject.open(...)``, the C-simulation outputs from the testbench's
-``tb_data/csim_results.log``) and call :func:`run_steps` with them.
+(``loaded``, ``project``, ``compiled``, ``csim``). The RTL steps (``--rtl``) call
+:mod:`fpga_flow.rtl`'s stage functions with them; ``fpga-flow rtl RUN_DIR`` calls the same
+functions on what :mod:`fpga_flow.rtl.from_run` reads back from a finished run (the
+C-simulation outputs recomputed from a copy of the project: an accelerator board's
+testbench log holds its AXI wrapper's words, not the model's) and rewrites its summary.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
 from fpga_flow.cache import CacheUse, CachedSteps
 from fpga_flow.config import BuildConfig
-from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph
+from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph, validated_hls_settings
 from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, gxx, run_testbench
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
@@ -58,8 +58,11 @@ from fpga_flow.fidelity import Fidelity, compare, confusion
 from fpga_flow.fit import FitResult
 from fpga_flow.model_io import is_model_file
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
+from fpga_flow.rtl.records import (
+    REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, RTLRecord, RTLSimRecord, SkippedStage,
+)
 from fpga_flow.summary import (
-    Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunSummary,
+    Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunStatus, RunSummary,
 )
 from fpga_flow.synth import SynthesisResult
 from fpga_flow.toolchain import current_toolchain
@@ -138,6 +141,9 @@ class BuildContext:
     estimate: Estimate | None = None  # estimate
     csim: CsimCheck | None = None  # csim_bridge
     testbench: TestbenchCheck | None = None  # testbench
+    rtl: RTLRecord | SkippedStage | None = None  # rtl (None without --rtl)
+    rtl_sim: RTLSimRecord | SkippedStage | None = None  # rtl_sim
+    gates: GateRecord | SkippedStage | None = None  # gates
     synthesis: SynthesisResult | None = None  # synthesis
     closure_plot: Path | None = None  # plots
     cache: CacheUse | None = None  # the build-cache wrapper (None with --no-cache)
@@ -220,7 +226,8 @@ def hls_settings(cfg: BuildConfig, board: Board) -> HLSSettings:
                            for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
     chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
               "clock_period_ns": cfg.clock_period_ns or board.clock_period_ns}
-    return HLSSettings(**{**recipe_settings, **{key: value for key, value in chosen.items() if value is not None}})
+    return validated_hls_settings(**{**recipe_settings, **{key: value for key, value in chosen.items()
+                                                           if value is not None}})
 
 
 def _synthetic_inputs(shape: tuple[int, ...], dist: str) -> np.ndarray:
@@ -360,6 +367,37 @@ def step_testbench(ctx: BuildContext) -> TestbenchCheck:
                           float(np.abs(run.predictions - ctx.csim.outputs).max()))
 
 
+def step_rtl(ctx: BuildContext) -> RTLRecord | SkippedStage | None:
+    """With ``--rtl``: the Verilog of the model as the converted project computes it,
+    pipelined for the clock, in ``rtl/`` (:mod:`fpga_flow.rtl`); skipped with the reason
+    for a model it does not mirror."""
+    from fpga_flow.rtl import rtl_stage
+
+    if not ctx.config.rtl:
+        return None
+    return rtl_stage(ctx.loaded.model, ctx.board, ctx.loaded.settings, ctx.precision.hls_config,
+                     ctx.project.output_dir, ctx.run_dir / RTL_DIR)
+
+
+def step_rtl_sim(ctx: BuildContext) -> RTLSimRecord | SkippedStage | None:
+    """The RTL simulated by Verilator on the evaluation split, against the bridge's outputs
+    word for word and against Keras by argmax; skipped without verilator."""
+    from fpga_flow.rtl import rtl_sim_stage
+
+    if ctx.rtl is None:
+        return None
+    return rtl_sim_stage(ctx.rtl, ctx.loaded.X_eval, ctx.csim.outputs, ctx.loaded.keras_eval, ctx.run_dir / RTL_DIR)
+
+
+def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:
+    """The RTL synthesized by yosys for the board's family; skipped without yosys."""
+    from fpga_flow.rtl import gates_stage
+
+    if ctx.rtl is None:
+        return None
+    return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR)
+
+
 def step_synthesis(ctx: BuildContext) -> SynthesisResult:
     """Vendor synthesis when asked and the backend's tool is on PATH, else why not."""
     from fpga_flow.synth import SynthesisFailed, run_synthesis, skipped
@@ -420,6 +458,9 @@ BUILD_STEPS: tuple[Step | CachedSteps, ...] = (
     ),
     Step("csim_bridge", "C-simulation through the bridge", step_csim_bridge, writes="csim"),
     Step("testbench", "C-simulation through the testbench", step_testbench, writes="testbench"),
+    Step("rtl", "Writing the RTL (da4ml)", step_rtl, writes="rtl"),
+    Step("rtl_sim", "Simulating the RTL (Verilator)", step_rtl_sim, writes="rtl_sim"),
+    Step("gates", "Synthesizing the RTL (yosys)", step_gates, writes="gates"),
     Step("synthesis", "Vendor synthesis", step_synthesis, writes="synthesis"),
     Step("plots", "Plotting", step_plots, writes="closure_plot"),
 )
@@ -481,12 +522,12 @@ def run_build(cfg: BuildConfig, progress: Progress = _silent) -> RunSummary:
         summary = make_summary(ctx)
         (run_dir / rundir.HLS_CONFIG_NAME).write_text(json.dumps(ctx.hls_config, indent=2, default=str))
         rundir.write_json_atomic(run_dir / rundir.SUMMARY_NAME, summary.model_dump(mode="json"))
-    _write_page_and_history(cfg, run_dir, summary)
+    write_page_and_history(cfg, run_dir, summary)
     rundir.clear_incomplete(run_dir)
     return summary
 
 
-def _write_page_and_history(cfg: BuildConfig, run_dir: Path, summary: RunSummary) -> None:
+def write_page_and_history(cfg: BuildConfig, run_dir: Path, summary: RunSummary) -> None:
     from fpga_flow.dashboard import write_run_page
     from fpga_flow.history import RunHistory, default_db_path
 
@@ -499,13 +540,12 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     """The run's summary from the context's results."""
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
-                    testbench_agreement=_check(testbench.agreement, cfg.min_agreement), **_fit_checks(ctx.fit))
-    passed = checks.all_passed()
-    status = "synthesis_failed" if ctx.synthesis.status == "failed" else "passed" if passed else "check_failed"
+                    testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
+                    rtl_word_agreement=rtl_check(ctx.rtl_sim), **_fit_checks(ctx.fit))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
-        status=status,
+        status=run_status(checks, ctx.synthesis),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelSection(name=loaded.name, source=loaded.source,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
@@ -527,6 +567,9 @@ def make_summary(ctx: BuildContext) -> RunSummary:
         estimate=ctx.estimate,
         fit=ctx.fit,
         synthesis=ctx.synthesis,
+        rtl=ctx.rtl,
+        rtl_sim=ctx.rtl_sim,
+        gates=ctx.gates,
         cache=ctx.cache,
         artifacts=_artifacts(ctx),
         timings_s=ctx.timings,
@@ -542,6 +585,7 @@ def _artifacts(ctx: BuildContext) -> dict[str, str]:
         "hls_config": run_dir / rundir.HLS_CONFIG_NAME, "hls_project": ctx.project.output_dir,
         "csim_library": ctx.compiled.library, "testbench_log": ctx.testbench.run.log,
         "testbench_results": ctx.testbench.run.results_file, "closure_plot": ctx.closure_plot,
+        "rtl_dir": None if ctx.rtl is None else run_dir / RTL_DIR,
     }
     return {name: str(path) for name, path in found.items() if path is not None}
 
@@ -560,3 +604,16 @@ def _fit_checks(fit: FitResult | None) -> dict[str, Check]:
     if target is not None:
         checks["target_latency"] = Check(value=fit.chosen.latency_ns, threshold=target, passed=bool(fit.target_met))
     return checks
+
+
+def rtl_check(rtl_sim: RTLSimRecord | SkippedStage | None) -> Check | None:
+    """The RTL's word agreement with the C-simulation as a check, when the simulation ran."""
+    if not isinstance(rtl_sim, RTLSimRecord):
+        return None
+    return _check(rtl_sim.word_agreement, REQUIRED_WORD_AGREEMENT)
+
+
+def run_status(checks: Checks, synthesis: SynthesisResult) -> RunStatus:
+    if synthesis.status == "failed":
+        return "synthesis_failed"
+    return "passed" if checks.all_passed() else "check_failed"

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from fpga_flow.convert import IO_TYPES, STRATEGIES
+from fpga_flow.convert import IO_TYPES, STRATEGIES, canonical_strategy
 from fpga_flow.errors import UserInputError
 from fpga_flow.precision import POLICIES
 
@@ -40,13 +40,16 @@ class BuildConfig(BaseModel):
     io_type: Literal[IO_TYPES] | None = Field(
         default=None, description="io_parallel or io_stream (default: the recipe's, else io_parallel).")
     strategy: Literal[STRATEGIES] | None = Field(
-        default=None, description="Latency or Resource (default: the recipe's, else Latency).")
+        default=None, description="Latency, Resource or distributed_arithmetic (da4ml adder graphs, reuse factor 1; "
+                                  "default: the recipe's, else Latency).")
     reuse_factor: int | None = Field(
         default=None, ge=1, description="hls4ml reuse factor, at least 1 (default: the recipe's, else 1).")
     clock_period_ns: float | None = Field(
         default=None, gt=0, le=100, description="Clock period in ns (default: the board's).", **_flag("--clock"))
     synth: bool = Field(default=False, description="Run vendor synthesis when the backend's tool is on PATH.",
                         **_flag("--synth/--no-synth"))
+    rtl: bool = Field(default=False, description="After C-simulation, write the model's RTL (da4ml), simulate it with "
+                      "Verilator against the C-simulation and count its gates with yosys.", **_flag("--rtl/--no-rtl"))
     min_agreement: float = Field(
         default=0.99, ge=0, le=1, description="Fail the check (exit 1) below this C-simulation/Keras argmax agreement.")
     precision_policy: Literal[POLICIES] = Field(default="closure", description="Precision policy: default, auto or closure.")
@@ -83,7 +86,7 @@ class BuildConfig(BaseModel):
     @field_validator("strategy", mode="before")
     @classmethod
     def _strategy_any_case(cls, value):
-        return value.capitalize() if isinstance(value, str) else value
+        return canonical_strategy(value)
 
     @field_validator("budget", "target_latency_ns")
     @classmethod

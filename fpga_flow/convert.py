@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fpga_flow.boards import Board
-from fpga_flow.errors import UnsupportedModelError
+from fpga_flow.errors import UnsupportedModelError, UserInputError
 
 IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
+DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"  # hls4ml 1.3.0's da4ml adder graphs (needs hls4ml[da])
+DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
 BRIDGE_SPEC = "bridge.json"
 
@@ -37,6 +39,29 @@ class HLSSettings(BaseModel):
     reuse_factor: int = Field(default=1, ge=1)
     clock_period_ns: float = Field(default=10.0, gt=0, le=100)
     default_precision: str = Field(default="ap_fixed<16,6>", description="hls4ml's model-wide default type")
+
+    @model_validator(mode="after")
+    def _one_cycle_for_distributed_arithmetic(self) -> "HLSSettings":
+        if self.strategy == DISTRIBUTED_ARITHMETIC and self.reuse_factor != 1:
+            # hls4ml refuses it layer by layer ("rf != 1, but has strategy = distributed_arithmetic").
+            raise ValueError(f"strategy {DISTRIBUTED_ARITHMETIC} computes every product in one cycle: "
+                             f"use --reuse-factor 1 (got {self.reuse_factor})")
+        return self
+
+
+def validated_hls_settings(**fields: Any) -> HLSSettings:
+    """Validated HLSSettings; a combination hls4ml cannot build is a one-line UserInputError."""
+    try:
+        return HLSSettings(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = first.get("ctx", {}).get("error", first["msg"])
+        raise UserInputError(f"{'.'.join(map(str, first['loc'])) or 'HLS settings'}: {reason}".removeprefix(": ")) from None
+
+
+def canonical_strategy(name: Any) -> Any:
+    """A strategy as hls4ml spells it, from any capitalization; anything else unchanged."""
+    return {s.lower(): s for s in STRATEGIES}.get(name.lower(), name) if isinstance(name, str) else name
 
 
 @dataclass(frozen=True)
@@ -57,6 +82,9 @@ def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any
     """hls4ml's per-layer configuration for ``model`` with the user's strategy and reuse factor."""
     import hls4ml
 
+    if settings.strategy == DISTRIBUTED_ARITHMETIC and backend not in DA_BACKENDS:
+        raise UserInputError(f"strategy {DISTRIBUTED_ARITHMETIC}: hls4ml {hls4ml.__version__} generates it for the "
+                             f"{' and '.join(DA_BACKENDS)} backends only, not {backend}: choose a board with one of them")
     with contextlib.redirect_stdout(io.StringIO()):
         config = hls4ml.utils.config_from_keras_model(
             model,

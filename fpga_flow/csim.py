@@ -38,7 +38,8 @@ import numpy as np
 import numpy.ctypeslib as npc
 
 from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME
-from fpga_flow.errors import StageFailedError, ToolMissingError
+from fpga_flow.errors import StageFailedError
+from fpga_flow.tools import require_tool
 
 OPT_LEVEL = "-O1"
 COMPILE_LOG = "compile.log"
@@ -51,10 +52,7 @@ _log_lock = threading.Lock()
 
 
 def gxx() -> str:
-    path = shutil.which("g++")
-    if path is None:
-        raise ToolMissingError("g++ not found on PATH: install a C++ compiler (Debian: apt-get install g++) to run C-simulation")
-    return path
+    return require_tool("g++", "g++", "run C-simulation")
 
 
 @lru_cache(maxsize=None)

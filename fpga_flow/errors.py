@@ -30,6 +30,11 @@ class UnsupportedModelError(UserInputError):
     """A model with a layer or setting hls4ml 1.3.0 cannot convert."""
 
 
+class RTLUnsupportedError(UnsupportedModelError):
+    """A model the RTL stages do not mirror (a layer, a type or a setting): the build
+    skips the RTL stages with this one line and everything else runs as before."""
+
+
 class ToolMissingError(FlowError):
     """An external program (g++, Vitis HLS, Vivado, Quartus) is not on PATH."""
 

@@ -64,6 +64,30 @@ class FixedType:
             return -(2.0 ** (self.integer - 1)), 2.0 ** (self.integer - 1) - step
         return 0.0, 2.0**self.integer - step
 
+    def quantize(self, values) -> np.ndarray:
+        """``values`` assigned to this type as ap_fixed does it: rounding to the step
+        ``2**-fractional`` (TRN floors, RND rounds half up, RND_CONV half to even), then
+        overflow (WRAP keeps the low ``width`` bits, SAT clips to ``bounds``, SAT_SYM also
+        clips the most negative code). Exact for float64 inputs: scaling by a power of two
+        and flooring lose nothing while the codes fit 53 bits."""
+        scaled = np.asarray(values, dtype=np.float64) * 2.0**self.fractional
+        if self.rounding == "TRN":
+            codes = np.floor(scaled)
+        elif self.rounding == "RND":
+            codes = np.floor(scaled + 0.5)
+        elif self.rounding == "RND_CONV":
+            codes = np.round(scaled)  # numpy rounds halves to even
+        else:
+            raise ValueError(f"rounding mode {self.rounding} is not modelled")
+        lo, hi = (round(b * 2.0**self.fractional) for b in self.bounds)
+        if self.overflow == "WRAP":
+            codes = np.mod(codes - lo, 2.0**self.width) + lo
+        elif self.overflow in ("SAT", "SAT_SYM"):
+            codes = np.clip(codes, -hi if self.overflow == "SAT_SYM" and self.signed else lo, hi)
+        else:
+            raise ValueError(f"overflow mode {self.overflow} is not modelled")
+        return codes * 2.0**-self.fractional
+
     def out_of_range(self, values: np.ndarray) -> int:
         lo, hi = self.bounds
         values = np.asarray(values)

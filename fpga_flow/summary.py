@@ -42,6 +42,7 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitResult
 from fpga_flow.precision import ClosureRecord, OverflowRecord
+from fpga_flow.rtl.records import GatesSection, RTLSection, RTLSimSection
 from fpga_flow.rundir import SUMMARY_NAME
 from fpga_flow.synth import SynthesisResult
 from fpga_flow.toolchain import Toolchain
@@ -83,10 +84,12 @@ class Checks(_Section):
                                                                "(fraction of the board) at most the budget")
     target_latency: Check | None = Field(default=None, description="With --fit --target-latency: the chosen plan's "
                                                                    "estimated latency (ns) at most the target")
+    rtl_word_agreement: Check | None = Field(
+        default=None, description="RTL simulation against C-simulation, word for word (only when rtl_sim ran)")
 
     def all_passed(self) -> bool:
         return all(check.passed for check in (self.csim_agreement, self.testbench_agreement, self.fit_budget,
-                                              self.target_latency) if check is not None)
+                                              self.target_latency, self.rtl_word_agreement) if check is not None)
 
 
 class ConfusionMatrix(_Section):
@@ -134,6 +137,10 @@ class RunSummary(_Section):
     estimate: Estimate
     fit: FitResult | None = Field(default=None, description="None when the build ran without --fit")
     synthesis: SynthesisResult
+    rtl: RTLSection | None = Field(default=None, description="the da4ml RTL (None: the RTL stages were not asked for)")
+    rtl_sim: RTLSimSection | None = Field(default=None, description="Verilator against C-simulation and Keras")
+    gates: GatesSection | None = Field(default=None, description="yosys counts: an open synthesis of the RTL, "
+                                                                 "neither an estimate nor a vendor report")
     cache: CacheUse | None = Field(description="None when the build ran with --no-cache")
     artifacts: dict[str, str] = Field(description="files of the run by role (run_dir, summary, hls_project, ...)")
     timings_s: dict[str, float] = Field(description="seconds per build step that ran, and total")

@@ -162,3 +162,15 @@ def test_saved_qgru_with_a_hard_tanh_is_refused_before_loading(tmp_path):
     model = SHARED / "peer_models" / "btag_qgru_int0_frac8" / "btag_qgru_int0_frac8.h5"
     result = run_cli("build", str(model), "--board", "pynq-z2", "--out", str(tmp_path / "r"))
     assert_user_error(result, "layer 'gru' (QGRU)", "quantized_tanh", "use_real_tanh=True")
+
+
+def test_distributed_arithmetic_on_an_accelerator_board_names_the_backend(tiny_model, tmp_path):
+    assert_user_error(run_cli("build", str(tiny_model), "--board", "pynq-z2", "--strategy", "Distributed_Arithmetic",
+                              "--out", str(tmp_path / "r")),
+                      "strategy distributed_arithmetic", "Vivado and Vitis backends only, not VivadoAccelerator")
+
+
+def test_distributed_arithmetic_needs_reuse_factor_one(tiny_model, tmp_path):
+    assert_user_error(run_cli("build", str(tiny_model), "--board", "zcu104", "--strategy", "distributed_arithmetic",
+                              "--reuse-factor", "2", "--out", str(tmp_path / "r")),
+                      "use --reuse-factor 1 (got 2)")

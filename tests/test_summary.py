@@ -47,8 +47,9 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
                 "mean_abs_error", "testbench_vs_bridge_max_abs"):
         assert getattr(new.fidelity, key) == old[key], key
     assert new.fidelity.confusion_matrix.counts == old["confusion_matrix"]["counts"]
-    assert new.checks.model_dump(exclude={"fit_budget", "target_latency"}) == old["checks"]
+    assert new.checks.model_dump(exclude={"fit_budget", "target_latency", "rtl_word_agreement"}) == old["checks"]
     assert new.fit is None and new.checks.fit_budget is None  # fpga-flow 0.1.0 had no --fit
+    assert new.checks.rtl_word_agreement is None and new.rtl is None  # nor RTL stages
     closure, old_closure = new.precision.closure, old["precision_closure"]
     assert new.precision.policy == old["precision_policy"] == "closure"
     assert closure.default_agreement_calibration == old_closure["default_agreement_calibration"]
@@ -64,8 +65,8 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
     assert new.cache is None and old["cache"] is None
     assert new.toolchain.gxx == old["versions"]["gxx"]
     assert " ".join(new.toolchain.compile_flags) == old["compile_flags"]
-    assert new.config.model_dump(mode="json", exclude={"fit", "budget", "target_latency_ns"}) == old["config"]
-    assert not new.config.fit
+    assert new.config.model_dump(mode="json", exclude={"fit", "budget", "target_latency_ns", "rtl"}) == old["config"]
+    assert not new.config.fit and new.config.rtl is False
     assert (new.artifacts, new.timings_s) == (old["artifacts"], old["timings_s"])
 
 

@@ -5,6 +5,7 @@ from fpga_flow.cli import boards_zoo  # noqa: F401  (registers commands)
 from fpga_flow.cli import build  # noqa: F401
 from fpga_flow.cli import dashboard  # noqa: F401
 from fpga_flow.cli import report  # noqa: F401
+from fpga_flow.cli import rtl  # noqa: F401
 from fpga_flow.cli import sweep  # noqa: F401
 from fpga_flow.cli import cache  # noqa: F401
 from fpga_flow.cli import estimate  # noqa: F401

@@ -25,6 +25,7 @@ def build(
     reuse_factor: Optional[int] = options.REUSE_FACTOR,
     clock_period_ns: Optional[float] = options.CLOCK,
     synth: bool = options.SYNTH,
+    rtl: bool = options.RTL,
     min_agreement: float = options.MIN_AGREEMENT,
     precision_policy: str = options.PRECISION_POLICY,
     target_agreement: float = options.TARGET_AGREEMENT,
@@ -46,7 +47,11 @@ def build(
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
     # Every parameter but --json is the BuildConfig field of its name.
     fields = {name: value for name, value in locals().items() if name != "as_json"}
-    summary = _run_with_progress(build_config(**fields), quiet=as_json)
+    show_summary(_run_with_progress(build_config(**fields), quiet=as_json), as_json)
+
+
+def show_summary(summary, as_json: bool) -> None:
+    """The summary as JSON on stdout or as the table; exit 1 unless the run passed."""
     if as_json:
         print_json(summary.model_dump(mode="json"))
     else:
@@ -126,6 +131,7 @@ def render_summary(summary) -> None:
                  + (f" ±{100 * latency_error:.0f}%" if latency_error is not None else "")))
     if summary.cache is not None:
         rows.append(("build cache", "hit: precisions and compiled project reused" if summary.cache.hit else "miss: stored"))
+    rows += rtl_rows(summary)
     synthesis = summary.synthesis
     rows.append(("synthesis", synthesis.status + (f", {synthesis.reason}" if synthesis.reason else "")))
     for name, value in rows:
@@ -146,8 +152,10 @@ def render_summary(summary) -> None:
         out.print("overflow: no Keras value of the evaluation set falls outside its layer's type")
     verdict = {"passed": "[green]passed[/]", "check_failed": "[red]check failed[/]",
                "synthesis_failed": "[red]synthesis failed[/]"}[summary.status]
-    threshold = summary.checks.csim_agreement.threshold
-    out.print(f"{verdict}: agreement >= {threshold} required; run directory {summary.artifacts['run_dir']}")
+    required = f"agreement >= {summary.checks.csim_agreement.threshold}"
+    if summary.checks.rtl_word_agreement is not None:
+        required += " and the RTL equal to the C-simulation word for word"
+    out.print(f"{verdict}: {required} required; run directory {summary.artifacts['run_dir']}")
     out.print(f"dashboard: {summary.artifacts['dashboard']}")
 
 
@@ -168,3 +176,26 @@ def render_fit(out: Console, fit) -> None:
         out.print(f"{name}: {point.io_type}, {shares}, latency {point.latency_ns:g} ns", highlight=False)
     for note in fit.notes:
         out.print(f"note: {note}", highlight=False)
+
+
+def rtl_rows(summary) -> list[tuple[str, str]]:
+    """The RTL stages' figures (nothing when they were not asked for)."""
+    if summary.rtl is None:
+        return []
+    rows = []
+    rtl, sim, gates = summary.rtl, summary.rtl_sim, summary.gates
+    if rtl.status == "skipped":
+        return [("RTL", f"skipped: {rtl.reason}")]
+    rows.append(("RTL (da4ml)", f"{rtl.pipeline_stages} stages of {rtl.latency_cutoff} adder levels, "
+                                f"{rtl.latency_cycles} cycles"))
+    if sim.status == "skipped":
+        rows.append(("RTL simulation", f"skipped: {sim.reason}"))
+    else:
+        rows.append(("RTL = C-sim, word for word", f"{100 * sim.word_agreement:.2f}% of {sim.n_samples} samples"))
+        rows.append(("RTL agreement with Keras", f"{100 * sim.argmax_agreement_keras:.2f}%"))
+    if gates.status == "skipped":
+        rows.append(("open synthesis", f"skipped: {gates.reason}"))
+    else:
+        rows.append((f"open synthesis (yosys {gates.family}): LUT / FF / CARRY / DSP / BRAM_18K",
+                     f"{gates.LUT:,} / {gates.FF:,} / {gates.CARRY:,} / {gates.DSP:,} / {gates.BRAM_18K:,}"))
+    return rows
