@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from fpga_flow.convert import IO_TYPES, STRATEGIES, canonical_strategy
+from fpga_flow.convert import DISTRIBUTED_ARITHMETIC, FIT_STRATEGIES, IO_TYPES, STRATEGIES, canonical_strategy
 from fpga_flow.errors import UserInputError
 from fpga_flow.precision import POLICIES
 
@@ -87,6 +87,14 @@ class BuildConfig(BaseModel):
     @classmethod
     def _strategy_any_case(cls, value):
         return canonical_strategy(value)
+
+    @field_validator("fit")
+    @classmethod
+    def _fit_strategy(cls, value, info: ValidationInfo):
+        if value and info.data.get("strategy") == DISTRIBUTED_ARITHMETIC:
+            raise ValueError(f"it chooses among {' and '.join(FIT_STRATEGIES)} (the strategies the estimate is "
+                             f"calibrated on): drop --strategy {DISTRIBUTED_ARITHMETIC} or --fit")
+        return value
 
     @field_validator("budget", "target_latency_ns")
     @classmethod

@@ -23,6 +23,9 @@ from fpga_flow.errors import UnsupportedModelError, UserInputError
 
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
+# The strategies the estimate is calibrated on, so the ones --fit chooses among: the
+# real report pairs hold no distributed_arithmetic design (its cost is da4ml's, see fpga_flow.rtl).
+FIT_STRATEGIES = ("Latency", "Resource")
 DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"  # hls4ml 1.3.0's da4ml adder graphs (needs hls4ml[da])
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"

@@ -92,7 +92,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.boards import Board
-from fpga_flow.convert import IO_TYPES, PROJECT_NAME, STRATEGIES, HLSSettings, model_graph
+from fpga_flow.convert import FIT_STRATEGIES, IO_TYPES, PROJECT_NAME, HLSSettings, model_graph
 from fpga_flow.errors import FlowError, UnsupportedModelError, UserInputError
 from fpga_flow.estimate import Design, Estimate, LayerDesign, LayerPlan, NumberType, price
 from fpga_flow.estimate.design import parse_type
@@ -129,7 +129,7 @@ class FitRequest(BaseModel):
     budget: float = Field(gt=0, le=1, description="Share of each board resource the design may use.")
     target_latency_ns: float | None = Field(default=None, gt=0, description="Latency to meet; None: least latency.")
     io_type: Literal[IO_TYPES] | None = Field(default=None, description="io type the user fixed (None: chosen).")
-    strategy: Literal[STRATEGIES] | None = Field(
+    strategy: Literal[FIT_STRATEGIES] | None = Field(
         default=None, description="Strategy the user fixed for every tuned layer (None: chosen per layer).")
     reuse_factor: int | None = Field(
         default=None, ge=1, description="Reuse factor the user fixed for every tuned layer (None: chosen per layer).")
@@ -150,7 +150,7 @@ class LayerSetting(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    strategy: Literal[STRATEGIES]
+    strategy: Literal[FIT_STRATEGIES]
     reuse_factor: int = Field(ge=1)
 
     def __str__(self) -> str:
@@ -166,7 +166,7 @@ class LayerChoice(BaseModel):
     layer: str
     hls_class: str = Field(description="hls4ml layer class")
     setting: LayerSetting
-    strategies: list[Literal[STRATEGIES]] = Field(description="Strategies the search could give the layer.")
+    strategies: list[Literal[FIT_STRATEGIES]] = Field(description="Strategies the search could give the layer.")
     reuse_factors: list[int] = Field(description="Reuse factors hls4ml keeps for the layer (the search's choices).")
     note: str | None = Field(default=None, description="Why the choices were restricted, when they were.")
     LUT: int | None
@@ -309,7 +309,7 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
     less what would change its arithmetic (a saturating accumulator keeps the unfitted
     strategy, and under Resource its reuse factor: module docstring), within the
     user's --strategy and --reuse-factor."""
-    strategies, note = [request.strategy] if request.strategy else list(STRATEGIES), None
+    strategies, note = [request.strategy] if request.strategy else list(FIT_STRATEGIES), None
     if saturates:
         strategies = [unfitted.strategy]
         note = f"saturating accumulator: its additions keep their order, so it stays {unfitted.strategy}"

@@ -174,3 +174,10 @@ def test_distributed_arithmetic_needs_reuse_factor_one(tiny_model, tmp_path):
     assert_user_error(run_cli("build", str(tiny_model), "--board", "zcu104", "--strategy", "distributed_arithmetic",
                               "--reuse-factor", "2", "--out", str(tmp_path / "r")),
                       "use --reuse-factor 1 (got 2)")
+
+
+def test_fit_refuses_distributed_arithmetic_which_the_estimate_cannot_price(tiny_model, tmp_path):
+    assert_user_error(run_cli("build", str(tiny_model), "--board", "zcu104", "--strategy", "distributed_arithmetic",
+                              "--fit", "--out", str(tmp_path / "r")),
+                      "--fit", "chooses among Latency and Resource", "drop --strategy distributed_arithmetic or --fit")
+    assert not (tmp_path / "r").exists()

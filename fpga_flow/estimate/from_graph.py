@@ -200,6 +200,11 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
                               "out_elements": math.prod(out_shape) if out_shape else 0}
     products: list[Product] = []
     notes: list[str] = []
+    if str(get("strategy", model_strategy) or "").lower().startswith("distributed"):
+        # No calibration pair uses hls4ml's distributed_arithmetic: its adder graphs are
+        # priced as the Latency kernels they replace, and the layer says so.
+        notes.append("distributed_arithmetic priced as Latency (no calibration pair uses it; "
+                     "build --rtl gives da4ml's own figures)")
     function = None
     if kind == "dense":
         products.append(_product(layer, "kernel", "weight", int(get("n_in")), int(get("n_out")), 1, 1, strategy,
