@@ -13,7 +13,7 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fpga_flow.boards import Board
 from fpga_flow.errors import UnsupportedModelError, UserInputError
@@ -87,8 +87,12 @@ def _config_backend(backend: str) -> str:
     return "Vivado" if backend == "VivadoAccelerator" else backend
 
 
-def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
-    """Convert and write the project for ``board``; conversion errors name the layer."""
+def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any],
+            before_write: Callable[[Any], None] | None = None) -> HLSProject:
+    """Convert and write the project for ``board``; conversion errors name the layer.
+
+    ``before_write`` gets the hls4ml graph after conversion and before it is written, to set
+    what depends on the converted types (deploy chooses the AXI word types from them)."""
     import hls4ml
 
     output_dir = Path(output_dir)
@@ -113,6 +117,8 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
             # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
             # the firmware is unchanged; the closure compares per-layer outputs.
             graph.config.trace_output = True
+            if before_write is not None:
+                before_write(graph)
             graph.write()
     except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -87,8 +87,11 @@ class CompiledProject:
     seconds: float
 
 
-def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL) -> CompiledProject:
-    """Compile the firmware once and link it into the bridge library."""
+def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_sources: tuple[Path, ...] = ()) -> CompiledProject:
+    """Compile the firmware once and link it into the bridge library.
+
+    ``extra_sources`` (absolute paths, compiled inside the project like the bridge) are
+    linked into the library too: deploy's software stand-in for the overlay is one."""
     project_dir = Path(project_dir).resolve()
     compiler = gxx()
     flags = compile_flags(opt_level)
@@ -108,11 +111,17 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL) -> Comp
     bridge_object = build / f"{PROJECT_NAME}_bridge.o"
     _run_compiler([compiler, *flags, weights, "-c", f"{PROJECT_NAME}_bridge.cpp", "-o", str(bridge_object)],
                   project_dir, log_path, "bridge")
+    extra_objects = []
+    for source in extra_sources:
+        obj = build / f"{source.stem}.o"
+        _run_compiler([compiler, *flags, weights, "-c", str(source), "-o", str(obj)], project_dir, log_path, source.name)
+        extra_objects.append(obj)
     for old in build.glob(f"{PROJECT_NAME}-*.so"):
         old.unlink()
     # A fresh name per build: dlopen hands back an already-loaded library of the same path.
     library = build / f"{PROJECT_NAME}-{uuid.uuid4().hex[:8]}.so"
-    _run_compiler([compiler, "-shared", *map(str, firmware_objects), str(bridge_object), "-o", str(library)],
+    _run_compiler([compiler, "-shared", *map(str, firmware_objects), str(bridge_object), *map(str, extra_objects),
+                   "-o", str(library)],
                   project_dir, log_path, "bridge library")
     return CompiledProject(project_dir, library, tuple(firmware_objects), tuple(flags), time.perf_counter() - start)
 

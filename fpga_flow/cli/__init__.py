@@ -7,5 +7,6 @@ from fpga_flow.cli import dashboard  # noqa: F401
 from fpga_flow.cli import report  # noqa: F401
 from fpga_flow.cli import sweep  # noqa: F401
 from fpga_flow.cli import cache  # noqa: F401
+from fpga_flow.cli import deploy  # noqa: F401
 
 __all__ = ["app"]

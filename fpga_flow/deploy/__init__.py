@@ -1,0 +1,14 @@
+"""``fpga-flow deploy``: from a passed build to a bundle for the board.
+
+* :mod:`fpga_flow.deploy.run_record`: what deploy reads from a run directory.
+* :mod:`fpga_flow.deploy.project`: the accelerator target of a board, the AXI word types,
+  and the hls4ml VivadoAccelerator project converted again from the run's model and
+  configuration.
+* :mod:`fpga_flow.deploy.standin`: the compiled AXI wrapper as a software stand-in for
+  the overlay (a pynq look-alike), used to derive the expected words and by
+  ``check_on_board.py --simulate``.
+* :mod:`fpga_flow.deploy.bitstream`: the script that builds the bitstream and hardware
+  handoff (or xclbin) with Vivado, and running it.
+* :mod:`fpga_flow.deploy.bundle`: the steps that write a bundle.
+* ``fpga_flow/deploy/board/``: the host driver and ``check_on_board.py`` shipped in it.
+"""
