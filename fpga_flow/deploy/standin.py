@@ -86,6 +86,7 @@ class AxiWrapper:
     """The compiled AXI top, called with words as bytes in memory."""
 
     def __init__(self, library: Path):
+        self.library = library
         self._lib = lib = ctypes.CDLL(str(library))
         for name in ("fpga_flow_n_in", "fpga_flow_n_out", "fpga_flow_in_word_bits", "fpga_flow_out_word_bits"):
             getattr(lib, name).restype = ctypes.c_size_t
