@@ -152,6 +152,14 @@ def test_word_type_keeps_integer_bits_and_widens_to_32_or_64():
         word_type(FixedPoint(33, 7, True), ALVEO)
 
 
+def test_a_word_type_must_carry_the_model_type_exactly():
+    model = FixedPoint(11, 1, False, "RND", "SAT")
+    for word in (FixedPoint(32, 2, False, "RND", "SAT"), FixedPoint(32, 1, True, "RND", "SAT"), FixedPoint(24, 1, False),
+                 FixedPoint(8, 1, False)):
+        with pytest.raises(ValueError, match="cannot carry"):
+            StreamPort(model, word, 1)
+
+
 def test_pack_and_unpack_multi_word_samples():
     model = FixedPoint(6, 3, True, "RND", "SAT")
     p = StreamPort(model, word_type(model, ZYNQ), 4)

@@ -27,12 +27,19 @@ sys.path.insert(0, str(HERE))
 import driver  # noqa: E402  (the bundle's driver.py, beside this file)
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulate", action="store_true",
                         help="use the software stand-in for the overlay (needs fpga-flow and g++), not the board")
-    parser.add_argument("--batch-size", type=int, default=None, help="samples per transfer (default: as many as fit)")
-    parser.add_argument("--latency-samples", type=int, default=100,
+    parser.add_argument("--batch-size", type=positive, default=None, help="samples per transfer (default: as many as fit)")
+    parser.add_argument("--latency-samples", type=positive, default=100,
                         help="samples sent one per transfer to measure latency (default 100)")
     parser.add_argument("--results", type=Path, default=HERE / driver.RESULTS_FILE, help="where to write the results")
     parser.add_argument("--show", type=int, default=10, help="differing words to list (default 10)")
@@ -53,9 +60,13 @@ def main(argv=None) -> int:
     if args.simulate:
         try:
             from fpga_flow.deploy import standin
+            from fpga_flow.errors import FlowError
         except ImportError:
             return fail("--simulate needs fpga-flow installed (run it with the fpga-flow environment's python)")
-        standin.install(HERE)
+        try:
+            standin.install(HERE)
+        except FlowError as exc:
+            return fail(str(exc))
     elif not (HERE / manifest.overlay).is_file():
         return fail("{} not found: build it with build_bitstream.sh (see README.md) and copy overlay/ here".format(
             manifest.overlay))
@@ -63,7 +74,10 @@ def main(argv=None) -> int:
     X = np.load(str(HERE / driver.INPUTS_FILE))
     reference_in = np.load(str(HERE / driver.INPUT_WORDS_FILE))
     expected = np.load(str(HERE / driver.EXPECTED_WORDS_FILE))
-    accelerator = driver.Accelerator.open(HERE)
+    try:
+        accelerator = driver.Accelerator.open(HERE)
+    except ImportError:
+        return fail("the pynq package is not installed: run this on the board's PYNQ image (or with --simulate here)")
     try:
         words_in = accelerator.pack(X)
         words_out = accelerator.run_words(words_in, args.batch_size)
@@ -79,7 +93,7 @@ def main(argv=None) -> int:
         run_id=manifest.provenance.run_id, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         n_samples=len(X), output_words=len(expected), output_words_equal=equal, samples_equal=samples_equal,
         input_words=len(reference_in), input_words_equal=int((words_in == reference_in).sum()),
-        batch_size=min(args.batch_size or manifest.max_batch, manifest.max_batch, len(X)),
+        batch_size=min(accelerator.batch_size(args.batch_size), len(X)),
         throughput_samples_per_s=timing.throughput, latency_samples=len(latencies),
         latency_median_us=driver.percentile_us(latencies, 50), latency_p90_us=driver.percentile_us(latencies, 90),
         mismatches=driver.first_mismatches(expected, words_out, output, args.show))

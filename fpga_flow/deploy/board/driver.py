@@ -104,6 +104,12 @@ class StreamPort:
     word_type: FixedPoint
     values_per_sample: int
 
+    def __post_init__(self):
+        m, w = self.model_type, self.word_type
+        if not (w.integer == m.integer and w.signed == m.signed and w.width >= m.width and w.width in WORD_WIDTHS):
+            raise ValueError("word type {} cannot carry {} exactly: it needs the same integer bits and sign, "
+                             "and a width of {} bits at least as wide".format(w.cpp(), m.cpp(), " or ".join(map(str, WORD_WIDTHS))))
+
     @property
     def word_dtype(self) -> np.dtype:
         return np.dtype("uint{}".format(self.word_type.width))
@@ -404,6 +410,10 @@ class Accelerator:
     def unpack(self, words: np.ndarray) -> np.ndarray:
         return unpack(words, self.manifest.output)
 
+    def batch_size(self, requested: Optional[int] = None) -> int:
+        """Samples per transfer: as requested, and at most what one transfer can carry."""
+        return min(requested or self.manifest.max_batch, self.manifest.max_batch)
+
     def run_words(self, words_in: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
         """Input words of whole samples in, output words out, in batches of at most
         ``batch_size`` samples (default and ceiling: what one transfer can carry)."""
@@ -411,7 +421,7 @@ class Accelerator:
         if len(words_in) % n_in:
             raise ValueError("{} input words are not whole samples of {} words".format(len(words_in), n_in))
         n_samples = len(words_in) // n_in
-        batch = min(batch_size or self.manifest.max_batch, self.manifest.max_batch)
+        batch = self.batch_size(batch_size)
         outputs, timing = [], Timing()
         for start in range(0, n_samples, batch):
             stop = min(start + batch, n_samples)

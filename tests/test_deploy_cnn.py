@@ -1,0 +1,219 @@
+"""``fpga-flow build cnn_digits --board pynq-z2`` then ``fpga-flow deploy`` on its run
+directory, and ``check_on_board.py --simulate`` inside the bundle: real training, real
+conversion, real g++ compiles, the driver's own transport code against the compiled AXI
+wrapper. Also the refusals: a board without an accelerator design, an unpassed or
+unfinished build, an existing bundle, --bitstream without Vivado."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter
+
+from conftest import CNN_EPOCHS, run_cli
+from fpga_flow.deploy import standin
+from fpga_flow.deploy.board import driver
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cnn_run(reports_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("deploy") / "cnn_run"
+    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
+                     "--reports-dir", str(reports_root), "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def bundle(cnn_run) -> Path:
+    result = run_cli("deploy", str(cnn_run), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["bundle_dir"] == str(cnn_run / "bundle")
+    return cnn_run / "bundle"
+
+
+def check_on_board(bundle: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python check_on_board.py ARGS`` inside the bundle, as a user runs it."""
+    return subprocess.run([sys.executable, "check_on_board.py", *args], cwd=bundle, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=900)
+
+
+def results(bundle: Path) -> dict:
+    return json.loads((bundle / driver.RESULTS_FILE).read_text())
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_deploy_writes_a_complete_bundle(bundle):
+    for name in ("bundle.json", "README.md", "driver.py", "check_on_board.py", "build_bitstream.sh",
+                 driver.INPUTS_FILE, driver.INPUT_WORDS_FILE, driver.EXPECTED_WORDS_FILE,
+                 "hls_project/design.tcl", "hls_project/firmware/myproject_axi.cpp"):
+        assert (bundle / name).is_file(), name
+    assert not (bundle / driver.INCOMPLETE_FILE).exists()
+    TypeAdapter(driver.BundleManifest).validate_json((bundle / driver.MANIFEST_FILE).read_text())
+    assert (bundle / "driver.py").read_bytes() == Path(driver.__file__).read_bytes()
+    assert subprocess.run(["bash", "-n", str(bundle / "build_bitstream.sh")]).returncode == 0
+    readme = (bundle / "README.md").read_text()
+    assert "python3 check_on_board.py" in readme and "bash build_bitstream.sh" in readme and "sudo -i" in readme
+
+
+def test_word_types_are_the_types_the_run_recorded(cnn_run, bundle):
+    summary = json.loads((cnn_run / "summary.json").read_text())
+    manifest = driver.read_manifest(bundle)
+    precisions = summary["layer_precisions"]
+    assert manifest.input.model_type.cpp() == precisions["image"]["result"]
+    assert manifest.output.model_type.cpp() == precisions["softmax"]["result"]
+    assert (manifest.input.values_per_sample, manifest.output.values_per_sample) == (64, 10)
+    assert manifest.input.word_type.width == manifest.output.word_type.width == 32
+    assert manifest.provenance.firmware_identical_to_run
+    assert manifest.provenance.csim_values_matched == summary["n_test"] * 10
+
+
+def test_expected_words_are_the_runs_csimulation(cnn_run, bundle):
+    """Read back with the driver, the expected words are the outputs of the run's own
+    compiled C-simulation library (through its float AXI wrapper, hence float32)."""
+    from fpga_flow.csim import Bridge
+
+    summary = json.loads((cnn_run / "summary.json").read_text())
+    manifest = driver.read_manifest(bundle)
+    X = np.load(bundle / driver.INPUTS_FILE)
+    tb_inputs = np.loadtxt(cnn_run / "hls_project" / "tb_data" / "tb_input_features.dat", dtype=np.float32)
+    assert X.shape == (summary["n_test"], 8, 8, 1) and np.array_equal(X.reshape(len(X), -1), tb_inputs)
+    run_bridge = Bridge(summary["artifacts"]["csim_library"], json.loads((cnn_run / "hls_project" / "bridge.json").read_text()))
+    expected = driver.unpack(np.load(bundle / driver.EXPECTED_WORDS_FILE), manifest.output)
+    assert expected.astype(np.float32).tolist() == run_bridge.predict(X).tolist()
+
+
+def test_check_on_board_simulate_agrees_word_for_word(cnn_run, bundle):
+    n_test = json.loads((cnn_run / "summary.json").read_text())["n_test"]
+    result = check_on_board(bundle, "--simulate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = results(bundle)
+    assert found["simulated"] is True
+    assert found["output_words_equal"] == found["output_words"] == n_test * 10
+    assert found["samples_equal"] == found["n_samples"] == n_test
+    assert found["input_words_equal"] == found["input_words"] == n_test * 64
+    assert found["throughput_samples_per_s"] > 0 and found["latency_median_us"] > 0 and found["mismatches"] == []
+    assert "100.000%" in result.stdout and "SIMULATED" in result.stdout and "PASS" in result.stdout
+
+
+def test_a_differing_word_fails_the_check(bundle):
+    path = bundle / driver.EXPECTED_WORDS_FILE
+    original = path.read_bytes()
+    words = np.load(path)
+    words[37] ^= np.uint32(1)
+    np.save(path, words)
+    try:
+        result = check_on_board(bundle, "--simulate")
+    finally:
+        path.write_bytes(original)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = results(bundle)
+    assert found["output_words"] - found["output_words_equal"] == 1
+    assert (found["mismatches"][0]["sample"], found["mismatches"][0]["index"]) == (3, 7)
+    assert "differs: sample 3 output 7" in result.stdout and "FAIL" in result.stdout
+
+
+def test_a_driver_packing_other_words_fails_the_check(bundle):
+    """With one integer bit too many in the input types, the driver's words are not the
+    C-simulation's: the check sees it on the inputs and on the outputs."""
+    path = bundle / driver.MANIFEST_FILE
+    original = path.read_text()
+    manifest = json.loads(original)
+    for side in ("model_type", "word_type"):
+        manifest["input"][side]["integer"] += 1
+    path.write_text(json.dumps(manifest))
+    try:
+        result = check_on_board(bundle, "--simulate")
+    finally:
+        path.write_text(original)
+    assert result.returncode == 1
+    found = results(bundle)
+    assert found["input_words_equal"] < found["input_words"]
+    assert found["output_words_equal"] < found["output_words"]
+
+
+def test_a_manifest_whose_words_cannot_carry_its_types_is_refused(bundle):
+    path = bundle / driver.MANIFEST_FILE
+    original = path.read_text()
+    manifest = json.loads(original)
+    manifest["output"]["word_type"]["integer"] += 1
+    path.write_text(json.dumps(manifest))
+    try:
+        result = check_on_board(bundle, "--simulate")
+    finally:
+        path.write_text(original)
+    assert result.returncode == 2 and "cannot carry" in result.stderr, result.stderr
+
+
+def test_the_stand_in_enforces_the_dma_rules(bundle):
+    pynq = standin.simulated_pynq(bundle)
+    dma = pynq.Overlay("overlay/myproject.bit").hier_0.axi_dma_0
+    words = np.load(bundle / driver.INPUT_WORDS_FILE)
+    send, recv = pynq.allocate(shape=(64 + 5,), dtype=np.uint32), pynq.allocate(shape=(10,), dtype=np.uint32)
+    send[:] = words[:69]
+    dma.sendchannel.transfer(send)
+    with pytest.raises(RuntimeError, match="not whole samples of 64"):
+        dma.recvchannel.transfer(recv)
+    dma = pynq.Overlay("overlay/myproject.bit").hier_0.axi_dma_0
+    send, short = pynq.allocate(shape=(128,), dtype=np.uint32), pynq.allocate(shape=(15,), dtype=np.uint32)
+    send[:] = words[:128]
+    dma.sendchannel.transfer(send)
+    with pytest.raises(RuntimeError, match="do not fit"):
+        dma.recvchannel.transfer(short)
+    with pytest.raises(ValueError, match="exceeds the DMA's"):
+        pynq.Overlay("x.bit").hier_0.axi_dma_0.sendchannel.transfer(np.zeros(2**24, np.uint32))
+
+
+def test_deploy_refuses_an_existing_bundle(cnn_run, bundle):
+    assert_one_line_error(run_cli("deploy", str(cnn_run)), 2, "already exists", "--force")
+
+
+def test_bitstream_without_vivado_is_refused_before_any_work(cnn_run, tmp_path):
+    empty = tmp_path / "empty_path"
+    empty.mkdir()
+    out = tmp_path / "never_written"
+    result = run_cli("deploy", str(cnn_run), "--out", str(out), "--bitstream", env={"PATH": str(empty)})
+    assert_one_line_error(result, 2, "--bitstream needs vivado_hls, vivado on PATH", "without --bitstream")
+    assert not out.exists()
+
+
+def copy_of_run(cnn_run: Path, folder: Path, **changes) -> Path:
+    """The run's record files with some summary fields changed."""
+    folder.mkdir()
+    summary = json.loads((cnn_run / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, **changes}))
+    shutil.copy2(cnn_run / "hls_config.json", folder / "hls_config.json")
+    return folder
+
+
+def test_a_board_without_an_accelerator_design_is_refused(cnn_run, tmp_path):
+    run = copy_of_run(cnn_run, tmp_path / "zcu104_run", board="zcu104", backend="Vivado")
+    assert_one_line_error(run_cli("deploy", str(run)), 2, "board zcu104", "pynq-z2", "zcu102", "alveo-u250")
+
+
+def test_an_unpassed_build_is_refused(cnn_run, tmp_path):
+    run = copy_of_run(cnn_run, tmp_path / "failed_run", status="check_failed")
+    assert_one_line_error(run_cli("deploy", str(run)), 2, "did not pass", "check_failed")
+
+
+def test_an_unfinished_build_is_refused(cnn_run, tmp_path):
+    run = copy_of_run(cnn_run, tmp_path / "interrupted_run")
+    (run / "INCOMPLETE").write_text("stage: testbench\n")
+    assert_one_line_error(run_cli("deploy", str(run)), 2, "not a finished build")
+    assert_one_line_error(run_cli("deploy", str(tmp_path / "nowhere")), 2, "not found")
