@@ -55,7 +55,7 @@ def gru_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def deployed(gru_run, fake_tools):
-    result = run_cli("deploy", str(gru_run), "--bitstream", "--platform", "FAKE_PLATFORM", env={"PATH": fake_tools})
+    result = run_cli("deploy", str(gru_run), "--bitstream", "--platform", "FAKE_PLATFORM", "--json", env={"PATH": fake_tools})
     return gru_run / "bundle", result
 
 
