@@ -87,6 +87,11 @@ class CompiledProject:
     seconds: float
 
 
+def weights_dir(project_dir: Path) -> Path:
+    """Where the compiled C-simulation reads the weights from (its path is compiled in)."""
+    return Path(project_dir).resolve() / "firmware" / "weights"
+
+
 def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_sources: tuple[Path, ...] = ()) -> CompiledProject:
     """Compile the firmware once and link it into the bridge library.
 
@@ -99,7 +104,7 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_s
     build.mkdir(exist_ok=True)
     log_path = project_dir / COMPILE_LOG
     log_path.write_text("", encoding="utf-8")
-    weights = f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"'
+    weights = f'-DWEIGHTS_DIR="{weights_dir(project_dir)}"'
     start = time.perf_counter()
     # Every firmware source: accelerator backends add an AXI wrapper beside the model.
     firmware_objects = []

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from fpga_flow import rundir
 from fpga_flow.boards import get_board
+from fpga_flow.build import PROJECT_DIR
 from fpga_flow.convert import PROJECT_NAME
 from fpga_flow.csim import BUILD_SUBDIR, Bridge, compile_project, gxx
 from fpga_flow.deploy import bitstream, standin
@@ -47,7 +48,6 @@ from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
 
 BUNDLE_SUBDIR = "bundle"
-PROJECT_SUBDIR = "hls_project"
 BOARD_FILES = ("driver.py", "check_on_board.py")
 MANIFEST_ADAPTER = TypeAdapter(driver.BundleManifest)
 
@@ -97,7 +97,7 @@ def step_convert(ctx: DeployContext) -> None:
     run = ctx.run
     model = load_keras_model(run.model_source, run.weights)
     ctx.X = evaluation_inputs(run, tuple(model.input_shape[1:]))
-    ctx.project = convert_accelerator(model, ctx.target, run.settings, ctx.bundle_dir / PROJECT_SUBDIR, run.hls_config)
+    ctx.project = convert_accelerator(model, ctx.target, run.settings, ctx.bundle_dir / PROJECT_DIR, run.hls_config)
     _check_types_recorded(ctx.project, run)
 
 
@@ -147,14 +147,14 @@ def step_compare(ctx: DeployContext) -> None:
     ctx.provenance = driver.Provenance(
         run_dir=str(ctx.run.run_dir), run_id=ctx.run.run_id, run_backend=ctx.run.backend,
         csim_values_matched=int(run_values.size),
-        firmware_identical_to_run=firmware_identical(ctx.run.project_dir, ctx.bundle_dir / PROJECT_SUBDIR))
+        firmware_identical_to_run=firmware_identical(ctx.run.project_dir, ctx.bundle_dir / PROJECT_DIR))
 
 
 def run_csim_values(run: RunRecord, X: np.ndarray) -> np.ndarray:
     """The run's C-simulation of ``X``: its project compiled again in a scratch folder
     (its own compiled library may read weights from a cache entry evicted since)."""
     with tempfile.TemporaryDirectory(prefix="fpga-flow-run-csim-") as scratch:
-        copy = Path(scratch) / PROJECT_SUBDIR
+        copy = Path(scratch) / PROJECT_DIR
         shutil.copytree(run.project_dir, copy, ignore=shutil.ignore_patterns(BUILD_SUBDIR))
         return Bridge.load(compile_project(copy)).predict(X)
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from fpga_flow.csim import compile_project
+from fpga_flow.build import PROJECT_DIR
+from fpga_flow.csim import compile_project, weights_dir
 from fpga_flow.deploy.board.driver import (ALVEO_BURST_BEATS, ZYNQ_MAX_TRANSFER_BYTES, BundleManifest,
                                            read_manifest)
 from fpga_flow.deploy.templates import render
@@ -54,15 +55,11 @@ def write_source(bundle_dir: Path, project: str, model_input_cpp: str) -> Path:
     return path
 
 
-def _weights_dir(bundle_dir: Path) -> Path:
-    return (bundle_dir / "hls_project" / "firmware" / "weights").resolve()
-
-
 def compile_standin(bundle_dir: Path) -> "AxiWrapper":
     """Compile the bundle's project with the shim into one library (g++, like the C-simulation)."""
     bundle_dir = Path(bundle_dir).resolve()
-    compiled = compile_project(bundle_dir / "hls_project", extra_sources=(bundle_dir / SIM_DIR / SOURCE,))
-    record = StandinRecord(library=str(compiled.library), weights_dir=str(_weights_dir(bundle_dir)))
+    compiled = compile_project(bundle_dir / PROJECT_DIR, extra_sources=(bundle_dir / SIM_DIR / SOURCE,))
+    record = StandinRecord(library=str(compiled.library), weights_dir=str(weights_dir(bundle_dir / PROJECT_DIR)))
     write_json_atomic(bundle_dir / SIM_DIR / RECORD, record.model_dump())
     return AxiWrapper(compiled.library)
 
@@ -73,7 +70,7 @@ def load_standin(bundle_dir: Path) -> "AxiWrapper":
     path = bundle_dir / SIM_DIR / RECORD
     if path.is_file():
         record = StandinRecord.model_validate_json(path.read_text(encoding="utf-8"))
-        if Path(record.library).is_file() and record.weights_dir == str(_weights_dir(bundle_dir)):
+        if Path(record.library).is_file() and record.weights_dir == str(weights_dir(bundle_dir / PROJECT_DIR)):
             return AxiWrapper(Path(record.library))
     return compile_standin(bundle_dir)
 
