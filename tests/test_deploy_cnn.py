@@ -182,6 +182,38 @@ def test_the_stand_in_enforces_the_dma_rules(bundle):
 
 def test_deploy_refuses_an_existing_bundle(cnn_run, bundle):
     assert_one_line_error(run_cli("deploy", str(cnn_run)), 2, "already exists", "--force")
+    assert_one_line_error(run_cli("deploy", str(cnn_run), "--out", str(cnn_run.parent), "--force"), 2,
+                          "would hold the run directory")
+    assert (cnn_run / "summary.json").is_file()
+
+
+def test_the_comparison_with_the_run_can_fail(cnn_run, bundle, tmp_path):
+    """Deploy's last check refuses a driver that packs other words, and a project that
+    computes otherwise than the run: here a run whose logits bias differs in one value."""
+    from fpga_flow.boards import get_board
+    from fpga_flow.deploy.bundle import DeployConfig, DeployContext, step_compare
+    from fpga_flow.deploy.project import AcceleratorProject, accelerator_target
+    from fpga_flow.deploy.run_record import read_run
+    from fpga_flow.errors import StageFailedError
+
+    run_copy = tmp_path / "run"
+    shutil.copytree(cnn_run, run_copy, ignore=shutil.ignore_patterns("bundle", "build"))
+    bias = run_copy / "hls_project" / "firmware" / "weights" / "b10.txt"
+    values = bias.read_text().strip().split(",")
+    values[0] = "0.5" if float(values[0]) != 0.5 else "-0.5"
+    bias.write_text(",".join(values) + "\n")
+    manifest = driver.read_manifest(bundle)
+    project = AcceleratorProject(bundle / "hls_project", manifest.input, manifest.output, "image", "softmax", "", "")
+    ctx = DeployContext(DeployConfig(run_dir=run_copy), read_run(run_copy), accelerator_target(get_board("pynq-z2")),
+                        bundle, X=np.load(bundle / driver.INPUTS_FILE), project=project,
+                        wrapper=standin.load_standin(bundle), input_words=np.load(bundle / driver.INPUT_WORDS_FILE),
+                        expected_words=np.load(bundle / driver.EXPECTED_WORDS_FILE))
+    ctx.input_words[5] ^= np.uint32(1 << 31)
+    with pytest.raises(StageFailedError, match="packs 1 of .* input words differently"):
+        step_compare(ctx)
+    ctx.input_words[5] ^= np.uint32(1 << 31)
+    with pytest.raises(StageFailedError, match="computes differently from the run's C-simulation"):
+        step_compare(ctx)
 
 
 def test_bitstream_without_vivado_is_refused_before_any_work(cnn_run, tmp_path):

@@ -11,4 +11,6 @@
   handoff (or xclbin) with Vivado, and running it.
 * :mod:`fpga_flow.deploy.bundle`: the steps that write a bundle.
 * ``fpga_flow/deploy/board/``: the host driver and ``check_on_board.py`` shipped in it.
+* ``fpga_flow/deploy/templates/``: the stand-in's C++ shim, the bitstream script and the
+  bundle's README, as jinja2 templates.
 """

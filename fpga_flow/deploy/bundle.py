@@ -42,7 +42,8 @@ from fpga_flow.convert import PROJECT_NAME
 from fpga_flow.csim import BUILD_SUBDIR, Bridge, compile_project, gxx
 from fpga_flow.deploy import bitstream, standin
 from fpga_flow.deploy.board import driver
-from fpga_flow.deploy.project import AcceleratorProject, AcceleratorTarget, accelerator_target, convert_accelerator
+from fpga_flow.deploy.project import (ALVEO, AcceleratorProject, AcceleratorTarget, accelerator_target,
+                                      convert_accelerator)
 from fpga_flow.deploy.run_record import RunRecord, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
@@ -185,7 +186,7 @@ def step_files(ctx: DeployContext) -> None:
     script.write_text(bitstream.script_text(ctx.target.kind, manifest.model, manifest.board), encoding="utf-8")
     script.chmod(0o755)
     (bundle / "README.md").write_text(render("README.md.j2", m=manifest, script=bitstream.SCRIPT,
-                                             alveo=ctx.target.kind == "alveo", files=driver,
+                                             alveo=ctx.target.kind == ALVEO, files=driver,
                                              input_cpp=ctx.project.input_cpp, output_cpp=ctx.project.output_cpp),
                                       encoding="utf-8")
 
@@ -248,6 +249,8 @@ def prepare(cfg: DeployConfig) -> tuple[RunRecord, AcceleratorTarget, Path]:
         raise UserInputError(f"the model file {run.model_source} the run was built from is missing: deploy converts "
                              "it again; restore it, or run deploy from the folder the build ran in")
     bundle_dir = cfg.out if cfg.out is not None else run.run_dir / BUNDLE_SUBDIR
+    if run.run_dir.is_relative_to(bundle_dir.resolve()):
+        raise UserInputError(f"--out {bundle_dir} would hold the run directory itself: give a folder of its own")
     if bundle_dir.exists() and any(bundle_dir.iterdir()):
         if not cfg.force:
             raise UserInputError(f"bundle folder {bundle_dir} already exists: choose another --out or add --force to replace it")
