@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from fpga_flow.cli.app import app, console, print_json, user_errors
+from fpga_flow.cli.app import app, print_json, user_errors
 
 
 @app.command()
@@ -43,4 +43,4 @@ def deploy(
         f"next: cd {result.bundle_dir} && python check_on_board.py --simulate; then README.md for the board",
     ]
     for line in lines:
-        console.print(line, highlight=False, soft_wrap=True)
+        typer.echo(line)
