@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fpga_flow.build import BuildConfig, run_build
+from fpga_flow.build import run_build
+from fpga_flow.config import BuildConfig
 
 
 def main() -> int:
@@ -32,9 +33,9 @@ def main() -> int:
                               out=Path(scratch) / f"run{repeat}")
             start = time.perf_counter()
             summary = run_build(cfg)
-            runs.append({"wall_s": time.perf_counter() - start, "timings_s": summary["timings_s"],
-                         "csim_agreement": summary["csim_agreement"],
-                         "testbench_agreement": summary["testbench_agreement"]})
+            runs.append({"wall_s": time.perf_counter() - start, "timings_s": summary.timings_s,
+                         "csim_agreement": summary.fidelity.csim_agreement,
+                         "testbench_agreement": summary.fidelity.testbench_agreement})
     stages = list(runs[-1]["timings_s"])
     table = {stage: statistics.median(run["timings_s"][stage] for run in runs) for stage in stages}
     print(f"cnn_digits on {args.board}, median of {len(runs)} builds (first may include training)")

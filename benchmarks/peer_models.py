@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fpga_flow.build import BuildConfig, run_build
+from fpga_flow.build import run_build
+from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "peer_models"
@@ -47,13 +48,13 @@ def build_point(files: dict, policy: str, board: str, reports: Path, out: Path) 
         return {"policy": policy, "error": str(exc), "seconds": round(time.perf_counter() - start, 1)}
     return {
         "policy": policy,
-        "agreement": summary["csim_agreement"],
-        "testbench_agreement": summary["testbench_agreement"],
-        "max_abs_error": summary["max_abs_error"],
-        "layer_families": summary["layer_families"],
-        "data": summary["data"],
-        "n_eval": summary["n_test"],
-        "timings_s": summary["timings_s"],
+        "agreement": summary.fidelity.csim_agreement,
+        "testbench_agreement": summary.fidelity.testbench_agreement,
+        "max_abs_error": summary.fidelity.max_abs_error,
+        "layer_families": summary.model.layer_families,
+        "data": summary.data.origin,
+        "n_eval": summary.data.n_eval,
+        "timings_s": summary.timings_s,
     }
 
 

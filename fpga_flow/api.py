@@ -14,9 +14,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from fpga_flow.train import TrainedModel
+
+if TYPE_CHECKING:
+    from fpga_flow.summary import RunSummary
 
 
 def recipes() -> dict:
@@ -118,20 +121,21 @@ def _dequantized(model):
         return tf.keras.Model.from_config(config)
 
 
-def build(model: str | Path, board: str, **options: Any) -> dict[str, Any]:
+def build(model: str | Path, board: str, **options: Any) -> RunSummary:
     """``fpga-flow build`` from Python. ``model`` is a zoo recipe name (trained first
     unless ``reports_dir/zoo/<recipe>`` already holds it with the same epochs), a Keras
     ``.h5`` file, or a ``.json`` architecture with ``weights=``. Options are
-    :class:`fpga_flow.build.BuildConfig` fields: io_type, strategy, reuse_factor,
+    :class:`fpga_flow.config.BuildConfig` fields: io_type, strategy, reuse_factor,
     clock_period_ns, precision_policy, min_agreement, epochs, max_samples, test_data,
-    reports_dir, out, force, synth, ... Returns the run's summary (also in
-    ``<run dir>/summary.json``): fidelity (``csim_agreement``, ``testbench_agreement``,
-    ``confusion_matrix``), ``estimate``, ``synthesis``, ``board_resources``, ``artifacts``.
-    A check that fails is a ``status`` of ``check_failed`` or ``synthesis_failed`` in the
-    summary, not an exception."""
-    from fpga_flow.build import BuildConfig, run_build
+    reports_dir, out, force, synth, ... Returns the run's summary
+    (:class:`fpga_flow.summary.RunSummary`, also in ``<run dir>/summary.json``):
+    ``fidelity`` (``csim_agreement``, ``testbench_agreement``, ``confusion_matrix``),
+    ``precision``, ``estimate``, ``synthesis``, ``board``, ``artifacts``. A check that
+    fails is a ``status`` of ``check_failed`` or ``synthesis_failed``, not an exception."""
+    from fpga_flow.build import run_build
+    from fpga_flow.config import build_config
 
-    return run_build(BuildConfig(model=str(model), board=board, **options))
+    return run_build(build_config(model=str(model), board=board, **options))
 
 
 def run_history(reports_dir: str | Path = "reports"):
@@ -152,9 +156,9 @@ def dashboard(paths: Iterable[str | Path] = (), out_dir: str | Path = "reports/d
 
     summaries, warnings = collect_runs([Path(p) for p in paths])
     if history_db is not None:
-        known = {summary["run_id"] for summary in summaries}
+        known = {summary.run_id for summary in summaries}
         summaries += [summary for summary in RunHistory(history_db, create=False).summaries()
-                      if summary.get("run_id") not in known]
+                      if summary.run_id not in known]
     return write_dashboard(summaries, out_dir, title=title, warnings=warnings)
 
 

@@ -1,6 +1,7 @@
 """Board catalogue: one YAML declaration per board, validated on load.
 
-Boards come from the catalogue shipped in ``board_configs/`` plus any folder named by
+Boards come from the catalogue shipped in the package (``fpga_flow/board_configs/``, package
+data, so an installed wheel has it) plus any folder named by
 ``--boards-dir`` or the ``FPGA_FLOW_BOARDS_DIR`` environment variable (``os.pathsep``
 separated); a user board with the same name replaces the shipped one.
 """
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fpga_flow.errors import BoardConfigError
 
 BOARDS_DIR_ENV = "FPGA_FLOW_BOARDS_DIR"
-SHIPPED_BOARDS_DIR = Path(__file__).resolve().parent.parent / "board_configs"
+SHIPPED_BOARDS_DIR = Path(__file__).resolve().parent / "board_configs"
 
 
 class Resources(BaseModel):
@@ -34,19 +35,28 @@ class Resources(BaseModel):
     URAM: int = Field(ge=0)
 
 
-class Board(BaseModel):
-    """A board as the build needs it: its part, clock, resources and hls4ml backend."""
+# The resource kinds every figure (board, estimate, vendor report) is counted in.
+RESOURCE_KEYS = tuple(Resources.model_fields)
+
+
+class BoardRecord(BaseModel):
+    """What a run records of its board: the target, not the catalogue entry."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    vendor: Literal["AMD", "Intel"]
-    description: str = ""
     part: str = Field(min_length=4)
     family: str
-    clock_period_ns: float = Field(gt=0, le=100)
-    resources: Resources
     backend: Literal["Vivado", "Vitis", "VivadoAccelerator", "Quartus", "oneAPI"]
+    resources: Resources
+
+
+class Board(BoardRecord):
+    """A board as the build needs it: its part, clock, resources and hls4ml backend."""
+
+    vendor: Literal["AMD", "Intel"]
+    description: str = ""
+    clock_period_ns: float = Field(gt=0, le=100)
     accelerator_board: str | None = None
     datasheet: str | None = None
 
@@ -60,6 +70,9 @@ class Board(BaseModel):
     @property
     def clock_mhz(self) -> float:
         return 1000.0 / self.clock_period_ns
+
+    def record(self) -> BoardRecord:
+        return BoardRecord.model_validate(self.model_dump(include=set(BoardRecord.model_fields)))
 
 
 def board_dirs(extra_dir: str | Path | None = None) -> list[Path]:

@@ -1,18 +1,24 @@
 """Build cache: what a build computed, stored under a content hash of what determined it.
 
-Two kinds of entry serve a build: ``precision`` (the chosen hls4ml configuration and the
-closure record; the closure is the slowest stage) and ``project`` (the converted project
-compiled for C-simulation: firmware objects, the bridge library, ``bridge.json``, and
-the resource estimate, which needs the hls4ml graph a cached project no longer has).
-A key hashes the model's architecture and weights, the calibration data where the
-stage reads it, the HLS settings and precision policy, the whole board declaration, and
-the toolchain: hls4ml/TensorFlow/QKeras versions, g++ version and flags, and the source
-of the fpga_flow modules that produce the cached files.
+One wrapper, :class:`CachedSteps`, covers the build steps that turn a loaded model into
+a compiled design: ``precision`` (the closure is the slowest stage), ``convert``,
+``compile`` and ``estimate``. An entry holds their results: the compiled project folder
+(firmware objects, bridge library, ``bridge.json``) and, as JSON, the precision choice
+with its closure record and the estimate (which needs the hls4ml graph a copied project
+no longer has). Hit or miss, the run continues on a copy of the entry's project and on
+the records read back from the entry, so a cached build is the same as a fresh one.
+
+The key (:func:`design_key`) hashes everything that shapes those results: the model's
+architecture and weights, the calibration data (for the policies that read it), the
+HLS settings, precision policy and target, the whole board declaration, the toolchain
+(package versions, g++ version and flags) and every file of the fpga_flow package
+(:func:`source_digest`: modules, HLS headers such as ``attention/nnet_qmhsa.h``,
+templates, data files), so no edit to fpga-flow can be served a stale entry.
 
 Layout under the cache folder::
 
     entries/<key>/entry.json          manifest, written last and atomically
-    entries/<key>/payload-<uuid>/     files of the entry (projects only)
+    entries/<key>/payload-<uuid>/     files of the entry
     locks/<key>.lock                  flock: writers exclusive, readers shared
     trash/                            entries being deleted
 
@@ -20,14 +26,15 @@ An entry exists exactly when its ``entry.json`` does. A writer holds the key's l
 exclusively while it builds, so concurrent workers asking for the same key wait and
 then reuse the first one's result; a writer killed mid-way leaves a folder without a
 manifest, which nobody reads and the next writer (or eviction) deletes. Readers hold
-the lock shared while they copy, so eviction (which only takes free locks) never
-removes an entry under them.
+the lock shared while they use the entry, so eviction (which only takes free locks)
+never removes an entry under them.
 
 The compiled library reads its weights at run time from the absolute folder it was
 compiled in (hls4ml's ``WEIGHTS_DIR``), so projects are compiled inside their entry's
 payload folder, never moved; each attempt gets a fresh payload name so a compiler left
-running by a killed writer cannot write into its successor's files. A run directory's
-copy of the library therefore reads its weights from the cache entry it came from.
+running by a killed writer cannot write into its successor's files. A build holds its
+entry until it ends (its testbench links objects that read those weights); a run
+directory's copy of the library reads its weights from the cache entry it came from.
 """
 
 from __future__ import annotations
@@ -46,21 +53,30 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from fpga_flow import rundir
+from fpga_flow.convert import HLSProject
+from fpga_flow.csim import CompiledProject
 from fpga_flow.errors import UserInputError
-from fpga_flow.rundir import write_json_atomic
+from fpga_flow.estimate import Estimate
+from fpga_flow.precision import PrecisionChoice
+from fpga_flow.toolchain import current_toolchain
+
+if TYPE_CHECKING:
+    from fpga_flow.build import BuildContext, Step
 
 CACHE_DIR_ENV = "FPGA_FLOW_CACHE_DIR"
 CACHE_SIZE_ENV = "FPGA_FLOW_CACHE_SIZE"
 DEFAULT_MAX_BYTES = 2 * 1024**3
 CACHE_SUBDIR = "cache"
 MANIFEST = "entry.json"
-KEY_SCHEME = 1
-# Modules whose code shapes what is cached: a change to any of them is a new key.
-PRODUCING_MODULES = ("convert", "csim", "precision", "fixed", "fidelity", "estimate")
+KEY_SCHEME = 2
+ENTRY_KIND = "design"
+PACKAGE_DIR = Path(__file__).resolve().parent
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -121,37 +137,34 @@ def model_digest(model) -> str:
     return digest({"architecture": json.loads(model.to_json()), "weights": array_digest(*model.get_weights())})
 
 
+def source_digest(package_dir: Path = PACKAGE_DIR) -> str:
+    """SHA-256 over every file of the package (its path inside the package and its
+    bytes): Python modules, HLS headers, templates, data files. Compiled bytecode is
+    left out: it follows the source."""
+    h = hashlib.sha256()
+    files = sorted(path for path in Path(package_dir).rglob("*")
+                   if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc")
+    for path in files:
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(package_dir).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
 @lru_cache(maxsize=None)
-def toolchain() -> dict[str, Any]:
-    """Versions, compiler and code that produce the cached files."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from fpga_flow.csim import compile_flags, gxx_version
-
-    found: dict[str, Any] = {}
-    for package in ("hls4ml", "tensorflow", "qkeras", "numpy"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    package_dir = Path(__file__).resolve().parent
-    code = hashlib.sha256()
-    for module in PRODUCING_MODULES:
-        code.update((package_dir / f"{module}.py").read_bytes())
-    found.update(gxx=gxx_version(), compile_flags=compile_flags(), code=code.hexdigest(), key_scheme=KEY_SCHEME)
-    return found
+def installed_source_digest() -> str:
+    """:func:`source_digest` of the fpga_flow this process runs (computed once)."""
+    return source_digest(PACKAGE_DIR)
 
 
-def precision_key(model_id: str, board: dict, settings: dict, base_config: dict, policy: str,
-                  calibration_id: str | None, target_agreement: float | None) -> str:
-    return digest({"kind": "precision", "model": model_id, "board": board, "settings": settings,
-                   "base_config": base_config, "policy": policy, "calibration": calibration_id,
-                   "target_agreement": target_agreement, "toolchain": toolchain()})
-
-
-def project_key(model_id: str, board: dict, settings: dict, hls_config: dict) -> str:
-    return digest({"kind": "project", "model": model_id, "board": board, "settings": settings,
-                   "hls_config": hls_config, "toolchain": toolchain()})
+def design_key(model_id: str, board: dict, settings: dict, policy: str, calibration_id: str | None,
+               target_agreement: float | None, toolchain: dict, source: str) -> str:
+    """The key of the entry holding a build's precisions, compiled project and estimate.
+    ``calibration_id`` and ``target_agreement`` are None for the policies that do not
+    read them, so those builds share an entry whatever the calibration data."""
+    return digest({"scheme": KEY_SCHEME, "model": model_id, "board": board, "settings": settings, "policy": policy,
+                   "calibration": calibration_id, "target_agreement": target_agreement, "toolchain": toolchain,
+                   "source": source})
 
 
 # --------------------------------------------------------------------------- locks
@@ -345,7 +358,7 @@ class BuildCache:
                 "payload": payload.name if payload.exists() else None,
                 "bytes": _tree_bytes(folder) + len(json.dumps(meta, default=_json_default)), "meta": meta,
             }
-            write_json_atomic(folder / MANIFEST, manifest)
+            rundir.write_json_atomic(folder / MANIFEST, manifest)
         except BaseException:
             self._discard(folder)
             raise
@@ -441,30 +454,68 @@ class BuildCache:
 # --------------------------------------------------------------------------- a build's use
 
 
-@dataclass
-class BuildCacheUse:
-    """What one build asked of the cache: the fingerprints of its inputs, and per
-    stage the key it looked up and whether it was there. ``project`` is the meta of
-    the project entry once a stage found or made it; ``project_source`` the payload
-    folder the run's project was copied from, when the conversion came from the cache."""
+class CacheUse(BaseModel):
+    """What a build took from (or gave to) the build cache."""
 
-    store: BuildCache
-    model_id: str
-    board: dict[str, Any]
-    settings: dict[str, Any]
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    project: dict[str, Any] | None = None
-    project_source: Path | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def record(self, stage: str, key: str, hit: bool) -> None:
-        self.stages[stage] = {"key": key, "hit": hit}
+    dir: str
+    key: str = Field(description="the entry holding the build's precisions, compiled project and estimate")
+    hit: bool = Field(description="True when the entry was there before the build: its steps did not run")
+    steps: list[str] = Field(description="the build steps the entry stands for")
+    model_digest: str = Field(description="hash of the model's architecture and weights")
+    source_digest: str = Field(description="hash of the fpga_flow package the entry was built with")
 
-    def to_dict(self) -> dict[str, Any]:
-        final = self.stages.get("compile") or self.stages.get("convert") or self.stages.get("precision") or {}
-        return {
-            "dir": str(self.store.folder),
-            "key": final.get("key"),
-            "hit": bool(self.stages) and all(stage["hit"] for stage in self.stages.values()),
-            "stages": self.stages,
-            "inputs": {"model": self.model_id, "toolchain": toolchain()},
-        }
+
+class CachedSteps:
+    """Build steps whose results one cache entry holds (see the module docstring): run
+    them into a new entry, or restore their results from the entry an identical build
+    made, then continue on a copy of its project. With ``use_cache`` off the steps just
+    run in the run directory. The entry stands for exactly these results, which the
+    build context holds in ``precision``, ``project``, ``compiled`` and ``estimate``."""
+
+    name = "build_cache"  # its own time (waiting for another writer, copying) in timings_s
+
+    def __init__(self, *steps: "Step") -> None:
+        self.steps = steps
+
+    def run_in(self, ctx: "BuildContext") -> None:
+        cfg = ctx.config
+        if not cfg.use_cache:
+            for step in self.steps:
+                step.run_in(ctx)
+            return
+        start = time.perf_counter()
+        store = BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir))
+        loaded, policy = ctx.loaded, cfg.precision_policy
+        model_id, source = model_digest(loaded.model), installed_source_digest()
+        key = design_key(model_id, ctx.board.model_dump(mode="json"), loaded.settings.model_dump(mode="json"), policy,
+                         None if policy == "default" else array_digest(loaded.X_calib),
+                         cfg.target_agreement if policy == "closure" else None,
+                         current_toolchain().model_dump(mode="json"), source)
+
+        def create(payload: Path) -> dict[str, Any]:
+            ctx.project_dir = payload / rundir.PROJECT_DIR
+            for step in self.steps:
+                step.run_in(ctx)
+            return {"precision": ctx.precision.model_dump(mode="json"), "estimate": ctx.estimate.model_dump(mode="json")}
+
+        rundir.mark_incomplete(ctx.run_dir, self.name)
+        entry = ctx.holds.enter_context(store.get_or_create(key, ENTRY_KIND, create))
+        rundir.mark_incomplete(ctx.run_dir, self.name)
+        project_dir = ctx.run_dir / rundir.PROJECT_DIR
+        shutil.copytree(entry.payload / rundir.PROJECT_DIR, project_dir)
+        graph = ctx.project.graph if ctx.project is not None else None  # only when this build converted
+        ctx.project_dir, ctx.project = project_dir, HLSProject(project_dir, graph)
+        ctx.compiled = CompiledProject.open(project_dir)
+        ctx.precision = PrecisionChoice.model_validate(entry.meta["precision"])
+        ctx.estimate = Estimate.model_validate(entry.meta["estimate"])
+        ctx.cache = CacheUse(dir=str(store.folder), key=key, hit=entry.hit, steps=[step.name for step in self.steps],
+                             model_digest=model_id, source_digest=source)
+        if entry.hit:
+            for step in self.steps:
+                ctx.progress(step.name, "start")
+                ctx.progress(step.name, "from the build cache")
+                ctx.progress(step.name, "done")
+        ran = sum(ctx.timings[step.name] for step in self.steps if step.name in ctx.timings)
+        ctx.timings[self.name] = round(time.perf_counter() - start - ran, 3)

@@ -8,7 +8,8 @@ from fpga_flow.errors import UnsupportedModelError
 
 RESERVED_LAYER_NAMES = ("input",)
 HARD_ACTIVATIONS = ("hard_sigmoid", "hard_tanh", "hard_swish")
-RECURRENT_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU")
+# The recurrent layers hls4ml 1.3.0 converts; a Bidirectional layer wraps two of them.
+RECURRENT_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU", "Bidirectional")
 
 
 def supported_layer_classes() -> set[str]:
@@ -71,7 +72,10 @@ def check_saved_config(model_config: dict) -> None:
     layers = config.get("layers", []) if isinstance(config, dict) else []
     for entry in layers:
         cls, layer_config = entry.get("class_name", ""), entry.get("config", {})
-        if cls in RECURRENT_CLASSES:
+        if cls == "Bidirectional":
+            wrapped = [layer_config.get(key) for key in ("layer", "backward_layer")]
+            check_saved_config({"config": {"layers": [entry for entry in wrapped if isinstance(entry, dict)]}})
+        elif cls in RECURRENT_CLASSES:
             _check_recurrent_activations(
                 layer_config.get("name", "?"), cls,
                 _serialized_activation(layer_config.get("activation")),
@@ -88,6 +92,10 @@ def _serialized_activation(value):
 
 
 def _check_recurrent(layer, cls: str) -> None:
+    if cls == "Bidirectional":
+        for wrapped in (layer.forward_layer, layer.backward_layer):
+            _check_recurrent(wrapped, type(wrapped).__name__)
+        return
     if cls == "QGRU" and not getattr(layer.cell, "reset_after", True):
         raise UnsupportedModelError(
             f"layer '{layer.name}' (QGRU) has reset_after=False (QKeras's default), which hls4ml 1.3.0 converts "

@@ -11,12 +11,14 @@ import contextlib
 import copy
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.boards import Board
-from fpga_flow.errors import UnsupportedModelError, UserInputError
+from fpga_flow.errors import UnsupportedModelError
 
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
@@ -24,35 +26,25 @@ PROJECT_NAME = "myproject"
 BRIDGE_SPEC = "bridge.json"
 
 
-@dataclass(frozen=True)
-class HLSSettings:
+class HLSSettings(BaseModel):
     """Everything about the HLS project that the user chooses, besides precisions."""
 
-    io_type: str = "io_parallel"
-    strategy: str = "Latency"
-    reuse_factor: int = 1
-    clock_period_ns: float = 10.0
-    default_precision: str = "ap_fixed<16,6>"
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __post_init__(self) -> None:
-        if self.io_type not in IO_TYPES:
-            raise UserInputError(f"io type '{self.io_type}' is not one of {', '.join(IO_TYPES)}")
-        if self.strategy not in STRATEGIES:
-            raise UserInputError(f"strategy '{self.strategy}' is not one of {', '.join(STRATEGIES)}")
-        if self.reuse_factor < 1:
-            raise UserInputError(f"reuse factor must be at least 1, got {self.reuse_factor}")
-        if not 0 < self.clock_period_ns <= 100:
-            raise UserInputError(f"clock period must be in (0, 100] ns, got {self.clock_period_ns}")
+    io_type: Literal[IO_TYPES] = "io_parallel"
+    strategy: Literal[STRATEGIES] = "Latency"
+    reuse_factor: int = Field(default=1, ge=1)
+    clock_period_ns: float = Field(default=10.0, gt=0, le=100)
+    default_precision: str = Field(default="ap_fixed<16,6>", description="hls4ml's model-wide default type")
 
 
-@dataclass
+@dataclass(frozen=True)
 class HLSProject:
-    """A written hls4ml project and the graph it came from."""
+    """A written hls4ml project, and the graph it came from when this process converted
+    it (None for a project copied from the build cache: everything after conversion
+    reads the project's files, ``bridge.json`` included)."""
 
     output_dir: Path
-    backend: str
-    part: str
-    hls_config: dict[str, Any]
     graph: Any = field(repr=False, default=None)
 
     @property
@@ -125,7 +117,7 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
         raise UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}") from None
     (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
     _write_bridge_spec(graph, output_dir)
-    return HLSProject(output_dir, board.backend, board.part, hls_config, graph)
+    return HLSProject(output_dir, graph)
 
 
 def _write_bridge_spec(graph, output_dir: Path) -> None:
@@ -157,7 +149,3 @@ def layer_precisions(graph) -> dict[str, dict[str, str]]:
                 types.setdefault(attr[:-2], precision())
         found[layer.name] = types
     return found
-
-
-def settings_dict(settings: HLSSettings) -> dict[str, Any]:
-    return asdict(settings)

@@ -34,6 +34,7 @@ OPT_LEVEL = "-O1"
 COMPILE_LOG = "compile.log"
 TESTBENCH_LOG = "testbench.log"
 BUILD_SUBDIR = "build"
+COMPILED_RECORD = "compiled.json"  # in BUILD_SUBDIR: what compile_project left there
 
 
 def gxx() -> str:
@@ -80,11 +81,23 @@ def _run_compiler(args: list[str], project_dir: Path, log_path: Path, what: str)
 
 @dataclass(frozen=True)
 class CompiledProject:
+    """A project's compiled firmware objects and bridge library, inside ``project_dir``."""
+
     project_dir: Path
     library: Path
     firmware_objects: tuple[Path, ...]
     flags: tuple[str, ...]
     seconds: float
+
+    @classmethod
+    def open(cls, project_dir: str | Path) -> "CompiledProject":
+        """The compiled project in ``project_dir`` (compiled there, or copied there with
+        its ``build`` folder), from the record :func:`compile_project` left beside the objects."""
+        project_dir = Path(project_dir).resolve()
+        build = project_dir / BUILD_SUBDIR
+        record = json.loads((build / COMPILED_RECORD).read_text(encoding="utf-8"))
+        return cls(project_dir, build / record["library"], tuple(build / name for name in record["objects"]),
+                   tuple(record["flags"]), record["seconds"])
 
 
 def weights_dir(project_dir: Path) -> Path:
@@ -128,7 +141,11 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_s
     _run_compiler([compiler, "-shared", *map(str, firmware_objects), str(bridge_object), *map(str, extra_objects),
                    "-o", str(library)],
                   project_dir, log_path, "bridge library")
-    return CompiledProject(project_dir, library, tuple(firmware_objects), tuple(flags), time.perf_counter() - start)
+    seconds = round(time.perf_counter() - start, 3)
+    (build / COMPILED_RECORD).write_text(json.dumps({
+        "library": library.name, "objects": [obj.name for obj in firmware_objects], "flags": flags, "seconds": seconds,
+    }), encoding="utf-8")
+    return CompiledProject.open(project_dir)
 
 
 class _TraceData(ctypes.Structure):
@@ -161,30 +178,32 @@ class Bridge:
         return rows
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        rows = self._rows(X)
-        out = np.zeros((len(rows), self.output_size), dtype=np.float64)
-        for i, row in enumerate(rows):
-            result = np.zeros(self.output_size, dtype=np.float64)
-            self._top(row, result)
-            out[i] = result
-        return out
+        return self._run(X, trace=False)[0]
 
     def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Outputs and every traced layer's output, per sample."""
+        return self._run(X, trace=True)
+
+    def _run(self, X: np.ndarray, trace: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Call the compiled model on each sample; with ``trace``, also collect the
+        per-layer outputs the library records while trace storage is allocated."""
         rows = self._rows(X)
-        shapes = {name: tuple(shape) for name, shape in self.spec["traced_layers"].items()}
+        shapes = {name: tuple(shape) for name, shape in self.spec["traced_layers"].items()} if trace else {}
         lib = self._lib
-        lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
-        lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
         slots = (_TraceData * len(shapes))()
         traces: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
         out = np.zeros((len(rows), self.output_size), dtype=np.float64)
-        lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
+        if trace:
+            lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
+            lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
+            lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
         try:
             for i, row in enumerate(rows):
                 result = np.zeros(self.output_size, dtype=np.float64)
                 self._top(row, result)
                 out[i] = result
+                if not trace:
+                    continue
                 lib.collect_trace_output(slots)
                 for slot in slots:
                     if not slot.name:
@@ -193,7 +212,8 @@ class Bridge:
                     values = ctypes.cast(slot.data, ctypes.POINTER(ctypes.c_double))
                     traces[name].append(np.ctypeslib.as_array(values, shape=shapes[name]).copy())
         finally:
-            lib.free_trace_storage()
+            if trace:
+                lib.free_trace_storage()
         return out, {name: np.asarray(v) for name, v in traces.items() if v}
 
 
@@ -250,7 +270,9 @@ def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarra
         log.write(f"$ {executable}\n{run.stdout}{run.stderr}")
     if run.returncode != 0 or not results_file.is_file():
         raise StageFailedError(f"the testbench exited with code {run.returncode} without results (log: {log_path})")
-    predictions = read_results(results_file, reference.shape[-1] if reference.ndim > 1 else 1)
+    # A sample's output may have several dimensions (an attention layer's T x D): the
+    # testbench writes all of its values, flattened.
+    predictions = read_results(results_file, int(np.prod(reference.shape[1:], dtype=int)))
     if len(predictions) != len(X):
         raise StageFailedError(f"the testbench wrote {len(predictions)} results for {len(X)} inputs (log: {log_path})")
     return TestbenchResult(predictions, log_path, results_file, compile_seconds, time.perf_counter() - start)

@@ -8,7 +8,6 @@ Every figure carries ``data-*`` attributes (``data-run-id``, ``data-metric``,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -20,14 +19,14 @@ from typing import Any, Iterable
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from fpga_flow.history import ESTIMATE, RESOURCE_KEYS, VENDOR, HardwareFigures, hardware_figures
-from fpga_flow.rundir import INCOMPLETE_NAME, SUMMARY_NAME
+from fpga_flow.boards import RESOURCE_KEYS
+from fpga_flow.history import ESTIMATE, VENDOR, HardwareFigures, hardware_figures
+from fpga_flow.rundir import HLS_CONFIG_NAME, INCOMPLETE_NAME, PROJECT_DIR, RUN_PAGE_NAME, SUMMARY_NAME
+from fpga_flow.summary import RunSummary, SummaryError, read_summary
 
 PAGE_NAME = "index.html"
-RUN_PAGE_NAME = "dashboard.html"
 # Entries that mark a build's run directory even when its summary is missing.
-HLS_PROJECT = "hls_project"
-RUN_DIR_MARKERS = (SUMMARY_NAME, INCOMPLETE_NAME, HLS_PROJECT, "hls_config.json")
+RUN_DIR_MARKERS = (SUMMARY_NAME, INCOMPLETE_NAME, PROJECT_DIR, HLS_CONFIG_NAME)
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
 _WIDTH_RE = re.compile(r"(?:ap_|ac_)?u?(?:fixed|int)<\s*(\d+)")
@@ -36,11 +35,11 @@ _WIDTH_RE = re.compile(r"(?:ap_|ac_)?u?(?:fixed|int)<\s*(\d+)")
 # --------------------------------------------------------------------------- collecting runs
 
 
-def collect_runs(paths: Iterable[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
+def collect_runs(paths: Iterable[str | Path]) -> tuple[list[RunSummary], list[str]]:
     """Summaries of the finished runs in ``paths`` (run directories, ``summary.json``
     files, or trees of run directories such as ``reports/``), and one warning per
     path or run directory skipped, naming it and why."""
-    summaries: list[dict[str, Any]] = []
+    summaries: list[RunSummary] = []
     warnings: list[str] = []
     seen: set[Path] = set()
     for path in paths:
@@ -71,7 +70,7 @@ def _run_dirs(root: Path) -> Iterable[Path]:
             subfolders[:] = []
             continue
         # HLS projects hold thousands of files and never a run.
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != HLS_PROJECT)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != PROJECT_DIR)
         if _is_run_dir(Path(folder)):
             yield Path(folder)
 
@@ -80,7 +79,7 @@ def _is_run_dir(folder: Path) -> bool:
     return any((folder / marker).exists() for marker in RUN_DIR_MARKERS)
 
 
-def _read_run(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+def _read_run(run_dir: Path) -> tuple[RunSummary | None, str | None]:
     marker = run_dir / INCOMPLETE_NAME
     if marker.exists():
         stage = marker.read_text(encoding="utf-8", errors="replace").strip()
@@ -88,12 +87,9 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not (run_dir / SUMMARY_NAME).is_file():
         return None, f"no {SUMMARY_NAME} (not a finished run)"
     try:
-        summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"unreadable {SUMMARY_NAME} ({exc})"
-    if not isinstance(summary, dict) or not all(summary.get(key) for key in ("run_id", "model", "board")):
-        return None, f"{SUMMARY_NAME} is not a run summary (needs run_id, model and board)"
-    return summary, None
+        return read_summary(run_dir), None
+    except SummaryError as exc:
+        return None, str(exc)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -119,13 +115,12 @@ def _short(value: float) -> str:
     return f"{value:g}"
 
 
-def weight_bits(summary: dict[str, Any]) -> int | None:
+def weight_bits(summary: RunSummary) -> int | None:
     """Width of the widest weight type in the design (the bit width the accuracy
     comparison is plotted against)."""
-    precisions = summary.get("layer_precisions") or (summary.get("precision_closure") or {}).get("precisions") or {}
     widths = []
-    for types in precisions.values():
-        match = _WIDTH_RE.search(str((types or {}).get("weight", "")))
+    for types in summary.precision.layer_precisions.values():
+        match = _WIDTH_RE.search(types.get("weight", ""))
         if match:
             widths.append(int(match.group(1)))
     return max(widths) if widths else None
@@ -300,35 +295,29 @@ def layer_error_chart(chart_id: str, before: dict[str, float], after: dict[str, 
 # --------------------------------------------------------------------------- page model
 
 
-def _run_view(index: int, summary: dict[str, Any]) -> dict[str, Any]:
+def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
     figures = hardware_figures(summary)
-    synthesis = summary.get("synthesis") or {}
-    report = synthesis.get("report") or {}
-    estimate = summary.get("estimate") or {}
-    closure = summary.get("precision_closure") or None
-    anchor = f"run-{index}-{_slug(str(summary['run_id']))}"
+    synthesis, estimate, closure = summary.synthesis, summary.estimate, summary.precision.closure
+    report = synthesis.report or {}
+    anchor = f"run-{index}-{_slug(summary.run_id)}"
     comparison = []
-    if figures.source == VENDOR and estimate.get("resources"):
+    if figures.source == VENDOR:
         for key in RESOURCE_KEYS:
-            vendor, guess = figures.resources.get(key), estimate["resources"].get(key)
+            vendor, guess = figures.resources.get(key), estimate.resources.get(key)
             ratio = None if not vendor or guess is None else guess / vendor
             comparison.append({"key": key, "vendor": fmt_num(vendor), "estimate": fmt_num(guess),
                                "ratio": "n/a" if ratio is None else f"{ratio:.2f}×"})
-    if figures.source == VENDOR:
         timing = report.get("timing") or {}
         source_note = (f"from the {figures.tool or 'vendor'} synthesis report: target clock "
                        f"{fmt_num(report.get('target_clock_ns'))} ns, estimated clock {fmt_num(report.get('estimated_clock_ns'))} ns"
                        + (f", worst negative slack {fmt_num(timing.get('wns_ns'))} ns" if timing.get("wns_ns") is not None else "")
                        + (f", timing {'met' if timing.get('met') else 'NOT met'}" if timing.get("met") is not None else ""))
-    elif figures.source == ESTIMATE:
-        why = synthesis.get("reason") or synthesis.get("status") or "synthesis did not run"
+    else:
+        why = synthesis.reason or synthesis.status
         source_note = (f"from the {figures.tool or 'first-order estimate'} (no vendor report: {why}); "
                        "read them as a guide, not a synthesis result")
-    else:
-        source_note = "no estimate and no vendor report in this run"
-    checks = summary.get("checks") or {}
-    overflow = summary.get("overflow") or {}
-    confusion = summary.get("confusion_matrix") or None
+    chosen = None if closure is None else next(
+        (it for it in closure.iterations if it.iteration == closure.chosen_iteration), None)
     return {
         "s": summary,
         "index": index,
@@ -340,25 +329,18 @@ def _run_view(index: int, summary: dict[str, Any]) -> dict[str, Any]:
         "utilization": {key: figures.utilization_pct(key) for key in RESOURCE_KEYS},
         "comparison": comparison,
         "bits": weight_bits(summary),
-        "status": summary.get("status") or "unknown",
-        "checks": {name: checks.get(name) or {} for name in ("csim_agreement", "testbench_agreement")},
-        "confusion": _confusion_view(confusion) if confusion and confusion.get("counts") else None,
-        "closure": closure,
-        "closure_default": None if closure is None else closure.get(
-            "default_agreement_calibration", closure.get("default_agreement")),
-        "layer_errors": layer_error_chart(f"layer-error-{index}", closure.get("layer_error_before") or {},
-                                          closure.get("layer_error_after") or {})
-        if closure and (closure.get("layer_error_before") or closure.get("layer_error_after")) else None,
-        "overflowing": {name: info for name, info in overflow.items() if (info or {}).get("overflowed")},
-        "overflow_checked": bool(overflow),
-        "synthesis": synthesis,
-        "artifacts": summary.get("artifacts") or {},
+        "status": summary.status,
+        "confusion": _confusion_view(summary.fidelity.confusion_matrix),
+        "closure_agreement": None if chosen is None else chosen.agreement,
+        "layer_errors": layer_error_chart(f"layer-error-{index}", closure.layer_error_before, closure.layer_error_after)
+        if closure and (closure.layer_error_before or closure.layer_error_after) else None,
+        "overflowing": {name: info for name, info in summary.precision.overflow.items() if info.overflowed},
     }
 
 
-def _confusion_view(matrix: dict[str, Any]) -> dict[str, Any]:
-    counts = matrix["counts"]
-    labels = list(matrix.get("labels") or [])
+def _confusion_view(matrix) -> dict[str, Any]:
+    counts = matrix.counts
+    labels = list(matrix.labels)
     labels += [str(i) for i in range(len(labels), len(counts))]
     total = sum(sum(row) for row in counts)
     diagonal = [row[i] for i, row in enumerate(counts) if i < len(row)]
@@ -377,15 +359,14 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     resource_points: dict[str, list[ChartPoint]] = {}
     for view in views:
         s, figures = view["s"], view["figures"]
-        if not s.get("reuse_factor"):
-            continue
+        model, board, reuse = s.model.name, s.board.name, s.hls.reuse_factor
         for key in ("LUT", "FF", "DSP", "BRAM_18K"):
             pct = figures.utilization_pct(key)
             if pct is None:
                 continue
             resource_points.setdefault(key, []).append(ChartPoint(
-                float(s["reuse_factor"]), pct, f"{s['model']} @ {s['board']}", s["run_id"], s["model"], s["board"],
-                f"{s['run_id']}: reuse factor {s['reuse_factor']}, {key} {fmt_num(figures.resources[key])} "
+                float(reuse), pct, f"{model} @ {board}", s.run_id, model, board,
+                f"{s.run_id}: reuse factor {reuse}, {key} {fmt_num(figures.resources[key])} "
                 f"({pct:.1f}% of the board, {figures.source})", square=figures.source == VENDOR))
     for key, points in resource_points.items():
         lines: dict[str, list[ChartPoint]] = {}
@@ -400,12 +381,12 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
         s, bits = view["s"], view["bits"]
         if bits is None:
             continue
-        for metric, hollow in (("csim_accuracy", False), ("keras_accuracy", True)):
-            if s.get(metric) is None:
+        for accuracy, hollow in ((s.fidelity.csim_accuracy, False), (s.fidelity.keras_accuracy, True)):
+            if accuracy is None:
                 continue
             accuracy_points.append(ChartPoint(
-                float(bits), 100 * s[metric], s["model"], s["run_id"], s["model"], s["board"],
-                f"{s['run_id']}: {bits}-bit weights, {'Keras' if hollow else 'C-sim'} accuracy {fmt_pct(s[metric])}",
+                float(bits), 100 * accuracy, s.model.name, s.run_id, s.model.name, s.board.name,
+                f"{s.run_id}: {bits}-bit weights, {'Keras' if hollow else 'C-sim'} accuracy {fmt_pct(accuracy)}",
                 hollow=hollow))
     if accuracy_points:
         charts.append({"group": "Accuracy against bit width", "chart": scatter_chart(
@@ -414,9 +395,9 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
             note="filled: C-simulation accuracy; hollow: Keras accuracy of the same run")})
 
     for key in ("LUT", "DSP"):
-        points = [ChartPoint(float(v["figures"].resources[key]), float(v["figures"].latency_ns), v["s"]["model"],
-                             v["s"]["run_id"], v["s"]["model"], v["s"]["board"],
-                             f"{v['s']['run_id']}: {fmt_num(v['figures'].resources[key])} {key}, "
+        points = [ChartPoint(float(v["figures"].resources[key]), float(v["figures"].latency_ns), v["s"].model.name,
+                             v["s"].run_id, v["s"].model.name, v["s"].board.name,
+                             f"{v['s'].run_id}: {fmt_num(v['figures'].resources[key])} {key}, "
                              f"{fmt_num(v['figures'].latency_ns)} ns ({v['figures'].source})",
                              square=v["figures"].source == VENDOR)
                   for v in views if v["figures"].resources[key] is not None and v["figures"].latency_ns is not None]
@@ -462,17 +443,17 @@ def _environment() -> Environment:
     return env
 
 
-def render(summaries: list[dict[str, Any]], title: str, warnings: Iterable[str] = (), single_run: bool = False) -> str:
+def render(summaries: list[RunSummary], title: str, warnings: Iterable[str] = (), single_run: bool = False) -> str:
     """The page's HTML for ``summaries`` (newest first)."""
-    ordered = sorted(summaries, key=lambda s: str(s.get("created_utc") or ""), reverse=True)
+    ordered = sorted(summaries, key=lambda s: s.created_utc, reverse=True)
     views = [_run_view(i, s) for i, s in enumerate(ordered)]
     return _environment().get_template("dashboard.html.j2").render(
         title=title,
         runs=views,
         single_run=single_run,
         warnings=list(warnings),
-        models=sorted({str(v["s"]["model"]) for v in views}),
-        boards=sorted({str(v["s"]["board"]) for v in views}),
+        models=sorted({v["s"].model.name for v in views}),
+        boards=sorted({v["s"].board.name for v in views}),
         charts=_grouped(_comparison_charts(views)) if len(views) > 1 else [],
         resource_keys=RESOURCE_KEYS,
         vendor=VENDOR,
@@ -481,7 +462,7 @@ def render(summaries: list[dict[str, Any]], title: str, warnings: Iterable[str] 
     )
 
 
-def write_dashboard(summaries: list[dict[str, Any]], out_dir: str | Path, title: str = "fpga-flow runs",
+def write_dashboard(summaries: list[RunSummary], out_dir: str | Path, title: str = "fpga-flow runs",
                     warnings: Iterable[str] = ()) -> Path:
     """Write ``index.html`` over ``summaries`` into ``out_dir``; ``warnings`` (what was
     skipped) are listed on the page. Returns the page's path."""
@@ -495,7 +476,7 @@ def write_dashboard(summaries: list[dict[str, Any]], out_dir: str | Path, title:
 def write_run_page(run_dir: str | Path) -> Path:
     """Write ``dashboard.html`` of one run beside its ``summary.json``; returns its path."""
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+    summary = read_summary(run_dir)
     page = run_dir / RUN_PAGE_NAME
-    page.write_text(render([summary], f"{summary['model']} on {summary['board']}", single_run=True), encoding="utf-8")
+    page.write_text(render([summary], f"{summary.model.name} on {summary.board.name}", single_run=True), encoding="utf-8")
     return page

@@ -22,20 +22,20 @@ A first-order model, stated so it can be checked against vendor reports:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from fpga_flow.boards import Board
+from fpga_flow.boards import RESOURCE_KEYS, Board
 
 MODEL_NAME = "fpga-flow first-order estimate v1"
-RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 BRAM_BITS = 18432
 RECURRENT_GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 
 
-@dataclass(frozen=True)
-class LayerEstimate:
+class LayerEstimate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     layer: str
     layer_class: str
     multipliers: int
@@ -46,36 +46,19 @@ class LayerEstimate:
     latency_cycles: int
     reuse_factor: int
 
-    def to_dict(self) -> dict:
-        return {"layer": self.layer, "class": self.layer_class, "multipliers": self.multipliers, "DSP": self.DSP,
-                "LUT": self.LUT, "FF": self.FF, "BRAM_18K": self.BRAM_18K, "latency_cycles": self.latency_cycles,
-                "reuse_factor": self.reuse_factor}
 
+class Estimate(BaseModel):
+    """The estimate of a design: totals, their share of the board, latency, per layer."""
 
-@dataclass(frozen=True)
-class Estimate:
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(default=MODEL_NAME, description="which estimator (and version) produced the figures")
     resources: dict[str, int]
-    available: dict[str, int]
+    utilization_pct: dict[str, float | None] = Field(description="None where the board has none of the resource")
     latency_cycles: int
     interval_cycles: int
-    clock_period_ns: float
-    per_layer: list[LayerEstimate] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "source": "estimate",
-            "model": MODEL_NAME,
-            "resources": dict(self.resources),
-            "utilization_pct": {
-                key: (round(100.0 * self.resources[key] / self.available[key], 2) if self.available[key] else None)
-                for key in RESOURCE_KEYS
-            },
-            "latency_cycles": self.latency_cycles,
-            "interval_cycles": self.interval_cycles,
-            "latency_ns": round(self.latency_cycles * self.clock_period_ns, 3),
-            "per_layer": [layer.to_dict() for layer in self.per_layer],
-            "assumptions": [line.strip("* ").strip() for line in __doc__.split("\n\n")[1].split("\n* ")],
-        }
+    latency_ns: float
+    per_layer: list[LayerEstimate]
 
 
 def _dsp_ports(family: str) -> tuple[int, int]:
@@ -137,8 +120,9 @@ def _layer_estimate(layer, settings, board: Board) -> LayerEstimate:
     if cls_is_conv(layer):
         positions = int(np.prod(out_var.shape[:-1])) // int(layer.get_attr("parallelization_factor", 1) or 1)
     latency = reuse * positions + math.ceil(math.log2(max(2, n_in))) + 2 if mults else 1
-    return LayerEstimate(layer.name, layer.class_name, multipliers, multipliers * dsp_each, int(lut), int(ff),
-                         bram, latency, reuse)
+    return LayerEstimate(layer=layer.name, layer_class=layer.class_name, multipliers=multipliers,
+                         DSP=multipliers * dsp_each, LUT=int(lut), FF=int(ff), BRAM_18K=bram, latency_cycles=latency,
+                         reuse_factor=reuse)
 
 
 def estimate(graph, settings, board: Board) -> Estimate:
@@ -146,11 +130,14 @@ def estimate(graph, settings, board: Board) -> Estimate:
     layers = [_layer_estimate(layer, settings, board) for layer in graph.get_layers() if layer.class_name != "Input"]
     totals = {key: int(sum(getattr(layer, key) for layer in layers)) for key in ("LUT", "FF", "DSP", "BRAM_18K")}
     totals["URAM"] = 0
+    available = board.resources.model_dump()
+    latency = int(sum(layer.latency_cycles for layer in layers))
     return Estimate(
         resources=totals,
-        available=board.resources.model_dump(),
-        latency_cycles=int(sum(layer.latency_cycles for layer in layers)),
+        utilization_pct={key: round(100.0 * totals[key] / available[key], 2) if available[key] else None
+                         for key in RESOURCE_KEYS},
+        latency_cycles=latency,
         interval_cycles=int(max((layer.reuse_factor for layer in layers), default=1)),
-        clock_period_ns=settings.clock_period_ns,
+        latency_ns=round(latency * settings.clock_period_ns, 3),
         per_layer=layers,
     )

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 
-@dataclass(frozen=True)
-class Fidelity:
-    agreement: float  # fraction of samples whose argmax matches Keras
+class Fidelity(BaseModel):
+    """C-simulation outputs against Keras outputs (and the true labels, when known)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agreement: float = Field(description="fraction of samples whose decision (argmax) matches Keras")
     max_abs_error: float
     mean_abs_error: float
-    keras_accuracy: float | None
-    csim_accuracy: float | None
+    keras_accuracy: float | None = Field(description="None without labels")
+    csim_accuracy: float | None = Field(description="None without labels")
     n_samples: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _decisions(outputs: np.ndarray) -> np.ndarray:

@@ -15,6 +15,15 @@ _FIXED = re.compile(
 )
 _INT = re.compile(r"^(?:ap_)?(?P<u>u)?int<\s*(?P<w>\d+)\s*>$")
 
+# AP_INT_MAX_W in hls4ml's ap_types/ap_common.h: the widest type g++ and the HLS tools accept.
+MAX_WIDTH = 1024
+
+
+def min_width(signed: bool) -> int:
+    """The narrowest useful type: one value bit, plus the sign bit when signed (a signed
+    1-bit type holds only 0 and its negative extreme)."""
+    return 2 if signed else 1
+
 
 @dataclass(frozen=True)
 class FixedType:
@@ -35,6 +44,14 @@ class FixedType:
         if m:
             return cls(int(m["w"]), int(m["w"]), m["u"] is None)
         return None
+
+    @property
+    def is_valid(self) -> bool:
+        """A type the precision stage may write: ``min_width <= width <= MAX_WIDTH`` (a
+        width below one bit is what made ap_private.h fail to compile), and integer bits
+        from ``-MAX_WIDTH`` up to the width (no negative count of fractional bits: every
+        type sized here has a step of at most 1)."""
+        return min_width(self.signed) <= self.width <= MAX_WIDTH and -MAX_WIDTH <= self.integer <= self.width
 
     @property
     def fractional(self) -> int:
@@ -58,6 +75,25 @@ class FixedType:
     def __str__(self) -> str:
         kind = "fixed" if self.signed else "ufixed"
         return f"{kind}<{self.width},{self.integer},{self.rounding},{self.overflow}>"
+
+
+def fixed_for(integer: int, fraction: int, signed: bool = True) -> FixedType:
+    """The rounding, saturating type with step ``2**-fraction`` and at least ``integer``
+    integer bits (sign included): ``fixed<integer + fraction, integer>``.
+
+    Values whose magnitude is below the step need ``integer <= -fraction`` bits, which
+    leaves a width below one bit (``integer_bits_for(1.9e-6) = -18`` with 12 fractional
+    bits gives width -6, which no compiler accepts). Such values round to 0 or one step
+    whatever the type, so the type keeps its step and grows to the narrowest valid width
+    ``W = min_width``, ``I = W - fraction``: its range, at least [-2, 1] steps (or [0, 1]
+    unsigned), still holds them."""
+    if fraction < 0:
+        raise ValueError(f"fractional bits must be >= 0, got {fraction}")
+    width = max(integer + fraction, min_width(signed))
+    sized = FixedType(width, width - fraction, signed, "RND", "SAT")
+    if not sized.is_valid:  # wider than MAX_WIDTH: values beyond any fixed-point type
+        raise ValueError(f"{sized} is wider than the {MAX_WIDTH} bits a fixed-point type can have")
+    return sized
 
 
 def integer_bits_for(max_abs: float, signed: bool = True) -> int:

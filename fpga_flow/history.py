@@ -24,12 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from fpga_flow.boards import RESOURCE_KEYS
 from fpga_flow.errors import UserInputError
+from fpga_flow.estimate import Estimate
+from fpga_flow.summary import RunSummary, parse_summary
 
 DB_ENV = "FPGA_FLOW_DB"
 DB_NAME = "fpga_flow.db"
 KINDS = ("build", "sweep_point", "report")
-RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 BUSY_TIMEOUT_MS = 60_000
 VENDOR = "vendor report"
 ESTIMATE = "estimate"
@@ -64,12 +66,19 @@ class HardwareFigures:
         return None if used is None or not total else 100.0 * used / total
 
 
-def hardware_figures(summary: dict[str, Any]) -> HardwareFigures:
+def hardware_figures(summary: RunSummary) -> HardwareFigures:
     """The resource and latency figures that stand for ``summary``'s design: the vendor
     report's when it reports any resource, else the estimate's."""
-    clock = summary.get("clock_period_ns")
-    board = _resources(summary.get("board_resources"))
-    report = (summary.get("synthesis") or {}).get("report") or {}
+    return figures_of(summary.synthesis.report, summary.estimate, summary.board.resources.model_dump(),
+                      summary.hls.clock_period_ns)
+
+
+def figures_of(report: dict[str, Any] | None, estimate: Estimate | None, board_resources: dict[str, int] | None,
+               clock: float | None) -> HardwareFigures:
+    """Figures from a vendor report (a BuildReport dict) when it reports any resource,
+    else from the estimate; capacities the report does not know come from the board."""
+    board = _resources(board_resources)
+    report = report or {}
     if any(value is not None for value in (report.get("resources") or {}).values()):
         latency = report.get("latency_cycles") or {}
         interval = report.get("interval_cycles") or {}
@@ -78,20 +87,15 @@ def hardware_figures(summary: dict[str, Any]) -> HardwareFigures:
         ns = (report.get("latency_ns") or {}).get("worst")
         if ns is None and worst is not None and clock:
             ns = worst * clock
-        # A report may not know the part's totals; the board catalogue does.
         reported = _resources(report.get("available"))
         capacity = {key: board[key] if reported[key] is None else reported[key] for key in RESOURCE_KEYS}
         tool = " ".join(str(part) for part in (report.get("tool"), report.get("tool_version")) if part)
         return HardwareFigures(VENDOR, _resources(report["resources"]), capacity, worst, latency.get("best"), ns,
                                interval.get("max"), clock, tool or None, report.get("latency_unknown_reason"))
-    estimate = summary.get("estimate") or {}
-    if estimate.get("resources"):
-        cycles = estimate.get("latency_cycles")
-        ns = estimate.get("latency_ns")
-        if ns is None and cycles is not None and clock:
-            ns = cycles * clock
-        return HardwareFigures(ESTIMATE, _resources(estimate["resources"]), board, cycles, cycles, ns,
-                               estimate.get("interval_cycles"), clock, estimate.get("model"))
+    if estimate is not None:
+        return HardwareFigures(ESTIMATE, _resources(estimate.resources), board, estimate.latency_cycles,
+                               estimate.latency_cycles, estimate.latency_ns, estimate.interval_cycles, clock,
+                               estimate.model)
     return HardwareFigures("none", _resources(None), board, None, None, None, None, clock, None)
 
 
@@ -135,7 +139,7 @@ def _migrate_2(db: sqlite3.Connection) -> None:
     for run_id, kind, summary_json in db.execute("SELECT run_id, kind, summary_json FROM runs").fetchall():
         document = json.loads(summary_json)
         columns = _report_columns(document["report"], document["source_path"]) if kind == "report" \
-            else _summary_columns(document)
+            else _summary_columns(parse_summary(document, f"run history record {run_id}"))
         names = [name for name, _ in _FIGURE_COLUMNS]
         db.execute(f"UPDATE runs SET {', '.join(f'{n} = ?' for n in names)} WHERE run_id = ?",
                    [columns.get(n) for n in names] + [run_id])
@@ -159,28 +163,28 @@ _OUR_TABLES = {"runs", "schema_migrations"}
 # --------------------------------------------------------------------------- rows
 
 
-def _summary_columns(summary: dict[str, Any]) -> dict[str, Any]:
-    figures = hardware_figures(summary)
-    synthesis = summary.get("synthesis") or {}
+def _summary_columns(summary: RunSummary) -> dict[str, Any]:
+    fidelity, hls = summary.fidelity, summary.hls
     return {
-        "run_id": summary["run_id"],
-        "model": summary.get("model"), "board": summary.get("board"), "status": summary.get("status"),
-        "csim_agreement": summary.get("csim_agreement"), "testbench_agreement": summary.get("testbench_agreement"),
-        "keras_accuracy": summary.get("keras_accuracy"), "csim_accuracy": summary.get("csim_accuracy"),
-        "config_json": _dumps(summary.get("config")), "estimate_json": _dumps(summary.get("estimate")),
-        "vendor_json": _dumps(synthesis.get("report")), "artifacts_json": _dumps(summary.get("artifacts")),
-        "summary_json": _dumps(summary),
-        "created_utc": summary.get("created_utc"), "part": summary.get("part"), "backend": summary.get("backend"),
-        "io_type": summary.get("io_type"), "strategy": summary.get("strategy"),
-        "reuse_factor": summary.get("reuse_factor"), "clock_period_ns": summary.get("clock_period_ns"),
-        "precision_policy": summary.get("precision_policy"), "max_abs_error": summary.get("max_abs_error"),
-        **_figure_columns(figures),
-        "source_path": (summary.get("artifacts") or {}).get("summary"),
+        "run_id": summary.run_id,
+        "model": summary.model.name, "board": summary.board.name, "status": summary.status,
+        "csim_agreement": fidelity.csim_agreement, "testbench_agreement": fidelity.testbench_agreement,
+        "keras_accuracy": fidelity.keras_accuracy, "csim_accuracy": fidelity.csim_accuracy,
+        "config_json": _dumps(summary.config.model_dump(mode="json")),
+        "estimate_json": _dumps(summary.estimate.model_dump(mode="json")),
+        "vendor_json": _dumps(summary.synthesis.report), "artifacts_json": _dumps(summary.artifacts),
+        "summary_json": _dumps(summary.model_dump(mode="json")),
+        "created_utc": summary.created_utc, "part": summary.board.part, "backend": summary.board.backend,
+        "io_type": hls.io_type, "strategy": hls.strategy, "reuse_factor": hls.reuse_factor,
+        "clock_period_ns": hls.clock_period_ns, "precision_policy": summary.precision.policy,
+        "max_abs_error": fidelity.max_abs_error,
+        **_figure_columns(hardware_figures(summary)),
+        "source_path": summary.artifacts.get("summary"),
     }
 
 
 def _report_columns(report: dict[str, Any], source_path: str) -> dict[str, Any]:
-    figures = hardware_figures({"synthesis": {"report": report}})
+    figures = figures_of(report, None, None, None)
     return {
         "model": report.get("top"), "board": None, "status": None,
         "config_json": None, "estimate_json": None, "vendor_json": _dumps(report),
@@ -337,15 +341,11 @@ class RunHistory:
         with self._transaction(write=False) as db:
             return [dict(row) for row in db.execute("SELECT * FROM schema_migrations ORDER BY version")]
 
-    def record_run(self, summary: dict[str, Any], kind: str = "build") -> str:
+    def record_run(self, summary: RunSummary, kind: str = "build") -> str:
         """Record a build's (or sweep point's) summary; returns its run id. Recording the
         same run id again replaces the earlier record."""
         if kind not in KINDS[:2]:
             raise UserInputError(f"unknown run kind '{kind}': use one of {', '.join(KINDS[:2])}")
-        missing = [key for key in ("run_id", "model", "board") if not summary.get(key)]
-        if missing:
-            raise UserInputError(f"a run summary without {', '.join(missing)} cannot be recorded: "
-                                 "record the summary.json a build wrote")
         columns = _summary_columns(summary)
         self._insert({**columns, "kind": kind})
         return columns["run_id"]
@@ -383,9 +383,11 @@ class RunHistory:
             rows = db.execute(f"SELECT * FROM runs{where} ORDER BY recorded_utc, rowid", args).fetchall()
         return [_record(row) for row in rows]
 
-    def summaries(self, model: str | None = None, board: str | None = None) -> list[dict[str, Any]]:
-        """The summaries of recorded builds and sweep points (not reports), oldest first."""
-        return [record["summary"] for record in self.runs(model, board) if record["kind"] != "report"]
+    def summaries(self, model: str | None = None, board: str | None = None) -> list[RunSummary]:
+        """The summaries of recorded builds and sweep points (not reports), oldest first;
+        records of older summary versions are upgraded."""
+        return [parse_summary(record["summary"], f"run history {self.path}, run '{record['run_id']}'")
+                for record in self.runs(model, board) if record["kind"] != "report"]
 
     def get(self, run_id: str) -> dict[str, Any]:
         """One record by id; an unknown id is a user error naming it."""

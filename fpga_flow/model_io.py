@@ -20,6 +20,13 @@ EXTENSION_MODULES = tuple(
 )
 
 
+def is_model_file(reference: str | Path) -> bool:
+    """Whether a model reference (``fpga-flow build MODEL``) names a file rather than a
+    zoo recipe: it has a model file's suffix, or it exists on disk."""
+    path = Path(reference)
+    return path.suffix in MODEL_SUFFIXES or path.exists()
+
+
 def custom_objects() -> dict:
     """QKeras layers and quantizers, plus fpga-flow's own layers, for deserialization."""
     from qkeras.utils import _add_supported_quantized_objects

@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare
-from fpga_flow.fixed import FixedType, fractional_bits_for, integer_bits_for
+from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
 
 POLICIES = ("default", "auto", "closure")
 FRACTION_STEP = 2
@@ -37,7 +39,6 @@ FLOAT_WEIGHT_FRACTION = 12
 DATA_FRACTION_LIMIT = 12
 RESULT_FRACTION = 10
 IMPROVEMENT_NEEDED = 0.9
-RECURRENT_CLASSES = ("LSTM", "GRU", "SimpleRNN", "QLSTM", "QGRU", "QSimpleRNN", "Bidirectional")
 SOFTMAX_SPREAD_BITS = 4
 
 
@@ -51,9 +52,72 @@ class ClosureStep:
     layer_errors: dict[str, float] = field(default_factory=dict)
 
 
+class ClosureIteration(BaseModel):
+    """One configuration the closure compiled and measured on the calibration split."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iteration: int
+    layer: str | None = Field(description="the layer widened (None: a whole configuration)")
+    change: str
+    agreement: float
+    max_abs_error: float
+
+
+class RejectedChange(BaseModel):
+    """A configuration the closure measured and dropped because its C++ did not compile or run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layer: str | None = Field(description="the layer widened (None: a whole configuration, default or inferred)")
+    change: str
+    reason: str
+
+
+class ClosureRecord(BaseModel):
+    """What the ``closure`` policy tried and chose. The chosen types themselves are the
+    run's ``precision.layer_precisions`` (what hls4ml made of the chosen configuration)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_agreement: float
+    calibration_size: int
+    default_agreement_calibration: float | None = Field(
+        description="agreement of hls4ml's default configuration on the calibration split")
+    stopped_because: str
+    chosen_iteration: int | None
+    rejected_changes: list[RejectedChange]
+    iterations: list[ClosureIteration]
+    layer_error_before: dict[str, float] = Field(description="relative error per layer, hls4ml's default configuration")
+    layer_error_after: dict[str, float] = Field(description="relative error per layer, the chosen configuration")
+
+
+class OverflowRecord(BaseModel):
+    """Keras values of one layer that fall outside its C++ result type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    values: int
+    overflowed: int
+    fraction: float
+
+
+class PrecisionChoice(BaseModel):
+    """The precision stage's result: the hls4ml configuration the policy chose and, for
+    ``closure``, the record of how."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str
+    hls_config: dict[str, Any]
+    closure: ClosureRecord | None = None
+
+
 @dataclass
 class ClosureResult:
-    policy: str
+    """The closure loop's working state; :meth:`to_record` is what a run keeps of it."""
+
     target_agreement: float
     calibration_size: int
     hls_config: dict[str, Any]
@@ -61,27 +125,23 @@ class ClosureResult:
     steps: list[ClosureStep] = field(default_factory=list)
     stopped_because: str = ""
     chosen_iteration: int | None = None
-    rejected: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[RejectedChange] = field(default_factory=list)
 
-    def to_dict(self, precisions: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    def to_record(self) -> ClosureRecord:
         first = self.steps[0].layer_errors if self.steps else {}
         chosen = next((s for s in self.steps if s.iteration == self.chosen_iteration), None)
-        last = chosen.layer_errors if chosen else {}
-        return {
-            "policy": self.policy,
-            "target_agreement": self.target_agreement,
-            "calibration_size": self.calibration_size,
-            "default_agreement_calibration": self.default_agreement,
-            "stopped_because": self.stopped_because,
-            "chosen_iteration": self.chosen_iteration,
-            "rejected_changes": self.rejected,
-            "iterations": [
-                {k: v for k, v in asdict(step).items() if k != "layer_errors"} for step in self.steps
-            ],
-            "layer_error_before": first,
-            "layer_error_after": last,
-            "precisions": precisions or {},
-        }
+        return ClosureRecord(
+            target_agreement=self.target_agreement,
+            calibration_size=self.calibration_size,
+            default_agreement_calibration=self.default_agreement,
+            stopped_because=self.stopped_because,
+            chosen_iteration=self.chosen_iteration,
+            rejected_changes=list(self.rejected),
+            iterations=[ClosureIteration(**{k: v for k, v in asdict(step).items() if k != "layer_errors"})
+                        for step in self.steps],
+            layer_error_before=first,
+            layer_error_after=chosen.layer_errors if chosen else {},
+        )
 
 
 def _activation_name(layer) -> str | None:
@@ -159,7 +219,7 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
             fraction = max(current.fractional if current else 0, RESULT_FRACTION)
             signed = bool((observed < 0).any())
             integer = integer_bits_for(2.0 * float(np.abs(observed).max()), signed)
-            precision["result"] = str(FixedType(fraction + integer, integer, signed, "RND", "SAT"))
+            precision["result"] = str(fixed_for(integer, fraction, signed))
     for layer in model.layers:
         if layer.name in layer_configs:
             precision = layer_configs[layer.name].setdefault("Precision", {})
@@ -200,8 +260,7 @@ def _type_for_data(values: np.ndarray, limit: int) -> FixedType:
     values = np.asarray(values)
     signed = bool((values < 0).any())
     integer = integer_bits_for(float(np.abs(values).max()), signed)
-    fraction = fractional_bits_for(values, limit)
-    return FixedType(integer + fraction, integer, signed, "RND", "SAT")
+    return fixed_for(integer, fractional_bits_for(values, limit), signed)
 
 
 FLOAT_WEIGHT_CLASSES = ("Dense", "Conv1D", "Conv2D")
@@ -241,7 +300,7 @@ def _infer_float_weights(layer, precision: dict[str, Any]) -> None:
         kernel, bias = kernel * scale, (bias - norm.moving_mean.numpy()) * scale + beta
     for name, values in (("weight", kernel), ("bias", bias)):
         integer = integer_bits_for(float(np.abs(values).max()), True) if values.size else 1
-        precision[name] = str(FixedType(integer + FLOAT_WEIGHT_FRACTION, integer, True, "RND", "SAT"))
+        precision[name] = str(fixed_for(integer, FLOAT_WEIGHT_FRACTION))
 
 
 def _following_batchnorm(layer):
@@ -326,7 +385,7 @@ def close_precisions(
     it (recorded as iteration 0), applies inference, then widens layer by layer."""
     keras_outputs = keras_layer_outputs(model, X_calib)
     keras_final = np.asarray(model.predict(X_calib, verbose=0, batch_size=256))
-    result = ClosureResult("closure", target_agreement, int(len(X_calib)), hls_config)
+    result = ClosureResult(target_agreement, int(len(X_calib)), hls_config)
 
     actual_types: dict[str, dict[str, str]] = {}
 
@@ -341,11 +400,29 @@ def close_precisions(
             on_step(step)
         return step
 
-    default_step = measure(hls_config, 0, None, "hls4ml default configuration")
-    result.default_agreement = default_step.agreement
-    config = infer_precisions(model, hls_config, X_calib)
-    step = measure(config, 1, None, "inferred precisions")
-    best_config, best_step = (config, step) if _better(step, default_step) else (hls_config, default_step)
+    failures: list[StageFailedError] = []
+
+    def attempt(config, iteration, layer, change) -> ClosureStep | None:
+        """``measure``, or None when the configuration does not compile or run; the
+        reason goes into the record and the loop goes on with what does."""
+        try:
+            return measure(config, iteration, layer, change)
+        except StageFailedError as exc:
+            result.rejected.append(RejectedChange(layer=layer, change=change, reason=str(exc)[:300]))
+            failures.append(exc)
+            return None
+
+    default_step = attempt(hls_config, 0, None, "hls4ml default configuration")
+    inferred = infer_precisions(model, hls_config, X_calib)
+    inferred_step = attempt(inferred, 1, None, "inferred precisions")
+    measured = [(c, s) for c, s in ((hls_config, default_step), (inferred, inferred_step)) if s is not None]
+    if not measured:
+        raise failures[0]  # hls4ml's own configuration fails: nothing here can do better
+    result.default_agreement = default_step.agreement if default_step else None
+    # Widening starts from the inferred types when they compile; the best configuration
+    # measured so far (hls4ml's default on a tie) is what the closure returns.
+    config, step = measured[-1]
+    best_config, best_step = max(measured, key=lambda pair: _rank(pair[1]))
     # A QActivation's type is its quantizer: widening it changes the function, not the error.
     exhausted: set[str] = _quantizer_fixed_results(model)
     recurrent = {layer.name for layer in model.layers if type(layer).__name__ in RECURRENT_CLASSES}
@@ -370,12 +447,10 @@ def close_precisions(
             continue
         if layer in recurrent:
             change += _tie_recurrent_types(model, layer, candidate["LayerName"])
-        try:
-            trial = measure(candidate, len(result.steps), layer, change)
-        except StageFailedError as exc:
-            # Some hls4ml kernels tie types together (a recurrent layer's state and
-            # input); a widening the C++ cannot compile is dropped, not fatal.
-            result.rejected.append({"layer": layer, "change": change, "reason": str(exc)[:300]})
+        # Some hls4ml kernels tie types together (a recurrent layer's state and input):
+        # a widening the C++ cannot compile is dropped, not fatal.
+        trial = attempt(candidate, len(result.steps), layer, change)
+        if trial is None:
             exhausted.add(layer)
             continue
         # A widening that does not cut the layer's own error by a tenth is not kept,
@@ -440,8 +515,13 @@ def _inbound_name(model, name: str) -> str | None:
     return inbound[0].name if len(inbound) == 1 else None
 
 
+def _rank(step: ClosureStep) -> tuple[float, float]:
+    """Higher is better: agreement first, then the smaller largest error."""
+    return step.agreement, -step.max_abs_error
+
+
 def _better(a: ClosureStep, b: ClosureStep) -> bool:
-    return (a.agreement, -a.max_abs_error) > (b.agreement, -b.max_abs_error)
+    return _rank(a) > _rank(b)
 
 
 def _worst_contributor(errors: dict[str, float], layer_configs: dict[str, Any], exhausted: set[str]) -> str | None:
@@ -457,7 +537,7 @@ def _worst_contributor(errors: dict[str, float], layer_configs: dict[str, Any], 
     return best
 
 
-def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, dict[str, str]]) -> dict[str, dict]:
+def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, dict[str, str]]) -> dict[str, OverflowRecord]:
     """Per layer: how many Keras values fall outside the layer's C++ result type."""
     report = {}
     for name, types in precisions.items():
@@ -466,22 +546,18 @@ def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, 
         if fixed is None or values is None:
             continue
         count = fixed.out_of_range(values)
-        report[name] = {
-            "type": str(fixed),
-            "values": int(np.asarray(values).size),
-            "overflowed": count,
-            "fraction": count / max(1, int(np.asarray(values).size)),
-        }
+        size = int(np.asarray(values).size)
+        report[name] = OverflowRecord(type=str(fixed), values=size, overflowed=count, fraction=count / max(1, size))
     return report
 
 
-def plot_closure(record: dict[str, Any], path) -> None:
+def plot_closure(record: ClosureRecord, path) -> None:
     """Per-layer relative error before and after the closure, and agreement per iteration, as SVG."""
     # A bare Figure draws without pyplot, so the caller's backend (a notebook's) is untouched.
     import matplotlib.ticker
     from matplotlib.figure import Figure
 
-    before, after = record["layer_error_before"], record["layer_error_after"]
+    before, after = record.layer_error_before, record.layer_error_after
     layers = list(before)
     fig = Figure(figsize=(11, 4))
     ax_layers, ax_iter = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
@@ -494,9 +570,9 @@ def plot_closure(record: dict[str, Any], path) -> None:
     ax_layers.set_ylabel("mean |C-sim - Keras| / mean |Keras|")
     ax_layers.set_title("Per-layer error (calibration set)")
     ax_layers.legend(fontsize=8)
-    iterations = record["iterations"]
-    ax_iter.plot([it["iteration"] for it in iterations], [it["agreement"] for it in iterations], "o-")
-    ax_iter.axhline(record["target_agreement"], color="grey", linestyle="--", label="target")
+    iterations = record.iterations
+    ax_iter.plot([it.iteration for it in iterations], [it.agreement for it in iterations], "o-")
+    ax_iter.axhline(record.target_agreement, color="grey", linestyle="--", label="target")
     ax_iter.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax_iter.set_xlabel("iteration")
     ax_iter.set_ylabel("argmax agreement")

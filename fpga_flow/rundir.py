@@ -14,8 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-SUMMARY_NAME = "summary.json"
+SUMMARY_NAME = "summary.json"  # read it with fpga_flow.summary.read_summary
 INCOMPLETE_NAME = "INCOMPLETE"
+PROJECT_DIR = "hls_project"  # the hls4ml project of the run
+HLS_CONFIG_NAME = "hls_config.json"  # the hls4ml configuration with the chosen precisions
+RUN_PAGE_NAME = "dashboard.html"  # the run's own page
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:
@@ -58,7 +61,3 @@ def clear_incomplete(run_dir: Path) -> None:
 def is_complete(run_dir: Path) -> bool:
     run_dir = Path(run_dir)
     return (run_dir / SUMMARY_NAME).is_file() and not (run_dir / INCOMPLETE_NAME).exists()
-
-
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / SUMMARY_NAME).read_text(encoding="utf-8"))

@@ -27,13 +27,16 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from fpga_flow import rundir
-from fpga_flow.build import BuildConfig, _check_model_reference, run_build
+from fpga_flow.build import check_model_reference, run_build
+from fpga_flow.config import BuildConfig, build_config, cli_flag
 from fpga_flow.errors import FlowError, UserInputError
+from fpga_flow.model_io import is_model_file
+from fpga_flow.summary import RunStatus, RunSummary, read_summary
 
 SWEEP_JSON = "sweep.json"
 SWEEP_CSV = "sweep.csv"
@@ -44,12 +47,59 @@ SCHEDULER_TIMEOUT_S = 10
 ONE_CORE_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 # The per-point options a sweep varies; every other BuildConfig field is shared.
 AXES = ("board", "reuse_factor", "strategy", "io_type", "precision_policy")
-CSV_COLUMNS = (
-    "point", "board", "reuse_factor", "strategy", "io_type", "precision_policy", "status", "error", "failed_stage",
-    "keras_accuracy", "csim_accuracy", "csim_agreement", "testbench_agreement", "max_abs_error",
-    "est_LUT", "est_FF", "est_DSP", "est_BRAM_18K", "est_latency_cycles", "est_latency_ns", "est_interval_cycles",
-    "cache_hit", "seconds", "run_id", "run_dir",
-)
+
+
+class SweepRow(BaseModel):
+    """One point of the sweep: a row of ``sweep.csv`` and an entry of ``sweep.json``'s
+    ``points``. Figures are None for a point without a summary (``error``, ``cancelled``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: str
+    board: str
+    reuse_factor: int | None
+    strategy: str | None
+    io_type: str | None
+    precision_policy: str
+    status: RunStatus | Literal["error", "cancelled"]
+    error: str | None = None
+    failed_stage: str | None = None
+    keras_accuracy: float | None = None
+    csim_accuracy: float | None = None
+    csim_agreement: float | None = None
+    testbench_agreement: float | None = None
+    max_abs_error: float | None = None
+    est_LUT: int | None = None
+    est_FF: int | None = None
+    est_DSP: int | None = None
+    est_BRAM_18K: int | None = None
+    est_latency_cycles: int | None = None
+    est_latency_ns: float | None = None
+    est_interval_cycles: int | None = None
+    cache_hit: bool | None = None
+    seconds: float | None = None
+    run_id: str | None = None
+    run_dir: str
+
+
+class SweepTable(BaseModel):
+    """``sweep.json``: the sweep as planned and every point finished so far."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sweep_id: str
+    model: str
+    started_utc: str
+    complete: bool
+    axes: dict[str, list[Any]]
+    points_planned: int
+    counts: dict[str, int]
+    wall_s: float
+    dashboard: str | None
+    points: list[SweepRow]
+
+
+CSV_COLUMNS = tuple(SweepRow.model_fields)
 
 
 @dataclass(frozen=True)
@@ -83,11 +133,22 @@ class Sweep:
     axes: dict[str, list[Any]]
 
 
+@dataclass(frozen=True)
+class PointOutcome:
+    """What became of a point: its build's summary, or the error that stopped it."""
+
+    summary: RunSummary | None
+    error: str | None = None
+    failed_stage: str | None = None
+    seconds: float | None = None
+    status: Literal["error", "cancelled"] = "error"  # for a point without a summary
+
+
 @dataclass
 class SweepResult:
     sweep: Sweep
-    rows: list[dict[str, Any]]
-    summaries: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[SweepRow]
+    summaries: list[RunSummary] = field(default_factory=list)
     wall_s: float = 0.0
     dashboard: Path | None = None
     complete: bool = False
@@ -96,7 +157,7 @@ class SweepResult:
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for row in self.rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
+            counts[row.status] = counts.get(row.status, 0) + 1
         return counts
 
 
@@ -119,7 +180,7 @@ def plan_sweep(
             "io_type": list(io_types), "precision_policy": list(precision_policies)}
     for axis, values in axes.items():
         if not values:
-            raise UserInputError(f"--{axis.replace('_', '-')}: give at least one value")
+            raise UserInputError(f"{cli_flag(axis)}: give at least one value")
     forbidden = set(build_options) & {*AXES, "out", "force", "model", "record_history"}
     if forbidden:
         raise UserInputError(f"a sweep sets {', '.join(sorted(forbidden))} per point: give them as sweep axes")
@@ -131,11 +192,11 @@ def plan_sweep(
     sweep_id = folder.name
     # Absolute paths: a worker may run elsewhere than the client's current folder.
     shared = {key: Path(value).resolve() if isinstance(value, Path) else value for key, value in build_options.items()}
-    model_ref = str(Path(model).resolve()) if Path(model).exists() else model
+    model_ref = str(Path(model).resolve()) if is_model_file(model) else model
     points, configs = [], []
     for index, values in enumerate(itertools.product(*axes.values())):
         # Validated first: BuildConfig normalizes ("latency" -> "Latency") what names the point.
-        checked = _validated(model=model_ref, reports_dir=reports_dir, **shared, **dict(zip(AXES, values)))
+        checked = build_config(model=model_ref, reports_dir=reports_dir, **shared, **dict(zip(AXES, values)))
         point = SweepPoint(index, *(getattr(checked, axis) for axis in AXES))
         if any(earlier.axes() == point.axes() for earlier in points):
             raise UserInputError(f"the point {point.name[4:]} comes twice: a value is repeated in one of the options")
@@ -143,16 +204,8 @@ def plan_sweep(
         # force: a point that runs again after its worker died replaces what it left.
         configs.append(checked.model_copy(update={"out": folder / POINTS_DIR / f"{sweep_id}-{point.name}",
                                                   "force": True, "record_history": False}))
-    _check_model_reference(configs[0])
+    check_model_reference(configs[0])
     return Sweep(sweep_id, folder, model, tuple(points), tuple(configs), axes)
-
-
-def _validated(**fields: Any) -> BuildConfig:
-    try:
-        return BuildConfig(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UserInputError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
 
 
 def check_folder(sweep: Sweep, force: bool) -> None:
@@ -171,14 +224,14 @@ def prepare(sweep: Sweep, force: bool) -> None:
         shutil.rmtree(sweep.folder)
     sweep.folder.mkdir(parents=True)
     config = sweep.configs[0]
-    if not Path(config.model).exists():
+    if not is_model_file(config.model):
         from fpga_flow.train import trained_or_train
         from model_zoo import get_recipe
 
         trained_or_train(get_recipe(config.model), config.reports_dir / "zoo", config.epochs)
 
 
-def run_point(config: BuildConfig) -> dict[str, Any]:
+def run_point(config: BuildConfig) -> PointOutcome:
     """One point, in a worker: the build's summary, or the error that stopped it."""
     start = time.perf_counter()
     try:
@@ -187,9 +240,8 @@ def run_point(config: BuildConfig) -> dict[str, Any]:
             warnings.simplefilter("ignore", UserWarning)
             summary = run_build(config)
     except Exception as exc:  # a point that fails is a result of the sweep, not its end
-        return {"summary": None, "error": _one_line(exc), "failed_stage": _failed_stage(config.out),
-                "seconds": round(time.perf_counter() - start, 3)}
-    return {"summary": summary, "error": None, "failed_stage": None, "seconds": round(time.perf_counter() - start, 3)}
+        return PointOutcome(None, _one_line(exc), _failed_stage(config.out), round(time.perf_counter() - start, 3))
+    return PointOutcome(summary, seconds=round(time.perf_counter() - start, 3))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -204,46 +256,44 @@ def _failed_stage(run_dir: Path | None) -> str | None:
         return None
 
 
-def point_row(point: SweepPoint, config: BuildConfig, outcome: dict[str, Any]) -> dict[str, Any]:
-    """The sweep table's row for a point (``outcome`` as :func:`run_point` returns it)."""
-    summary = outcome.get("summary")
-    row: dict[str, Any] = {"point": point.name, **point.axes(), "run_dir": str(config.out),
-                           "seconds": outcome.get("seconds")}
+def point_row(point: SweepPoint, config: BuildConfig, outcome: PointOutcome) -> SweepRow:
+    """The sweep table's row for a point."""
+    common = {"point": point.name, "run_dir": str(config.out), "seconds": outcome.seconds}
+    summary = outcome.summary
     if summary is None:
-        row.update(status=outcome.get("status", "error"), error=outcome.get("error"),
-                   failed_stage=outcome.get("failed_stage"))
-        return row
-    estimate = summary.get("estimate") or {}
-    resources = estimate.get("resources") or {}
-    row.update(
+        return SweepRow(**common, **point.axes(), status=outcome.status, error=outcome.error,
+                        failed_stage=outcome.failed_stage)
+    fidelity, estimate, hls = summary.fidelity, summary.estimate, summary.hls
+    return SweepRow(
+        **common,
         # The recipe's settings fill the axes left at their default.
-        board=summary["board"], reuse_factor=summary["reuse_factor"], strategy=summary["strategy"],
-        io_type=summary["io_type"], status=summary["status"], error=None, failed_stage=None,
-        **{key: summary.get(key) for key in ("keras_accuracy", "csim_accuracy", "csim_agreement",
-                                             "testbench_agreement", "max_abs_error", "run_id")},
-        **{f"est_{key}": resources.get(key) for key in ("LUT", "FF", "DSP", "BRAM_18K")},
-        est_latency_cycles=estimate.get("latency_cycles"), est_latency_ns=estimate.get("latency_ns"),
-        est_interval_cycles=estimate.get("interval_cycles"),
-        cache_hit=(summary.get("cache") or {}).get("hit"),
+        board=summary.board.name, reuse_factor=hls.reuse_factor, strategy=hls.strategy, io_type=hls.io_type,
+        precision_policy=summary.precision.policy, status=summary.status, run_id=summary.run_id,
+        keras_accuracy=fidelity.keras_accuracy, csim_accuracy=fidelity.csim_accuracy,
+        csim_agreement=fidelity.csim_agreement, testbench_agreement=fidelity.testbench_agreement,
+        max_abs_error=fidelity.max_abs_error,
+        **{f"est_{key}": estimate.resources.get(key) for key in ("LUT", "FF", "DSP", "BRAM_18K")},
+        est_latency_cycles=estimate.latency_cycles, est_latency_ns=estimate.latency_ns,
+        est_interval_cycles=estimate.interval_cycles,
+        cache_hit=None if summary.cache is None else summary.cache.hit,
     )
-    return row
 
 
 def write_tables(result: SweepResult, started_utc: str) -> None:
     """``sweep.json`` and ``sweep.csv``, each replaced atomically."""
     sweep = result.sweep
-    rundir.write_json_atomic(sweep.folder / SWEEP_JSON, {
-        "sweep_id": sweep.sweep_id, "model": sweep.model, "started_utc": started_utc, "complete": result.complete,
-        "axes": sweep.axes, "points_planned": len(sweep.points), "counts": result.counts,
-        "wall_s": round(result.wall_s, 3), "dashboard": str(result.dashboard) if result.dashboard else None,
-        "points": sorted(result.rows, key=lambda row: row["point"]),
-    })
+    rows = sorted(result.rows, key=lambda row: row.point)
+    table = SweepTable(sweep_id=sweep.sweep_id, model=sweep.model, started_utc=started_utc, complete=result.complete,
+                       axes=sweep.axes, points_planned=len(sweep.points), counts=result.counts,
+                       wall_s=round(result.wall_s, 3), dashboard=str(result.dashboard) if result.dashboard else None,
+                       points=rows)
+    rundir.write_json_atomic(sweep.folder / SWEEP_JSON, table.model_dump(mode="json"))
     fd, tmp = tempfile.mkstemp(prefix=f".{SWEEP_CSV}.", suffix=".tmp", dir=sweep.folder)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
             writer.writeheader()
-            writer.writerows(sorted(result.rows, key=lambda row: row["point"]))
+            writer.writerows(row.model_dump(mode="json") for row in rows)
         os.replace(tmp, sweep.folder / SWEEP_CSV)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -297,10 +347,10 @@ def run_sweep(
     start = time.perf_counter()
     interrupted: BaseException | None = None
 
-    def finish(point: SweepPoint, config: BuildConfig, outcome: dict[str, Any]) -> None:
-        if outcome.get("summary") is not None:
-            history.record_run(outcome["summary"], kind="sweep_point")
-            result.summaries.append(outcome["summary"])
+    def finish(point: SweepPoint, config: BuildConfig, outcome: PointOutcome) -> None:
+        if outcome.summary is not None:
+            history.record_run(outcome.summary, kind="sweep_point")
+            result.summaries.append(outcome.summary)
         result.rows.append(point_row(point, config, outcome))
         result.wall_s = time.perf_counter() - start
         write_tables(result, started_utc)
@@ -316,7 +366,7 @@ def run_sweep(
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the scheduler gave up on the point: its workers kept dying
-                    outcome = {"summary": None, "error": _one_line(exc), "failed_stage": _failed_stage(config.out)}
+                    outcome = PointOutcome(None, _one_line(exc), _failed_stage(config.out))
                 finish(point, config, outcome)
                 if on_point is not None:
                     on_point(result.rows[-1], len(result.rows), len(sweep.points))
@@ -326,15 +376,15 @@ def run_sweep(
     if interrupted is not None:
         # The local cluster is closed now: a point that finished its run directory
         # while the workers were being stopped is kept like any other finished point.
-        finished = {row["point"] for row in result.rows}
+        finished = {row.point for row in result.rows}
         for point, config in zip(sweep.points, sweep.configs):
             if point.name in finished:
                 continue
             if rundir.is_complete(config.out):
-                finish(point, config, {"summary": rundir.read_summary(config.out), "error": None})
+                finish(point, config, PointOutcome(read_summary(config.out)))
             else:
-                finish(point, config, {"status": "cancelled", "error": "sweep interrupted",
-                                       "failed_stage": _failed_stage(config.out)})
+                finish(point, config, PointOutcome(None, "sweep interrupted", _failed_stage(config.out),
+                                                   status="cancelled"))
         raise interrupted
     result.wall_s = time.perf_counter() - start
     title = f"sweep {sweep.sweep_id}: {len(result.summaries)} of {len(sweep.points)} points built"

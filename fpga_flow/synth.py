@@ -12,9 +12,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.errors import StageFailedError
 
@@ -63,27 +65,19 @@ SYNTH_TOOLS: dict[str, SynthTool] = {
 }
 
 
-@dataclass
-class SynthesisResult:
-    status: str  # ok | failed | skipped
-    reason: str | None = None
-    tool: str | None = None
-    seconds: float = 0.0
-    report: dict[str, Any] | None = None
-    failed_stage: str | None = None
-    log: str | None = None
-    warnings: list[str] = field(default_factory=list)
+class SynthesisResult(BaseModel):
+    """What the synthesis stage did: ran (``ok``), ran and failed, or was skipped and why."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "tool": self.tool,
-            "seconds": round(self.seconds, 3),
-            "failed_stage": self.failed_stage,
-            "log": self.log,
-            "report": self.report,
-        }
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok", "failed", "skipped"]
+    reason: str | None = Field(default=None, description="why it was skipped, or how it failed")
+    tool: str | None = Field(default=None, description="the vendor program the backend needs")
+    seconds: float = 0.0
+    failed_stage: str | None = Field(default=None, description="the tool's stage that failed, from its log")
+    log: str | None = Field(default=None, description="path of the tool's output")
+    report: dict[str, Any] | None = Field(
+        default=None, description="the merged vendor report: fpga_flow.reports.BuildReport.to_dict()")
 
 
 def synthesis_tool(backend: str) -> SynthTool | None:
@@ -94,11 +88,11 @@ def skipped(backend: str, requested: bool) -> SynthesisResult | None:
     """Why synthesis will not run, or None if it will."""
     tool = synthesis_tool(backend)
     if tool is None:
-        return SynthesisResult("skipped", f"no synthesis driver for the {backend} backend")
+        return SynthesisResult(status="skipped", reason=f"no synthesis driver for the {backend} backend")
     if not requested:
-        return SynthesisResult("skipped", "not requested (--no-synth)", tool.executable)
+        return SynthesisResult(status="skipped", reason="not requested (--no-synth)", tool=tool.executable)
     if shutil.which(tool.executable) is None:
-        return SynthesisResult("skipped", f"{tool.executable} not found on PATH", tool.executable)
+        return SynthesisResult(status="skipped", reason=f"{tool.executable} not found on PATH", tool=tool.executable)
     return None
 
 
@@ -122,4 +116,5 @@ def run_synthesis(project_dir: str | Path, backend: str) -> SynthesisResult:
     if process.returncode != 0 or stage is not None:
         raise SynthesisFailed(stage or f"{tool.executable} exited with code {process.returncode}", log_path)
     record = reports.build_report(project_dir)
-    return SynthesisResult("ok", None, tool.executable, seconds, record.to_dict(), log=str(log_path))
+    return SynthesisResult(status="ok", tool=tool.executable, seconds=round(seconds, 3), report=record.to_dict(),
+                           log=str(log_path))

@@ -10,7 +10,7 @@ import defusedxml.ElementTree as ET
 import pytest
 
 from conftest import SHARED
-from fpga_flow.boards import BOARDS_DIR_ENV, get_board, load_boards
+from fpga_flow.boards import BOARDS_DIR_ENV, SHIPPED_BOARDS_DIR, get_board, load_boards
 from fpga_flow.errors import BoardConfigError
 
 REQUIRED = ("pynq-z2", "zcu102", "zcu104", "kv260", "ultra96-v2", "arty-a7-100t",
@@ -59,7 +59,7 @@ def test_totals_equal_every_shared_csynth_report_for_the_same_part():
 
 
 def test_a_user_board_folder_adds_and_overrides(tmp_path, monkeypatch):
-    text = (Path(__file__).resolve().parents[1] / "board_configs" / "pynq-z2.yaml").read_text()
+    text = (SHIPPED_BOARDS_DIR / "pynq-z2.yaml").read_text()
     (tmp_path / "mine.yaml").write_text(text.replace("name: pynq-z2", "name: my-board"))
     (tmp_path / "pynq.yaml").write_text(text.replace("clock_period_ns: 10.0", "clock_period_ns: 8.0"))
     assert get_board("my-board", tmp_path).part == "xc7z020clg400-1"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CNN_EPOCHS, run_cli
+from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
 
@@ -30,42 +31,40 @@ def test_build_exits_zero_and_prints_the_summary(cnn_build):
     assert not (out / "INCOMPLETE").exists()
 
 
-def test_summary_holds_the_required_fields(cnn_build):
+def test_the_written_summary_is_a_valid_current_summary(cnn_build):
     out, _ = cnn_build
-    summary = json.loads((out / "summary.json").read_text())
-    for key in ("model", "board", "part", "backend", "io_type", "strategy", "reuse_factor", "clock_period_ns",
-                "keras_accuracy", "csim_accuracy", "csim_agreement", "testbench_agreement", "max_abs_error",
-                "synthesis", "artifacts", "timings_s", "versions"):
-        assert key in summary, key
-    assert summary["part"] == "xc7z020clg400-1"
-    assert summary["clock_period_ns"] == 10.0
-    assert summary["versions"]["hls4ml"] == "1.3.0"
-    assert summary["versions"]["gxx"]
-    assert summary["synthesis"]["status"] == "skipped"
+    summary = read_summary(out)  # validates every section against RunSummary
+    assert summary.model_dump(mode="json") == json.loads((out / "summary.json").read_text())
+    assert summary.board.part == "xc7z020clg400-1"
+    assert summary.hls.clock_period_ns == 10.0
+    assert summary.toolchain.hls4ml == "1.3.0" and summary.toolchain.gxx
+    assert summary.synthesis.status == "skipped"
     for stage in ("load", "precision", "convert", "compile", "csim_bridge", "testbench"):
-        assert summary["timings_s"][stage] > 0
+        assert summary.timings_s[stage] > 0
+    # the chosen types are recorded once, as hls4ml wrote them into the project
+    assert summary.precision.layer_precisions == json.loads((out / "hls_project" / "bridge.json").read_text())["layer_precisions"]
 
 
 def test_both_csim_ways_agree_with_keras_after_closure(cnn_build):
     out, _ = cnn_build
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["csim_agreement"] >= 0.99
-    assert summary["testbench_agreement"] >= 0.99
-    closure = summary["precision_closure"]
-    assert closure["iterations"][0]["change"] == "hls4ml default configuration"
-    assert closure["calibration_size"] > 0 and summary["n_test"] > 0
-    assert summary["keras_accuracy"] > 0.9
+    summary = read_summary(out)
+    assert summary.fidelity.csim_agreement >= 0.99
+    assert summary.fidelity.testbench_agreement >= 0.99
+    closure = summary.precision.closure
+    assert closure.iterations[0].change == "hls4ml default configuration"
+    assert closure.calibration_size > 0 and summary.data.n_eval > 0
+    assert summary.fidelity.keras_accuracy > 0.9
 
 
 def test_testbench_results_are_read_back_from_its_log(cnn_build):
     from fpga_flow.csim import read_results
 
     out, _ = cnn_build
-    summary = json.loads((out / "summary.json").read_text())
-    results = read_results(Path(summary["artifacts"]["testbench_results"]), 10)
+    summary = read_summary(out)
+    results = read_results(Path(summary.artifacts["testbench_results"]), 10)
     tb_inputs = out / "hls_project" / "tb_data" / "tb_input_features.dat"
-    assert len(tb_inputs.read_text().splitlines()) == summary["n_test"] == len(results)
-    assert summary["testbench_vs_bridge_max_abs"] < 1e-3
+    assert len(tb_inputs.read_text().splitlines()) == summary.data.n_eval == len(results)
+    assert summary.fidelity.testbench_vs_bridge_max_abs < 1e-3
 
 
 def test_default_policy_is_recorded_without_closure(reports_root, tmp_path):
@@ -75,23 +74,35 @@ def test_default_policy_is_recorded_without_closure(reports_root, tmp_path):
                      "--min-agreement", "0.5")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
-    assert summary["precision_policy"] == "default"
-    assert summary["precision_closure"] is None
+    assert summary["precision"]["policy"] == "default"
+    assert summary["precision"]["closure"] is None
 
 
-def test_agreement_below_minimum_exits_one_with_a_complete_summary(reports_root, tmp_path):
+def test_agreement_below_minimum_exits_one_with_a_complete_summary(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    # The second class wins every sample by a bias of 1e-4, below the resolution of
+    # hls4ml's default type (ap_fixed<16,6>: 2^-10), which truncates it to 0: the
+    # C-simulation ties and picks the first class for every sample. Agreement is 0.
+    model = tf.keras.Sequential([tf.keras.layers.Input((4,), name="x"), tf.keras.layers.Dense(2, name="scores")])
+    model.set_weights([np.zeros((4, 2), np.float32), np.array([0.0, 1e-4], np.float32)])
+    model.save(tmp_path / "bias_below_lsb.h5")
     out = tmp_path / "strict"
-    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS), "--reports-dir",
-                     str(reports_root), "--out", str(out), "--precision-policy", "default", "--min-agreement", "1.01")
-    assert result.returncode == 2  # out of range is a user error
-    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS), "--reports-dir",
-                     str(reports_root), "--out", str(out), "--precision-policy", "default", "--min-agreement", "1.0",
-                     "--max-samples", "60", "--io-type", "io_stream")
-    summary = json.loads((out / "summary.json").read_text())
-    expected = 0 if summary["csim_agreement"] >= 1.0 and summary["testbench_agreement"] >= 1.0 else 1
-    assert result.returncode == expected
-    assert summary["status"] == ("passed" if expected == 0 else "check_failed")
-    assert summary["io_type"] == "io_stream"
+    common = ("build", str(tmp_path / "bias_below_lsb.h5"), "--board", "pynq-z2", "--precision-policy", "default",
+              "--max-samples", "40", "--reports-dir", str(tmp_path), "--out", str(out), "--no-cache")
+    result = run_cli(*common, "--min-agreement", "1.01")
+    assert result.returncode == 2 and "--min-agreement" in result.stderr  # out of range is a user error
+    assert not out.exists()
+    result = run_cli(*common, "--min-agreement", "0.99", "--io-type", "io_stream")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "check failed" in result.stdout and "Traceback" not in result.stderr
+    summary = read_summary(out)
+    assert not (out / "INCOMPLETE").exists()
+    assert summary.status == "check_failed"
+    assert summary.fidelity.csim_agreement == summary.fidelity.testbench_agreement == 0.0
+    assert not summary.checks.csim_agreement.passed and summary.checks.csim_agreement.threshold == 0.99
+    assert summary.hls.io_type == "io_stream"
 
 
 def test_a_relative_output_directory_works_from_any_folder(reports_root, tmp_path):
@@ -99,5 +110,5 @@ def test_a_relative_output_directory_works_from_any_folder(reports_root, tmp_pat
                      str(reports_root), "--out", "relative_run", "--precision-policy", "default",
                      "--max-samples", "40", "--min-agreement", "0", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((tmp_path / "relative_run" / "summary.json").read_text())
-    assert summary["testbench_agreement"] is not None
+    summary = read_summary(tmp_path / "relative_run")
+    assert summary.data.n_eval == 40 and Path(summary.artifacts["testbench_results"]).is_file()

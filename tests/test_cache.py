@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import run_cli
-from fpga_flow.cache import BuildCache, array_digest, model_digest, parse_size, precision_key, project_key
+from conftest import REPO, run_cli
+from fpga_flow.summary import RunSummary
+from fpga_flow.cache import (
+    BuildCache, array_digest, design_key, installed_source_digest, model_digest, parse_size, source_digest,
+)
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -44,25 +48,50 @@ def test_one_changed_weight_changes_the_model_fingerprint(keras_model):
     assert model_digest(same) != model_digest(keras_model)
 
 
-def test_each_input_of_a_key_changes_it():
-    board = {"name": "pynq-z2", "part": "xc7z020clg400-1", "clock_period_ns": 10.0}
-    settings = {"io_type": "io_parallel", "strategy": "Latency", "reuse_factor": 1}
-    config = {"Model": {"Precision": {"default": "ap_fixed<16,6>"}}}
-    base = project_key("m", board, settings, config)
-    assert project_key("m", dict(board), dict(settings), json.loads(json.dumps(config))) == base
-    assert project_key("m2", board, settings, config) != base
-    assert project_key("m", {**board, "clock_period_ns": 5.0}, settings, config) != base
-    assert project_key("m", board, {**settings, "reuse_factor": 2}, config) != base
-    assert project_key("m", board, settings, {"Model": {"Precision": {"default": "ap_fixed<18,6>"}}}) != base
+BOARD = {"name": "pynq-z2", "part": "xc7z020clg400-1", "clock_period_ns": 10.0}
+SETTINGS = {"io_type": "io_parallel", "strategy": "Latency", "reuse_factor": 1, "default_precision": "ap_fixed<16,6>"}
+TOOLCHAIN = {"hls4ml": "1.3.0", "gxx": "12.2.0", "compile_flags": ["-O1", "-fPIC"]}
 
+
+def test_each_input_of_a_key_changes_it():
     calibration = np.zeros((4, 6), dtype=np.float32)
     changed = calibration.copy()
     changed[3, 5] = 1e-6
     assert array_digest(calibration) != array_digest(changed)
-    closure = precision_key("m", board, settings, config, "closure", array_digest(calibration), 0.999)
-    assert precision_key("m", board, settings, config, "closure", array_digest(changed), 0.999) != closure
-    assert precision_key("m", board, settings, config, "closure", array_digest(calibration), 0.99) != closure
-    assert precision_key("m", board, settings, config, "auto", array_digest(calibration), None) != closure
+    inputs = dict(model_id="m", board=BOARD, settings=SETTINGS, policy="closure", calibration_id=array_digest(calibration),
+                  target_agreement=0.999, toolchain=TOOLCHAIN, source="s")
+    base = design_key(**inputs)
+    assert design_key(**json.loads(json.dumps(inputs))) == base
+    variants = {
+        "model_id": "m2", "board": {**BOARD, "clock_period_ns": 5.0}, "settings": {**SETTINGS, "reuse_factor": 2},
+        "policy": "auto", "calibration_id": array_digest(changed), "target_agreement": 0.99,
+        "toolchain": {**TOOLCHAIN, "gxx": "13.1.0"}, "source": "s2",
+    }
+    for name, value in variants.items():
+        assert design_key(**{**inputs, name: value}) != base, name
+
+
+def test_editing_any_file_of_a_copied_package_changes_the_key(tmp_path):
+    package = tmp_path / "fpga_flow"
+    shutil.copytree(REPO / "fpga_flow", package, ignore=shutil.ignore_patterns("__pycache__"))
+    def key() -> str:
+        return design_key("m", BOARD, SETTINGS, "default", None, None, TOOLCHAIN, source_digest(package))
+
+    assert source_digest(package) == installed_source_digest()  # builds key on this very package
+    before = key()
+    assert key() == before
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "build.cpython-311.pyc").write_bytes(b"bytecode follows the source")
+    assert key() == before
+    kernel = package / "attention" / "nnet_qmhsa.h"
+    kernel.write_text(kernel.read_text().replace("{", "{ ", 1))
+    after_kernel = key()
+    assert after_kernel != before
+    template = next((package / "templates").iterdir())
+    template.write_text(template.read_text() + " ")
+    assert key() != after_kernel
+    (package / "new_data.json").write_text("{}")
+    assert len({before, after_kernel, key()}) == 3
 
 
 def test_sizes_parse_and_nonsense_is_a_user_error():
@@ -215,33 +244,33 @@ def model_files(tmp_path_factory):
 
 @pytest.mark.slow
 def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_files, tmp_path):
-    from fpga_flow.build import BuildConfig, run_build
+    from fpga_flow.build import run_build
+    from fpga_flow.config import BuildConfig
 
-    def build(name: str, model: str = "model.h5", **options) -> dict:
+    def build(name: str, model: str = "model.h5", **options) -> RunSummary:
         config = BuildConfig(model=str(model_files / model), board="pynq-z2", test_data=model_files / "data.npz",
                              reports_dir=tmp_path, cache_dir=tmp_path / "cache", out=tmp_path / name,
                              min_agreement=0.0, **options)
         return run_build(config)
 
     cold = build("cold")
-    assert cold["cache"]["hit"] is False
-    assert {stage: s["hit"] for stage, s in cold["cache"]["stages"].items()} == \
-        {"precision": False, "convert": False, "compile": False}
+    assert cold.cache.hit is False
+    assert cold.cache.steps == ["precision", "convert", "compile", "estimate"]
+    assert {"precision", "compile"} <= set(cold.timings_s)
     warm = build("warm")
-    assert warm["cache"]["hit"] is True and warm["cache"]["key"] == cold["cache"]["key"]
-    assert all(stage["hit"] for stage in warm["cache"]["stages"].values())
-    for figure in ("precision_closure", "layer_precisions", "csim_agreement", "testbench_agreement",
-                   "max_abs_error", "estimate", "overflow", "compile_flags"):
-        assert warm[figure] == cold[figure], figure
-    assert warm["precision_closure"]["iterations"]  # the closure record came back whole
+    assert warm.cache.hit is True and warm.cache.key == cold.cache.key
+    assert not {"precision", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
+    assert warm.precision == cold.precision and warm.precision.closure.iterations  # the closure record, whole
+    for section in ("fidelity", "checks", "estimate", "toolchain"):
+        assert getattr(warm, section) == getattr(cold, section), section
     warm_dir = tmp_path / "warm" / "hls_project"
     assert (warm_dir / "bridge.json").is_file() and (warm_dir / "tb_data" / "csim_results.log").is_file()
-    assert Path(warm["artifacts"]["csim_library"]).parent == warm_dir / "build"
+    assert Path(warm.artifacts["csim_library"]).parent == warm_dir / "build"
+    assert (tmp_path / "warm" / "hls_config.json").read_text() == (tmp_path / "cold" / "hls_config.json").read_text()
 
-    assert build("same", "same.h5")["cache"]["hit"] is True
+    assert build("same", "same.h5").cache.hit is True
     changed = build("changed", "changed.h5")
-    assert changed["cache"]["inputs"]["model"] != cold["cache"]["inputs"]["model"]
-    assert not changed["cache"]["stages"]["precision"]["hit"] and not changed["cache"]["stages"]["convert"]["hit"]
+    assert changed.cache.model_digest != cold.cache.model_digest and not changed.cache.hit
     weights = "hls_project/firmware/weights/w2.txt"
     assert (tmp_path / "changed" / weights).read_text() != (tmp_path / "cold" / weights).read_text()
 
@@ -250,8 +279,7 @@ def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_f
                             "--reports-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
                             "--out", str(tmp_path / "rf3"), "--json")
     assert other_setting.returncode == 0, other_setting.stderr[-2000:]
-    stages = json.loads(other_setting.stdout)["cache"]["stages"]
-    assert not stages["precision"]["hit"] and not stages["convert"]["hit"] and not stages["compile"]["hit"]
+    assert json.loads(other_setting.stdout)["cache"]["hit"] is False
 
 
 @pytest.mark.slow
@@ -261,6 +289,6 @@ def test_no_cache_builds_without_touching_a_cache(model_files, tmp_path):
                      "--reports-dir", str(tmp_path), "--no-cache", "--out", str(tmp_path / "run"), "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
-    assert summary["cache"] is None
+    assert summary["cache"] is None and "build_cache" not in summary["timings_s"]
     assert not (tmp_path / "cache").exists()
     assert Path(summary["artifacts"]["csim_library"]).parent == tmp_path / "run" / "hls_project" / "build"

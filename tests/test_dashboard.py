@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fpga_flow.dashboard import collect_runs, render, weight_bits, write_dashboard, write_run_page
+from fpga_flow.summary import RunSummary, read_summary
 
 RUNS = Path(__file__).resolve().parent / "data" / "runs"
 VENDOR_RUNS = {"cnn_digits_zcu104_rf1_vendor", "nautilus_mlp_alveo-u250_vendor"}
@@ -64,12 +65,12 @@ def text(element: dict) -> str:
     return " ".join(element["text"].split())
 
 
-def load(name: str) -> dict:
-    return json.loads((RUNS / name / "summary.json").read_text())
+def load(name: str) -> RunSummary:
+    return read_summary(RUNS / name)
 
 
 @pytest.fixture(scope="module")
-def all_runs() -> list[dict]:
+def all_runs() -> list[RunSummary]:
     summaries, warnings = collect_runs([RUNS])
     assert warnings == []
     return summaries
@@ -94,7 +95,7 @@ def run_section(page: Dom, run_id: str) -> dict:
 
 
 def test_collect_walks_trees_and_reads_every_finished_run(all_runs):
-    assert sorted(s["run_id"] for s in all_runs) == sorted(p.name for p in RUNS.iterdir() if p.is_dir())
+    assert sorted(s.run_id for s in all_runs) == sorted(p.name for p in RUNS.iterdir() if p.is_dir())
 
 
 def test_collect_skips_what_is_not_a_finished_run_and_names_it(tmp_path):
@@ -108,19 +109,22 @@ def test_collect_skips_what_is_not_a_finished_run_and_names_it(tmp_path):
     (tree / "runs" / "garbled" / "summary.json").write_text('{"run_id": "x", ')
     (tree / "runs" / "foreign").mkdir()
     (tree / "runs" / "foreign" / "summary.json").write_text('["not", "a", "summary"]')
+    (tree / "runs" / "future").mkdir()
+    (tree / "runs" / "future" / "summary.json").write_text('{"schema_version": 99, "run_id": "x"}')
     (tree / "zoo" / "cnn_digits").mkdir(parents=True)  # exports, not runs: passed over silently
     given_empty = tmp_path / "given_without_summary"
     given_empty.mkdir()
     summaries, warnings = collect_runs([tree, given_empty, tmp_path / "missing", tree / "runs" / "good" / "summary.json"])
-    assert [s["run_id"] for s in summaries] == ["cnn_digits_pynq-z2_rf1"]
+    assert [s.run_id for s in summaries] == ["cnn_digits_pynq-z2_rf1"]
     by_path = {w.split(": ")[0]: w for w in warnings}
     assert "incomplete run (stage: compile)" in by_path[str(tree / "runs" / "crashed")]
     assert "no summary.json" in by_path[str(tree / "runs" / "no_summary")]
-    assert "unreadable summary.json" in by_path[str(tree / "runs" / "garbled")]
-    assert "not a run summary" in by_path[str(tree / "runs" / "foreign")]
+    assert "is unreadable" in by_path[str(tree / "runs" / "garbled")]
+    assert "not an fpga-flow run summary" in by_path[str(tree / "runs" / "foreign")]
+    assert "schema version 99" in by_path[str(tree / "runs" / "future")]
     assert "no run directory" in by_path[str(given_empty)]
     assert "no such run directory" in by_path[str(tmp_path / "missing")]
-    assert len(warnings) == 6
+    assert len(warnings) == 7
 
 
 # --------------------------------------------------------------------------- runs table and run sections
@@ -128,11 +132,11 @@ def test_collect_skips_what_is_not_a_finished_run_and_names_it(tmp_path):
 
 def test_every_run_has_a_row_and_a_section(page, all_runs):
     for summary in all_runs:
-        row = run_row(page, summary["run_id"])
-        assert row["attrs"]["data-model"] == summary["model"]
-        assert row["attrs"]["data-board"] == summary["board"]
-        section = run_section(page, summary["run_id"])
-        assert summary["model"] in text(page.one("h2", within=section))
+        row = run_row(page, summary.run_id)
+        assert row["attrs"]["data-model"] == summary.model.name
+        assert row["attrs"]["data-board"] == summary.board.name
+        section = run_section(page, summary.run_id)
+        assert summary.model.name in text(page.one("h2", within=section))
 
 
 def test_agreement_and_accuracy_figures(page):
@@ -143,7 +147,7 @@ def test_agreement_and_accuracy_figures(page):
     assert text(page.one(within=row, data_metric="csim_accuracy")) == "96.00%"
     section = run_section(page, "cnn_digits_pynq-z2_rf4_default")
     assert text(page.one(within=section, data_metric="csim_agreement")) == "95.11%"
-    assert text(page.one(within=section, data_metric="testbench_agreement")) == "not run"
+    assert text(page.one(within=section, data_metric="testbench_agreement")) == "95.11%"
     assert text(page.one(within=run_row(page, "nautilus_mlp_alveo-u250_vendor"), data_metric="keras_accuracy")) == "n/a"
 
 
@@ -162,7 +166,7 @@ def test_resource_bars_against_the_board_with_the_full_line(page):
 
 def test_a_design_over_capacity_is_marked(tmp_path):
     summary = load("cnn_digits_pynq-z2_rf1")
-    summary["estimate"]["resources"]["LUT"] = 66993
+    summary.estimate.resources["LUT"] = 66993
     dom = Dom(render([summary], "over"))
     lut = dom.one("g", data_metric="resource", data_resource="LUT")
     assert lut["attrs"]["data-pct"] == "125.93"
@@ -172,9 +176,9 @@ def test_a_design_over_capacity_is_marked(tmp_path):
 
 def test_figures_say_whether_they_come_from_a_vendor_report_or_the_estimate(page, all_runs):
     for summary in all_runs:
-        section = run_section(page, summary["run_id"])
+        section = run_section(page, summary.run_id)
         tag = page.one("span", within=section, data_metric="figures_source")
-        expected = "vendor report" if summary["run_id"] in VENDOR_RUNS else "estimate"
+        expected = "vendor report" if summary.run_id in VENDOR_RUNS else "estimate"
         assert tag["attrs"]["data-value"] == expected
         assert text(tag) == expected.upper()
     vendor = run_section(page, "cnn_digits_zcu104_rf1_vendor")
@@ -271,7 +275,7 @@ def test_filters_list_every_model_and_board(page):
 
 
 def test_a_page_without_vendor_reports(all_runs):
-    estimates = [s for s in all_runs if s["run_id"] not in VENDOR_RUNS]
+    estimates = [s for s in all_runs if s.run_id not in VENDOR_RUNS]
     dom = Dom(render(estimates, "estimates only"))
     sources = {e["attrs"]["data-value"] for e in dom.find("span", data_metric="figures_source")}
     assert sources == {"estimate"}
@@ -280,7 +284,7 @@ def test_a_page_without_vendor_reports(all_runs):
 
 
 def test_a_page_with_only_vendor_reports(all_runs):
-    vendor = [s for s in all_runs if s["run_id"] in VENDOR_RUNS]
+    vendor = [s for s in all_runs if s.run_id in VENDOR_RUNS]
     dom = Dom(render(vendor, "vendor only"))
     assert {e["attrs"]["data-value"] for e in dom.find("span", data_metric="figures_source")} == {"vendor report"}
     assert len(dom.find("table", data_metric="estimate_vs_vendor")) == 2
@@ -307,6 +311,20 @@ def test_the_run_page_is_written_beside_the_summary(tmp_path):
     assert dom.one("td", data_metric="csim_agreement")["attrs"]["data-value"] == "0.9978"
 
 
+def test_a_configuration_the_closure_rejected_is_named_with_its_reason(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(RUNS / "cnn_digits_pynq-z2_rf1", run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["precision"]["closure"]["rejected_changes"] = [
+        {"layer": None, "change": "inferred precisions", "reason": "g++ failed to compile the firmware"}]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    note = Dom(write_run_page(run_dir).read_text()).one(data_metric="closure_rejected")
+    assert note["attrs"]["data-value"] == "1"
+    assert "inferred precisions: g++ failed to compile the firmware" in text(note)
+    plain = Dom(write_run_page(shutil.copytree(RUNS / "cnn_digits_pynq-z2_rf1", tmp_path / "plain")).read_text())
+    assert not plain.find(data_metric="closure_rejected")
+
+
 def test_the_page_needs_no_network(page, all_runs, tmp_path):
     html = write_dashboard(all_runs, tmp_path).read_text()
     csp = page.one("meta", http_equiv="Content-Security-Policy")["attrs"]["content"]
@@ -319,17 +337,20 @@ def test_the_page_needs_no_network(page, all_runs, tmp_path):
     assert "@import" not in html and "url(" not in html
 
 
-def test_weight_bits_read_from_either_summary_shape():
-    assert weight_bits(load("cnn_digits_pynq-z2_rf1")) == 8  # precision_closure.precisions
-    assert weight_bits(load("nautilus_mlp_alveo-u250_vendor")) == 8  # layer_precisions
+def test_weight_bits_are_the_widest_chosen_weight_type():
+    assert weight_bits(load("cnn_digits_pynq-z2_rf1")) == 8
+    assert weight_bits(load("cnn_digits_pynq-z2_rf2")) == 6
     assert weight_bits(load("cnn_digits_pynq-z2_rf4_default")) == 16
-    assert weight_bits({"layer_precisions": {"d": {"weight": "ac_fixed<12,4,true>"}}}) == 12
-    assert weight_bits({}) is None
+    summary = load("nautilus_mlp_alveo-u250_vendor")
+    summary.precision.layer_precisions = {"d": {"weight": "ac_fixed<12,4,true>", "result": "ac_fixed<30,10,true>"}}
+    assert weight_bits(summary) == 12
+    summary.precision.layer_precisions = {"relu": {"result": "ap_ufixed<8,3>"}}
+    assert weight_bits(summary) is None
 
 
 def test_a_report_without_resource_figures_leaves_the_estimate_in_charge():
     summary = load("cnn_digits_zcu104_rf1_vendor")
-    report = summary["synthesis"]["report"]
+    report = summary.synthesis.report
     report["resources"] = {key: None for key in report["resources"]}
     dom = Dom(render([summary], "empty report"))
     assert {e["attrs"]["data-value"] for e in dom.find("span", data_metric="figures_source")} == {"estimate"}
@@ -338,7 +359,7 @@ def test_a_report_without_resource_figures_leaves_the_estimate_in_charge():
 
 def test_vendor_figures_fill_unknown_capacity_from_the_board_and_say_why_latency_is_unknown():
     summary = load("cnn_digits_zcu104_rf1_vendor")
-    report = summary["synthesis"]["report"]
+    report = summary.synthesis.report
     report["available"] = {key: None for key in report["available"]}
     report["latency_cycles"] = {"best": None, "avg": None, "worst": None}
     report["latency_ns"] = {"best": None, "avg": None, "worst": None}

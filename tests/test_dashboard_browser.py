@@ -98,7 +98,7 @@ def test_agreement_and_resource_figures_read_from_the_dom(browser, dashboard_pag
     open_page(browser, dashboard_page)
     assert metric(browser, "cnn_digits_pynq-z2_rf1", "csim_agreement").text == "99.78%"
     assert metric(browser, "cnn_digits_pynq-z2_rf1", "testbench_agreement").text == "99.78%"
-    assert metric(browser, "cnn_digits_pynq-z2_rf4_default", "testbench_agreement").text == "not run"
+    assert metric(browser, "cnn_digits_pynq-z2_rf4_default", "testbench_agreement").text == "95.11%"
     assert metric(browser, "cnn_digits_zcu104_rf1_vendor", "figures_source").text == "VENDOR"
     lut = browser.find_element(
         By.CSS_SELECTOR, 'section[data-run-id="cnn_digits_pynq-z2_rf1"] g[data-metric="resource"][data-resource="LUT"]')

@@ -4,13 +4,13 @@ database."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
 
 from conftest import run_cli
 from fpga_flow.history import DB_ENV, RunHistory
+from fpga_flow.summary import read_summary
 
 RUNS = Path(__file__).resolve().parent / "data" / "runs"
 
@@ -43,7 +43,7 @@ def test_runs_from_the_history_with_db_or_the_environment(tmp_path):
     db = tmp_path / "history.db"
     history = RunHistory(db)
     for path in sorted(RUNS.glob("*/summary.json")):
-        history.record_run(json.loads(path.read_text()))
+        history.record_run(read_summary(path))
     history.record_report({"tool": "vitis_hls", "resources": {"LUT": 1}}, tmp_path / "r.xml")
     result = run_cli("dashboard", "--db", str(db), "--out", str(tmp_path / "a"))
     assert result.returncode == 0, result.stderr
@@ -55,9 +55,8 @@ def test_runs_from_the_history_with_db_or_the_environment(tmp_path):
 
 def test_run_dirs_and_db_together_show_each_run_once(tmp_path):
     db = tmp_path / "history.db"
-    RunHistory(db).record_run({**json.loads((RUNS / "cnn_digits_pynq-z2_rf1" / "summary.json").read_text()),
-                               "run_id": "only-in-history"})
-    RunHistory(db).record_run(json.loads((RUNS / "cnn_digits_pynq-z2_rf2" / "summary.json").read_text()))
+    RunHistory(db).record_run(read_summary(RUNS / "cnn_digits_pynq-z2_rf1").model_copy(update={"run_id": "only-in-history"}))
+    RunHistory(db).record_run(read_summary(RUNS / "cnn_digits_pynq-z2_rf2"))
     result = run_cli("dashboard", str(RUNS / "cnn_digits_pynq-z2_rf2"), "--db", str(db), "--out", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "o" / "index.html").read_text()

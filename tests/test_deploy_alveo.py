@@ -21,6 +21,7 @@ import pytest
 from conftest import run_cli
 from fpga_flow.deploy import standin
 from fpga_flow.deploy.board import driver
+from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
 
@@ -73,20 +74,20 @@ def test_a_failed_vivado_run_exits_1_naming_its_stage(deployed):
 
 def test_the_bundle_targets_the_alveo_kernel_with_the_runs_arithmetic(gru_run, deployed):
     bundle, _ = deployed
-    summary = json.loads((gru_run / "summary.json").read_text())
+    summary = read_summary(gru_run)
     manifest = driver.read_manifest(bundle)
     assert (manifest.kind, manifest.accelerator_board, manifest.overlay) == ("alveo", "alveo-u250", "overlay/myproject_kernel.xclbin")
-    assert manifest.input.model_type.cpp() == summary["layer_precisions"]["sequence"]["result"]
+    assert manifest.input.model_type.cpp() == summary.precision.layer_precisions["sequence"]["result"]
     assert manifest.input.model_type.signed and manifest.input.model_type.width not in (8, 16, 32)
     assert manifest.input.word_type.width == manifest.output.word_type.width == 32
     assert manifest.provenance.run_backend == "Vitis"
-    assert manifest.provenance.csim_values_matched == summary["n_test"] * 10
+    assert manifest.provenance.csim_values_matched == summary.data.n_eval * 10
     assert (bundle / "hls_project" / "src" / "krnl_rtl_int.sv").is_file()
 
 
 def test_check_on_board_simulate_agrees_word_for_word(gru_run, deployed):
     bundle, _ = deployed
-    n_test = json.loads((gru_run / "summary.json").read_text())["n_test"]
+    n_test = read_summary(gru_run).data.n_eval
     result = subprocess.run([sys.executable, "check_on_board.py", "--simulate", "--batch-size", "64"], cwd=bundle,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 from conftest import CNN_EPOCHS, run_cli
 from fpga_flow.deploy import standin
 from fpga_flow.deploy.board import driver
+from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
 
@@ -73,15 +74,15 @@ def test_deploy_writes_a_complete_bundle(bundle):
 
 
 def test_word_types_are_the_types_the_run_recorded(cnn_run, bundle):
-    summary = json.loads((cnn_run / "summary.json").read_text())
+    summary = read_summary(cnn_run)
     manifest = driver.read_manifest(bundle)
-    precisions = summary["layer_precisions"]
+    precisions = summary.precision.layer_precisions
     assert manifest.input.model_type.cpp() == precisions["image"]["result"]
     assert manifest.output.model_type.cpp() == precisions["softmax"]["result"]
     assert (manifest.input.values_per_sample, manifest.output.values_per_sample) == (64, 10)
     assert manifest.input.word_type.width == manifest.output.word_type.width == 32
     assert manifest.provenance.firmware_identical_to_run
-    assert manifest.provenance.csim_values_matched == summary["n_test"] * 10
+    assert manifest.provenance.csim_values_matched == summary.data.n_eval * 10
 
 
 def test_expected_words_are_the_runs_csimulation(cnn_run, bundle):
@@ -89,18 +90,18 @@ def test_expected_words_are_the_runs_csimulation(cnn_run, bundle):
     compiled C-simulation library (through its float AXI wrapper, hence float32)."""
     from fpga_flow.csim import Bridge
 
-    summary = json.loads((cnn_run / "summary.json").read_text())
+    summary = read_summary(cnn_run)
     manifest = driver.read_manifest(bundle)
     X = np.load(bundle / driver.INPUTS_FILE)
     tb_inputs = np.loadtxt(cnn_run / "hls_project" / "tb_data" / "tb_input_features.dat", dtype=np.float32)
-    assert X.shape == (summary["n_test"], 8, 8, 1) and np.array_equal(X.reshape(len(X), -1), tb_inputs)
-    run_bridge = Bridge(summary["artifacts"]["csim_library"], json.loads((cnn_run / "hls_project" / "bridge.json").read_text()))
+    assert X.shape == (summary.data.n_eval, 8, 8, 1) and np.array_equal(X.reshape(len(X), -1), tb_inputs)
+    run_bridge = Bridge(summary.artifacts["csim_library"], json.loads((cnn_run / "hls_project" / "bridge.json").read_text()))
     expected = driver.unpack(np.load(bundle / driver.EXPECTED_WORDS_FILE), manifest.output)
     assert expected.astype(np.float32).tolist() == run_bridge.predict(X).tolist()
 
 
 def test_check_on_board_simulate_agrees_word_for_word(cnn_run, bundle):
-    n_test = json.loads((cnn_run / "summary.json").read_text())["n_test"]
+    n_test = read_summary(cnn_run).data.n_eval
     result = check_on_board(bundle, "--simulate")
     assert result.returncode == 0, result.stdout + result.stderr
     found = results(bundle)
@@ -226,16 +227,19 @@ def test_bitstream_without_vivado_is_refused_before_any_work(cnn_run, tmp_path):
 
 
 def copy_of_run(cnn_run: Path, folder: Path, **changes) -> Path:
-    """The run's record files with some summary fields changed."""
+    """The run's record files with some summary fields changed (``board={"name": ...}``
+    updates the board section)."""
     folder.mkdir()
     summary = json.loads((cnn_run / "summary.json").read_text())
-    (folder / "summary.json").write_text(json.dumps({**summary, **changes}))
+    for key, value in changes.items():
+        summary[key] = {**summary[key], **value} if isinstance(value, dict) else value
+    (folder / "summary.json").write_text(json.dumps(summary))
     shutil.copy2(cnn_run / "hls_config.json", folder / "hls_config.json")
     return folder
 
 
 def test_a_board_without_an_accelerator_design_is_refused(cnn_run, tmp_path):
-    run = copy_of_run(cnn_run, tmp_path / "zcu104_run", board="zcu104", backend="Vivado")
+    run = copy_of_run(cnn_run, tmp_path / "zcu104_run", board={"name": "zcu104", "backend": "Vivado"})
     assert_one_line_error(run_cli("deploy", str(run)), 2, "board zcu104", "pynq-z2", "zcu102", "alveo-u250")
 
 

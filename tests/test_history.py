@@ -11,16 +11,22 @@ from pathlib import Path
 import pytest
 
 from fpga_flow.errors import UserInputError
-from fpga_flow.history import (
-    DB_ENV, ESTIMATE, MIGRATIONS, SCHEMA_VERSION, VENDOR, RunHistory, default_db_path, hardware_figures,
-)
+from fpga_flow.history import DB_ENV, ESTIMATE, MIGRATIONS, SCHEMA_VERSION, VENDOR, RunHistory, default_db_path, figures_of
+from fpga_flow.summary import RunSummary, read_summary
 
-RUNS = Path(__file__).resolve().parent / "data" / "runs"
+DATA = Path(__file__).resolve().parent / "data"
+RUNS = DATA / "runs"
 FIXTURES = sorted(RUNS.glob("*/summary.json"))
+# A summary.json as fpga-flow 0.1.0 wrote it (schema version 1), from a real build.
+V1_SUMMARY = DATA / "summary_v1" / "tiny_mlp_closure" / "summary.json"
 
 
-def load(name: str) -> dict:
-    return json.loads((RUNS / name / "summary.json").read_text())
+def load(name: str) -> RunSummary:
+    return read_summary(RUNS / name)
+
+
+def renamed(summary: RunSummary, run_id: str) -> RunSummary:
+    return summary.model_copy(update={"run_id": run_id})
 
 
 @pytest.fixture
@@ -31,18 +37,19 @@ def history(tmp_path) -> RunHistory:
 def test_every_fixture_run_is_recorded_and_read_back_whole(history):
     assert len(FIXTURES) >= 5
     for path in FIXTURES:
-        history.record_run(json.loads(path.read_text()))
+        history.record_run(read_summary(path))
     records = history.runs()
     assert len(records) == len(FIXTURES)
     for path in FIXTURES:
-        summary = json.loads(path.read_text())
-        record = history.get(summary["run_id"])
-        assert record["summary"] == summary
+        written = json.loads(path.read_text())
+        record = history.get(written["run_id"])
+        assert record["summary"] == written
         assert record["kind"] == "build"
-        assert record["config"] == summary["config"]
-        assert record["artifacts"] == summary["artifacts"]
-        assert record["csim_agreement"] == summary["csim_agreement"]
+        assert record["config"] == written["config"]
+        assert record["artifacts"] == written["artifacts"]
+        assert record["csim_agreement"] == written["fidelity"]["csim_agreement"]
         assert record["recorded_utc"]
+    assert history.summaries() == [read_summary(path) for path in FIXTURES]
 
 
 def test_figure_columns_come_from_the_vendor_report_when_there_is_one(history):
@@ -60,9 +67,8 @@ def test_figure_columns_come_from_the_vendor_report_when_there_is_one(history):
 
 def test_runs_filter_by_model_board_and_kind(history):
     for path in FIXTURES:
-        history.record_run(json.loads(path.read_text()))
-    sweep = {**load("cnn_digits_pynq-z2_rf2"), "run_id": "sweep-rf2"}
-    history.record_run(sweep, kind="sweep_point")
+        history.record_run(read_summary(path))
+    history.record_run(renamed(load("cnn_digits_pynq-z2_rf2"), "sweep-rf2"), kind="sweep_point")
     assert {r["run_id"] for r in history.runs(model="cnn_digits", board="pynq-z2")} == {
         "cnn_digits_pynq-z2_rf1", "cnn_digits_pynq-z2_rf2", "cnn_digits_pynq-z2_rf4_default", "sweep-rf2"}
     assert [r["run_id"] for r in history.runs(board="alveo-u250")] == ["nautilus_mlp_alveo-u250_vendor"]
@@ -73,12 +79,12 @@ def test_runs_filter_by_model_board_and_kind(history):
 def test_recording_a_run_again_replaces_it(history):
     summary = load("cnn_digits_pynq-z2_rf1")
     history.record_run(summary)
-    history.record_run({**summary, "status": "check_failed"})
+    history.record_run(summary.model_copy(update={"status": "check_failed"}))
     assert [r["status"] for r in history.runs()] == ["check_failed"]
 
 
 def test_parsed_reports_are_recorded_once_per_report_and_source(history, tmp_path):
-    report = load("nautilus_mlp_alveo-u250_vendor")["synthesis"]["report"]
+    report = load("nautilus_mlp_alveo-u250_vendor").synthesis.report
     source = tmp_path / "myproject_csynth.xml"
     first = history.record_report(report, source)
     again = history.record_report(report, source)
@@ -91,14 +97,12 @@ def test_parsed_reports_are_recorded_once_per_report_and_source(history, tmp_pat
     assert (record["lut"], record["dsp"], record["part"], record["figures_source"]) == (116694, 2557, "xcu250-figd2104-2L-e", VENDOR)
     assert record["source_path"] == str(source.resolve())
     assert record["summary"] == {"source_path": str(source.resolve()), "report": report}
-    assert [s["run_id"] for s in history.summaries()] == ["cnn_digits_pynq-z2_rf1"]
+    assert [s.run_id for s in history.summaries()] == ["cnn_digits_pynq-z2_rf1"]
 
 
 def test_bad_records_and_unknown_ids_are_user_errors(history):
     with pytest.raises(UserInputError, match="unknown run kind 'report'"):
         history.record_run(load("cnn_digits_pynq-z2_rf1"), kind="report")
-    with pytest.raises(UserInputError, match="without board"):
-        history.record_run({"run_id": "x", "model": "m"})
     with pytest.raises(UserInputError, match="no run 'missing'"):
         history.get("missing")
 
@@ -112,7 +116,7 @@ def test_default_path_is_under_reports_unless_the_environment_says_otherwise(mon
 
 
 def test_hardware_figures_without_estimate_or_report_say_so():
-    figures = hardware_figures({"run_id": "r", "clock_period_ns": 5.0, "board_resources": {"LUT": 100}})
+    figures = figures_of({"tool": "vitis_hls", "resources": {"LUT": None}}, None, {"LUT": 100}, 5.0)
     assert figures.source == "none"
     assert figures.latency_cycles is None and figures.utilization_pct("LUT") is None
 
@@ -129,7 +133,7 @@ def test_a_new_file_has_the_current_schema_and_its_migration_log(history):
 
 def test_a_version_1_file_is_migrated_with_its_rows_kept(tmp_path):
     path = tmp_path / "v1.db"
-    summary = load("cnn_digits_zcu104_rf1_vendor")
+    summary = json.loads(V1_SUMMARY.read_text())  # as fpga-flow 0.1.0 wrote it into its history
     with sqlite3.connect(path) as db:  # what version 1 of fpga-flow wrote
         MIGRATIONS[0].apply(db)
         db.execute("INSERT INTO runs (run_id, kind, recorded_utc, model, board, status, summary_json) VALUES (?,?,?,?,?,?,?)",
@@ -140,10 +144,13 @@ def test_a_version_1_file_is_migrated_with_its_rows_kept(tmp_path):
     assert history.schema_version == SCHEMA_VERSION
     record = history.get(summary["run_id"])
     assert record["summary"] == summary
-    assert (record["lut"], record["figures_source"], record["reuse_factor"]) == (14873, VENDOR, 1)
+    # The migration filled the figure columns through the summary upgrade.
+    assert (record["lut"], record["dsp"], record["figures_source"], record["reuse_factor"]) == (1128, 72, ESTIMATE, 1)
+    assert (record["precision_policy"], record["part"]) == ("closure", "xc7z020clg400-1")
     assert [m["version"] for m in history.migrations()] == [m.version for m in MIGRATIONS if m.version > 1]
     history.record_run(load("cnn_digits_pynq-z2_rf1"))
     assert len(history.runs()) == 2
+    assert [s.fidelity.csim_agreement for s in history.summaries()] == [1.0, 0.9978]
 
 
 def test_a_file_from_a_newer_fpga_flow_is_refused_untouched(tmp_path):
@@ -179,8 +186,9 @@ def test_a_file_that_is_not_sqlite_is_refused_and_kept(tmp_path):
 def test_a_corrupted_history_is_refused_and_kept(tmp_path):
     path = tmp_path / "fpga_flow.db"
     history = RunHistory(path)
+    summary = load("cnn_digits_pynq-z2_rf1")
     for i in range(300):
-        history.record_run({**load("cnn_digits_pynq-z2_rf1"), "run_id": f"run-{i}"})
+        history.record_run(renamed(summary, f"run-{i}"))
     with sqlite3.connect(path) as db:  # fold the WAL into the file so the damage below hits live pages
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.execute("PRAGMA journal_mode = DELETE")
@@ -214,11 +222,11 @@ ROWS_PER_WRITER = 150
 
 
 def _write_many(path: str, writer: int, start: multiprocessing.Barrier) -> None:
-    summary = json.loads((RUNS / "cnn_digits_pynq-z2_rf1" / "summary.json").read_text())
+    summary = load("cnn_digits_pynq-z2_rf1")
     start.wait()  # both writers open the (not yet existing) file and write at the same moment
     history = RunHistory(path)
     for i in range(ROWS_PER_WRITER):
-        history.record_run({**summary, "run_id": f"writer{writer}-{i}"}, kind="sweep_point")
+        history.record_run(renamed(summary, f"writer{writer}-{i}"), kind="sweep_point")
         if i % 10 == 0:
             history.record_report({"tool": "vitis_hls", "resources": {"LUT": i}}, f"/reports/w{writer}/{i}.xml")
 

@@ -33,8 +33,8 @@ def test_fixed_type_round_trip_and_range():
 def test_overflow_report_counts_values_outside_the_type():
     values = {"dense": np.array([-40.0, -32.0, 0.0, 31.9, 32.0, 100.0])}
     report = overflow_report(values, {"dense": {"result": "ap_fixed<16,6>"}})
-    assert report["dense"]["overflowed"] == 3  # -40, 32.0 and 100 fall outside [-32, 32)
-    assert report["dense"]["values"] == 6
+    assert report["dense"].overflowed == 3  # -40, 32.0 and 100 fall outside [-32, 32)
+    assert report["dense"].values == 6
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,9 @@ def test_closure_lifts_a_model_the_default_config_breaks(three_layer, tmp_path):
     # The figure that counts is on data the loop never saw.
     evaluation = compare(model.predict(X_eval, verbose=0), realize(result.hls_config).predict(X_eval))
     assert evaluation.agreement >= 0.99
-    record = result.to_dict()
-    assert record["layer_error_before"] and record["layer_error_after"]
-    assert record["iterations"][-1]["agreement"] == result.steps[-1].agreement
+    record = result.to_record()
+    assert record.layer_error_before and record.layer_error_after
+    assert record.iterations[-1].agreement == result.steps[-1].agreement
 
 
 def test_reference_outputs_split_fused_activations_like_hls4ml(three_layer):
@@ -110,9 +110,9 @@ def test_inference_keeps_quantizer_weights_exact_and_sizes_the_input(tmp_path):
 
 @pytest.mark.slow
 def test_overflow_is_reported_for_inputs_outside_the_default_type(tmp_path):
-    import json
-
-    from fpga_flow.build import BuildConfig, run_build
+    from fpga_flow.build import run_build
+    from fpga_flow.config import BuildConfig
+    from fpga_flow.summary import read_summary
 
     folder = SHARED / "peer_models" / "KERAS_3layer"
     X = (np.random.default_rng(2).standard_normal((40, 16)) * 40).astype(np.float32)
@@ -123,5 +123,5 @@ def test_overflow_is_reported_for_inputs_outside_the_default_type(tmp_path):
         min_agreement=0.0))
     expected = int(np.count_nonzero(np.abs(X[20:]) >= 32))  # the evaluation half, against ap_fixed<16,6>
     assert expected > 0
-    assert summary["overflow"]["input_1"]["overflowed"] == expected
-    assert json.loads((tmp_path / "run" / "summary.json").read_text())["overflow"]["input_1"]["overflowed"] == expected
+    assert summary.precision.overflow["input_1"].overflowed == expected
+    assert read_summary(tmp_path / "run").precision.overflow["input_1"].overflowed == expected

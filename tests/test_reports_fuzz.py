@@ -62,11 +62,13 @@ PARSERS: dict[str, tuple[Callable[[Path, Any], ParsedReport], tuple[str, ...]]] 
     "intel_quartus_js": (intel.parse_intel_quartus_js, ("intel_hls/boostedx_vexriscv_hls4ml/quartus_data.js",)),
     "compile_info": (intel.parse_compile_info, (
         "intel_hls/boostedx_vexriscv_hls4ml/info.json", "oneapi/arusi_oneapi_graph/fpga_report.prj/info.json")),
-    "oneapi_summary_json": (intel.parse_oneapi_summary_json, ("oneapi/arusi_oneapi_graph/fpga_report.prj/summary.json",)),
+    "summary_json": (intel.parse_summary_json, ("oneapi/arusi_oneapi_graph/fpga_report.prj/summary.json",
+                                                "intel_hls/boostedx_vexriscv_hls4ml/summary.json")),
     "oneapi_summary_ndjson": (intel.parse_oneapi_summary_ndjson, ("oneapi/hls4ml_test_fixtures/summary.ndjson",)),
     "oneapi_loop_attr": (intel.parse_oneapi_loop_attr, ("oneapi/hls4ml_test_fixtures/loop_attr.ndjson",)),
     "oneapi_quartus": (intel.parse_oneapi_quartus, ("oneapi/hls4ml_test_fixtures/quartus.ndjson",)),
     "quartus_fit": (intel.parse_quartus_fit_summary, ("quartus/boostedx_vexriscv_litex/terasic_de1soc.fit.summary",)),
+    "quartus_map": (intel.parse_quartus_map_summary, ("quartus/boostedx_vexriscv_litex/terasic_de1soc.map.summary",)),
     "quartus_sta": (intel.parse_quartus_sta_summary, ("quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary",)),
     "catapult": (catapult.parse_catapult_rtl, ("catapult/therwig_hls4ml_catapult/rtl.vivado.rpt",)),
     # Kind detection and dispatch, over seeds of every kind.
@@ -74,7 +76,8 @@ PARSERS: dict[str, tuple[Callable[[Path, Any], ParsedReport], tuple[str, ...]]] 
         "vitis_hls/nrp_nautilus_hls4ml/myproject_csynth.xml", "vitis_hls/seanlipps_ece226_hls4ml/myproject_csynth.rpt",
         "vitis_hls/bojanfaletic_ma_hls/ma.performance.result.transaction.xml", "vivado/uwacme_toptag_gru/vivado_synth.rpt",
         "vitis_hls/boyiwei_sort/export_syn.xml", "oneapi/hls4ml_test_fixtures/quartus.ndjson",
-        "intel_hls/boostedx_vexriscv_hls4ml/info.json", "quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary")),
+        "intel_hls/boostedx_vexriscv_hls4ml/info.json", "quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary",
+        "quartus/boostedx_vexriscv_litex/terasic_de1soc.map.summary", "intel_hls/boostedx_vexriscv_hls4ml/summary.json")),
 }
 
 SEEDS = {name: [(FIXTURES / relative).read_bytes() for relative in files] for name, (_, files) in PARSERS.items()}
@@ -250,12 +253,38 @@ PATHOLOGICAL = {
 }
 
 
+# What each parser makes of each pathological input: a ReportParseError naming the file,
+# except for these, which are reports of the parser's kind with these values.
+HLS_LOG_OF_MARKERS = {"kind": "hls_log", "tool_version": "2023.1", "log.failed_stage": "csynth",
+                      "log.first_error": "ERROR: x", "log.stages_completed": []}
+PATHOLOGICAL_REPORTS: dict[tuple[str, str], dict[str, Any]] = {
+    # An empty <UserAssignments/> under 100,000 nested elements: a csynth report with no figures.
+    ("csynth_xml", "deep xml"): {"kind": "csynth", "top": None, "part": None,
+                                 "resources": dict.fromkeys(("LUT", "FF", "DSP", "BRAM_18K", "URAM"))},
+    ("hls_log", "many stage markers"): HLS_LOG_OF_MARKERS,
+    ("detect_and_parse", "many stage markers"): HLS_LOG_OF_MARKERS,
+}
+
+
+def _get(record: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        record = record[key]
+    return record
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", sorted(PARSERS))
 def test_pathological_input_is_handled(name: str) -> None:
     parser = PARSERS[name][0]
     for label, blob in PATHOLOGICAL.items():
+        expected = PATHOLOGICAL_REPORTS.get((name, label))
         try:
-            parser(FUZZ_PATH, blob if parser in BYTES_FUNCTIONS else decode(blob))
-        except ReportParseError:
-            pass
+            record = parser(FUZZ_PATH, blob if parser in BYTES_FUNCTIONS else decode(blob)).to_dict()
+        except ReportParseError as exc:
+            assert expected is None, f"{label}: refused ({exc.reason}), expected a report"
+            assert exc.file == str(FUZZ_PATH) and exc.reason.strip(), label
+            continue
+        assert expected is not None, f"{label}: read as a {record['kind']} report"
+        for key, value in expected.items():
+            assert _get(record, key) == value, f"{label}: {key}"
+        json.dumps(record)  # plain JSON, however deep the input

@@ -255,6 +255,27 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "extra_resources": {"ALM": 15839.0, "ALM_available": 32070.0, "RAM_blocks": 99.0,  # line 8
                             "RAM_blocks_available": 397.0},  # line 13
     },
+    # Analysis & Synthesis of the same build: no device line, ALMs 'N/A' before the fitter.
+    "quartus/boostedx_vexriscv_litex/terasic_de1soc.map.summary": {
+        "kind": "quartus_map_summary", "tool": "quartus", "design_state": "synthesized",  # line 1: Successful
+        "tool_version": "20.1.0", "top": "terasic_de1soc", "family": "Cyclone V", "part": None,  # lines 2, 4, 5
+        "resources": {"FF": 38894, "DSP": 46, "LUT": None, "BRAM_18K": None, "URAM": None},  # lines 7, 11
+        "extra_resources": {"memory_bits": 636576, "PLL": 1},  # lines 10, 16 (line 6: ALMs N/A, left out)
+    },
+    # Intel HLS (i++ 24.1, Cyclone V) reports/lib/json of one hls4ml Quartus project.
+    "intel_hls/boostedx_vexriscv_hls4ml/info.json": {
+        "kind": "intel_hls_json_info", "tool": "intel_hls", "tool_version": "24.1.0 Build 115.1",  # "version"
+        "part": "5CGXFC7C7F23C8", "family": "CycloneV",  # "family":"CycloneV, 5CGXFC7C7F23C8"
+        "top": "myproject",                             # "name":"./myproject-fpga" (i++ -o myproject-fpga)
+        "notes": ["Quartus 20.1.0 Build 711 Standard"],  # "quartus"
+    },
+    "intel_hls/boostedx_vexriscv_hls4ml/summary.json": {
+        "kind": "intel_hls_json_summary", "tool": "intel_hls", "top": "myproject",  # line 12: ["myproject"]
+        # line 29: ["Function Name", "ALUTs ", "FFs  ", "RAMs ", "DSPs ", "MLABs"]; line 51 (Total): [6270, 17932, 28, 21, 344]
+        "resources": {"LUT": 6270, "FF": 17932, "DSP": 21, "BRAM_18K": None, "URAM": None},
+        "extra_resources": {"RAM_blocks": 28, "MLAB": 344},
+        "available": {"LUT": 109572, "FF": 219144, "DSP": 112, "BRAM_18K": None, "URAM": None},  # line 60
+    },
     "quartus/boostedx_vexriscv_litex/terasic_de1soc.sta.summary": {
         "timing": {"wns_ns": 7.338, "whs_ns": 0.063, "tns_ns": 0.0, "met": True},  # lines 6, 134; all TNS 0
     },

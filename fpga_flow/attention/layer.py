@@ -10,7 +10,8 @@ Hardware (``nnet_qmhsa.h``, io_parallel), for sequence length T, model width D, 
 of key size K and reuse factor R, the multiplications are
 
     projections  3 * T * D * H * K      (Q, K and V)
-    scores       H * T * T * K          (+ one scaling multiply per score)
+    scores       H * T * T * K          (+ one scaling multiply per score: H * T * T)
+    softmax      H * T * T              (each exponential times the inverse of the sum)
     context      H * T * T * K
     output       T * H * K * D
 
@@ -104,5 +105,5 @@ def estimate_multipliers(num_heads: int, seq_len: int, embed_dim: int, key_dim: 
     """Multipliers the HLS kernel instantiates (see the module docstring)."""
     inner = num_heads * key_dim
     total = 3 * seq_len * embed_dim * inner + 2 * num_heads * seq_len * seq_len * key_dim
-    total += num_heads * seq_len * seq_len + seq_len * inner * embed_dim
+    total += 2 * num_heads * seq_len * seq_len + seq_len * inner * embed_dim
     return math.ceil(total / max(1, reuse_factor))

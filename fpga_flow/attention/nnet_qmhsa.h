@@ -109,13 +109,19 @@ Heads:
             ap_uint<CONFIG_T::table_bits> inv_index =
                 total_in(CONFIG_T::inv_in_t::width - 1, CONFIG_T::inv_in_t::width - CONFIG_T::table_bits);
             typename CONFIG_T::inv_t inverse = inv_rom[inv_index];
+            // One multiply per probability, shared by the K context sums below.
+            typename CONFIG_T::prob_t p[T];
+            #pragma HLS ARRAY_PARTITION variable = p complete
+        Probabilities:
+            for (unsigned s = 0; s < T; s++) {
+                p[s] = e[s] * inverse;
+            }
         Context:
             for (unsigned j = 0; j < K; j++) {
                 typename CONFIG_T::accum_t acc = 0;
             Weighted:
                 for (unsigned s = 0; s < T; s++) {
-                    typename CONFIG_T::prob_t p = e[s] * inverse;
-                    acc += p * v[s * C + h * K + j];
+                    acc += p[s] * v[s * C + h * K + j];
                 }
                 context[t * C + h * K + j] = acc;
             }

@@ -9,16 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fpga_flow.cli import options
 from fpga_flow.cli.app import app, print_json, user_errors
-
-BoardsDir = typer.Option(None, "--boards-dir", help="Folder of extra board YAML files (or set FPGA_FLOW_BOARDS_DIR).")
 
 
 @app.command()
 @user_errors
 def boards(
     as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON."),
-    boards_dir: Optional[Path] = BoardsDir,
+    boards_dir: Optional[Path] = options.BOARDS_DIR,
 ) -> None:
     """List the board catalogue: part, clock, resources and hls4ml backend."""
     from fpga_flow.boards import load_boards

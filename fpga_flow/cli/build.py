@@ -6,93 +6,59 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from fpga_flow.cli.app import app, console, print_json, user_errors
-from fpga_flow.errors import UserInputError
-
-
-def _config(**options):
-    from fpga_flow.build import BuildConfig
-
-    try:
-        return BuildConfig(**options)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        option = "--" + str(first["loc"][0]).replace("_", "-")
-        raise UserInputError(f"{option}: {first['msg']}") from None
+from fpga_flow.cli import options
+from fpga_flow.cli.app import app, print_json, run_with_progress, user_errors
+from fpga_flow.config import build_config
 
 
 @app.command()
 @user_errors
 def build(
-    model: str = typer.Argument(..., help="A zoo recipe name, or a model file (.h5, .keras, or .json with --weights)."),
-    board: str = typer.Option(..., "--board", "-b", help="Target board (see 'fpga-flow boards')."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: reports/runs/MODEL_BOARD_TIME)."),
-    io_type: Optional[str] = typer.Option(None, "--io-type", help="io_parallel or io_stream (default: the recipe's)."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="Latency or Resource."),
-    reuse_factor: Optional[int] = typer.Option(None, "--reuse-factor", help="hls4ml reuse factor (>= 1)."),
-    clock: Optional[float] = typer.Option(None, "--clock", help="Clock period in ns (default: the board's)."),
-    synth: bool = typer.Option(False, "--synth/--no-synth", help="Run vendor synthesis when the tool is on PATH."),
-    min_agreement: float = typer.Option(0.99, "--min-agreement", help="Fail (exit 1) below this C-sim/Keras agreement."),
-    precision_policy: str = typer.Option("closure", "--precision-policy", help="default, auto or closure."),
-    target_agreement: float = typer.Option(0.999, "--target-agreement", help="Agreement the closure aims for."),
-    test_data: Optional[Path] = typer.Option(None, "--test-data", help=".npz with X (and optionally y) for a model file."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights .h5 for a .json architecture."),
-    input_dist: str = typer.Option("normal", "--input-dist", help="Synthetic inputs when no --test-data: normal or uniform."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs for a zoo recipe trained on demand."),
-    max_samples: Optional[int] = typer.Option(None, "--max-samples", help="Use at most this many evaluation samples."),
-    boards_dir: Optional[Path] = typer.Option(None, "--boards-dir", help="Folder of extra board YAML files."),
-    reports_dir: Path = typer.Option(Path("reports"), "--reports-dir", help="Root of runs, zoo exports and history."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out directory."),
-    cache_dir: Optional[Path] = typer.Option(
-        None, "--cache-dir", help="Build cache folder (default: $FPGA_FLOW_CACHE_DIR or REPORTS_DIR/cache)."),
-    use_cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and store precisions and compiled projects."),
+    model: str = options.MODEL,
+    board: str = options.config_option("board", "-b"),
+    out: Optional[Path] = options.config_option("out"),
+    io_type: Optional[str] = options.IO_TYPE,
+    strategy: Optional[str] = options.STRATEGY,
+    reuse_factor: Optional[int] = options.REUSE_FACTOR,
+    clock_period_ns: Optional[float] = options.CLOCK,
+    synth: bool = options.SYNTH,
+    min_agreement: float = options.MIN_AGREEMENT,
+    precision_policy: str = options.PRECISION_POLICY,
+    target_agreement: float = options.TARGET_AGREEMENT,
+    test_data: Optional[Path] = options.TEST_DATA,
+    weights: Optional[Path] = options.WEIGHTS,
+    input_dist: str = options.INPUT_DIST,
+    epochs: Optional[int] = options.EPOCHS,
+    max_samples: Optional[int] = options.MAX_SAMPLES,
+    boards_dir: Optional[Path] = options.BOARDS_DIR,
+    reports_dir: Path = options.REPORTS_DIR,
+    force: bool = options.config_option("force"),
+    cache_dir: Optional[Path] = options.CACHE_DIR,
+    use_cache: bool = options.USE_CACHE,
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout; no progress display."),
 ) -> None:
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
-    from fpga_flow.build import BUILD_STEPS, run_build
+    # Every parameter but --json is the BuildConfig field of its name.
+    fields = {name: value for name, value in locals().items() if name != "as_json"}
+    from fpga_flow.build import run_build, step_titles
 
-    cfg = _config(
-        model=model, board=board, out=out, io_type=io_type, strategy=strategy, reuse_factor=reuse_factor,
-        clock_period_ns=clock, synth=synth, min_agreement=min_agreement, precision_policy=precision_policy,
-        target_agreement=target_agreement, test_data=test_data, weights=weights, input_dist=input_dist,
-        epochs=epochs, boards_dir=boards_dir, reports_dir=reports_dir, force=force, max_samples=max_samples,
-        cache_dir=cache_dir, use_cache=use_cache,
-    )
-    summary = _run_with_progress(cfg, BUILD_STEPS, run_build, quiet=as_json)
+    summary = run_with_progress(build_config(**fields), step_titles(), run_build, quiet=as_json)
     if as_json:
-        print_json(summary)
+        print_json(summary.model_dump(mode="json"))
     else:
         render_summary(summary)
-    if summary["status"] != "passed":
+    if summary.status != "passed":
         raise typer.Exit(1)
 
 
-def _run_with_progress(cfg, steps, runner, quiet: bool):
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    titles = {name: title for name, title, _ in steps}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, disable=quiet) as bar:
-        tasks = {}
-
-        def progress(step: str, state: str) -> None:
-            if state == "start":
-                tasks[step] = bar.add_task(titles.get(step, step), total=1)
-            elif state == "done":
-                bar.update(tasks[step], completed=1, description=f"[green]✓[/] {titles.get(step, step)}")
-            else:
-                bar.update(tasks[step], description=f"{titles.get(step, step)}: {state}")
-
-        return runner(cfg, progress)
-
-
-def render_summary(summary: dict) -> None:
+def render_summary(summary) -> None:
+    """The summary as a table of the figures a user reads first, then overflow and verdict."""
     out = Console()
-    table = Table(title=f"{summary['model']} on {summary['board']} ({summary['part']}, {summary['backend']})")
+    board, hls, fidelity = summary.board, summary.hls, summary.fidelity
+    table = Table(title=f"{summary.model.name} on {board.name} ({board.part}, {board.backend})")
     table.add_column("figure")
     table.add_column("value", justify="right")
 
@@ -100,39 +66,39 @@ def render_summary(summary: dict) -> None:
         return "n/a" if value is None else f"{100 * value:.2f}%"
 
     rows = [
-        ("io type / strategy / reuse", f"{summary['io_type']} / {summary['strategy']} / {summary['reuse_factor']}"),
-        ("clock", f"{summary['clock_period_ns']:g} ns"),
-        ("precision policy", summary["precision_policy"]),
-        ("evaluation data", f"{summary['n_test']} samples: {summary['data']}"),
-        ("Keras accuracy", pct(summary["keras_accuracy"])),
-        ("C-sim accuracy", pct(summary["csim_accuracy"])),
-        ("C-sim agreement (bridge)", pct(summary["csim_agreement"])),
-        ("C-sim agreement (testbench)", pct(summary["testbench_agreement"])),
-        ("max |C-sim - Keras|", f"{summary['max_abs_error']:.4g}"),
+        ("io type / strategy / reuse", f"{hls.io_type} / {hls.strategy} / {hls.reuse_factor}"),
+        ("clock", f"{hls.clock_period_ns:g} ns"),
+        ("precision policy", summary.precision.policy),
+        ("evaluation data", f"{summary.data.n_eval} samples: {summary.data.origin}"),
+        ("Keras accuracy", pct(fidelity.keras_accuracy)),
+        ("C-sim accuracy", pct(fidelity.csim_accuracy)),
+        ("C-sim agreement (bridge)", pct(fidelity.csim_agreement)),
+        ("C-sim agreement (testbench)", pct(fidelity.testbench_agreement)),
+        ("max |C-sim - Keras|", f"{fidelity.max_abs_error:.4g}"),
     ]
-    closure = summary.get("precision_closure")
-    if closure:
-        rows.append(("default-config agreement (calibration)", pct(closure["default_agreement_calibration"])))
-        rows.append(("closure iterations", f"{len(closure['iterations'])} ({closure['stopped_because']})"))
-    estimate = summary.get("estimate") or {}
-    if estimate:
-        res = estimate["resources"]
-        rows.append(("estimate: LUT / FF / DSP / BRAM_18K",
-                     f"{res['LUT']:,} / {res['FF']:,} / {res['DSP']:,} / {res['BRAM_18K']:,}"))
-        rows.append(("estimate: latency", f"{estimate['latency_cycles']} cycles = {estimate['latency_ns']:g} ns"))
-    synthesis = summary["synthesis"]
-    rows.append(("synthesis", synthesis["status"] + (f", {synthesis['reason']}" if synthesis.get("reason") else "")))
+    closure = summary.precision.closure
+    if closure is not None:
+        rows.append(("default-config agreement (calibration)", pct(closure.default_agreement_calibration)))
+        rows.append(("closure iterations", f"{len(closure.iterations)} ({closure.stopped_because})"))
+    estimate = summary.estimate
+    res = estimate.resources
+    rows.append(("estimate: LUT / FF / DSP / BRAM_18K", f"{res['LUT']:,} / {res['FF']:,} / {res['DSP']:,} / {res['BRAM_18K']:,}"))
+    rows.append(("estimate: latency", f"{estimate.latency_cycles} cycles = {estimate.latency_ns:g} ns"))
+    if summary.cache is not None:
+        rows.append(("build cache", "hit: precisions and compiled project reused" if summary.cache.hit else "miss: stored"))
+    synthesis = summary.synthesis
+    rows.append(("synthesis", synthesis.status + (f", {synthesis.reason}" if synthesis.reason else "")))
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
-    overflowing = {k: v for k, v in (summary.get("overflow") or {}).items() if v["overflowed"]}
+    overflowing = {name: info for name, info in summary.precision.overflow.items() if info.overflowed}
     if overflowing:
         for layer, info in overflowing.items():
-            out.print(f"[yellow]overflow[/] {layer}: {info['overflowed']} of {info['values']} values outside {info['type']}")
+            out.print(f"[yellow]overflow[/] {layer}: {info.overflowed} of {info.values} values outside {info.type}")
     else:
         out.print("overflow: no Keras value of the evaluation set falls outside its layer's type")
     verdict = {"passed": "[green]passed[/]", "check_failed": "[red]check failed[/]",
-               "synthesis_failed": "[red]synthesis failed[/]"}[summary["status"]]
-    out.print(f"{verdict}: agreement >= {summary['min_agreement']} required; run directory {summary['artifacts']['run_dir']}")
-    if "dashboard" in summary["artifacts"]:
-        out.print(f"dashboard: {summary['artifacts']['dashboard']}")
+               "synthesis_failed": "[red]synthesis failed[/]"}[summary.status]
+    threshold = summary.checks.csim_agreement.threshold
+    out.print(f"{verdict}: agreement >= {threshold} required; run directory {summary.artifacts['run_dir']}")
+    out.print(f"dashboard: {summary.artifacts['dashboard']}")

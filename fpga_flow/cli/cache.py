@@ -7,14 +7,14 @@ from typing import Optional
 
 import typer
 
+from fpga_flow.cli import options
 from fpga_flow.cli.app import app, console, print_json, user_errors
 
 cache_app = typer.Typer(help="The build cache of precisions and compiled projects (see 'fpga-flow build --cache-dir').",
                         no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
-CacheDir = typer.Option(None, "--cache-dir", help="Cache folder (default: $FPGA_FLOW_CACHE_DIR or REPORTS_DIR/cache).")
-ReportsDir = typer.Option(Path("reports"), "--reports-dir", help="Reports folder holding the default cache.")
+ReportsDir = options.config_option("reports_dir", help="Reports folder holding the default cache.")
 
 
 def _open(cache_dir: Path | None, reports_dir: Path):
@@ -40,7 +40,7 @@ def _size(count: float) -> str:
 @cache_app.command("info")
 @user_errors
 def info(
-    cache_dir: Optional[Path] = CacheDir,
+    cache_dir: Optional[Path] = options.CACHE_DIR,
     reports_dir: Path = ReportsDir,
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
@@ -73,7 +73,7 @@ def info(
 @cache_app.command("clear")
 @user_errors
 def clear(
-    cache_dir: Optional[Path] = CacheDir,
+    cache_dir: Optional[Path] = options.CACHE_DIR,
     reports_dir: Path = ReportsDir,
 ) -> None:
     """Delete every entry that no running build is using."""

@@ -27,9 +27,9 @@ def dashboard(
 
     summaries, warnings = collect_runs(run_dirs or [])
     if db is not None or not run_dirs:
-        known = {summary["run_id"] for summary in summaries}
+        known = {summary.run_id for summary in summaries}
         recorded = RunHistory(db or default_db_path(), create=False).summaries()
-        summaries += [summary for summary in recorded if summary.get("run_id") not in known]
+        summaries += [summary for summary in recorded if summary.run_id not in known]
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     page = write_dashboard(summaries, out, title=title, warnings=warnings)

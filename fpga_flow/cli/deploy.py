@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from fpga_flow.cli.app import app, print_json, user_errors
+from fpga_flow.cli.app import app, print_json, run_with_progress, user_errors
 
 
 @app.command()
@@ -22,12 +22,11 @@ def deploy(
 ) -> None:
     """Write a deployment bundle: accelerator project, bitstream script, host driver, the
     C-simulation's words and check_on_board.py."""
-    from fpga_flow.cli.build import _run_with_progress
     from fpga_flow.deploy.bundle import DEPLOY_STEPS, DeployConfig, run_deploy
 
     cfg = DeployConfig(run_dir=run_dir, out=out, force=force, bitstream=bitstream, platform=platform)
-    steps = (*DEPLOY_STEPS, ("bitstream", "Building the bitstream (Vivado)", None))
-    result = _run_with_progress(cfg, steps, run_deploy, quiet=as_json)
+    titles = {name: title for name, title, _ in DEPLOY_STEPS} | {"bitstream": "Building the bitstream (Vivado)"}
+    result = run_with_progress(cfg, titles, run_deploy, quiet=as_json)
     if as_json:
         print_json(result.to_dict())
         return

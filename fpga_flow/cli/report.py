@@ -11,7 +11,10 @@ from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+from rich.cells import cell_len
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from fpga_flow.cli.app import app, console, print_json, user_errors
 
@@ -77,35 +80,89 @@ def _status_cell(build: dict[str, Any]) -> str:
     return cosim if cosim == "Pass" else f"[red]cosim {cosim}[/]"
 
 
+TABLE_COLUMNS = ("project", "tool", "top / part", "clock ns\ntarget / est.", "latency\ncycles (ns)", "II",
+                 "LUT", "FF", "DSP", "BRAM_18K", "URAM", "timing", "cosim / failure")
+
+
+def _cells(build: dict[str, Any]) -> tuple[str, ...]:
+    """One build's values, in the order of TABLE_COLUMNS."""
+    latency, latency_ns = build["latency_cycles"], build["latency_ns"]
+    if latency["worst"] is not None:
+        known_range = latency["best"] is not None and latency["best"] != latency["worst"]
+        latency_text = f"{_fmt(latency['best'])}-{_fmt(latency['worst'])}" if known_range else _fmt(latency["worst"])
+        latency_text += f" ({_fmt(latency_ns['worst'])})" if latency_ns["worst"] is not None else ""
+    else:
+        latency_text = "unknown" if build.get("latency_unknown_reason") else "-"
+    timing = build["timing"]
+    timing_text = "-" if timing["wns_ns"] is None and timing["met"] is None else (
+        f"WNS {_fmt(timing['wns_ns'])} {'met' if timing['met'] else 'NOT met' if timing['met'] is False else ''}"
+        + (f", {_fmt(timing['fmax_mhz'])} MHz" if timing["fmax_mhz"] else ""))
+    board_pct = build.get("board_utilization_pct")
+    return (
+        _shown_path(build["project"]), " ".join(str(p) for p in (build["tool"], build["tool_version"]) if p) or "-",
+        f"{build['top'] or '-'}\n{build['part'] or '-'}",
+        f"{_fmt(build['target_clock_ns'])} / {_fmt(build['estimated_clock_ns'])}", latency_text,
+        _fmt(build["interval_cycles"]["max"]),
+        *(_resource_cell(build, key, board_pct) for key in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")),
+        timing_text, _status_cell(build),
+    )
+
+
+def _print_blocks(out: Console, rows: list[tuple[str, ...]]) -> None:
+    """One block per build: its project, then a value per line under its column's name.
+    What the table says, for a terminal too narrow to hold its columns."""
+    for row in rows:
+        out.print()
+        out.print(f"[bold]{escape(row[0])}[/]", overflow="fold")
+        block = Table(show_header=False, box=None, padding=(0, 1, 0, 2))
+        block.add_column(no_wrap=True)
+        block.add_column(overflow="fold")
+        for column, value in zip(TABLE_COLUMNS[1:], row[1:]):
+            block.add_row(column.replace("\n", " "), value)
+        out.print(block)
+
+
+PROJECT_WIDTH = 32  # a longer project path folds onto more lines
+
+
+def _column_widths(rows: list[tuple[str, ...]], available: int) -> list[int] | None:
+    """Column widths for the table in ``available`` characters that break no word (the
+    project path excepted, which folds at PROJECT_WIDTH), or None when none exist.
+
+    Each column needs at least its longest word and at most its longest line; the box
+    adds 3 characters per column (a border and a space either side) and 1 at the end.
+    Whatever room is left above the minimum goes to the columns in proportion to what
+    they would use unwrapped."""
+    columns = list(zip(TABLE_COLUMNS, *rows))
+    lines = [[line for cell in column for line in Text.from_markup(cell).plain.split("\n")] for column in columns]
+    narrowest = [max(cell_len(word) for line in column for word in line.split() or [""]) for column in lines]
+    widest = [max(cell_len(line) for line in column) for column in lines]
+    narrowest[0], widest[0] = min(narrowest[0], PROJECT_WIDTH), min(widest[0], PROJECT_WIDTH)
+    room = available - (3 * len(columns) + 1)
+    if sum(widest) <= room:
+        return widest
+    if sum(narrowest) > room:
+        return None
+    spare, wanted = room - sum(narrowest), sum(widest) - sum(narrowest)
+    return [low + (high - low) * spare // wanted for low, high in zip(narrowest, widest)]
+
+
 def _render(builds: list[dict[str, Any]], errors: list[dict[str, Any]], report_count: int, board: str | None) -> None:
-    table = Table(title=f"{len(builds)} build(s) from {report_count} report file(s)"
-                        + (f", utilization also against board {board}" if board else ""))
-    for column in ("project", "tool", "top / part", "clock ns\ntarget / est.", "latency\ncycles (ns)", "II",
-                   "LUT", "FF", "DSP", "BRAM_18K", "URAM", "timing", "cosim / failure"):
-        table.add_column(column, overflow="fold")
-    for build in builds:
-        latency, latency_ns = build["latency_cycles"], build["latency_ns"]
-        if latency["worst"] is not None:
-            latency_text = f"{_fmt(latency['best'])}-{_fmt(latency['worst'])}" if latency["best"] != latency["worst"] \
-                else _fmt(latency["worst"])
-            latency_text += f" ({_fmt(latency_ns['worst'])})" if latency_ns["worst"] is not None else ""
-        else:
-            latency_text = "unknown" if build.get("latency_unknown_reason") else "-"
-        timing = build["timing"]
-        timing_text = "-" if timing["wns_ns"] is None and timing["met"] is None else (
-            f"WNS {_fmt(timing['wns_ns'])} {'met' if timing['met'] else 'NOT met' if timing['met'] is False else ''}"
-            + (f", {_fmt(timing['fmax_mhz'])} MHz" if timing["fmax_mhz"] else ""))
-        board_pct = build.get("board_utilization_pct")
-        table.add_row(
-            _shown_path(build["project"]), " ".join(str(p) for p in (build["tool"], build["tool_version"]) if p) or "-",
-            f"{build['top'] or '-'}\n{build['part'] or '-'}",
-            f"{_fmt(build['target_clock_ns'])} / {_fmt(build['estimated_clock_ns'])}", latency_text,
-            _fmt(build["interval_cycles"]["max"]),
-            *(_resource_cell(build, key, board_pct) for key in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")),
-            timing_text, _status_cell(build),
-        )
-    if builds:
-        Console().print(table)
+    title = (f"{len(builds)} build(s) from {report_count} report file(s)"
+             + (f", utilization also against board {board}" if board else ""))
+    out = Console()
+    rows = [_cells(build) for build in builds]
+    widths = _column_widths(rows, out.width) if rows else None
+    if widths is not None:
+        table = Table(title=title)
+        for column, width in zip(TABLE_COLUMNS, widths):
+            table.add_column(column, width=width, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    elif rows:
+        out.print(title)
+        _print_blocks(out, rows)
     for error in errors:
         console.print(f"[red]unreadable:[/] {error['path']}: {error['error']}", highlight=False, soft_wrap=True)
 

@@ -36,17 +36,18 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from fpga_flow import rundir
+from fpga_flow.rundir import PROJECT_DIR
 from fpga_flow.boards import get_board
-from fpga_flow.build import PROJECT_DIR
 from fpga_flow.convert import PROJECT_NAME
 from fpga_flow.csim import BUILD_SUBDIR, Bridge, compile_project, gxx
 from fpga_flow.deploy import bitstream, standin
 from fpga_flow.deploy.board import driver
 from fpga_flow.deploy.project import (ALVEO, AcceleratorProject, AcceleratorTarget, accelerator_target,
                                       convert_accelerator)
-from fpga_flow.deploy.run_record import RunRecord, csim_output_dtype, evaluation_inputs, read_run
+from fpga_flow.deploy.run_record import PassedRun, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
+from fpga_flow.toolchain import current_toolchain
 
 BUNDLE_SUBDIR = "bundle"
 BOARD_FILES = ("driver.py", "check_on_board.py")
@@ -68,7 +69,7 @@ class DeployConfig(BaseModel):
 @dataclass
 class DeployContext:
     config: DeployConfig
-    run: RunRecord
+    run: PassedRun
     target: AcceleratorTarget
     bundle_dir: Path
     X: np.ndarray | None = None
@@ -96,20 +97,20 @@ def step_convert(ctx: DeployContext) -> None:
     from fpga_flow.model_io import load_keras_model
 
     run = ctx.run
-    model = load_keras_model(run.model_source, run.weights)
+    model = load_keras_model(run.summary.model.source, run.summary.config.weights)
     ctx.X = evaluation_inputs(run, tuple(model.input_shape[1:]))
-    ctx.project = convert_accelerator(model, ctx.target, run.settings, ctx.bundle_dir / PROJECT_DIR, run.hls_config)
+    ctx.project = convert_accelerator(model, ctx.target, run.summary.hls, ctx.bundle_dir / PROJECT_DIR, run.hls_config)
     _check_types_recorded(ctx.project, run)
 
 
-def _check_types_recorded(project: AcceleratorProject, run: RunRecord) -> None:
+def _check_types_recorded(project: AcceleratorProject, run: PassedRun) -> None:
     """The network converted again has the input and output types the run recorded."""
     for layer, converted in ((project.input_layer, project.input_cpp), (project.output_layer, project.output_cpp)):
-        recorded = run.layer_precisions.get(layer, {}).get("result")
+        recorded = run.summary.precision.layer_precisions.get(layer, {}).get("result")
         if recorded != converted:
             raise StageFailedError(
                 f"the model converts to {layer} type {converted} but the run recorded {recorded}: "
-                f"{run.model_source} is not the model the run built (retrained since?); build again")
+                f"{run.summary.model.source} is not the model the run built (retrained since?); build again")
 
 
 def step_standin(ctx: DeployContext) -> None:
@@ -146,12 +147,12 @@ def step_compare(ctx: DeployContext) -> None:
             f"{run_values.size} output values differ (first: sample {sample}, output {index}: run "
             f"{run_values[sample, index]!r}, bundle {bundle_values[sample, index]!r})")
     ctx.provenance = driver.Provenance(
-        run_dir=str(ctx.run.run_dir), run_id=ctx.run.run_id, run_backend=ctx.run.backend,
+        run_dir=str(ctx.run.run_dir), run_id=ctx.run.summary.run_id, run_backend=ctx.run.summary.board.backend,
         csim_values_matched=int(run_values.size),
         firmware_identical_to_run=firmware_identical(ctx.run.project_dir, ctx.bundle_dir / PROJECT_DIR))
 
 
-def run_csim_values(run: RunRecord, X: np.ndarray) -> np.ndarray:
+def run_csim_values(run: PassedRun, X: np.ndarray) -> np.ndarray:
     """The run's C-simulation of ``X``: its project compiled again in a scratch folder
     (its own compiled library may read weights from a cache entry evicted since)."""
     with tempfile.TemporaryDirectory(prefix="fpga-flow-run-csim-") as scratch:
@@ -192,12 +193,10 @@ def step_files(ctx: DeployContext) -> None:
 
 
 def _manifest(ctx: DeployContext) -> driver.BundleManifest:
-    from fpga_flow.build import versions
-
     project = ctx.project
     return driver.BundleManifest(
         schema_version=driver.BUNDLE_SCHEMA_VERSION,
-        model=ctx.run.model,
+        model=ctx.run.summary.model.name,
         board=ctx.target.board.name,
         accelerator_board=ctx.target.accelerator_board,
         kind=ctx.target.kind,
@@ -209,7 +208,7 @@ def _manifest(ctx: DeployContext) -> driver.BundleManifest:
         max_batch=driver.max_batch(ctx.target.kind, project.input, project.output),
         n_samples=int(len(ctx.X)),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        versions=versions(),
+        versions=current_toolchain().model_dump(exclude={"compile_flags"}),
         provenance=ctx.provenance,
     )
 
@@ -238,15 +237,17 @@ class DeployResult:
                 "overlay": None if self.overlay is None else str(self.overlay), "timings_s": self.timings}
 
 
-def prepare(cfg: DeployConfig) -> tuple[RunRecord, AcceleratorTarget, Path]:
+def prepare(cfg: DeployConfig) -> tuple[PassedRun, AcceleratorTarget, Path]:
     """Every refusal that needs no work, before the bundle folder is touched."""
     run = read_run(cfg.run_dir)
-    target = accelerator_target(get_board(run.board, run.boards_dir), run.boards_dir)
+    boards_dir = run.summary.config.boards_dir
+    target = accelerator_target(get_board(run.summary.board.name, boards_dir), boards_dir)
     if cfg.bitstream:
         bitstream.check_tools(target.kind, cfg.platform)
     gxx()
-    if not run.model_source.is_file():
-        raise UserInputError(f"the model file {run.model_source} the run was built from is missing: deploy converts "
+    source = Path(run.summary.model.source)
+    if not source.is_file():
+        raise UserInputError(f"the model file {source} the run was built from is missing: deploy converts "
                              "it again; restore it, or run deploy from the folder the build ran in")
     bundle_dir = cfg.out if cfg.out is not None else run.run_dir / BUNDLE_SUBDIR
     if run.run_dir.is_relative_to(bundle_dir.resolve()):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from fpga_flow.build import PROJECT_DIR
+from fpga_flow.rundir import PROJECT_DIR
 from fpga_flow.csim import compile_project, weights_dir
 from fpga_flow.deploy.board.driver import (ALVEO_BURST_BEATS, ZYNQ_MAX_TRANSFER_BYTES, BundleManifest,
                                            read_manifest)

@@ -22,15 +22,14 @@ HLS_REPORT_NAMES = re.compile(
     r"|export_(syn|impl)\.(xml|rpt)|vivado_synth\.rpt|vitis_hls\.log|vivado_hls\.log|build_stdout\.log)",
     re.IGNORECASE,
 )
-# Names a report file can have; content decides the kind (and whether it is one).
-REPORT_NAMES = re.compile(
-    r"(.*csynth\.(xml|rpt)|hls_compile\.rpt|csynth_design_size\.rpt|.*_cosim\.rpt|.*\.transaction\.xml"
-    r"|export_(syn|impl)\.(xml|rpt)|.*_export\.rpt|vivado_synth\.rpt|util\.rpt|.*utilization.*\.rpt"
-    r"|.*timing.*\.rpt|.*power.*\.rpt|vitis_hls\.log|vivado_hls\.log|build_stdout\.log|report_data\.js"
-    r"|quartus_data\.js|info\.json|summary\.json|(summary|loop_attr|quartus)\.ndjson|.*\.(fit|sta)\.summary"
-    r"|rtl(\.\w+)?\.rpt)",
-    re.IGNORECASE,
-)
+# Every other file is a report when its content says so, whatever its name (a csynth
+# report saved as <top>_csynth_3Layers.rpt is one). Sources, binaries, models and
+# images never are: their suffix spares reading them.
+NEVER_REPORTS = frozenset((
+    ".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".o", ".so", ".a", ".dll", ".dylib", ".exe", ".py", ".pyc",
+    ".tcl", ".v", ".sv", ".vhd", ".vhdl", ".h5", ".keras", ".npz", ".npy", ".pkl", ".png", ".jpg", ".svg", ".pdf",
+    ".zip", ".gz", ".bz2", ".xz", ".tar", ".db", ".sqlite", ".bit", ".dcp", ".xclbin", ".ipynb", ".lock",
+))
 
 
 def detect_kind(name: str, text: str) -> str | None:
@@ -63,7 +62,9 @@ def detect_kind(name: str, text: str) -> str | None:
         return "export_impl_rpt"
     if "Implementation tool:" in top and "#=== " in top:
         return "export_rpt"
-    if "Simulation tool" in top or ("Report time" in top and "Status" in top and "RTL" in top):
+    # Any file is sniffed, so each marker is where the tool writes it, not anywhere in
+    # the text (a table describing reports mentions 'Catapult' and 'Simulation tool').
+    if re.match(r"Report time\s*:.*\n\s*Solution\s*:", head) and ("Simulation tool" in top or "RTL" in top):
         return "cosim"
     command = re.search(r"^\|\s*Command\s*:\s*(\S+)(.*)$", top, re.MULTILINE)
     if command:
@@ -74,11 +75,13 @@ def detect_kind(name: str, text: str) -> str | None:
             return "timing_summary"
         if name_of == "report_power":
             return "power"
-    if "Catapult" in top[:400]:
+    if re.match(r"--\s*Catapult\b", head):
         return "catapult_rtl"
     if top.startswith("Fitter Status"):
         return "quartus_fit_summary"
-    if "Timing Analyzer Summary" in top[:400]:
+    if top.startswith("Analysis & Synthesis Status"):
+        return "quartus_map_summary"
+    if re.search(r"^Timing Analyzer Summary\s*$", top[:400], re.MULTILINE):
         return "quartus_sta_summary"
     if "var areaJSON" in head:
         return "intel_hls_report_js"
@@ -95,7 +98,7 @@ def detect_kind(name: str, text: str) -> str | None:
         if head.startswith('{"quartusFitClockSummary"') or '"quartusFitClockSummary"' in top[:200]:
             return "oneapi_ndjson_quartus"
         if '"estimatedResources"' in top or '"performanceSummary"' in top:
-            return "oneapi_json_summary"
+            return "intel_hls_json_summary" if '"functionNameMapping"' in top else "oneapi_json_summary"
         return None
     if "INFO: [HLS " in top or "***** C/RTL SYNTHESIS" in top:
         return "hls_log"
@@ -122,11 +125,13 @@ TEXT_PARSERS: dict[str, TextParser] = {
     "intel_hls_quartus_js": intel.parse_intel_quartus_js,
     "intel_hls_json_info": intel.parse_compile_info,
     "oneapi_json_info": intel.parse_compile_info,
-    "oneapi_json_summary": intel.parse_oneapi_summary_json,
+    "oneapi_json_summary": intel.parse_summary_json,
+    "intel_hls_json_summary": intel.parse_summary_json,
     "oneapi_ndjson_summary": intel.parse_oneapi_summary_ndjson,
     "oneapi_ndjson_loop_attr": intel.parse_oneapi_loop_attr,
     "oneapi_ndjson_quartus": intel.parse_oneapi_quartus,
     "quartus_fit_summary": intel.parse_quartus_fit_summary,
+    "quartus_map_summary": intel.parse_quartus_map_summary,
     "quartus_sta_summary": intel.parse_quartus_sta_summary,
 }
 BYTES_PARSERS: dict[str, BytesParser] = {
@@ -169,8 +174,9 @@ def _sniff(path: Path) -> str | None:
 
 def find_reports(path: str | Path) -> list[Path]:
     """Report files at ``path``: the file itself, or every report in the folder tree
-    (an hls4ml project, or a tree of them), sorted. A file with a generic name
-    (``summary.json``, ``*timing*.rpt``) is listed only when its content is a report."""
+    (an hls4ml project, or a tree of them), sorted. A file is listed when its content is
+    a report, or when it has a name only HLS reports have (so that a damaged one shows
+    as unreadable rather than vanishing)."""
     path = Path(path)
     if path.is_file():
         return [path]
@@ -181,6 +187,7 @@ def find_reports(path: str | Path) -> list[Path]:
         subfolders.sort()
         for name in sorted(files):
             candidate = Path(folder) / name
-            if HLS_REPORT_NAMES.fullmatch(name) or (REPORT_NAMES.fullmatch(name) and _sniff(candidate) is not None):
+            if HLS_REPORT_NAMES.fullmatch(name) or (candidate.suffix.lower() not in NEVER_REPORTS
+                                                   and _sniff(candidate) is not None):
                 found.append(candidate)
     return found

@@ -1,6 +1,7 @@
 """Intel reports: the Intel HLS (i++) report data hls4ml's Quartus backend leaves
 (``report_data.js``, ``quartus_data.js``, ``info.json``), the oneAPI/DPC++ report JSON
-(``summary.json``, ``*.ndjson``), and Quartus ``.fit.summary`` / ``.sta.summary``.
+(``summary.json``, ``*.ndjson``), and Quartus ``.map.summary`` / ``.fit.summary`` /
+``.sta.summary``.
 
 Intel resources are not AMD's: ALUTs are reported under ``LUT``, registers under ``FF``
 and DSP blocks under ``DSP``; RAM blocks (M10K/M20K), MLABs and ALMs have no AMD
@@ -258,16 +259,22 @@ def _estimated_rows(rows: list[dict[str, Any]], report: ParsedReport, columns: A
             report.modules.append(ModuleFigures(name=name, resources=resources))
 
 
-def parse_oneapi_summary_json(path: Path, text: str) -> ParsedReport:
+def parse_summary_json(path: Path, text: str) -> ParsedReport:
+    """``reports/lib/json/summary.json``: the estimated resources of a DPC++/oneAPI
+    kernel, or of an i++ (Intel HLS) component. i++ writes a ``functionNameMapping``
+    table and names its rows by function; oneAPI names them by kernel and lists the
+    kernels under ``performanceSummary``."""
     data = loads(text, path, "summary.json")
     rows = _dig(data, "estimatedResources", "children")
     if not isinstance(rows, list):
-        raise ReportParseError(path, "no estimatedResources.children: not a oneAPI summary.json")
-    report = ParsedReport(path=str(path), kind="oneapi_json_summary", format="json", tool="oneapi")
+        raise ReportParseError(path, "no estimatedResources.children: not an Intel HLS/oneAPI summary.json")
+    intel_hls = isinstance(data, dict) and "functionNameMapping" in data
+    report = ParsedReport(path=str(path), kind="intel_hls_json_summary" if intel_hls else "oneapi_json_summary",
+                          format="json", tool="intel_hls" if intel_hls else "oneapi")
     _estimated_rows([row for row in rows if isinstance(row, dict)], report, _dig(data, "estimatedResources", "columns"))
-    kernels = _dig(data, "performanceSummary", "children")
-    if isinstance(kernels, list) and kernels and isinstance(_dig(kernels, 0, "name"), str):
-        report.top = kernels[0]["name"]
+    tops = _dig(data, "functionNameMapping", "children", 0, "data", 0) if intel_hls \
+        else _dig(data, "performanceSummary", "children", 0, "name")
+    report.top = tops if isinstance(tops, str) else None
     return report
 
 
@@ -337,17 +344,28 @@ def _used_of(text: str | None) -> tuple[float | None, float | None, float | None
     return to_float(match.group(1)), to_float(match.group(2)), to_float(match.group(3))
 
 
-def parse_quartus_fit_summary(path: Path, text: str) -> ParsedReport:
+def _quartus_summary(path: Path, text: str, kind: str, status_key: str, done_state: str) -> tuple[ParsedReport, dict]:
+    """What every Quartus ``<revision>.<stage>.summary`` starts with (``Key : value``
+    lines): the stage status, the version (``Quartus Prime Version``, or ``Quartus II
+    Version`` / ``Quartus II 64-Bit Version`` before Quartus Prime), the top entity,
+    the family and, when given, the device."""
     fields = colon_fields(text.splitlines(), prefixes="")
-    if "Fitter Status" not in fields:
-        raise ReportParseError(path, "no 'Fitter Status' line: not a Quartus fit summary")
-    report = ParsedReport(path=str(path), kind="quartus_fit_summary", format="txt", tool="quartus")
-    version = re.match(r"(\d+\.\d+(?:\.\d+)?)", fields.get("Quartus Prime Version", ""))
+    if status_key not in fields:
+        raise ReportParseError(path, f"no '{status_key}' line: not a Quartus {kind.split('_')[1]} summary")
+    report = ParsedReport(path=str(path), kind=kind, format="txt", tool="quartus")
+    version_key = next((key for key in fields if key.startswith("Quartus") and key.endswith("Version")), "")
+    version = re.match(r"(\d+\.\d+(?:\.\d+)?)", fields.get(version_key, ""))
     report.tool_version = version.group(1) if version else None
     report.top = fields.get("Top-level Entity Name") or None
     report.family = fields.get("Family") or None
     report.part = (fields.get("Device") or "").upper() or None
-    report.design_state = "fitted" if fields["Fitter Status"].lower().startswith("successful") else fields["Fitter Status"]
+    status = fields[status_key]
+    report.design_state = done_state if status.lower().startswith("successful") else status
+    return report, fields
+
+
+def parse_quartus_fit_summary(path: Path, text: str) -> ParsedReport:
+    report, fields = _quartus_summary(path, text, "quartus_fit_summary", "Fitter Status", "fitted")
     alms, alms_total, _ = _used_of(fields.get("Logic utilization (in ALMs)"))
     registers, _, _ = _used_of(fields.get("Total registers"))
     dsp, dsp_total, dsp_pct = _used_of(fields.get("Total DSP Blocks"))
@@ -356,6 +374,32 @@ def parse_quartus_fit_summary(path: Path, text: str) -> ParsedReport:
     report.resources["DSP"] = int(dsp) if dsp is not None else None
     report.available["DSP"] = int(dsp_total) if dsp_total is not None else None
     report.extra_resources = {"ALM": alms, "ALM_available": alms_total, "RAM_blocks": ram, "RAM_blocks_available": ram_total}
+    return report
+
+
+def parse_quartus_map_summary(path: Path, text: str) -> ParsedReport:
+    """Analysis & Synthesis (``quartus_map``): counts after synthesis, before the fitter.
+    It names no device and gives no totals; ALMs are 'N/A' until the fitter packs them.
+    Cyclone V and later count ``Total registers`` and ``Total DSP Blocks``; Cyclone IV
+    and MAX 10 count logic elements: ``Total combinational functions`` (one 4-input LUT
+    each, reported under LUT) and ``Dedicated logic registers``, with 9-bit embedded
+    multipliers instead of DSP blocks (kept in ``extra_resources``)."""
+    report, fields = _quartus_summary(path, text, "quartus_map_summary", "Analysis & Synthesis Status", "synthesized")
+
+    def count(*keys: str) -> int | None:
+        """The count on the first of ``keys`` the summary has (None for 'N/A')."""
+        key = next((key for key in keys if key in fields), None)
+        used, _, _ = _used_of(fields.get(key) if key else None)
+        return int(used) if used is not None else None
+
+    report.resources["LUT"] = count("Total combinational functions")
+    report.resources["FF"] = count("Total registers", "Dedicated logic registers")
+    report.resources["DSP"] = count("Total DSP Blocks")
+    extra = {"ALM": count("Logic utilization (in ALMs)"), "logic_elements": count("Total logic elements"),
+             "memory_bits": count("Total block memory bits", "Total memory bits"),
+             "multiplier_9bit": count("Embedded Multiplier 9-bit elements"), "PLL": count("Total PLLs")}
+    report.extra_resources = {key: value for key, value in extra.items() if value is not None}
+    report.notes.append("Analysis & Synthesis counts: the fitter's (.fit.summary) are the placed design's")
     return report
 
 

@@ -30,8 +30,9 @@ _STATE_ORDER = ("routed", "fully placed", "placed", "fitted", "optimized", "synt
 _TIMING_ORDER = ("timing_summary", "export_impl", "export_impl_rpt", "export_syn", "export_syn_rpt", "export_rpt",
                  "quartus_sta_summary", "oneapi_ndjson_quartus", "intel_hls_quartus_js")
 _POST_SYNTH_KINDS = ("utilization", "utilization_hier", "export_impl", "export_impl_rpt", "export_syn", "export_syn_rpt",
-                     "export_rpt", "quartus_fit_summary", "oneapi_ndjson_quartus", "intel_hls_quartus_js")
-_HLS_ESTIMATE_KINDS = ("intel_hls_report_js", "oneapi_json_summary", "oneapi_ndjson_summary", "catapult_rtl",
+                     "export_rpt", "quartus_fit_summary", "oneapi_ndjson_quartus", "intel_hls_quartus_js",
+                     "quartus_map_summary")
+_HLS_ESTIMATE_KINDS = ("intel_hls_report_js", "intel_hls_json_summary", "oneapi_json_summary", "oneapi_ndjson_summary", "catapult_rtl",
                        "csynth_design_size", "oneapi_ndjson_loop_attr")
 
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fpga_flow.boards import RESOURCE_KEYS
 from fpga_flow.errors import UserInputError
-
-RESOURCE_KEYS = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 
 
 class ReportParseError(UserInputError):

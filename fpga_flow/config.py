@@ -1,0 +1,93 @@
+"""What a build depends on, as the user gave it: :class:`BuildConfig`, the one definition
+of every build option.
+
+Each field carries its description and, where the command line spells it differently
+from the field name, its flag (``cli_flag``). ``fpga-flow build`` and ``fpga-flow sweep``
+derive their options' defaults and help from here (:mod:`fpga_flow.cli.options`), and
+:func:`build_config` turns a validation error into one line naming the flag. A field
+added here is a new option of both commands once it is declared in the options module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fpga_flow.convert import IO_TYPES, STRATEGIES
+from fpga_flow.errors import UserInputError
+from fpga_flow.precision import POLICIES
+
+DEFAULT_REPORTS_DIR = Path("reports")
+INPUT_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def _flag(text: str) -> dict[str, Any]:
+    return {"json_schema_extra": {"cli_flag": text}}
+
+
+class BuildConfig(BaseModel):
+    """Everything a build depends on, as the user gave it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="A zoo recipe name, or a model file (.h5, .keras, or .json with --weights).")
+    board: str = Field(description="Target board (see 'fpga-flow boards').")
+    out: Path | None = Field(default=None, description="Run directory (default: REPORTS_DIR/runs/MODEL_BOARD_TIME).")
+    io_type: Literal[IO_TYPES] | None = Field(
+        default=None, description="io_parallel or io_stream (default: the recipe's, else io_parallel).")
+    strategy: Literal[STRATEGIES] | None = Field(
+        default=None, description="Latency or Resource (default: the recipe's, else Latency).")
+    reuse_factor: int | None = Field(
+        default=None, ge=1, description="hls4ml reuse factor, at least 1 (default: the recipe's, else 1).")
+    clock_period_ns: float | None = Field(
+        default=None, gt=0, le=100, description="Clock period in ns (default: the board's).", **_flag("--clock"))
+    synth: bool = Field(default=False, description="Run vendor synthesis when the backend's tool is on PATH.",
+                        **_flag("--synth/--no-synth"))
+    min_agreement: float = Field(
+        default=0.99, ge=0, le=1, description="Fail the check (exit 1) below this C-simulation/Keras argmax agreement.")
+    precision_policy: Literal[POLICIES] = Field(default="closure", description="Precision policy: default, auto or closure.")
+    target_agreement: float = Field(default=0.999, ge=0, le=1, description="Agreement the precision closure aims for.")
+    test_data: Path | None = Field(default=None, description=".npz with X (and optionally y) for a model file.")
+    weights: Path | None = Field(default=None, description="Weights .h5 for a .json architecture.")
+    input_dist: Literal[INPUT_DISTRIBUTIONS] = Field(
+        default="normal", description="Synthetic inputs when there is no --test-data: normal or uniform.")
+    epochs: int | None = Field(default=None, ge=1, description="Training epochs for a zoo recipe trained on demand.")
+    boards_dir: Path | None = Field(
+        default=None, description="Folder of extra board YAML files (or set FPGA_FLOW_BOARDS_DIR).")
+    reports_dir: Path = Field(
+        default=DEFAULT_REPORTS_DIR, description="Root of runs, sweeps, zoo exports and the run history.")
+    force: bool = Field(default=False, description="Replace an existing --out directory.")
+    max_samples: int | None = Field(
+        default=None, ge=2, description="Use at most this many evaluation (and calibration) samples.")
+    cache_dir: Path | None = Field(
+        default=None, description="Build cache folder (default: $FPGA_FLOW_CACHE_DIR or REPORTS_DIR/cache).")
+    use_cache: bool = Field(default=True, description="Reuse and store chosen precisions and compiled projects.",
+                            **_flag("--cache/--no-cache"))
+    record_history: bool = Field(
+        default=True, description="Record the run in the run history (a sweep records its points itself).")
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_any_case(cls, value):
+        return value.capitalize() if isinstance(value, str) else value
+
+
+def cli_flag(field: str) -> str:
+    """The command-line spelling of a BuildConfig field: ``--clock`` for
+    ``clock_period_ns``, ``--synth/--no-synth`` for ``synth``, else ``--field-name``."""
+    extra = BuildConfig.model_fields[field].json_schema_extra or {}
+    return extra.get("cli_flag") or "--" + field.replace("_", "-")
+
+
+def build_config(**fields: Any) -> BuildConfig:
+    """A validated BuildConfig; the first invalid field is a one-line UserInputError
+    naming its command-line flag."""
+    try:
+        return BuildConfig(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        where = cli_flag(field).split("/")[0] if field in BuildConfig.model_fields else field or "options"
+        raise UserInputError(f"{where}: {first['msg']}") from None

@@ -1,0 +1,224 @@
+"""``summary.json``, the record of a finished build: :class:`RunSummary`, the one
+definition that the build writes and that the dashboard, the run history, sweeps, the
+CLI and the Python API read.
+
+A summary is made of sections. A section that is a stage's own record is defined once,
+in that stage's module (``precision.ClosureRecord``, ``synth.SynthesisResult``,
+``estimate.Estimate``, ``cache.CacheUse``, ...); the sections here gather what belongs to
+no single stage. Every model forbids unknown fields, so a typo or a stale writer fails
+at once instead of writing a file no reader understands.
+
+Adding a section (say a stage ``rtl`` writing an ``RtlRecord``):
+
+1. define ``RtlRecord(BaseModel)`` in the stage's module, with
+   ``model_config = ConfigDict(extra="forbid")`` and a description on each figure;
+2. add ``rtl: RtlRecord | None = None`` to :class:`RunSummary` (None: the stage did
+   not run in this build; older summaries read as None, so ``SCHEMA_VERSION`` stays);
+3. fill it in :func:`fpga_flow.build.make_summary` from the build context;
+4. show it where it matters: ``cli/build.py:render_summary``, the run page template
+   (``templates/dashboard.html.j2``), and a history column only if it must be queried.
+
+Change ``SCHEMA_VERSION`` only for a change old files cannot be read into (a field
+renamed, moved or made required); then add an upgrade step to :data:`UPGRADES`.
+
+Version 1 summaries (fpga-flow 0.1.0: one flat mapping) are upgraded on read by
+:func:`upgrade_v1`, so old run directories and run histories stay readable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fpga_flow.boards import BoardRecord
+from fpga_flow.cache import CacheUse
+from fpga_flow.config import BuildConfig
+from fpga_flow.convert import HLSSettings
+from fpga_flow.errors import UserInputError
+from fpga_flow.estimate import Estimate
+from fpga_flow.precision import ClosureRecord, OverflowRecord
+from fpga_flow.rundir import SUMMARY_NAME
+from fpga_flow.synth import SynthesisResult
+from fpga_flow.toolchain import Toolchain
+
+SCHEMA_VERSION = 2
+RunStatus = Literal["passed", "check_failed", "synthesis_failed"]
+
+
+class SummaryError(UserInputError):
+    """A summary.json that is not one this fpga-flow can read."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSection(_Section):
+    name: str = Field(description="zoo recipe name, or the model file's stem")
+    source: str = Field(description="the model file that was built")
+    layer_families: list[str] = Field(description="Keras layer classes in the model")
+
+
+class DataSection(_Section):
+    origin: str = Field(description="where the evaluation and calibration inputs came from")
+    n_eval: int = Field(description="samples the reported figures are measured on")
+    n_calibration: int = Field(description="samples the precision policy tuned on (never evaluated on)")
+
+
+class Check(_Section):
+    value: float
+    threshold: float
+    passed: bool
+
+
+class Checks(_Section):
+    csim_agreement: Check
+    testbench_agreement: Check
+
+
+class ConfusionMatrix(_Section):
+    labels: list[str]
+    rows: str = "keras argmax"
+    cols: str = "csim argmax"
+    counts: list[list[int]] = Field(description="counts[keras decision][C-simulation decision]")
+
+
+class FidelitySection(_Section):
+    """C-simulation (the bridge library and the testbench) against Keras, on the evaluation split."""
+
+    keras_accuracy: float | None = Field(description="None without labels")
+    csim_accuracy: float | None = Field(description="None without labels")
+    csim_agreement: float = Field(description="argmax agreement of the bridge library with Keras")
+    testbench_agreement: float = Field(description="argmax agreement of hls4ml's testbench with Keras")
+    testbench_vs_bridge_max_abs: float = Field(description="largest output difference between the two C-simulations")
+    max_abs_error: float = Field(description="largest |bridge output - Keras output|")
+    mean_abs_error: float
+    confusion_matrix: ConfusionMatrix
+
+
+class PrecisionSection(_Section):
+    policy: str
+    closure: ClosureRecord | None = Field(description="None unless the policy is closure")
+    layer_precisions: dict[str, dict[str, str]] = Field(
+        description="the chosen types: per layer, the C++ type hls4ml wrote for each of its variables")
+    overflow: dict[str, OverflowRecord] = Field(description="per layer, Keras values outside its result type")
+
+
+class RunSummary(_Section):
+    """One finished build (``summary.json``)."""
+
+    schema_version: Literal[2] = SCHEMA_VERSION
+    run_id: str
+    status: RunStatus
+    created_utc: str
+    model: ModelSection
+    data: DataSection
+    board: BoardRecord
+    hls: HLSSettings
+    checks: Checks
+    fidelity: FidelitySection
+    precision: PrecisionSection
+    estimate: Estimate
+    synthesis: SynthesisResult
+    cache: CacheUse | None = Field(description="None when the build ran with --no-cache")
+    artifacts: dict[str, str] = Field(description="files of the run by role (run_dir, summary, hls_project, ...)")
+    timings_s: dict[str, float] = Field(description="seconds per build step that ran, and total")
+    toolchain: Toolchain
+    config: BuildConfig
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 summary (fpga-flow 0.1.0, one flat mapping) in the version 2 layout.
+    Every v1 field lands in one place; the only value not in a v1 file is
+    ``hls.default_precision``, which fpga-flow 0.1.0 always built with (hls4ml's
+    ``ap_fixed<16,6>``: HLSSettings' default, which no recipe or option changed)."""
+    estimate = dict(old["estimate"])
+    estimate.pop("source", None)
+    estimate.pop("assumptions", None)
+    estimate["per_layer"] = [{("layer_class" if key == "class" else key): value for key, value in layer.items()}
+                             for layer in estimate.get("per_layer", [])]
+    closure = old.get("precision_closure")
+    if closure is not None:
+        # "precisions" was always {} in v1; "policy" repeated the run's policy.
+        closure = {key: value for key, value in closure.items() if key not in ("precisions", "policy")}
+    cache = old.get("cache")
+    if cache is not None:
+        cache = {"dir": cache["dir"], "key": cache["key"], "hit": cache["hit"], "steps": list(cache["stages"]),
+                 "model_digest": cache["inputs"]["model"], "source_digest": cache["inputs"]["toolchain"]["code"]}
+    versions = old["versions"]
+    return {
+        "schema_version": 2,
+        "run_id": old["run_id"], "status": old["status"], "created_utc": old["created_utc"],
+        "model": {"name": old["model"], "source": old["model_source"], "layer_families": old["layer_families"]},
+        "data": {"origin": old["data"], "n_eval": old["n_test"], "n_calibration": old["n_calibration"]},
+        "board": {"name": old["board"], "part": old["part"], "family": old["family"], "backend": old["backend"],
+                  "resources": old["board_resources"]},
+        "hls": {"io_type": old["io_type"], "strategy": old["strategy"], "reuse_factor": old["reuse_factor"],
+                "clock_period_ns": old["clock_period_ns"],
+                "default_precision": HLSSettings.model_fields["default_precision"].default},
+        "checks": old["checks"],
+        "fidelity": {key: old[key] for key in FidelitySection.model_fields},
+        "precision": {"policy": old["precision_policy"], "closure": closure,
+                      "layer_precisions": old["layer_precisions"], "overflow": old["overflow"]},
+        "estimate": estimate,
+        "synthesis": old["synthesis"],
+        "cache": cache,
+        "artifacts": old["artifacts"],
+        "timings_s": old["timings_s"],
+        "toolchain": {**versions, "compile_flags": old["compile_flags"].split()},
+        "config": old["config"],
+    }
+
+
+# Older layouts by version: each step returns the next version's layout.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: upgrade_v1}
+
+
+def parse_summary(document: Any, origin: str) -> RunSummary:
+    """A RunSummary from a decoded summary.json of this or an older version. ``origin``
+    names the file (or record) in the one-line SummaryError for anything else."""
+    if not isinstance(document, dict) or "schema_version" not in document:
+        raise SummaryError(f"{origin} is not an fpga-flow run summary (no schema_version): "
+                           "give the summary.json of a finished build")
+    version = document["schema_version"]
+    if version == SCHEMA_VERSION:
+        return _validated(document, origin)
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version not in UPGRADES:
+        raise SummaryError(f"{origin} has summary schema version {version!r}; this fpga-flow reads versions "
+                           f"{min(UPGRADES)} to {SCHEMA_VERSION}: read it with the fpga-flow that wrote it, or rebuild the run")
+    try:
+        while version != SCHEMA_VERSION:
+            document, version = UPGRADES[version](document), version + 1
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SummaryError(f"{origin} is not a valid version {document.get('schema_version')} summary "
+                           f"(field {exc} missing or malformed): rebuild the run") from None
+    return _validated(document, origin)
+
+
+def _validated(document: dict[str, Any], origin: str) -> RunSummary:
+    try:
+        return RunSummary.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise SummaryError(f"{origin} is not a valid run summary: field '{where}': {first['msg']} "
+                           f"({exc.error_count()} problem(s)); rebuild the run") from None
+
+
+def read_summary(run_dir: str | Path) -> RunSummary:
+    """The summary of a finished run directory (or the summary.json given itself)."""
+    path = Path(run_dir)
+    path = path if path.name == SUMMARY_NAME and path.is_file() else path / SUMMARY_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SummaryError(f"{path} not found: give the run directory of a finished build") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SummaryError(f"{path} is unreadable ({exc}): rebuild the run") from None
+    return parse_summary(document, str(path))

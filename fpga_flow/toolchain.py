@@ -1,0 +1,45 @@
+"""The programs and packages that turn a model into a build's files: recorded in every
+run summary and part of every build-cache key (with the source of fpga_flow itself,
+see :func:`fpga_flow.cache.source_digest`)."""
+
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PACKAGES = ("fpga-flow", "hls4ml", "tensorflow", "qkeras", "numpy")
+
+
+class Toolchain(BaseModel):
+    """Versions (None: the package is not installed) and the g++ flags C-simulation uses."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    python: str
+    fpga_flow: str | None
+    hls4ml: str | None
+    tensorflow: str | None
+    qkeras: str | None
+    numpy: str | None
+    gxx: str | None = Field(description="g++ -dumpfullversion")
+    compile_flags: tuple[str, ...] = Field(description="g++ flags of every C-simulation compile")
+
+
+def _installed(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def current_toolchain() -> Toolchain:
+    """This process's toolchain (g++ must be on PATH: the build checks that first)."""
+    from fpga_flow.csim import compile_flags, gxx_version
+
+    packages = {package.replace("-", "_"): _installed(package) for package in PACKAGES}
+    return Toolchain(python=platform.python_version(), gxx=gxx_version(), compile_flags=tuple(compile_flags()),
+                     **packages)

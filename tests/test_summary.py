@@ -1,0 +1,151 @@
+"""summary.json has one schema (fpga_flow.summary.RunSummary): the test runs validate
+against it, real version 1 summaries (fpga-flow 0.1.0) are upgraded on read, and a
+summary this fpga-flow cannot read is one clear line naming the file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fpga_flow.errors import FlowError
+from fpga_flow.summary import SCHEMA_VERSION, RunSummary, SummaryError, parse_summary, read_summary
+
+DATA = Path(__file__).resolve().parent / "data"
+RUN_FIXTURES = sorted((DATA / "runs").glob("*/summary.json"))
+# Written by real `fpga-flow build` runs of fpga-flow 0.1.0 (main before summary.py):
+# a closure build without the cache, and a default-policy build through the cache
+# whose agreement fell below --min-agreement 1.0.
+V1_CLOSURE = DATA / "summary_v1" / "tiny_mlp_closure" / "summary.json"
+V1_DEFAULT_CACHED = DATA / "summary_v1" / "tiny_mlp_default_cached" / "summary.json"
+
+
+@pytest.mark.parametrize("path", RUN_FIXTURES, ids=lambda p: p.parent.name)
+def test_every_test_run_is_a_current_summary(path):
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == SCHEMA_VERSION
+    summary = read_summary(path.parent)
+    assert summary.model_dump(mode="json") == document  # nothing dropped or defaulted on the way in
+
+
+def test_a_version_1_closure_build_is_upgraded_field_by_field():
+    old = json.loads(V1_CLOSURE.read_text())
+    new = read_summary(V1_CLOSURE)
+    assert isinstance(new, RunSummary) and new.schema_version == SCHEMA_VERSION
+    assert (new.run_id, new.status, new.created_utc) == (old["run_id"], old["status"], old["created_utc"])
+    assert (new.model.name, new.model.source, new.model.layer_families) == (
+        old["model"], old["model_source"], old["layer_families"])
+    assert (new.data.origin, new.data.n_eval, new.data.n_calibration) == (old["data"], old["n_test"], old["n_calibration"])
+    assert (new.board.name, new.board.part, new.board.backend) == (old["board"], old["part"], old["backend"])
+    assert new.board.resources.model_dump() == old["board_resources"]
+    assert (new.hls.io_type, new.hls.reuse_factor, new.hls.clock_period_ns) == (
+        old["io_type"], old["reuse_factor"], old["clock_period_ns"])
+    assert new.hls.default_precision == "ap_fixed<16,6>"
+    for key in ("keras_accuracy", "csim_accuracy", "csim_agreement", "testbench_agreement", "max_abs_error",
+                "mean_abs_error", "testbench_vs_bridge_max_abs"):
+        assert getattr(new.fidelity, key) == old[key], key
+    assert new.fidelity.confusion_matrix.counts == old["confusion_matrix"]["counts"]
+    assert new.checks.model_dump() == old["checks"]
+    closure, old_closure = new.precision.closure, old["precision_closure"]
+    assert new.precision.policy == old["precision_policy"] == "closure"
+    assert closure.default_agreement_calibration == old_closure["default_agreement_calibration"]
+    assert [it.model_dump() for it in closure.iterations] == old_closure["iterations"]
+    assert closure.layer_error_after == old_closure["layer_error_after"]
+    assert new.precision.layer_precisions == old["layer_precisions"]
+    assert {name: record.model_dump() for name, record in new.precision.overflow.items()} == old["overflow"]
+    assert new.estimate.resources == old["estimate"]["resources"]
+    assert [layer.layer_class for layer in new.estimate.per_layer] == [layer["class"] for layer in old["estimate"]["per_layer"]]
+    assert new.synthesis.model_dump() == old["synthesis"]
+    assert new.cache is None and old["cache"] is None
+    assert new.toolchain.gxx == old["versions"]["gxx"]
+    assert " ".join(new.toolchain.compile_flags) == old["compile_flags"]
+    assert new.config.model_dump(mode="json") == old["config"]
+    assert (new.artifacts, new.timings_s) == (old["artifacts"], old["timings_s"])
+
+
+def test_a_version_1_cached_build_keeps_its_cache_record_and_failed_check():
+    old = json.loads(V1_DEFAULT_CACHED.read_text())
+    new = read_summary(V1_DEFAULT_CACHED)
+    assert new.status == old["status"] == "check_failed"
+    assert not new.checks.csim_agreement.passed and new.checks.csim_agreement.threshold == 1.0
+    assert new.precision.closure is None and new.precision.policy == "default"
+    assert (new.cache.key, new.cache.hit, new.cache.dir) == (old["cache"]["key"], False, old["cache"]["dir"])
+    assert new.cache.steps == ["precision", "convert", "compile"]
+    assert new.cache.model_digest == old["cache"]["inputs"]["model"]
+
+
+def _one_line(error: pytest.ExceptionInfo, *needles: str) -> None:
+    message = str(error.value)
+    assert isinstance(error.value, FlowError) and error.value.exit_code == 2
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_unknown_versions_and_invalid_files_are_one_line_errors_naming_the_file(tmp_path):
+    current = json.loads(RUN_FIXTURES[0].read_text())
+    cases = {
+        "future": ({**current, "schema_version": SCHEMA_VERSION + 1}, (f"version {SCHEMA_VERSION + 1}", "rebuild")),
+        "text_version": ({**current, "schema_version": "two"}, ("version 'two'",)),
+        "no_version": ({key: value for key, value in current.items() if key != "schema_version"}, ("no schema_version",)),
+        "extra_field": ({**current, "surprise": 1}, ("'surprise'", "rebuild")),
+        "missing_section": ({key: value for key, value in current.items() if key != "fidelity"}, ("'fidelity'",)),
+        "bad_value": ({**current, "status": "fine"}, ("'status'",)),
+        "broken_v1": ({"schema_version": 1, "run_id": "x"}, ("not a valid version 1 summary",)),
+    }
+    for name, (document, needles) in cases.items():
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        (run_dir / "summary.json").write_text(json.dumps(document))
+        with pytest.raises(SummaryError) as error:
+            read_summary(run_dir)
+        _one_line(error, str(run_dir / "summary.json"), *needles)
+    (tmp_path / "garbled").mkdir()
+    (tmp_path / "garbled" / "summary.json").write_text('{"schema_version": 2, ')
+    with pytest.raises(SummaryError) as error:
+        read_summary(tmp_path / "garbled")
+    _one_line(error, "unreadable")
+    with pytest.raises(SummaryError) as error:
+        read_summary(tmp_path / "nowhere")
+    _one_line(error, "not found", "finished build")
+
+
+def test_a_summary_from_a_newer_fpga_flow_is_refused_on_the_command_line(tmp_path):
+    from conftest import run_cli
+
+    run_dir = tmp_path / "runs" / "future"
+    shutil.copytree(RUN_FIXTURES[0].parent, run_dir)
+    document = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**document, "schema_version": 7}))
+    result = run_cli("dashboard", str(run_dir), "--out", str(tmp_path / "page"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("schema version 7" in line and "skipped" in line for line in warnings), result.stderr
+
+
+def test_parse_summary_names_the_record_it_was_given():
+    with pytest.raises(SummaryError) as error:
+        parse_summary([], "run history x.db, run 'r1'")
+    _one_line(error, "run history x.db, run 'r1'")
+
+
+def test_a_sweep_row_takes_its_figures_from_the_point_summary():
+    from fpga_flow.config import BuildConfig
+    from fpga_flow.sweep import CSV_COLUMNS, PointOutcome, SweepPoint, SweepRow, point_row
+
+    summary = read_summary(RUN_FIXTURES[0].parent)
+    config = BuildConfig(model="cnn_digits", board="pynq-z2", out=Path("/sweeps/s/runs/p"))
+    point = SweepPoint(0, "pynq-z2", None, None, None, "closure")  # axes left to the recipe
+    row = point_row(point, config, PointOutcome(summary, seconds=12.5))
+    document = json.loads(RUN_FIXTURES[0].read_text())
+    assert (row.reuse_factor, row.strategy, row.io_type) == (
+        document["hls"]["reuse_factor"], document["hls"]["strategy"], document["hls"]["io_type"])
+    assert (row.status, row.csim_agreement, row.est_LUT, row.est_latency_ns, row.cache_hit) == (
+        document["status"], document["fidelity"]["csim_agreement"], document["estimate"]["resources"]["LUT"],
+        document["estimate"]["latency_ns"], document["cache"]["hit"])
+    failed = point_row(point, config, PointOutcome(None, "hls4ml cannot convert", "convert", 3.0))
+    assert (failed.status, failed.failed_stage, failed.csim_agreement, failed.run_dir) == (
+        "error", "convert", None, "/sweeps/s/runs/p")
+    assert CSV_COLUMNS == tuple(SweepRow.model_fields) and "csim_agreement" in CSV_COLUMNS
