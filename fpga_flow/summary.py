@@ -58,7 +58,9 @@ class _Section(BaseModel):
 
 class ModelSection(_Section):
     name: str = Field(description="zoo recipe name, or the model file's stem")
-    source: str = Field(description="the model file that was built")
+    source: str = Field(description="the model file that was built, absolute (older summaries hold it as given, "
+                                    "maybe relative to the folder the build ran in)")
+    weights: str | None = Field(default=None, description="the weights file of a .json architecture (absolute)")
     layer_families: list[str] = Field(description="Keras layer classes in the model")
 
 
@@ -155,7 +157,8 @@ def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema_version": 2,
         "run_id": old["run_id"], "status": old["status"], "created_utc": old["created_utc"],
-        "model": {"name": old["model"], "source": old["model_source"], "layer_families": old["layer_families"]},
+        "model": {"name": old["model"], "source": old["model_source"], "weights": old["config"]["weights"],
+                  "layer_families": old["layer_families"]},
         "data": {"origin": old["data"], "n_eval": old["n_test"], "n_calibration": old["n_calibration"]},
         "board": {"name": old["board"], "part": old["part"], "family": old["family"], "backend": old["backend"],
                   "resources": old["board_resources"]},

@@ -97,7 +97,7 @@ def step_convert(ctx: DeployContext) -> None:
     from fpga_flow.model_io import load_keras_model
 
     run = ctx.run
-    model = load_keras_model(run.summary.model.source, run.summary.config.weights)
+    model = load_keras_model(run.summary.model.source, run.summary.model.weights)
     ctx.X = evaluation_inputs(run, tuple(model.input_shape[1:]))
     ctx.project = convert_accelerator(model, ctx.target, run.summary.hls, ctx.bundle_dir / PROJECT_DIR, run.hls_config)
     _check_types_recorded(ctx.project, run)
