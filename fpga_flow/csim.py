@@ -105,6 +105,24 @@ def weights_dir(project_dir: Path) -> Path:
     return Path(project_dir).resolve() / "firmware" / "weights"
 
 
+def bridge_object(project_dir: Path) -> Path:
+    """The compiled bridge (``PROJECT_bridge.cpp``) of a project."""
+    return Path(project_dir) / BUILD_SUBDIR / f"{PROJECT_NAME}_bridge.o"
+
+
+def network_object(project_dir: Path) -> Path:
+    """The compiled network top (``firmware/PROJECT.cpp``): the one object that reads the weights."""
+    return Path(project_dir) / BUILD_SUBDIR / f"{PROJECT_NAME}.o"
+
+
+def link_library(objects: list[Path], build: Path, log_path: Path) -> Path:
+    """Link ``objects`` into a library in ``build``, under a fresh name: dlopen hands back
+    an already-loaded library of the same path."""
+    library = build / f"{PROJECT_NAME}-{uuid.uuid4().hex[:8]}.so"
+    _run_compiler([gxx(), "-shared", *map(str, objects), "-o", str(library)], build, log_path, "bridge library")
+    return library
+
+
 def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_sources: tuple[Path, ...] = ()) -> CompiledProject:
     """Compile the firmware once and link it into the bridge library.
 
@@ -126,8 +144,8 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_s
         _run_compiler([compiler, *flags, weights, "-c", f"firmware/{source.name}", "-o", str(obj)],
                       project_dir, log_path, f"firmware ({source.name})")
         firmware_objects.append(obj)
-    bridge_object = build / f"{PROJECT_NAME}_bridge.o"
-    _run_compiler([compiler, *flags, weights, "-c", f"{PROJECT_NAME}_bridge.cpp", "-o", str(bridge_object)],
+    bridge = bridge_object(project_dir)
+    _run_compiler([compiler, *flags, weights, "-c", f"{PROJECT_NAME}_bridge.cpp", "-o", str(bridge)],
                   project_dir, log_path, "bridge")
     extra_objects = []
     for source in extra_sources:
@@ -136,11 +154,7 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, extra_s
         extra_objects.append(obj)
     for old in build.glob(f"{PROJECT_NAME}-*.so"):
         old.unlink()
-    # A fresh name per build: dlopen hands back an already-loaded library of the same path.
-    library = build / f"{PROJECT_NAME}-{uuid.uuid4().hex[:8]}.so"
-    _run_compiler([compiler, "-shared", *map(str, firmware_objects), str(bridge_object), *map(str, extra_objects),
-                   "-o", str(library)],
-                  project_dir, log_path, "bridge library")
+    library = link_library([*firmware_objects, bridge, *extra_objects], build, log_path)
     seconds = round(time.perf_counter() - start, 3)
     (build / COMPILED_RECORD).write_text(json.dumps({
         "library": library.name, "objects": [obj.name for obj in firmware_objects], "flags": flags, "seconds": seconds,

@@ -183,7 +183,8 @@ def test_manifest_schema_round_trips_through_pydantic_and_the_board_reader():
         kind=ZYNQ, project="myproject", input_shape=[8, 8, 1], input=port(FixedPoint(5, 1, False, "RND", "SAT")),
         output=StreamPort(model, word_type(model, ZYNQ), 10), overlay="overlay/myproject.bit", max_batch=7,
         n_samples=3, created_utc="2025-01-01T00:00:00+00:00", versions={"hls4ml": "1.3.0", "gxx": None},
-        provenance=driver.Provenance("/runs/x", "x", "VivadoAccelerator", 30, True))
+        provenance=driver.Provenance(run_dir="/runs/x", run_id="x", run_backend="VivadoAccelerator",
+                                     csim_values_matched=30, run_csim="linked", firmware_identical_to_run=True))
     adapter = TypeAdapter(driver.BundleManifest)
     text = adapter.dump_json(manifest)
     assert driver.BundleManifest.from_dict(json.loads(text)) == manifest == adapter.validate_json(text)

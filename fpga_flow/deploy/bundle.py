@@ -17,13 +17,16 @@ The bundle (default ``RUN_DIR/bundle``)::
 
 The expected words come from the bundle's own AXI top compiled with g++ (the stand-in),
 fed the C-simulation's input words; before the bundle is complete they are checked value
-for value against the run's own C-simulation (its project compiled again in a scratch
-folder), and the driver's packing against the C-simulation's input words.
+for value against the run's own C-simulation (the run's compiled AXI wrapper and bridge
+linked with the bundle's compiled network when both compiled the same network, else the
+run's project compiled again in a scratch folder), and the driver's packing against the
+C-simulation's input words.
 """
 
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 import tempfile
 import time
@@ -39,10 +42,11 @@ from fpga_flow import rundir
 from fpga_flow.rundir import PROJECT_DIR
 from fpga_flow.boards import get_board
 from fpga_flow.convert import PROJECT_NAME
-from fpga_flow.csim import BUILD_SUBDIR, Bridge, compile_project, gxx
+from fpga_flow.csim import (BRIDGE_SPEC, BUILD_SUBDIR, Bridge, CompiledProject, bridge_object, compile_project, gxx,
+                            gxx_version, link_library, network_object)
 from fpga_flow.deploy import bitstream, standin
 from fpga_flow.deploy.board import driver
-from fpga_flow.deploy.project import (ALVEO, AcceleratorProject, AcceleratorTarget, accelerator_target,
+from fpga_flow.deploy.project import (ALVEO, AXI_WRAPPER, AcceleratorProject, AcceleratorTarget, accelerator_target,
                                       convert_accelerator)
 from fpga_flow.deploy.run_record import PassedRun, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
@@ -136,7 +140,8 @@ def step_compare(ctx: DeployContext) -> None:
                                "the bundle would not run as the C-simulation did")
     n_out = ctx.project.output.values_per_sample
     bundle_values = ctx.wrapper.output_values(ctx.expected_words).reshape(-1, n_out)
-    run_values = run_csim_values(ctx.run, ctx.X)
+    bundle_project = ctx.bundle_dir / PROJECT_DIR
+    run_values, how = run_csim_values(ctx.run, bundle_project, ctx.X)
     # What the run's C-simulation could hold: a float AXI wrapper rounds outputs to float32.
     comparable = bundle_values.astype(csim_output_dtype(ctx.run)).astype(np.float64)
     differ = np.argwhere(comparable != run_values)
@@ -148,17 +153,54 @@ def step_compare(ctx: DeployContext) -> None:
             f"{run_values[sample, index]!r}, bundle {bundle_values[sample, index]!r})")
     ctx.provenance = driver.Provenance(
         run_dir=str(ctx.run.run_dir), run_id=ctx.run.summary.run_id, run_backend=ctx.run.summary.board.backend,
-        csim_values_matched=int(run_values.size),
-        firmware_identical_to_run=firmware_identical(ctx.run.project_dir, ctx.bundle_dir / PROJECT_DIR))
+        csim_values_matched=int(run_values.size), run_csim=how,
+        firmware_identical_to_run=firmware_identical(ctx.run.project_dir, bundle_project))
 
 
-def run_csim_values(run: PassedRun, X: np.ndarray) -> np.ndarray:
-    """The run's C-simulation of ``X``: its project compiled again in a scratch folder
-    (its own compiled library may read weights from a cache entry evicted since)."""
+LINKED = "linked"
+RECOMPILED = "recompiled"
+
+
+def run_csim_values(run: PassedRun, bundle_project: Path, X: np.ndarray) -> tuple[np.ndarray, str]:
+    """The run's C-simulation of ``X``, and how its library was made (LINKED or RECOMPILED).
+
+    The run's own library is not loaded: it may read its weights from a build-cache entry
+    evicted since (the weights folder is compiled into the network object, and a missing
+    weights file makes hls4ml exit). Of its objects only the network top reads weights;
+    when the bundle compiled the same network (:func:`differs_from_run` is None), the
+    run's library is made again by linking the bundle's network object, which reads the
+    bundle's identical weights, with the run's own compiled AXI wrapper and bridge: no
+    compile. Otherwise the run's project is compiled again in a scratch folder."""
     with tempfile.TemporaryDirectory(prefix="fpga-flow-run-csim-") as scratch:
+        spec = json.loads((run.project_dir / BRIDGE_SPEC).read_text(encoding="utf-8"))
+        if differs_from_run(run, bundle_project) is None:
+            compiled = CompiledProject.open(run.project_dir)
+            objects = [network_object(bundle_project), bridge_object(run.project_dir),
+                       *(obj for obj in compiled.firmware_objects if obj != network_object(run.project_dir))]
+            library = link_library(objects, Path(scratch), Path(scratch) / "link.log")
+            return Bridge(library, spec).predict(X), LINKED
         copy = Path(scratch) / PROJECT_DIR
         shutil.copytree(run.project_dir, copy, ignore=shutil.ignore_patterns(BUILD_SUBDIR))
-        return Bridge.load(compile_project(copy)).predict(X)
+        return Bridge.load(compile_project(copy)).predict(X), RECOMPILED
+
+
+def differs_from_run(run: PassedRun, bundle_project: Path) -> str | None:
+    """None when the bundle's compiled network is the one the run compiled: its sources and
+    weights (firmware/ without the AXI wrapper) byte for byte the run's, compiled with the
+    same flags by the same g++, and the run's compiled objects still there; else why not."""
+    if not firmware_identical(run.project_dir, bundle_project):
+        return "the network's sources or weights differ from the run's"
+    try:
+        theirs, ours = CompiledProject.open(run.project_dir), CompiledProject.open(bundle_project)
+    except FileNotFoundError:
+        return "the run's compiled objects are missing"
+    if theirs.flags != ours.flags:
+        return f"the run was compiled with {' '.join(theirs.flags)}, the bundle with {' '.join(ours.flags)}"
+    if run.summary.toolchain.gxx != gxx_version():
+        return f"the run was compiled by g++ {run.summary.toolchain.gxx}, the bundle by g++ {gxx_version()}"
+    if not all(obj.is_file() for obj in (*theirs.firmware_objects, bridge_object(run.project_dir))):
+        return "the run's compiled objects are missing"
+    return None
 
 
 def firmware_identical(run_project: Path, bundle_project: Path) -> bool:
@@ -166,7 +208,7 @@ def firmware_identical(run_project: Path, bundle_project: Path) -> bool:
     def sources(project: Path) -> dict[Path, Path]:
         firmware = project / "firmware"
         return {p.relative_to(firmware): p for p in firmware.rglob("*")
-                if p.is_file() and not p.name.startswith(f"{PROJECT_NAME}_axi.")}
+                if p.is_file() and not p.name.startswith(f"{AXI_WRAPPER}.")}
 
     ours, theirs = sources(bundle_project), sources(run_project)
     return ours.keys() == theirs.keys() and all(filecmp.cmp(ours[k], theirs[k], shallow=False) for k in ours)

@@ -23,7 +23,8 @@ from fpga_flow.deploy.board.driver import FixedPoint, StreamPort
 from fpga_flow.errors import StageFailedError, UserInputError
 
 ZYNQ, ALVEO = "zynq", "alveo"
-WRAPPER_HEADER = f"firmware/{PROJECT_NAME}_axi.h"
+AXI_WRAPPER = f"{PROJECT_NAME}_axi"  # hls4ml's AXI top: firmware/myproject_axi.cpp/.h
+WRAPPER_HEADER = f"firmware/{AXI_WRAPPER}.h"
 HLS4ML_TEMPLATE_DRIVER = "axi_stream_driver.py"
 
 

@@ -129,6 +129,10 @@ class Provenance:
     # Output values of the evaluation set on which this bundle's C-simulation and the
     # run's C-simulation were compared and found equal (deploy refuses any difference).
     csim_values_matched: int
+    # How deploy made the run's C-simulation library for that comparison: "linked" (the
+    # run's compiled AXI wrapper and bridge with the bundle's compiled network, the same
+    # sources, weights, flags and g++) or "recompiled" (the run's project compiled again).
+    run_csim: str
     # The network sources (firmware/ minus the AXI wrapper) are byte for byte the run's.
     firmware_identical_to_run: bool
 
