@@ -335,7 +335,20 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         "layer_errors": layer_error_chart(f"layer-error-{index}", closure.layer_error_before, closure.layer_error_after)
         if closure and (closure.layer_error_before or closure.layer_error_after) else None,
         "overflowing": {name: info for name, info in summary.precision.overflow.items() if info.overflowed},
+        "deploy": summary.deploy,
+        "board_check": None if summary.deploy is None or summary.deploy.board_check is None
+        else summary.deploy.board_check.results,
+        "design_throughput": design_throughput(figures),
     }
+
+
+def design_throughput(figures: HardwareFigures) -> float | None:
+    """Samples per second the IP takes in: a new sample every initiation interval, so
+    ``1e9 / (interval_cycles * clock_period_ns)`` (the figure a board's measured
+    throughput stands beside; the board adds the host's transfers)."""
+    if not figures.interval_cycles or not figures.clock_period_ns:
+        return None
+    return 1e9 / (figures.interval_cycles * figures.clock_period_ns)
 
 
 def _confusion_view(matrix) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from fpga_flow.boards import BoardRecord
 from fpga_flow.cache import CacheUse
 from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSSettings
+from fpga_flow.deploy.section import DeployRecord
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.precision import ClosureRecord, OverflowRecord
@@ -130,6 +131,9 @@ class RunSummary(_Section):
     timings_s: dict[str, float] = Field(description="seconds per build step that ran, and total")
     toolchain: Toolchain
     config: BuildConfig
+    deploy: DeployRecord | None = Field(
+        default=None, description="the bundle 'fpga-flow deploy' wrote from this run and its check on the board; "
+                                  "None until deploy ran")
 
 
 # --------------------------------------------------------------------------- reading

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from fpga_flow.deploy import board as board_files
 from fpga_flow.deploy.board import driver
@@ -179,7 +179,7 @@ def test_pack_and_unpack_multi_word_samples():
 def test_manifest_schema_round_trips_through_pydantic_and_the_board_reader():
     model = FixedPoint(11, 1, False, "RND", "SAT")
     manifest = driver.BundleManifest(
-        schema_version=driver.BUNDLE_SCHEMA_VERSION, model="m", board="pynq-z2", accelerator_board="pynq-z2",
+        schema_version=driver.BUNDLE_SCHEMA_VERSION, bundle_id="b1", model="m", board="pynq-z2", accelerator_board="pynq-z2",
         kind=ZYNQ, project="myproject", input_shape=[8, 8, 1], input=port(FixedPoint(5, 1, False, "RND", "SAT")),
         output=StreamPort(model, word_type(model, ZYNQ), 10), overlay="overlay/myproject.bit", max_batch=7,
         n_samples=3, created_utc="2025-01-01T00:00:00+00:00", versions={"hls4ml": "1.3.0", "gxx": None},
@@ -188,8 +188,12 @@ def test_manifest_schema_round_trips_through_pydantic_and_the_board_reader():
     adapter = TypeAdapter(driver.BundleManifest)
     text = adapter.dump_json(manifest)
     assert driver.BundleManifest.from_dict(json.loads(text)) == manifest == adapter.validate_json(text)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="max_batch"):
         adapter.validate_python({**json.loads(text), "max_batch": "many"})
+    document = json.loads(text)
+    document["provenance"]["signed_by"] = "someone"  # a field no one defined is refused, not dropped
+    with pytest.raises(ValidationError, match="signed_by"):
+        adapter.validate_python(document)
 
 
 def test_deploy_files_other_than_modules_are_package_data():

@@ -21,6 +21,10 @@ for value against the run's own C-simulation (the run's compiled AXI wrapper and
 linked with the bundle's compiled network when both compiled the same network, else the
 run's project compiled again in a scratch folder), and the driver's packing against the
 C-simulation's input words.
+
+A complete bundle is noted in the run (the ``deploy`` section of its summary, the run page,
+the run history: :mod:`fpga_flow.deploy.record`); ``fpga-flow deploy RUN_DIR --record
+check_results.json`` adds the board's check to that section.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import json
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +53,7 @@ from fpga_flow.deploy import bitstream, standin
 from fpga_flow.deploy.board import driver
 from fpga_flow.deploy.project import (ALVEO, AXI_WRAPPER, AcceleratorProject, AcceleratorTarget, accelerator_target,
                                       convert_accelerator)
+from fpga_flow.deploy.record import note_bundle
 from fpga_flow.deploy.run_record import PassedRun, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
@@ -238,6 +244,7 @@ def _manifest(ctx: DeployContext) -> driver.BundleManifest:
     project = ctx.project
     return driver.BundleManifest(
         schema_version=driver.BUNDLE_SCHEMA_VERSION,
+        bundle_id=uuid.uuid4().hex,
         model=ctx.run.summary.model.name,
         board=ctx.target.board.name,
         accelerator_board=ctx.target.accelerator_board,
@@ -272,11 +279,13 @@ class DeployResult:
     bundle_dir: Path
     manifest: driver.BundleManifest
     overlay: Path | None
+    history: str  # what became of the run's record in the run history
     timings: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
         return {"bundle_dir": str(self.bundle_dir), "manifest": MANIFEST_ADAPTER.dump_python(self.manifest, mode="json"),
-                "overlay": None if self.overlay is None else str(self.overlay), "timings_s": self.timings}
+                "overlay": None if self.overlay is None else str(self.overlay), "history": self.history,
+                "timings_s": self.timings}
 
 
 def prepare(cfg: DeployConfig) -> tuple[PassedRun, AcceleratorTarget, Path]:
@@ -315,6 +324,8 @@ def run_deploy(cfg: DeployConfig, progress: Progress = _silent) -> DeployResult:
     manifest = ctx.manifest
     rundir.write_json_atomic(ctx.bundle_dir / driver.MANIFEST_FILE, MANIFEST_ADAPTER.dump_python(manifest, mode="json"))
     rundir.clear_incomplete(ctx.bundle_dir)
+    # The run notes its bundle before the bitstream runs: a failed tool run leaves a usable bundle.
+    history = note_bundle(run, manifest, ctx.bundle_dir)
     overlay = None
     if cfg.bitstream:
         progress("bitstream", "start")
@@ -322,6 +333,6 @@ def run_deploy(cfg: DeployConfig, progress: Progress = _silent) -> DeployResult:
         overlay = bitstream.run_script(ctx.bundle_dir, target.kind, cfg.platform)
         ctx.timings["bitstream"] = round(time.perf_counter() - start, 3)
         progress("bitstream", "done")
-    return DeployResult(ctx.bundle_dir, manifest, overlay, ctx.timings)
+    return DeployResult(ctx.bundle_dir, manifest, overlay, history, ctx.timings)
 
 

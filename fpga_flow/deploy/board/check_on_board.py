@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     equal, samples_equal = driver.counts(expected, words_out, output.values_per_sample)
     results = driver.CheckResults(
         schema_version=driver.RESULTS_SCHEMA_VERSION, simulated=args.simulate, model=manifest.model, board=manifest.board,
-        run_id=manifest.provenance.run_id, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        run_id=manifest.provenance.run_id, bundle_id=manifest.bundle_id, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         n_samples=len(X), output_words=len(expected), output_words_equal=equal, samples_equal=samples_equal,
         input_words=len(reference_in), input_words_equal=int((words_in == reference_in).sum()),
         batch_size=min(accelerator.batch_size(args.batch_size), len(X)),

@@ -37,7 +37,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -63,6 +63,11 @@ ALVEO_MAX_TRANSFER_WORDS = 2**32 - 1
 # (krnl_rtl_axi_read_master.sv: tlast = rlast), 256 beats of 32-bit words.
 ALVEO_BURST_BEATS = 256
 
+# The records below are stdlib dataclasses because the board's Python has no pydantic;
+# fpga-flow validates them with pydantic (TypeAdapter), which reads this setting: a field
+# no one defined is an error, not silently dropped.
+_PYDANTIC_CONFIG = {"extra": "forbid"}
+
 _TWO_63 = 2.0**63
 _TWO_64 = 2.0**64
 
@@ -70,6 +75,8 @@ _TWO_64 = 2.0**64
 @dataclass(frozen=True)
 class FixedPoint:
     """An ``ap_fixed``/``ap_ufixed`` type (``ap_int<W>`` is ``integer == width``)."""
+
+    __pydantic_config__: ClassVar[dict] = _PYDANTIC_CONFIG
 
     width: int
     integer: int
@@ -100,6 +107,8 @@ class StreamPort:
     """One side of the accelerator: the network's type, the word type carrying it on the
     stream, and how many words make one sample."""
 
+    __pydantic_config__: ClassVar[dict] = _PYDANTIC_CONFIG
+
     model_type: FixedPoint
     word_type: FixedPoint
     values_per_sample: int
@@ -123,6 +132,8 @@ class StreamPort:
 class Provenance:
     """Where the bundle came from and what was proved about it at deploy time."""
 
+    __pydantic_config__: ClassVar[dict] = _PYDANTIC_CONFIG
+
     run_dir: str
     run_id: str
     run_backend: str
@@ -141,7 +152,12 @@ class Provenance:
 class BundleManifest:
     """``bundle.json``: what the driver and ``check_on_board.py`` need to know."""
 
+    __pydantic_config__: ClassVar[dict] = _PYDANTIC_CONFIG
+
     schema_version: int
+    # A new id each time deploy writes a bundle: check results carry it, so that results
+    # are brought back to the run whose bundle produced them and to no other.
+    bundle_id: str
     model: str
     board: str
     accelerator_board: str
@@ -463,6 +479,10 @@ class Accelerator:
 
 @dataclass(frozen=True)
 class Mismatch:
+    """One output word that differs from the C-simulation's: where, both words, their values."""
+
+    __pydantic_config__: ClassVar[dict] = _PYDANTIC_CONFIG
+
     sample: int
     index: int
     expected_word: int
@@ -476,11 +496,14 @@ class CheckResults:
     """``check_results.json``, written by ``check_on_board.py`` and read back by
     ``fpga-flow deploy --record``."""
 
+    __pydantic_config__: ClassVar[dict] = _PYDANTIC_CONFIG
+
     schema_version: int
     simulated: bool
     model: str
     board: str
     run_id: str
+    bundle_id: str
     created_utc: str
     n_samples: int
     output_words: int
@@ -494,6 +517,13 @@ class CheckResults:
     latency_median_us: float
     latency_p90_us: float
     mismatches: List[Mismatch]
+
+    def __post_init__(self):
+        for part, whole in (("output_words_equal", "output_words"), ("samples_equal", "n_samples"),
+                            ("input_words_equal", "input_words")):
+            if not 0 <= getattr(self, part) <= getattr(self, whole):
+                raise ValueError("{} must be between 0 and {} = {}, not {}".format(
+                    part, whole, getattr(self, whole), getattr(self, part)))
 
     @property
     def word_agreement(self) -> float:
