@@ -196,20 +196,6 @@ def test_manifest_schema_round_trips_through_pydantic_and_the_board_reader():
         adapter.validate_python(document)
 
 
-def test_deploy_files_other_than_modules_are_package_data():
-    """The templates a bundle is written from ship in the wheel (pyproject's package-data)."""
-    import tomllib
-
-    repo = Path(__file__).resolve().parents[1]
-    globs = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["fpga_flow"]
-    package = repo / "fpga_flow"
-    needed = [p.relative_to(package) for p in (package / "deploy").rglob("*")
-              if p.is_file() and p.suffix not in (".py", ".pyc")]
-    assert len(needed) >= 3
-    for path in needed:
-        assert any(path.match(pattern) for pattern in globs), path
-
-
 @pytest.mark.parametrize("name", ["driver.py", "check_on_board.py"])
 def test_board_files_parse_as_python_3_8(name):
     """PYNQ 2.7 images run Python 3.8: the files shipped to the board must parse there."""
