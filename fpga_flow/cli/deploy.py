@@ -23,7 +23,7 @@ def deploy(
     record: Optional[Path] = typer.Option(
         None, "--record", metavar="RESULTS.json",
         help="Write no bundle: bring check_on_board.py's results (check_results.json) of RUN_DIR's bundle back "
-             "into the run's summary, run page and run history."),
+             "into the run's summary, run page and run history (exit 1 when that check found a differing word)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON; no progress display."),
 ) -> None:
     """Write a deployment bundle: accelerator project, bitstream script, host driver, the
