@@ -87,7 +87,8 @@ class LoadedModel:
 
     model: Any  # a tf.keras model
     name: str
-    source: str
+    source: str  # absolute: later commands (deploy) load the model again from any folder
+    weights: str | None  # absolute, for a .json architecture
     data_origin: str
     X_eval: np.ndarray  # the figures reported are measured on these ...
     y_eval: np.ndarray | None
@@ -184,7 +185,7 @@ def step_load(ctx: BuildContext) -> LoadedModel:
     if is_model_file(cfg.model):
         path = Path(cfg.model)
         model = load_keras_model(path, cfg.weights)
-        name, source = path.stem, str(path)
+        name, source, weights = path.stem, path, cfg.weights
         shape = model_input_shape(model)
         if cfg.test_data is not None:
             X, y = load_test_data(cfg.test_data, shape)
@@ -204,14 +205,16 @@ def step_load(ctx: BuildContext) -> LoadedModel:
         recipe = get_recipe(cfg.model)
         trained = trained_or_train(recipe, cfg.reports_dir / "zoo", cfg.epochs)
         model = trained.load_model()
-        name, source = recipe.name, str(trained.model_path)
+        name, source, weights = recipe.name, trained.model_path, None
         data = trained.load_data()
         X_eval, y_eval, X_calib = data["X"], data["y"], data["X_calib"]
         origin = f"zoo test split ({len(X_eval)}) and training calibration slice ({len(X_calib)})"
     if cfg.max_samples is not None:
         X_eval, X_calib = X_eval[: cfg.max_samples], X_calib[: cfg.max_samples]
         y_eval = None if y_eval is None else y_eval[: cfg.max_samples]
-    return LoadedModel(model, name, source, origin, X_eval, y_eval, X_calib, hls_settings(cfg, ctx.board))
+    # Recorded absolute: a relative path means something only in the folder the build ran in.
+    return LoadedModel(model, name, str(Path(source).resolve()), None if weights is None else str(Path(weights).resolve()),
+                       origin, X_eval, y_eval, X_calib, hls_settings(cfg, ctx.board))
 
 
 def hls_settings(cfg: BuildConfig, board: Board) -> HLSSettings:
@@ -547,7 +550,7 @@ def make_summary(ctx: BuildContext) -> RunSummary:
         run_id=ctx.run_dir.name,
         status=run_status(checks, ctx.synthesis),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        model=ModelSection(name=loaded.name, source=loaded.source,
+        model=ModelSection(name=loaded.name, source=loaded.source, weights=loaded.weights,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
         data=DataSection(origin=loaded.data_origin, n_eval=len(loaded.X_eval), n_calibration=len(loaded.X_calib)),
         board=ctx.board.record(),

@@ -14,7 +14,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -111,11 +111,14 @@ def _config_backend(backend: str) -> str:
     return "Vivado" if backend == "VivadoAccelerator" else backend
 
 
-def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any]) -> HLSProject:
+def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, hls_config: dict[str, Any],
+            before_write: Callable[[Any], None] | None = None) -> HLSProject:
     """Convert and write the project for ``board``; conversion errors name the layer.
 
     Besides hls4ml's files the project gets ``bridge.json`` and ``design.json`` (the
-    description the estimate prices, so a cached project is estimated without its graph)."""
+    description the estimate prices, so a cached project is estimated without its graph).
+    ``before_write`` gets the hls4ml graph after conversion and before it is written, to set
+    what depends on the converted types (deploy chooses the AXI word types from them)."""
     from fpga_flow.estimate import write_design
 
     output_dir = Path(output_dir)
@@ -123,6 +126,8 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
     log = io.StringIO()
     graph = model_graph(model, board, settings, output_dir, hls_config, log)
     with _conversion_errors(), contextlib.redirect_stdout(log):
+        if before_write is not None:
+            before_write(graph)
         graph.write()
     (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
     _write_bridge_spec(graph, output_dir)

@@ -115,6 +115,29 @@ class CompiledProject:
                    tuple(record.get("reused_objects", ())))
 
 
+def weights_dir(project_dir: Path) -> Path:
+    """Where the compiled C-simulation reads the weights from (its path is compiled in)."""
+    return Path(project_dir).resolve() / "firmware" / "weights"
+
+
+def bridge_object(project_dir: Path) -> Path:
+    """The compiled bridge (``PROJECT_bridge.cpp``) of a project."""
+    return Path(project_dir) / BUILD_SUBDIR / f"{PROJECT_NAME}_bridge.o"
+
+
+def network_object(project_dir: Path) -> Path:
+    """The compiled network top (``firmware/PROJECT.cpp``): the one object that reads the weights."""
+    return Path(project_dir) / BUILD_SUBDIR / f"{PROJECT_NAME}.o"
+
+
+def link_library(objects: list[Path], build: Path, log_path: Path) -> Path:
+    """Link ``objects`` into a library in ``build``, under a fresh name: dlopen hands back
+    an already-loaded library of the same path."""
+    library = build / f"{PROJECT_NAME}-{uuid.uuid4().hex[:8]}.so"
+    _run_compiler([gxx(), "-shared", *map(str, objects), "-o", str(library)], build, log_path, "bridge library")
+    return library
+
+
 class ObjectStore(Protocol):
     """Where compiled objects are kept by content: the build cache (fpga_flow.cache.BuildCache)."""
 
@@ -123,16 +146,19 @@ class ObjectStore(Protocol):
 
 @dataclass(frozen=True)
 class _Unit:
-    source: str  # relative to the project folder, where g++ runs
+    source: str  # relative to the project folder, where g++ runs (or absolute)
     obj: Path
     what: str
     defines: tuple[str, ...] = ()
 
 
 def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects: ObjectStore | None = None,
-                    jobs: int | None = None) -> CompiledProject:
+                    jobs: int | None = None, extra_sources: tuple[Path, ...] = ()) -> CompiledProject:
     """Compile the firmware, the bridge and the testbench (in parallel, ``jobs`` at a time,
-    default one per core; objects reused from ``objects`` by content) and link the bridge library."""
+    default one per core; objects reused from ``objects`` by content) and link the bridge library.
+
+    ``extra_sources`` (absolute paths, compiled inside the project like the bridge) are
+    linked into the library too: deploy's software stand-in for the overlay is one."""
     project_dir = Path(project_dir).resolve()
     compiler = gxx()
     flags = compile_flags(opt_level)
@@ -140,15 +166,16 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects
     build.mkdir(exist_ok=True)
     log_path = project_dir / COMPILE_LOG
     log_path.write_text("", encoding="utf-8")
-    weights = (f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"',)
+    weights = (f'-DWEIGHTS_DIR="{weights_dir(project_dir)}"',)
     start = time.perf_counter()
     # Every firmware source: accelerator backends add an AXI wrapper beside the model.
     firmware = [_Unit(f"firmware/{source.name}", build / f"{source.stem}.o", f"firmware ({source.name})", weights)
                 for source in sorted((project_dir / "firmware").glob("*.cpp"))]
     # The bridge calls the firmware and loads no weights: without the weights folder its
     # object does not depend on where the project lies (and is reused across folders).
-    bridge = _Unit(f"{PROJECT_NAME}_bridge.cpp", build / f"{PROJECT_NAME}_bridge.o", "bridge")
-    units = [*firmware, bridge]
+    bridge = _Unit(f"{PROJECT_NAME}_bridge.cpp", bridge_object(project_dir), "bridge")
+    extras = [_Unit(str(source), build / f"{source.stem}.o", source.name, weights) for source in extra_sources]
+    units = [*firmware, bridge, *extras]
     testbench = None
     if (project_dir / f"{PROJECT_NAME}_test.cpp").is_file():
         testbench = _Unit(f"{PROJECT_NAME}_test.cpp", build / f"{PROJECT_NAME}_test.o", "testbench")
@@ -159,10 +186,7 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects
         reused = tuple(unit.source for unit, future in zip(units, futures) if future.result())
     for old in build.glob(f"{PROJECT_NAME}-*.so"):
         old.unlink()
-    # A fresh name per build: dlopen hands back an already-loaded library of the same path.
-    library = build / f"{PROJECT_NAME}-{uuid.uuid4().hex[:8]}.so"
-    _run_compiler([compiler, "-shared", *(str(unit.obj) for unit in firmware), str(bridge.obj), "-o", str(library)],
-                  project_dir, log_path, "bridge library")
+    library = link_library([unit.obj for unit in (*firmware, bridge, *extras)], build, log_path)
     seconds = round(time.perf_counter() - start, 3)
     (build / COMPILED_RECORD).write_text(json.dumps({
         "library": library.name, "objects": [unit.obj.name for unit in firmware], "flags": flags, "seconds": seconds,

@@ -419,6 +419,10 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         if closure and (closure.layer_error_before or closure.layer_error_after) else None,
         "overflowing": {name: info for name, info in summary.precision.overflow.items() if info.overflowed},
         "fit_charts": fit_charts(index, summary) if summary.fit is not None else [],
+        "deploy": summary.deploy,
+        "board_check": None if summary.deploy is None or summary.deploy.board_check is None
+        else summary.deploy.board_check.results,
+        "design_throughput": design_throughput(figures),
     }
 
 
@@ -436,6 +440,15 @@ def _estimate_note(estimate) -> str:
     if estimate.scope_notes:
         note += f"; outside the validated scope: {'; '.join(estimate.scope_notes)}"
     return note + "; read them as a guide, not a synthesis result"
+
+
+def design_throughput(figures: HardwareFigures) -> float | None:
+    """Samples per second the IP takes in: a new sample every initiation interval, so
+    ``1e9 / (interval_cycles * clock_period_ns)`` (the figure a board's measured
+    throughput stands beside; the board adds the host's transfers)."""
+    if not figures.interval_cycles or not figures.clock_period_ns:
+        return None
+    return 1e9 / (figures.interval_cycles * figures.clock_period_ns)
 
 
 def _confusion_view(matrix) -> dict[str, Any]:

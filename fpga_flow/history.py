@@ -350,6 +350,20 @@ class RunHistory:
         self._insert({**columns, "kind": kind})
         return columns["run_id"]
 
+    def update_run(self, summary: RunSummary) -> bool:
+        """Bring a recorded build's (or sweep point's) record up to date with its summary,
+        which a later command (deploy) added a section to; the record keeps its kind and
+        the time it was recorded. False when the run is not recorded here."""
+        columns = _summary_columns(summary)
+        run_id = columns.pop("run_id")
+        sql = f"UPDATE runs SET {', '.join(f'{name} = ?' for name in columns)} WHERE run_id = ? AND kind != 'report'"
+
+        def update() -> int:
+            with self._transaction() as db:
+                return db.execute(sql, [*columns.values(), run_id]).rowcount
+
+        return self._retrying(update) > 0
+
     def record_report(self, report: dict[str, Any], source_path: str | Path) -> str:
         """Record a parsed vendor report (a BuildReport dict) read from ``source_path``;
         returns its id, which is the same for the same report from the same place."""

@@ -38,6 +38,7 @@ from fpga_flow.boards import BoardRecord
 from fpga_flow.cache import CacheUse
 from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSSettings
+from fpga_flow.deploy.section import DeployRecord
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitResult
@@ -61,7 +62,9 @@ class _Section(BaseModel):
 
 class ModelSection(_Section):
     name: str = Field(description="zoo recipe name, or the model file's stem")
-    source: str = Field(description="the model file that was built")
+    source: str = Field(description="the model file that was built, absolute (older summaries hold it as given, "
+                                    "maybe relative to the folder the build ran in)")
+    weights: str | None = Field(default=None, description="the weights file of a .json architecture (absolute)")
     layer_families: list[str] = Field(description="Keras layer classes in the model")
 
 
@@ -146,6 +149,9 @@ class RunSummary(_Section):
     timings_s: dict[str, float] = Field(description="seconds per build step that ran, and total")
     toolchain: Toolchain
     config: BuildConfig
+    deploy: DeployRecord | None = Field(
+        default=None, description="the bundle 'fpga-flow deploy' wrote from this run and its check on the board; "
+                                  "None until deploy ran")
 
 
 # --------------------------------------------------------------------------- reading
@@ -168,7 +174,8 @@ def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema_version": 2,
         "run_id": old["run_id"], "status": old["status"], "created_utc": old["created_utc"],
-        "model": {"name": old["model"], "source": old["model_source"], "layer_families": old["layer_families"]},
+        "model": {"name": old["model"], "source": old["model_source"], "weights": old["config"]["weights"],
+                  "layer_families": old["layer_families"]},
         "data": {"origin": old["data"], "n_eval": old["n_test"], "n_calibration": old["n_calibration"]},
         "board": {"name": old["board"], "part": old["part"], "family": old["family"], "backend": old["backend"],
                   "resources": old["board_resources"]},

@@ -46,3 +46,15 @@ def reports_root(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["test_accuracy"] > 0.9
     return root
+
+
+@pytest.fixture(scope="session")
+def cnn_pynq_z2_build(reports_root) -> tuple[Path, subprocess.CompletedProcess]:
+    """``fpga-flow build cnn_digits --board pynq-z2`` once for the session (test_build_cnn
+    reads it; the deploy tests deploy a copy of it), and the finished process. It runs in
+    the folder that holds the reports folder and names both folders relatively, as a user
+    typing ``--reports-dir reports`` does: nothing the run records may depend on that folder."""
+    out = reports_root.parent / "cnn_pynq-z2"
+    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
+                     "--reports-dir", reports_root.name, "--out", out.name, "--json", cwd=reports_root.parent)
+    return out, result

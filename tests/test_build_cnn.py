@@ -15,11 +15,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cnn_build(reports_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("builds") / "cnn"
-    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
-                     "--reports-dir", str(reports_root), "--out", str(out), "--json")
-    return out, result
+def cnn_build(cnn_pynq_z2_build):
+    return cnn_pynq_z2_build
 
 
 def test_build_exits_zero_and_prints_the_summary(cnn_build):

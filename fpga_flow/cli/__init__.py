@@ -9,5 +9,6 @@ from fpga_flow.cli import rtl  # noqa: F401
 from fpga_flow.cli import sweep  # noqa: F401
 from fpga_flow.cli import cache  # noqa: F401
 from fpga_flow.cli import estimate  # noqa: F401
+from fpga_flow.cli import deploy  # noqa: F401
 
 __all__ = ["app"]

@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 import warnings
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import typer
 from rich.console import Console
@@ -56,3 +56,24 @@ def print_json(data) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def run_with_progress(cfg, titles: dict[str, str], runner: Callable[[Any, Callable[[str, str], None]], Any],
+                      quiet: bool):
+    """``runner(cfg, progress)`` with a line per step on stderr: ``progress(step, state)``
+    with state "start", "done" or a message (the closure's iterations)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, disable=quiet) as bar:
+        tasks = {}
+
+        def progress(step: str, state: str) -> None:
+            if state == "start":
+                tasks[step] = bar.add_task(titles.get(step, step), total=1)
+            elif state == "done":
+                bar.update(tasks[step], completed=1, description=f"[green]✓[/] {titles.get(step, step)}")
+            else:
+                bar.update(tasks[step], description=f"{titles.get(step, step)}: {state}")
+
+        return runner(cfg, progress)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fpga_flow.cli import options
-from fpga_flow.cli.app import app, console, fail, print_json, user_errors
+from fpga_flow.cli.app import app, console, fail, print_json, run_with_progress, user_errors
 from fpga_flow.config import build_config
 
 
@@ -47,7 +47,9 @@ def build(
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
     # Every parameter but --json is the BuildConfig field of its name.
     fields = {name: value for name, value in locals().items() if name != "as_json"}
-    show_summary(_run_with_progress(build_config(**fields), quiet=as_json), as_json)
+    from fpga_flow.build import run_build, step_titles
+
+    show_summary(run_with_progress(build_config(**fields), step_titles(), run_build, quiet=as_json), as_json)
 
 
 def show_summary(summary, as_json: bool) -> None:
@@ -61,28 +63,6 @@ def show_summary(summary, as_json: bool) -> None:
         raise fail(failure, 1)
     if summary.status != "passed":
         raise typer.Exit(1)
-
-
-def _run_with_progress(cfg, quiet: bool):
-    """The build, with a line per step (and the closure's iterations) on stderr."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from fpga_flow.build import run_build, step_titles
-
-    titles = step_titles()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, disable=quiet) as bar:
-        tasks = {}
-
-        def progress(step: str, state: str) -> None:
-            if state == "start":
-                tasks[step] = bar.add_task(titles.get(step, step), total=1)
-            elif state == "done":
-                bar.update(tasks[step], completed=1, description=f"[green]✓[/] {titles.get(step, step)}")
-            else:
-                bar.update(tasks[step], description=f"{titles.get(step, step)}: {state}")
-
-        return run_build(cfg, progress)
 
 
 def render_summary(summary) -> None:
