@@ -35,8 +35,12 @@ demo: install system-deps
 	$(FPGA_FLOW) build $(DEMO_MODEL) --board $(DEMO_BOARD)
 	$(FPGA_FLOW) dashboard reports/ --out reports/dashboard
 
+# One pytest worker per core, at most 4 (each holds TensorFlow and runs builds); a test
+# file stays on one worker, so its module fixtures (trained models, builds) run once.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
+
 test: install system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 benchmarks: install
 	$(PY) benchmarks/build_cnn.py

@@ -118,5 +118,5 @@ def detector_pulses(seed: int = 7, n_per_class: int = 600) -> Dataset:
             labels.append(label)
     X = np.asarray(events, dtype=np.float32)
     y = np.asarray(labels, dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    X_train, X_test, y_train, y_test = _split(X, y, seed)
     return Dataset(X_train, y_train, X_test, y_test, PULSE_CLASSES)

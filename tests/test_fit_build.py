@@ -181,7 +181,8 @@ def test_a_design_that_cannot_fit_exits_one_naming_the_resource_and_keeps_the_be
 def test_a_missed_target_latency_exits_one_saying_by_how_much_also_from_the_cache(mlp_file, tmp_path):
     def build(target: str, out: str) -> tuple[str, ...]:
         return ("build", str(mlp_file), "--board", "pynq-z2", "--fit", "--target-latency", target, "--precision-policy",
-                "default", "--max-samples", "50", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / out))
+                "default", "--max-samples", "50", "--min-agreement", "0", "--cache-dir", str(tmp_path / "cache"),
+                "--out", str(tmp_path / out))
 
     first = run_cli(*build("1", "run"))
     assert first.returncode == 1, first.stderr[-2000:]
