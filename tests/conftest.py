@@ -55,6 +55,9 @@ def cnn_pynq_z2_build(reports_root) -> tuple[Path, subprocess.CompletedProcess]:
     the folder that holds the reports folder and names both folders relatively, as a user
     typing ``--reports-dir reports`` does: nothing the run records may depend on that folder."""
     out = reports_root.parent / "cnn_pynq-z2"
+    # Cold (--no-cache): other tests build this design into the same reports folder's cache,
+    # in an order the test workers decide, and a cached build times none of its steps.
     result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
-                     "--reports-dir", reports_root.name, "--out", out.name, "--json", cwd=reports_root.parent)
+                     "--reports-dir", reports_root.name, "--out", out.name, "--no-cache", "--json",
+                     cwd=reports_root.parent)
     return out, result
