@@ -9,7 +9,7 @@ from pathlib import Path
 import defusedxml.ElementTree as ET
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, run_cli
 from fpga_flow.boards import BOARDS_DIR_ENV, SHIPPED_BOARDS_DIR, get_board, load_boards
 from fpga_flow.errors import BoardConfigError
 
@@ -86,3 +86,20 @@ def test_an_unknown_board_suggests_close_names():
     with pytest.raises(BoardConfigError) as err:
         get_board("zcu10")
     assert "zcu102" in str(err.value) and "zcu104" in str(err.value)
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_the_board_table_shows_every_name_and_figure_whole_in_the_terminal_width(columns):
+    """At 80 columns the catalogue does not fit one table: it is printed as two whole ones
+    (device, resources) rather than cut to slivers; wide enough, as one."""
+    result = run_cli("boards", env={"COLUMNS": str(columns)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    assert "…" not in result.stdout
+    for board in load_boards().values():
+        for text in (board.name, board.part, board.backend, f"{board.resources.LUT:,}", f"{board.resources.FF:,}"):
+            assert text in result.stdout, (columns, text)
+    titles = [line.strip() for line in lines if "boards" in line]
+    count = len(load_boards())
+    assert titles == ([f"{count} boards: device"] if columns == 80 else [f"{count} boards"])

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from fpga_flow.cli import options
@@ -26,14 +27,28 @@ def boards(
     if as_json:
         print_json([board.model_dump() for board in catalogue.values()])
         return
-    table = Table(title=f"{len(catalogue)} boards")
-    for column in ("board", "part", "backend", "clock ns", "LUT", "FF", "DSP", "BRAM_18K", "URAM"):
-        table.add_column(column, justify="right" if column[0].isupper() or column == "clock ns" else "left")
-    for board in catalogue.values():
-        r = board.resources
-        table.add_row(board.name, board.part, board.backend, f"{board.clock_period_ns:g}",
-                      f"{r.LUT:,}", f"{r.FF:,}", f"{r.DSP:,}", f"{r.BRAM_18K:,}", f"{r.URAM:,}")
-    Console().print(table)
+    rows = {board.name: {"part": board.part, "backend": board.backend, "clock ns": f"{board.clock_period_ns:g}",
+                         **{key: f"{getattr(board.resources, key):,}" for key in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")}}
+            for board in catalogue.values()}
+    console = Console()
+    whole = _board_table(f"{len(catalogue)} boards", rows, list(next(iter(rows.values()))))
+    if Measurement.get(console, console.options.update_width(10_000), whole).maximum <= console.width:
+        console.print(whole)
+        return
+    # Too narrow for one table (an 80-column terminal): the device, then its resources,
+    # each table whole, rather than every name and number cut short.
+    console.print(_board_table(f"{len(catalogue)} boards: device", rows, ["part", "backend", "clock ns"]))
+    console.print(_board_table("resources", rows, ["LUT", "FF", "DSP", "BRAM_18K", "URAM"]))
+
+
+def _board_table(title: str, rows: dict[str, dict[str, str]], columns: list[str]) -> Table:
+    table = Table(title=title)
+    table.add_column("board", no_wrap=True)
+    for column in columns:
+        table.add_column(column, no_wrap=True, justify="left" if column in ("part", "backend") else "right")
+    for name, row in rows.items():
+        table.add_row(name, *(row[column] for column in columns))
+    return table
 
 
 @app.command()
