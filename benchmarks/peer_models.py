@@ -49,8 +49,10 @@ def build_point(files: dict, policy: str, board: str, reports: Path, out: Path) 
     except FlowError as exc:
         return {"policy": policy, "error": str(exc), "seconds": round(time.perf_counter() - start, 1)}
     closure = summary.precision.closure
+    ties = near_ties(cfg, out, summary.fidelity.max_abs_error) if summary.fidelity.csim_agreement < TARGET else None
     return {
         "policy": policy,
+        "near_ties": ties,
         "hls4ml_limits": [limit.model_dump() for limit in closure.hls4ml_limits] if closure else [],
         "closure_candidates": closure.realization.model_dump() if closure and closure.realization else None,
         "agreement": summary.fidelity.csim_agreement,
@@ -61,6 +63,27 @@ def build_point(files: dict, policy: str, board: str, reports: Path, out: Path) 
         "n_eval": summary.data.n_eval,
         "timings_s": summary.timings_s,
     }
+
+
+def near_ties(cfg: BuildConfig, out: Path, max_abs_error: float) -> dict:
+    """Where the C-simulation's class differs from Keras's: Keras's margin between its two
+    highest outputs on those samples. A margin below the design's largest output error
+    is a near-tie that only less error can resolve (the evaluation data and the run's
+    compiled design, read back with the build's own code)."""
+    import numpy as np
+
+    from fpga_flow.boards import get_board
+    from fpga_flow.build import BuildContext, step_load
+    from fpga_flow.csim import Bridge, CompiledProject
+
+    loaded = step_load(BuildContext(cfg, get_board(cfg.board), out))
+    keras = loaded.keras_eval.reshape(len(loaded.X_eval), -1)
+    csim = Bridge.load(CompiledProject.open(out / "hls_project")).predict(loaded.X_eval).reshape(keras.shape)
+    differing = np.argmax(keras, axis=1) != np.argmax(csim, axis=1)
+    top_two = np.sort(keras, axis=1)[:, -2:]
+    margins = (top_two[:, 1] - top_two[:, 0])[differing]
+    return {"differing": int(differing.sum()), "largest_margin": float(margins.max()) if margins.size else None,
+            "all_within_error": bool(margins.size and margins.max() < max_abs_error)}
 
 
 def main() -> int:
@@ -108,6 +131,11 @@ def _row_text(row: dict) -> str:
     if "agreement" in last and last["agreement"] < TARGET:
         reasons = [f"hls4ml limit in {limit['layer']}: {limit['agreement_if_exact']:.4f} with its arithmetic exact "
                    f"({limit['reason']})" for limit in last["hls4ml_limits"]]
+        ties = last.get("near_ties") or {}
+        if ties.get("all_within_error"):
+            reasons.append(f"near-ties: on all {ties['differing']} differing samples Keras's top two outputs are "
+                           f"within {ties['largest_margin']:.2g}, under the design's largest error "
+                           f"{last['max_abs_error']:.2g}")
         parts.append(f"below {TARGET}: " + ("; ".join(reasons) if reasons else "no named reason"))
     return "  ".join(parts)
 
