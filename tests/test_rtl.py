@@ -388,6 +388,11 @@ def test_a_distributed_arithmetic_build_agrees_with_keras(rtl_build):
     # ... and the RTL with the same da4ml solutions.
     assert [layer.get("strategy") for layer in summary["rtl"]["layers"] if layer["class"] == "Dense"] == [
         "distributed_arithmetic"] * 2
+    # The estimate cannot price da4ml's adder graphs: both layers are named, not counted as 0.
+    unpriced = {layer["layer"]: layer for layer in summary["estimate"]["per_layer"] if not layer["priced"]}
+    assert len(unpriced) == 2 and all(layer["LUT"] is None for layer in unpriced.values()), unpriced
+    assert all("distributed_arithmetic is not priced" in " ".join(layer["notes"]) for layer in unpriced.values())
+    assert sorted(summary["estimate"]["unpriced_layers"]) == sorted(unpriced)
 
 
 @pytest.mark.slow

@@ -200,11 +200,6 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
                               "out_elements": math.prod(out_shape) if out_shape else 0}
     products: list[Product] = []
     notes: list[str] = []
-    if str(get("strategy", model_strategy) or "").lower().startswith("distributed"):
-        # No calibration pair uses hls4ml's distributed_arithmetic: its adder graphs are
-        # priced as the Latency kernels they replace, and the layer says so.
-        notes.append("distributed_arithmetic priced as Latency (no calibration pair uses it; "
-                     "build --rtl gives da4ml's own figures)")
     function = None
     if kind == "dense":
         products.append(_product(layer, "kernel", "weight", int(get("n_in")), int(get("n_out")), 1, 1, strategy,
@@ -243,6 +238,12 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
                                 constant=False, weight_type=inv_type, input_type=exp_type, reuse_factor=reuse))
     elif kind == "unknown":
         notes.append(f"hls4ml layer class {cls} is not one the estimator prices")
+    if products and str(get("strategy", model_strategy) or "").lower().startswith("distributed"):
+        # hls4ml's DA pass replaces the layer's weights by da4ml's adder graph (the graph
+        # keeps no weights to count) and no calibration pair uses it: named, not priced.
+        kind, products = "unknown", []
+        notes.append(f"{cls} with distributed_arithmetic is not priced (da4ml's adder graph; "
+                     "build --rtl gives its open-synthesis figures)")
     channels = in_shape[-1] if in_shape else 1
     fields.setdefault("channels", channels)
     out_pack = out_shape[-1] if io_type == "io_stream" and out_shape else 1
