@@ -122,9 +122,8 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
     from fpga_flow.estimate import write_design
 
     output_dir = Path(output_dir)
-    hls_config = copy.deepcopy(hls_config)
     log = io.StringIO()
-    graph = model_graph(model, board, settings, output_dir, hls_config, log)
+    graph = model_graph(model, board, settings, output_dir, hls_config, log)  # converts a copy of hls_config
     with _conversion_errors(), contextlib.redirect_stdout(log):
         if before_write is not None:
             before_write(graph)
