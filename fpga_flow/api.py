@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from fpga_flow.layers import QKERAS_TO_KERAS
 from fpga_flow.train import TrainedModel
 
 if TYPE_CHECKING:
@@ -71,10 +72,6 @@ def train_float_baseline(recipe: str, epochs: int | None = None):
     return model, {k: [float(v) for v in vals] for k, vals in fit.history.items()}, float(accuracy)
 
 
-_FLOAT_LAYERS = {"QDense": "Dense", "QConv2D": "Conv2D", "QConv1D": "Conv1D", "QLSTM": "LSTM", "QGRU": "GRU",
-                 "QSimpleRNN": "SimpleRNN", "QActivation": "Activation"}
-
-
 def _float_activation(spec: Any) -> Any:
     """The float function a (possibly quantized) activation approximates."""
     name = spec.get("class_name", "") if isinstance(spec, dict) else str(spec)
@@ -98,9 +95,9 @@ def _dequantized(model):
     config = model.get_config()
     for layer in config["layers"]:
         cls, cfg = layer["class_name"], layer["config"]
-        if cls in _FLOAT_LAYERS:
+        if cls in QKERAS_TO_KERAS:
             # Keras resolves a layer by its registered name before its class name.
-            layer.update(class_name=_FLOAT_LAYERS[cls], module="keras.layers", registered_name=None)
+            layer.update(class_name=QKERAS_TO_KERAS[cls], module="keras.layers", registered_name=None)
             for key in [k for k in cfg if k.endswith(("_quantizer", "_range"))]:
                 cfg.pop(key)
             for key in [k for k in cfg if k.endswith("_initializer") and isinstance(cfg[k], dict)]:

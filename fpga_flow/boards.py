@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fpga_flow.errors import BoardConfigError
+from fpga_flow.layers import RESOURCE_KEYS  # noqa: F401 (re-exported: boards.Resources declares these fields)
 
 BOARDS_DIR_ENV = "FPGA_FLOW_BOARDS_DIR"
 SHIPPED_BOARDS_DIR = Path(__file__).resolve().parent / "board_configs"
@@ -33,10 +34,6 @@ class Resources(BaseModel):
     DSP: int = Field(ge=0)
     BRAM_18K: int = Field(ge=0)
     URAM: int = Field(ge=0)
-
-
-# The resource kinds every figure (board, estimate, vendor report) is counted in.
-RESOURCE_KEYS = tuple(Resources.model_fields)
 
 
 class BoardRecord(BaseModel):

@@ -5,11 +5,10 @@ with an AssertionError or a KeyError that names neither)."""
 from __future__ import annotations
 
 from fpga_flow.errors import UnsupportedModelError
+from fpga_flow.layers import RECURRENT_KERAS_CLASSES as RECURRENT_CLASSES
 
 RESERVED_LAYER_NAMES = ("input",)
 HARD_ACTIVATIONS = ("hard_sigmoid", "hard_tanh", "hard_swish")
-# The recurrent layers hls4ml 1.3.0 converts; a Bidirectional layer wraps two of them.
-RECURRENT_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU", "Bidirectional")
 
 
 def supported_layer_classes() -> set[str]:

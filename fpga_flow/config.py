@@ -15,9 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from fpga_flow.convert import DISTRIBUTED_ARITHMETIC, FIT_STRATEGIES, IO_TYPES, STRATEGIES, canonical_strategy
 from fpga_flow.errors import UserInputError
-from fpga_flow.precision import POLICIES
+from fpga_flow.layers import DISTRIBUTED_ARITHMETIC, FIT_STRATEGIES, IO_TYPES, POLICIES, STRATEGIES, canonical_strategy
 
 DEFAULT_REPORTS_DIR = Path("reports")
 # The share of each resource a fitted design may use: the headroom routing needs.

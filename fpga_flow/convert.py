@@ -20,13 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fpga_flow.boards import Board
 from fpga_flow.errors import UnsupportedModelError, UserInputError
+from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re-exported)
+    DISTRIBUTED_ARITHMETIC, FIT_STRATEGIES, IO_TYPES, STRATEGIES, canonical_strategy, is_distributed_arithmetic,
+)
 
-IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
-# The strategies the estimate is calibrated on, so the ones --fit chooses among: the
-# real report pairs hold no distributed_arithmetic design (its cost is da4ml's, see fpga_flow.rtl).
-FIT_STRATEGIES = ("Latency", "Resource")
-DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"  # hls4ml 1.3.0's da4ml adder graphs (needs hls4ml[da])
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
 BRIDGE_SPEC = "bridge.json"
@@ -45,7 +42,7 @@ class HLSSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_cycle_for_distributed_arithmetic(self) -> "HLSSettings":
-        if self.strategy == DISTRIBUTED_ARITHMETIC and self.reuse_factor != 1:
+        if is_distributed_arithmetic(self.strategy) and self.reuse_factor != 1:
             # hls4ml refuses it layer by layer ("rf != 1, but has strategy = distributed_arithmetic").
             raise ValueError(f"strategy {DISTRIBUTED_ARITHMETIC} computes every product in one cycle: "
                              f"use --reuse-factor 1 (got {self.reuse_factor})")
@@ -60,11 +57,6 @@ def validated_hls_settings(**fields: Any) -> HLSSettings:
         first = exc.errors()[0]
         reason = first.get("ctx", {}).get("error", first["msg"])
         raise UserInputError(f"{'.'.join(map(str, first['loc'])) or 'HLS settings'}: {reason}".removeprefix(": ")) from None
-
-
-def canonical_strategy(name: Any) -> Any:
-    """A strategy as hls4ml spells it, from any capitalization; anything else unchanged."""
-    return {s.lower(): s for s in STRATEGIES}.get(name.lower(), name) if isinstance(name, str) else name
 
 
 @dataclass(frozen=True)

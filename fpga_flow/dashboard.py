@@ -20,7 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from fpga_flow.boards import RESOURCE_KEYS
+from fpga_flow.fixed import FixedType
 from fpga_flow.history import ESTIMATE, VENDOR, HardwareFigures, hardware_figures
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.rundir import HLS_CONFIG_NAME, INCOMPLETE_NAME, PROJECT_DIR, RUN_PAGE_NAME, SUMMARY_NAME
 from fpga_flow.summary import RunSummary, SummaryError, read_summary
 
@@ -29,7 +31,6 @@ PAGE_NAME = "index.html"
 RUN_DIR_MARKERS = (SUMMARY_NAME, INCOMPLETE_NAME, PROJECT_DIR, HLS_CONFIG_NAME)
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
-_WIDTH_RE = re.compile(r"(?:ap_|ac_)?u?(?:fixed|int)<\s*(\d+)")
 
 
 # --------------------------------------------------------------------------- collecting runs
@@ -120,9 +121,9 @@ def weight_bits(summary: RunSummary) -> int | None:
     comparison is plotted against)."""
     widths = []
     for types in summary.precision.layer_precisions.values():
-        match = _WIDTH_RE.search(types.get("weight", ""))
-        if match:
-            widths.append(int(match.group(1)))
+        weight = FixedType.parse(types.get("weight", ""))
+        if weight is not None:
+            widths.append(weight.width)
     return max(widths) if widths else None
 
 
@@ -482,7 +483,7 @@ def _comparison_charts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for view in views:
         s, figures = view["s"], view["figures"]
         model, board, reuse = s.model.name, s.board.name, s.hls.reuse_factor
-        for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+        for key in ESTIMATED_RESOURCE_KEYS:
             pct = figures.utilization_pct(key)
             if pct is None:
                 continue

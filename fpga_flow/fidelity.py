@@ -53,3 +53,16 @@ def confusion(keras_out: np.ndarray, csim_out: np.ndarray) -> list[list[int]]:
     matrix = np.zeros((n, n), dtype=int)
     np.add.at(matrix, (keras_dec, csim_dec), 1)
     return matrix.tolist()
+
+
+def layer_errors(keras_outputs: dict[str, np.ndarray], traces: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean absolute error of each traced layer relative to the layer's mean magnitude."""
+    errors = {}
+    for name, traced in traces.items():
+        reference = keras_outputs.get(name)
+        if reference is None or reference.size != traced.size:
+            continue
+        reference = reference.reshape(traced.shape)
+        scale = float(np.abs(reference).mean()) + 1e-6
+        errors[name] = float(np.abs(traced - reference).mean() / scale)
+    return errors

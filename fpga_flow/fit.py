@@ -98,11 +98,8 @@ from fpga_flow.estimate import Design, Estimate, LayerDesign, LayerPlan, NumberT
 from fpga_flow.estimate.design import parse_type
 from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.estimate.from_graph import describe_graph
+from fpga_flow.layers import RECURRENT_HLS_CLASSES, TUNED_CLASSES
 
-# hls4ml 1.3 classes whose reuse factor its backend validates (get_layer_mult_size knows them).
-TUNED_CLASSES = ("Dense", "Conv1D", "Conv2D", "LSTM", "GRU")
-# Of those, the ones that use their reuse factor for a second (recurrent) product too.
-RECURRENT_HLS_CLASSES = ("LSTM", "GRU")
 # Plans priced whole per io type and goal (about a millisecond each), and the branch
 # and bound's limit on partial plans per search.
 PLANS_PRICED = 24

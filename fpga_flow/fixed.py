@@ -1,5 +1,6 @@
 """ap_fixed types as small data objects: parse hls4ml/C++ spellings, print them back,
-and tell a value's representable range."""
+and tell a value's representable range. :meth:`FixedType.parse` is fpga-flow's one parser
+of type spellings (the estimate and the dashboard read types through it too)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+# ap_fixed<W,I,Q,O,N>, hls4ml's fixed<W,I,Q,O,N>, and ac_fixed<W,I,S,Q,O> (S: signed, true or false).
 _FIXED = re.compile(
-    r"^(?:ap_)?(?P<u>u)?fixed<\s*(?P<w>\d+)\s*,\s*(?P<i>-?\d+)\s*(?:,\s*(?:AP_)?(?P<q>[A-Z_]+))?"
-    r"\s*(?:,\s*(?:AP_)?(?P<o>[A-Z_]+))?[^>]*>$"
+    r"^(?:ap_|ac_)?(?P<u>u)?fixed<\s*(?P<w>\d+)\s*,\s*(?P<i>-?\d+)\s*(?:,\s*(?P<s>true|false))?"
+    r"\s*(?:,\s*(?:AP_|AC_)?(?P<q>[A-Z_]+))?\s*(?:,\s*(?:AP_|AC_)?(?P<o>[A-Z_]+))?[^>]*>$"
 )
-_INT = re.compile(r"^(?:ap_)?(?P<u>u)?int<\s*(?P<w>\d+)\s*>$")
+_INT = re.compile(r"^(?:ap_|ac_)?(?P<u>u)?int<\s*(?P<w>\d+)\s*(?:,\s*(?P<s>true|false))?\s*>$")
 
 # AP_INT_MAX_W in hls4ml's ap_types/ap_common.h: the widest type g++ and the HLS tools accept.
 MAX_WIDTH = 1024
@@ -35,14 +37,15 @@ class FixedType:
 
     @classmethod
     def parse(cls, text: str) -> "FixedType | None":
-        """A fixed or integer type from its spelling; None for anything else (float, auto)."""
+        """A fixed or integer type from its spelling (``ap_``, ``ac_`` or hls4ml's bare
+        ``fixed``/``int``); None for anything else (float, auto)."""
         text = str(text).strip().replace(" ", "")
         m = _FIXED.match(text)
         if m:
-            return cls(int(m["w"]), int(m["i"]), m["u"] is None, m["q"] or "TRN", m["o"] or "WRAP")
+            return cls(int(m["w"]), int(m["i"]), m["u"] is None and m["s"] != "false", m["q"] or "TRN", m["o"] or "WRAP")
         m = _INT.match(text)
         if m:
-            return cls(int(m["w"]), int(m["w"]), m["u"] is None)
+            return cls(int(m["w"]), int(m["w"]), m["u"] is None and m["s"] != "false")
         return None
 
     @property

@@ -31,10 +31,10 @@ from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.emulate.diagnose import LimitRecord
 from fpga_flow.emulate.realize import RealizationRecord
 from fpga_flow.errors import StageFailedError
-from fpga_flow.fidelity import compare
+from fpga_flow.fidelity import compare, layer_errors
 from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
+from fpga_flow.layers import KERNEL_CLASSES, POLICIES  # noqa: F401 (POLICIES re-exported)
 
-POLICIES = ("default", "auto", "closure")
 FRACTION_STEP = 2
 MAX_TABLE_SIZE = 8192
 FLOAT_WEIGHT_FRACTION = 12
@@ -278,9 +278,6 @@ def _type_for_data(values: np.ndarray, limit: int) -> FixedType:
     return fixed_for(integer, fractional_bits_for(values, limit), signed)
 
 
-FLOAT_WEIGHT_CLASSES = ("Dense", "Conv1D", "Conv2D")
-
-
 WEIGHT_KEYS = ("weight", "bias", "recurrent_weight", "recurrent_bias")
 
 
@@ -297,7 +294,7 @@ def _saturate_quantized_weights(precision: dict[str, Any]) -> None:
 
 def _has_float_kernel(layer) -> bool:
     """A plain Dense/Conv kernel; recurrent and separable kernels have other hls4ml names."""
-    return type(layer).__name__ in FLOAT_WEIGHT_CLASSES and getattr(layer, "kernel", None) is not None
+    return type(layer).__name__ in KERNEL_CLASSES and getattr(layer, "kernel", None) is not None
 
 
 def _infer_float_weights(layer, precision: dict[str, Any]) -> None:
@@ -324,19 +321,6 @@ def _following_batchnorm(layer):
         return None
     successor = nodes[0].outbound_layer
     return successor if type(successor).__name__ == "BatchNormalization" else None
-
-
-def layer_errors(keras_outputs: dict[str, np.ndarray], traces: dict[str, np.ndarray]) -> dict[str, float]:
-    """Mean absolute error of each traced layer relative to the layer's mean magnitude."""
-    errors = {}
-    for name, traced in traces.items():
-        reference = keras_outputs.get(name)
-        if reference is None or reference.size != traced.size:
-            continue
-        reference = reference.reshape(traced.shape)
-        scale = float(np.abs(reference).mean()) + 1e-6
-        errors[name] = float(np.abs(traced - reference).mean() / scale)
-    return errors
 
 
 WIDENED_TABLES = ("exp_table", "inv_table", "table")

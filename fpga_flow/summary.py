@@ -42,6 +42,7 @@ from fpga_flow.deploy.section import DeployRecord
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitResult
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.precision import ClosureRecord, OverflowRecord
 from fpga_flow.rtl.records import GatesSection, RTLSection, RTLSimSection
 from fpga_flow.rundir import SUMMARY_NAME
@@ -201,11 +202,11 @@ def _first_order_estimate(old: dict[str, Any]) -> dict[str, Any]:
     Estimate whose figures are kind ``first_order`` (predicting no named report, measured
     against none: no error, out of scope)."""
     estimate = old["estimate"]
-    figures = {"kind": "first_order", **{key: estimate["resources"][key] for key in ("LUT", "FF", "DSP", "BRAM_18K")},
+    figures = {"kind": "first_order", **{key: estimate["resources"][key] for key in ESTIMATED_RESOURCE_KEYS},
                "latency_cycles": estimate["latency_cycles"], "interval_cycles": estimate["interval_cycles"]}
     per_layer = [{"layer": layer["layer"], "kind": layer["class"], "priced": True,
                   "multipliers": layer["multipliers"], "reuse_factor": layer["reuse_factor"], "strategy": None,
-                  **{key: layer[key] for key in ("LUT", "FF", "DSP", "BRAM_18K", "latency_cycles")}, "notes": []}
+                  **{key: layer[key] for key in (*ESTIMATED_RESOURCE_KEYS, "latency_cycles")}, "notes": []}
                  for layer in estimate["per_layer"]]
     return {
         "model": estimate["model"], "design": f"{old['model']} (hls4ml ModelGraph)", "family": old["family"],

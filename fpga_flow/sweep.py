@@ -35,6 +35,7 @@ from fpga_flow import rundir
 from fpga_flow.build import check_model_reference, run_build
 from fpga_flow.config import BuildConfig, build_config, cli_flag
 from fpga_flow.errors import FlowError, UserInputError
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.model_io import is_model_file
 from fpga_flow.summary import RunStatus, RunSummary, read_summary
 
@@ -314,7 +315,7 @@ def point_row(point: SweepPoint, config: BuildConfig, outcome: PointOutcome) -> 
         keras_accuracy=fidelity.keras_accuracy, csim_accuracy=fidelity.csim_accuracy,
         csim_agreement=fidelity.csim_agreement, testbench_agreement=fidelity.testbench_agreement,
         max_abs_error=fidelity.max_abs_error,
-        **{f"est_{key}": estimate.resources.get(key) for key in ("LUT", "FF", "DSP", "BRAM_18K")},
+        **{f"est_{key}": estimate.resources.get(key) for key in ESTIMATED_RESOURCE_KEYS},
         est_latency_cycles=estimate.latency_cycles, est_latency_ns=estimate.latency_ns,
         est_interval_cycles=estimate.interval_cycles,
         cache_hit=None if summary.cache is None else summary.cache.hit,

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, print_json, user_errors
+from fpga_flow.layers import RESOURCE_KEYS
 
 
 @app.command()
@@ -28,7 +29,7 @@ def boards(
         print_json([board.model_dump() for board in catalogue.values()])
         return
     rows = {board.name: {"part": board.part, "backend": board.backend, "clock ns": f"{board.clock_period_ns:g}",
-                         **{key: f"{getattr(board.resources, key):,}" for key in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")}}
+                         **{key: f"{getattr(board.resources, key):,}" for key in RESOURCE_KEYS}}
             for board in catalogue.values()}
     console = Console()
     whole = _board_table(f"{len(catalogue)} boards", rows, list(next(iter(rows.values()))))
@@ -38,7 +39,7 @@ def boards(
     # Too narrow for one table (an 80-column terminal): the device, then its resources,
     # each table whole, rather than every name and number cut short.
     console.print(_board_table(f"{len(catalogue)} boards: device", rows, ["part", "backend", "clock ns"]))
-    console.print(_board_table("resources", rows, ["LUT", "FF", "DSP", "BRAM_18K", "URAM"]))
+    console.print(_board_table("resources", rows, list(RESOURCE_KEYS)))
 
 
 def _board_table(title: str, rows: dict[str, dict[str, str]], columns: list[str]) -> Table:

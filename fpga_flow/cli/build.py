@@ -12,6 +12,7 @@ from rich.table import Table
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, console, fail, print_json, run_with_progress, user_errors
 from fpga_flow.config import build_config
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
 
 @app.command()
@@ -104,7 +105,7 @@ def render_summary(summary) -> None:
             continue
         errors = estimate.error.get(figures.kind, {})
         cells = [f"{getattr(figures, key):,}" + (f" ±{100 * errors[key]:.0f}%" if errors.get(key) is not None else "")
-                 for key in ("LUT", "FF", "DSP", "BRAM_18K")]
+                 for key in ESTIMATED_RESOURCE_KEYS]
         rows.append((f"estimate ({figures.kind}): LUT / FF / DSP / BRAM_18K", " / ".join(cells)))
     latency_error = estimate.error_of("latency")
     rows.append(("estimate: latency", f"{estimate.latency_cycles} cycles = {estimate.latency_ns:g} ns"
@@ -144,7 +145,7 @@ def render_fit(out: Console, fit) -> None:
     then the fitted and the unfitted design against the board."""
     table = Table(title=f"fit: {fit.objective} within {100 * fit.request.budget:g}% of the board "
                         f"({fit.chosen.io_type}; {fit.plans_priced} plans priced in {fit.search_s:.2f} s)")
-    for column in ("layer", "strategy", "reuse factor", "LUT", "FF", "DSP", "BRAM_18K", "latency (cycles)"):
+    for column in ("layer", "strategy", "reuse factor", *ESTIMATED_RESOURCE_KEYS, "latency (cycles)"):
         table.add_column(column, justify="left" if column in ("layer", "strategy") else "right")
     for layer in fit.layers:
         table.add_row(layer.layer, layer.setting.strategy, str(layer.setting.reuse_factor),

@@ -14,6 +14,7 @@ from fpga_flow.cli import options
 from fpga_flow.cli.app import app, print_json, user_errors
 from fpga_flow.config import build_config
 from fpga_flow.estimate.stage import ESTIMATE_POLICIES
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
 
 @app.command()
@@ -61,7 +62,7 @@ def render(result, board: str) -> None:
     for column in ("figure", "csynth (HLS report)", "error", "vivado_synth (post-synthesis)", "error"):
         table.add_column(column, justify="left" if column == "figure" else "right")
     usage = result.utilization_pct or {}
-    for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+    for key in ESTIMATED_RESOURCE_KEYS:
         cells = []
         for kind, figures in (("csynth", result.csynth), ("vivado_synth", result.vivado_synth)):
             share = (usage.get(kind) or {}).get(key)
@@ -71,7 +72,7 @@ def render(result, board: str) -> None:
         table.add_row(f"{name} (cycles)", f"{value:,}", _err(result.error.get("csynth", {}).get(name)), "", "")
     out.print(table)
     layers = Table(title="per layer (csynth)")
-    for column in ("layer", "kind", "strategy", "reuse", "multipliers", "LUT", "FF", "DSP", "BRAM_18K", "latency"):
+    for column in ("layer", "kind", "strategy", "reuse", "multipliers", *ESTIMATED_RESOURCE_KEYS, "latency"):
         layers.add_column(column, justify="left" if column in ("layer", "kind", "strategy") else "right")
     for layer in result.per_layer:
         values = [layer.multipliers, layer.LUT, layer.FF, layer.DSP, layer.BRAM_18K, layer.latency_cycles]

@@ -17,10 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from fpga_flow.cli.app import app, console, print_json, user_errors
+from fpga_flow.layers import RESOURCE_KEYS
 
 CSV_COLUMNS = ("path", "kind", "tool", "tool_version", "top", "part", "design_state", "target_clock_ns",
                "estimated_clock_ns", "latency_best_cycles", "latency_avg_cycles", "latency_worst_cycles",
-               "latency_worst_ns", "interval_min_cycles", "interval_max_cycles", "LUT", "FF", "DSP", "BRAM_18K", "URAM",
+               "latency_worst_ns", "interval_min_cycles", "interval_max_cycles", *RESOURCE_KEYS,
                "LUT_available", "FF_available", "DSP_available", "BRAM_18K_available", "URAM_available",
                "wns_ns", "tns_ns", "timing_met", "fmax_mhz", "cosim_status", "failed_stage", "error")
 
@@ -81,7 +82,7 @@ def _status_cell(build: dict[str, Any]) -> str:
 
 
 TABLE_COLUMNS = ("project", "tool", "top / part", "clock ns\ntarget / est.", "latency\ncycles (ns)", "II",
-                 "LUT", "FF", "DSP", "BRAM_18K", "URAM", "timing", "cosim / failure")
+                 *RESOURCE_KEYS, "timing", "cosim / failure")
 
 
 def _cells(build: dict[str, Any]) -> tuple[str, ...]:
@@ -103,7 +104,7 @@ def _cells(build: dict[str, Any]) -> tuple[str, ...]:
         f"{build['top'] or '-'}\n{build['part'] or '-'}",
         f"{_fmt(build['target_clock_ns'])} / {_fmt(build['estimated_clock_ns'])}", latency_text,
         _fmt(build["interval_cycles"]["max"]),
-        *(_resource_cell(build, key, board_pct) for key in ("LUT", "FF", "DSP", "BRAM_18K", "URAM")),
+        *(_resource_cell(build, key, board_pct) for key in RESOURCE_KEYS),
         timing_text, _status_cell(build),
     )
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.emulate.graph import Emulator, _product_kind
 from fpga_flow.errors import NotEmulableError
-from fpga_flow.fidelity import compare
+from fpga_flow.fidelity import compare, layer_errors
 
 PO2_REASON = ("hls4ml computes its power-of-two products a * 2**e in ap_fixed<2(W_w+W_x), W_w+W_x> "
               "(nnet_mult.h weight_exponential): {fractional} fractional bits for this layer's {data} input "
@@ -45,8 +45,6 @@ def hls4ml_limits(graph, X: np.ndarray, keras_final: np.ndarray, keras_layers: d
     """The layers of ``graph`` (the chosen design) whose arithmetic hls4ml fixes and which,
     made exact, would raise the agreement with Keras on ``X``. Empty when the design is
     not emulated or no such layer exists."""
-    from fpga_flow.precision import layer_errors
-
     try:
         built = Emulator(graph)
     except NotEmulableError:

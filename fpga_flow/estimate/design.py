@@ -17,6 +17,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fpga_flow.fixed import FixedType
+from fpga_flow.layers import IO_TYPES
+
 DESIGN_FILE = "design.json"
 DESIGN_SCHEMA = "fpga-flow design v1"
 
@@ -36,7 +39,7 @@ UNROLLED_PRODUCTS = frozenset({"gates"})
 # leaky or clipped forms are comparisons and wires).
 TABLE_FUNCTIONS = frozenset({"sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu"})
 Strategy = Literal["latency", "resource"]
-IOType = Literal["io_parallel", "io_stream"]
+IOType = Literal[IO_TYPES]
 
 
 class NumberType(BaseModel):
@@ -56,8 +59,6 @@ class NumberType(BaseModel):
         return self.width - self.integer
 
 
-_FIXED = re.compile(r"(?:ap_|ac_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(true|false))?([^>]*)")
-_INT = re.compile(r"(?:ap_|ac_)?(u?)int<\s*(\d+)\s*(?:,\s*(true|false))?")
 _ARRAY = re.compile(r"nnet::array<\s*(.*)\s*,\s*[\d*\s]+>\s*$")
 
 
@@ -65,24 +66,12 @@ def parse_type(text: str | None) -> NumberType | None:
     """``ap_fixed<16,6,AP_RND,AP_SAT>``, ``ap_ufixed<6,0>``, ``ap_int<16>``, ``ap_uint<1>``,
     ``ac_fixed<16,6,true>``, hls4ml's ``fixed<6,1,TRN,WRAP,0>``, or an ``nnet::array`` of
     one of those (a packed io_stream word: its element type) -> the type; else None."""
-    if not text:
+    array = _ARRAY.match(text.strip()) if text else None
+    fixed = FixedType.parse(array.group(1) if array else text) if text else None
+    if fixed is None:
         return None
-    text = text.strip()
-    array = _ARRAY.match(text)
-    if array:
-        text = array.group(1)
-    fixed = _FIXED.match(text)
-    if fixed:
-        unsigned = fixed.group(1) == "u" or fixed.group(4) == "false"
-        modes = fixed.group(5).upper()
-        return NumberType(width=int(fixed.group(2)), integer=int(fixed.group(3)), signed=not unsigned,
-                          rounds="RND" in modes, saturates="SAT" in modes)
-    integer = _INT.match(text)
-    if integer:
-        unsigned = integer.group(1) == "u" or integer.group(3) == "false"
-        width = int(integer.group(2))
-        return NumberType(width=width, integer=width, signed=not unsigned)
-    return None
+    return NumberType(width=fixed.width, integer=fixed.integer, signed=fixed.signed,
+                      rounds="RND" in fixed.rounding, saturates="SAT" in fixed.overflow)
 
 
 def csd_digits(value: int) -> int:

@@ -17,9 +17,10 @@ from fpga_flow.estimate.cost import (
     Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers,
 )
 from fpga_flow.estimate.design import FREE_KINDS, UNROLLED_PRODUCTS, Design, LayerDesign
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
 MODEL_NAME = "fpga-flow calibrated estimate"
-RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
+RESOURCES = ESTIMATED_RESOURCE_KEYS
 CSYNTH, VIVADO_SYNTH, FIRST_ORDER = "csynth", "vivado_synth", "first_order"
 KIND_MEANING = {
     CSYNTH: "what Vivado/Vitis HLS C-synthesis (csynth) would report",

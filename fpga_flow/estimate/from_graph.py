@@ -18,6 +18,7 @@ from fpga_flow.boards import Board
 from fpga_flow.estimate.design import (
     RECURRENT_KINDS, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, Table, constant_digits, parse_type,
 )
+from fpga_flow.layers import is_distributed_arithmetic
 
 # hls4ml IR class -> kind.
 _KINDS = {
@@ -238,7 +239,7 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
                                 constant=False, weight_type=inv_type, input_type=exp_type, reuse_factor=reuse))
     elif kind == "unknown":
         notes.append(f"hls4ml layer class {cls} is not one the estimator prices")
-    if products and str(get("strategy", model_strategy) or "").lower().startswith("distributed"):
+    if products and is_distributed_arithmetic(get("strategy", model_strategy)):
         # hls4ml's DA pass replaces the layer's weights by da4ml's adder graph (the graph
         # keeps no weights to count) and no calibration pair uses it: named, not priced.
         kind, products = "unknown", []

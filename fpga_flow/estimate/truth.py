@@ -15,11 +15,12 @@ from pathlib import Path
 
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.design import Design
+from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.reports import ParsedReport, parse_report
 
 # The figures the estimate predicts, by kind of truth.
-CSYNTH_FIGURES = ("LUT", "FF", "DSP", "BRAM_18K", "latency", "interval")
-SYNTH_FIGURES = ("LUT", "FF", "DSP", "BRAM_18K")
+CSYNTH_FIGURES = (*ESTIMATED_RESOURCE_KEYS, "latency", "interval")
+SYNTH_FIGURES = ESTIMATED_RESOURCE_KEYS
 CSYNTH, VIVADO_SYNTH = "csynth", "vivado_synth"
 _CONFIG = re.compile(r"(?:^|_)((?:[a-z]+_)?config\d+(?:_mult)?)(?=_|$)")
 
@@ -39,7 +40,7 @@ class PairTruth:
 
 
 def _figures(report: ParsedReport) -> dict[str, float | None]:
-    figures: dict[str, float | None] = {key: report.resources.get(key) for key in ("LUT", "FF", "DSP", "BRAM_18K")}
+    figures: dict[str, float | None] = {key: report.resources.get(key) for key in ESTIMATED_RESOURCE_KEYS}
     figures["latency"] = report.latency.worst
     figures["interval"] = report.interval.max
     return figures
@@ -69,7 +70,7 @@ def _match_instances(report: ParsedReport, configs: dict[str, str]) -> dict[str,
     for module in report.modules:
         name = configs.get(_config_of(module.name) or "")
         if name is not None and name not in matched:
-            figures: dict[str, float | None] = {key: module.resources.get(key) for key in ("LUT", "FF", "DSP", "BRAM_18K")}
+            figures: dict[str, float | None] = {key: module.resources.get(key) for key in ESTIMATED_RESOURCE_KEYS}
             figures["latency"], figures["interval"] = module.latency_cycles.get("worst"), module.interval_cycles.get("max")
             matched[name] = figures
     return matched
@@ -82,7 +83,7 @@ def _top_level(report: ParsedReport) -> dict[str, float | None] | None:
         return None
     return {key: None if report.resources.get(key) is None else
             report.resources[key] - sum(module.resources.get(key) or 0 for module in report.modules)
-            for key in ("LUT", "FF", "DSP", "BRAM_18K")}
+            for key in ESTIMATED_RESOURCE_KEYS}
 
 
 def _port_counts(path: Path) -> tuple[int, int]:

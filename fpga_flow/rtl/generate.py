@@ -20,18 +20,13 @@ from typing import Any
 from fpga_flow.boards import Board
 from fpga_flow.convert import PROJECT_NAME, HLSSettings, model_graph
 from fpga_flow.fixed import FixedType
+from fpga_flow.layers import KERNEL_CLASSES, is_distributed_arithmetic
 from fpga_flow.rtl.arith import kif
 from fpga_flow.rtl.records import RTL_RECORD, RTLRecord, write_record
 from fpga_flow.rtl.targets import FabricTarget, fabric_target
-from fpga_flow.rtl.trace import DA_STRATEGY
 
-KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D")  # the layers hls4ml's DA pass handles
 VERILOG_DIR = "verilog"
 PROBE_DIR = "probe"
-
-
-def _is_da(strategy: Any) -> bool:
-    return str(strategy).lower() in (DA_STRATEGY, "da")
 
 
 def rtl_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], work_dir: Path):
@@ -41,13 +36,13 @@ def rtl_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, 
     layer_configs = config.get("LayerName", {})
 
     def was_da(name: str) -> bool:
-        return _is_da(layer_configs.get(name, {}).get("Strategy", model_strategy))
+        return is_distributed_arithmetic(layer_configs.get(name, {}).get("Strategy", model_strategy))
 
     da_names = {name for name in layer_configs if was_da(name)}
     for layer_config in layer_configs.values():
-        if _is_da(layer_config.get("Strategy")):
+        if is_distributed_arithmetic(layer_config.get("Strategy")):
             layer_config["Strategy"] = "Latency"
-    if _is_da(model_strategy):
+    if is_distributed_arithmetic(model_strategy):
         config["Model"]["Strategy"] = "Latency"
     graph = model_graph(model, board, settings, work_dir, config)
     da_layers = {layer.name for layer in graph.get_layers()

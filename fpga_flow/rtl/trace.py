@@ -34,10 +34,10 @@ from da4ml.trace import FixedVariableArray, comb_trace
 
 from fpga_flow.errors import RTLUnsupportedError
 from fpga_flow.fixed import FixedType
+from fpga_flow.layers import DISTRIBUTED_ARITHMETIC as DA_STRATEGY
 from fpga_flow.rtl import arith, tables
 from fpga_flow.rtl.probe import ElementwiseMap, ProbeRequest, ProbeResult, SoftmaxTables, WeightArray
 
-DA_STRATEGY = "distributed_arithmetic"
 
 
 @dataclass

@@ -1,0 +1,136 @@
+"""One definition per rule: the names in :mod:`fpga_flow.layers` have no second copy
+under ``fpga_flow/``, and the places that once held copies agree with them."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from fpga_flow import layers
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "fpga_flow"
+LAYERS_FILE = PACKAGE_DIR / "layers.py"
+
+# Each rule as its string values, in order: a tuple, list or set literal anywhere under
+# fpga_flow/ whose consecutive string elements spell one of these is a copy.
+RULES = {
+    "RESOURCE_KEYS": layers.RESOURCE_KEYS,
+    "ESTIMATED_RESOURCE_KEYS": layers.ESTIMATED_RESOURCE_KEYS,
+    "KERNEL_CLASSES": layers.KERNEL_CLASSES,
+    "RECURRENT_HLS_CLASSES": layers.RECURRENT_HLS_CLASSES,
+    "TUNED_CLASSES": layers.TUNED_CLASSES,
+    "RECURRENT_KERAS_CLASSES": layers.RECURRENT_KERAS_CLASSES,
+    "IO_TYPES": layers.IO_TYPES,
+    "STRATEGIES": layers.STRATEGIES,
+    "FIT_STRATEGIES": layers.FIT_STRATEGIES,
+    "POLICIES": layers.POLICIES,
+}
+# Names whose single string literal must appear once (the strategy hls4ml tests for).
+SINGLE_LITERALS = (layers.DISTRIBUTED_ARITHMETIC,)
+# Fixed-point type spellings are parsed by fpga_flow.fixed alone.
+TYPE_REGEX = re.compile(r're\.compile\(\s*r?"[^"]*fixed')
+
+
+def _sources(root: Path = PACKAGE_DIR) -> dict[Path, str]:
+    return {path: path.read_text() for path in sorted(root.rglob("*.py"))}
+
+
+def _string_runs(tree: ast.AST):
+    """Each tuple/list/set literal's runs of consecutive string constants, with its line."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            run: list[str] = []
+            for element in [*node.elts, None]:
+                if isinstance(element, ast.Constant) and isinstance(element.value, str):
+                    run.append(element.value)
+                    continue
+                if run:
+                    yield node.lineno, tuple(run)
+                run = []
+
+
+def _contains(run: tuple[str, ...], values: tuple[str, ...]) -> bool:
+    return any(run[i:i + len(values)] == values for i in range(len(run) - len(values) + 1))
+
+
+def copies_of_rules(sources: dict[Path, str], root: Path = PACKAGE_DIR) -> dict[str, list[str]]:
+    """Where each rule is spelled, as ``fpga_flow/file.py:line``."""
+    found: dict[str, list[str]] = {name: [] for name in (*RULES, *SINGLE_LITERALS)}
+    for path, text in sources.items():
+        tree = ast.parse(text)
+        where = path.relative_to(root.parent).as_posix()
+        for line, run in _string_runs(tree):
+            for name, values in RULES.items():
+                if _contains(run, tuple(values)):
+                    found[name].append(f"{where}:{line}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in SINGLE_LITERALS:
+                found[node.value].append(f"{where}:{node.lineno}")
+    return found
+
+
+def test_each_rule_is_defined_once_in_layers():
+    found = copies_of_rules(_sources())
+    assert found["RESOURCE_KEYS"] and found["IO_TYPES"], "the scan does not see fpga_flow/layers.py"
+    for name, places in found.items():  # derived rules (TUNED_CLASSES = ...) have no literal at all
+        elsewhere = [place for place in places if not place.startswith("fpga_flow/layers.py:")]
+        assert not elsewhere, f"{name} spelled again outside fpga_flow/layers.py (import it instead): {elsewhere}"
+    assert len(found[layers.DISTRIBUTED_ARITHMETIC]) == 1
+
+
+def test_the_resource_tuple_is_one_literal():
+    """The grep the issue asked for: the literal resource-key tuple appears once."""
+    pattern = re.compile(r'"LUT",\s*"FF",\s*"DSP",\s*"BRAM_18K"')
+    hits = [path.relative_to(PACKAGE_DIR.parent).as_posix() for path, text in _sources().items()
+            for _ in pattern.finditer(text)]
+    assert hits == ["fpga_flow/layers.py"]
+
+
+def test_one_fixed_type_parser():
+    hits = [path.relative_to(PACKAGE_DIR.parent).as_posix() for path, text in _sources().items()
+            if TYPE_REGEX.search(text.replace("\n", " "))]
+    assert hits == ["fpga_flow/fixed.py"]
+
+
+def test_layers_is_a_leaf():
+    tree = ast.parse(LAYERS_FILE.read_text())
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert not [name for name in imported if name and name.startswith("fpga_flow")]
+
+
+def test_the_checks_find_a_copy(tmp_path):
+    """A copied tuple, even inside a longer literal, and a second strategy literal are found."""
+    root = tmp_path / "fpga_flow"
+    root.mkdir()
+    (root / "layers.py").write_text(LAYERS_FILE.read_text())
+    (root / "copy.py").write_text('COLUMNS = ("layer", "LUT", "FF", "DSP", "BRAM_18K", "latency")\n'
+                                  'DA = "distributed_arithmetic"\n')
+    found = copies_of_rules(_sources(root), root)
+    assert "fpga_flow/copy.py:1" in found["ESTIMATED_RESOURCE_KEYS"]
+    assert "fpga_flow/copy.py:1" not in found["RESOURCE_KEYS"]  # no URAM: not that rule's copy
+    assert "fpga_flow/copy.py:2" in found[layers.DISTRIBUTED_ARITHMETIC]
+    assert [place.split(":")[0] for place in found["KERNEL_CLASSES"]] == ["fpga_flow/layers.py"]
+
+
+def test_board_resources_are_the_resource_keys():
+    from fpga_flow.boards import Resources
+
+    assert tuple(Resources.model_fields) == layers.RESOURCE_KEYS
+
+
+@pytest.mark.parametrize("strategy, expected", [
+    ("distributed_arithmetic", True), ("Distributed_Arithmetic", True), ("da", True), ("DA", True),
+    ("Latency", False), ("resource", False), (None, False), ("distributed", False),
+])
+def test_one_distributed_arithmetic_check(strategy, expected):
+    assert layers.is_distributed_arithmetic(strategy) is expected
+
+
+def test_canonical_strategy():
+    assert layers.canonical_strategy("resource") == "Resource"
+    assert layers.canonical_strategy("DISTRIBUTED_ARITHMETIC") == "distributed_arithmetic"
+    assert layers.canonical_strategy("other") == "other" and layers.canonical_strategy(3) == 3
