@@ -39,7 +39,7 @@ import numpy.ctypeslib as npc
 
 from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME
 from fpga_flow.errors import StageFailedError
-from fpga_flow.tools import require_tool
+from fpga_flow.toolchain import require_tool
 
 OPT_LEVEL = "-O1"
 COMPILE_LOG = "compile.log"

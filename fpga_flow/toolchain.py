@@ -1,14 +1,19 @@
 """The programs and packages that turn a model into a build's files: recorded in every
 run summary and part of every build-cache key (with the source of fpga_flow itself,
-see :func:`fpga_flow.cache.source_digest`)."""
+see :func:`fpga_flow.cache.source_digest`); and the external programs the build runs
+(compilers, simulators, synthesis), found on PATH or named in one line with how to
+install them."""
 
 from __future__ import annotations
 
 import platform
+import shutil
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from fpga_flow.errors import ToolMissingError
 
 PACKAGES = ("fpga-flow", "hls4ml", "tensorflow", "qkeras", "numpy")
 
@@ -43,3 +48,12 @@ def current_toolchain() -> Toolchain:
     packages = {package.replace("-", "_"): _installed(package) for package in PACKAGES}
     return Toolchain(python=platform.python_version(), gxx=gxx_version(), compile_flags=tuple(compile_flags()),
                      **packages)
+
+
+def require_tool(executable: str, debian_package: str, purpose: str) -> str:
+    """The path of ``executable``; ToolMissingError naming it when it is not on PATH."""
+    path = shutil.which(executable)
+    if path is None:
+        raise ToolMissingError(f"{executable} not found on PATH: install it (Debian: apt-get install {debian_package}, "
+                               f"or make system-deps) to {purpose}")
+    return path

@@ -21,7 +21,7 @@ from fpga_flow.boards import Board
 from fpga_flow.errors import StageFailedError
 from fpga_flow.rtl.records import GATES_RECORD, GateRecord, RTLRecord, write_record
 from fpga_flow.rtl.targets import fabric_target
-from fpga_flow.tools import require_tool
+from fpga_flow.toolchain import require_tool
 
 YOSYS_LOG = "yosys.log"
 YOSYS_STAT = "yosys_stat.json"

@@ -28,7 +28,7 @@ from fpga_flow.csim import gxx
 from fpga_flow.errors import RTLUnsupportedError, StageFailedError
 from fpga_flow.fixed import FixedType
 from fpga_flow.rtl.records import RTL_SIM_RECORD, RTLRecord, RTLSimRecord, write_record
-from fpga_flow.tools import require_tool
+from fpga_flow.toolchain import require_tool
 
 SIM_LOG = "verilator.log"
 MAX_PORT_BITS = 32  # the binder packs each word into an int32
