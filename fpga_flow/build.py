@@ -65,7 +65,7 @@ from fpga_flow.summary import (
     Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunStatus, RunSummary,
 )
 from fpga_flow.synth import SynthesisResult
-from fpga_flow.toolchain import current_toolchain
+from fpga_flow.csim import current_toolchain
 
 SYNTHETIC_SAMPLES = 1000
 CLOSURE_PLOT_NAME = "precision_closure.svg"

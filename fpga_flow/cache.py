@@ -66,7 +66,7 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitRequest, FitResult
 from fpga_flow.precision import PrecisionChoice
-from fpga_flow.toolchain import current_toolchain
+from fpga_flow.csim import current_toolchain
 
 if TYPE_CHECKING:
     from fpga_flow.build import BuildContext, Step

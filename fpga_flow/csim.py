@@ -39,7 +39,7 @@ import numpy.ctypeslib as npc
 
 from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME
 from fpga_flow.errors import StageFailedError
-from fpga_flow.toolchain import require_tool
+from fpga_flow.toolchain import Toolchain, require_tool, toolchain_with
 
 OPT_LEVEL = "-O1"
 COMPILE_LOG = "compile.log"
@@ -359,3 +359,8 @@ def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarra
     if len(predictions) != len(X):
         raise StageFailedError(f"the testbench wrote {len(predictions)} results for {len(X)} inputs (log: {log_path})")
     return TestbenchResult(predictions, log_path, results_file, compile_seconds, time.perf_counter() - start)
+
+
+def current_toolchain() -> Toolchain:
+    """This process's toolchain (g++ must be on PATH: the build checks that first)."""
+    return toolchain_with(gxx_version(), tuple(compile_flags()))

@@ -41,13 +41,11 @@ def _installed(package: str) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def current_toolchain() -> Toolchain:
-    """This process's toolchain (g++ must be on PATH: the build checks that first)."""
-    from fpga_flow.csim import compile_flags, gxx_version
-
+def toolchain_with(gxx: str | None, compile_flags: tuple[str, ...]) -> Toolchain:
+    """This process's Python and packages, with the g++ version and flags given (the C-simulation
+    owns those: :func:`fpga_flow.csim.current_toolchain` passes them)."""
     packages = {package.replace("-", "_"): _installed(package) for package in PACKAGES}
-    return Toolchain(python=platform.python_version(), gxx=gxx_version(), compile_flags=tuple(compile_flags()),
-                     **packages)
+    return Toolchain(python=platform.python_version(), gxx=gxx, compile_flags=compile_flags, **packages)
 
 
 def require_tool(executable: str, debian_package: str, purpose: str) -> str:

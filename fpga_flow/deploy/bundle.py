@@ -57,7 +57,7 @@ from fpga_flow.deploy.record import note_bundle
 from fpga_flow.deploy.run_record import PassedRun, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
-from fpga_flow.toolchain import current_toolchain
+from fpga_flow.csim import current_toolchain
 
 BUNDLE_SUBDIR = "bundle"
 BOARD_FILES = ("driver.py", "check_on_board.py")
