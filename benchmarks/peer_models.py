@@ -2,13 +2,16 @@
 this team wrote) with the default and the closure precision policies, and tabulate
 C-simulation agreement with Keras.
 
-    python benchmarks/peer_models.py [--models ../shared/peer_models] [--board alveo-u250] [--json]
+    python benchmarks/peer_models.py [--models ../shared/peer_models] [--board alveo-u250]
+        [--zoo cnn_digits@pynq-z2,lstm_digits,...] [--json]
 
 A folder holds one model per sub-folder: a Keras v2 architecture ``*.json`` with its
 ``*_weights.h5``, or a whole-model ``*.h5``; an optional ``test_data.npz`` (``X``,
 optionally ``y``) gives reference inputs, otherwise inputs are drawn standard-normal
 with seed 0 (stated in the table). A model that cannot be converted gets its reason; a
-closure below 0.99 gets the hls4ml limit the build named, if any.
+closure below 0.99 gets the hls4ml limit the build named, if any. Zoo recipes
+(``--zoo``, each ``NAME[@BOARD]``) are trained and built beside them on their test split.
+With ``--json`` the table is also written to ``docs/measured/peer_models.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measured import write_measured
+
 from fpga_flow.build import run_build
 from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError
@@ -27,6 +32,9 @@ from fpga_flow.errors import FlowError
 DEFAULT_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "peer_models"
 POLICIES = ("default", "closure")
 TARGET = 0.99  # the agreement every peer should reach, or name why not
+DEFAULT_ZOO = "cnn_digits@pynq-z2,lstm_digits,gru_digits,attention_digits"
+# Layer classes the measured table leaves out of its "layers" column (no arithmetic of note).
+PLAIN_LAYERS = ("InputLayer", "Activation", "QActivation", "Flatten", "Dropout", "Reshape", "Pooling", "Softmax")
 
 
 def model_files(folder: Path) -> dict | None:
@@ -39,9 +47,9 @@ def model_files(folder: Path) -> dict | None:
 
 
 def build_point(files: dict, policy: str, board: str, reports: Path, out: Path) -> dict:
-    test_data = files["model"].parent / "test_data.npz"
+    test_data = files["model"].parent / "test_data.npz" if isinstance(files["model"], Path) else None  # zoo: str
     cfg = BuildConfig(model=str(files["model"]), weights=files["weights"], board=board, precision_policy=policy,
-                      reports_dir=reports, out=out, test_data=test_data if test_data.is_file() else None,
+                      reports_dir=reports, out=out, test_data=test_data if test_data and test_data.is_file() else None,
                       min_agreement=0.0)
     start = time.perf_counter()
     try:
@@ -90,7 +98,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=DEFAULT_MODELS)
     parser.add_argument("--board", default="alveo-u250")
-    parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    parser.add_argument("--zoo", default=DEFAULT_ZOO, help="zoo recipes to build too, NAME[@BOARD],... ('' for none)")
+    parser.add_argument("--json", action="store_true", help="also print the rows as JSON and write docs/measured/peer_models.md")
     parser.add_argument("--json-out", type=Path, default=Path("benchmarks/results/peer_models.json"))
     args = parser.parse_args()
     if not args.models.is_dir():
@@ -99,6 +108,12 @@ def main() -> int:
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
+        for entry in filter(None, args.zoo.split(",")):
+            name, _, board = entry.partition("@")
+            points = [build_point({"model": name, "weights": None}, policy, board or args.board, Path(scratch),
+                                  Path(scratch) / f"{name}-{policy}") for policy in POLICIES]
+            rows.append({"model": name, "board": board or args.board, "points": points})
+            print(_row_text(rows[-1]), flush=True)
         for folder in sorted(p for p in args.models.iterdir() if p.is_dir()):
             files = model_files(folder)
             if files is None:
@@ -112,8 +127,33 @@ def main() -> int:
     args.json_out.write_text(json.dumps({"board": args.board, "models": rows}, indent=2))
     if args.json:
         print(json.dumps(rows, indent=2))
+        print(f"wrote {write_measured_table(rows)}")
     print(f"wrote {args.json_out}")
     return 0
+
+
+def write_measured_table(rows: list[dict]) -> Path:
+    table = []
+    for row in rows:
+        points = {point["policy"]: point for point in row.get("points", [])}
+        model = f"{row['model']} ({row['board']})" if "board" in row else row["model"]
+        if "agreement" not in points.get("default", {}) or "agreement" not in points.get("closure", {}):
+            reason = next((p["error"] for p in points.values() if "error" in p), row.get("error", ""))
+            table.append([model, "", "", f"cannot build: {reason}"])
+            continue
+        closure = points["closure"]
+        layers = [f for f in closure["layer_families"] if not any(plain in f for plain in PLAIN_LAYERS)]
+        closed = f"{closure['agreement']:.3f}"
+        if closure["agreement"] < TARGET:
+            named = ["hls4ml limit"] if closure["hls4ml_limits"] else []
+            named += ["near-ties"] if (closure.get("near_ties") or {}).get("all_within_error") else []
+            closed += f" ({', '.join(named) or 'no named reason'})"
+        table.append([model, ", ".join(layers), f"{points['default']['agreement']:.3f}", closed])
+    return write_measured(
+        __file__, "Argmax agreement of C-simulation with Keras on data the closure never saw "
+        "(`python benchmarks/peer_models.py --json`; hls4ml's default configuration beside; zoo models on their "
+        "test split, peer models on standard-normal inputs, seed 0, unless they bring test data):",
+        ["model", "layers", "hls4ml default", "fpga-flow closure"], table)
 
 
 def _row_text(row: dict) -> str:
