@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator, Literal
 from pydantic import BaseModel, ConfigDict
 
 from fpga_flow import rundir
+from fpga_flow.boards import get_board
 from fpga_flow.build import check_model_reference, run_build
 from fpga_flow.config import BuildConfig, build_config, cli_flag
 from fpga_flow.errors import FlowError, UserInputError
@@ -175,8 +176,6 @@ def plan_sweep(
     """Every combination of the axes as a validated build; ``build_options`` are
     BuildConfig fields shared by all points (``reports_dir``, ``max_samples``, ...).
     Nothing is written yet."""
-    from fpga_flow.boards import get_board
-
     axes = {"board": list(boards), "reuse_factor": list(reuse_factors), "strategy": list(strategies),
             "io_type": list(io_types), "precision_policy": list(precision_policies)}
     for axis, values in axes.items():
@@ -222,7 +221,6 @@ def unfit_points(sweep: Sweep) -> dict[str, str]:
     would be, on the precisions of :data:`PROBE_POLICIES`."""
     from dataclasses import replace
 
-    from fpga_flow.boards import get_board
     from fpga_flow.build import BuildContext, hls_settings, step_check, step_fit, step_load, step_precision
 
     dropped: dict[str, str] = {}

@@ -16,6 +16,7 @@ from fpga_flow.estimate.calibration import Calibration, load_calibration
 from fpga_flow.estimate.cost import (
     Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers,
 )
+from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.design import FREE_KINDS, UNROLLED_PRODUCTS, Design, LayerDesign
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
@@ -126,8 +127,6 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
         return design
     unknown = sorted(set(plan) - {layer.name for layer in design.layers})
     if unknown:
-        from fpga_flow.errors import UserInputError
-
         raise UserInputError(f"plan names layers the design does not have: {', '.join(unknown)}")
     layers: list[LayerDesign] = []
     for layer in design.layers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from fpga_flow.boards import Board
+from fpga_flow.boards import Board, get_board
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.design import DESIGN_FILE, Design
 from fpga_flow.estimate.estimator import Estimate, price
@@ -51,7 +51,6 @@ def estimate_model(config) -> tuple[Estimate, Design]:
     way the build does (its load, check and precision steps), convert it to an hls4ml
     graph for the board and price it; nothing is compiled or written. Bad input raises a
     one-line UserInputError."""
-    from fpga_flow.boards import get_board
     from fpga_flow.build import BuildContext, step_check, step_load, step_precision
     from fpga_flow.convert import model_graph
     from fpga_flow.model_io import without_autograph
