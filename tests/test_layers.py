@@ -134,3 +134,31 @@ def test_canonical_strategy():
     assert layers.canonical_strategy("resource") == "Resource"
     assert layers.canonical_strategy("DISTRIBUTED_ARITHMETIC") == "distributed_arithmetic"
     assert layers.canonical_strategy("other") == "other" and layers.canonical_strategy(3) == 3
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ap_fixed<16,6>", (16, 6, True, "TRN", "WRAP")),
+    ("ap_ufixed<8, 0, AP_RND_CONV, AP_SAT>", (8, 0, False, "RND_CONV", "SAT")),
+    ("fixed<6,1,TRN,WRAP,0>", (6, 1, True, "TRN", "WRAP")),
+    ("ac_fixed<16,6,true>", (16, 6, True, "TRN", "WRAP")),
+    ("ac_fixed<8,2,false,AC_RND,AC_SAT>", (8, 2, False, "RND", "SAT")),
+    ("ac_int<8,false>", (8, 8, False, "TRN", "WRAP")),
+    ("ap_uint<1>", (1, 1, False, "TRN", "WRAP")),
+])
+def test_the_one_type_parser_reads_every_spelling(text, expected):
+    from fpga_flow.estimate.design import parse_type
+    from fpga_flow.fixed import FixedType
+
+    parsed = FixedType.parse(text)
+    assert (parsed.width, parsed.integer, parsed.signed, parsed.rounding, parsed.overflow) == expected
+    number = parse_type(f"nnet::array<{text}, 4>")  # the estimate reads a packed io_stream word's element
+    assert (number.width, number.integer, number.signed) == expected[:3]
+    assert (number.rounds, number.saturates) == ("RND" in expected[3], "SAT" in expected[4])
+
+
+@pytest.mark.parametrize("text", ["float", "auto", "", "ap_fixed<16>", "fixed<16,6"])
+def test_anything_else_is_no_type(text):
+    from fpga_flow.estimate.design import parse_type
+    from fpga_flow.fixed import FixedType
+
+    assert FixedType.parse(text) is None and parse_type(text) is None
