@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from fpga_flow.estimate.design import (  # noqa: F401  (SEVEN_SERIES is also the fit's)
-    FREE_KINDS, RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, csd_digits,
+    RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, csd_digits, is_wiring,
 )
 
 BRAM_BITS = 18432
@@ -349,7 +349,7 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
     one pipeline: the top registers the arrays passed between layers where its schedule
     puts a clock edge (``boundary_bits`` counts them all, and the model's input)."""
     top = dict.fromkeys(TOP_FF_TERMS, 0.0)
-    layers = [layer for layer in design.layers if layer.kind not in FREE_KINDS and layer.kind != "unknown"]
+    layers = [layer for layer in design.layers if not is_wiring(layer) and layer.kind != "unknown"]
     for index, layer in enumerate(layers):
         last = index == len(layers) - 1
         element = width(layer.result_type)
@@ -374,7 +374,7 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
 def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_ratio: float) -> LayerCounts:
     """The counted quantities of one layer (nothing for a layer the model cannot price)."""
     counts = LayerCounts(layer.name, layer.kind, priced=layer.kind != "unknown", notes=list(layer.notes))
-    if not counts.priced or layer.kind in FREE_KINDS:
+    if not counts.priced or is_wiring(layer):
         return counts
     for product in layer.products:
         _product(product, layer, design, rules, known_digits_ratio, counts)
@@ -390,6 +390,11 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         # One comparison (or addition) per window element for each output computed at once.
         counts.lut["elementwise_bits"] += (layer.channels if stream else layer.out_elements) \
             * math.prod(layer.kernel or [1]) * in_w
+    elif layer.kind == "quantizer":
+        # A quantizer (HGQ's FixedPointQuantizer, hls4ml's generated h_* functions) is a
+        # cast to its result type: wires when it truncates and wraps, an adder or a
+        # comparison per number when it rounds or saturates (cast_bits, below).
+        pass
     elif not layer.products or layer.kind in ("batchnorm", "softmax"):
         counts.lut["elementwise_bits"] += (layer.channels if stream else layer.in_elements) * in_w
     if layer.result_type is not None and (layer.result_type.saturates or layer.result_type.rounds):

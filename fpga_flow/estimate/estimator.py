@@ -16,7 +16,7 @@ from fpga_flow.estimate.calibration import Calibration, load_calibration
 from fpga_flow.estimate.cost import (
     Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers,
 )
-from fpga_flow.estimate.design import FREE_KINDS, UNROLLED_PRODUCTS, Design, LayerDesign
+from fpga_flow.estimate.design import UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
 
 MODEL_NAME = "fpga-flow calibrated estimate"
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -164,7 +164,7 @@ def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
     scope = calibration.scope
     notes = []
     kinds = sorted({scope_key(layer) for layer in design.layers
-                    if scope_key(layer) not in scope.layer_kinds and layer.kind not in FREE_KINDS})
+                    if scope_key(layer) not in scope.layer_kinds and not is_wiring(layer)})
     if kinds:
         notes.append(f"layer kinds not in the calibration pairs: {', '.join(kinds)}")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
