@@ -14,7 +14,7 @@ from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Produ
 from fpga_flow.estimate.cost import (
     REGISTER_TERMS, Rules, count_layer, count_top, dsp_slices, fifo_registers, multiplier_limit, port_bits,
 )
-from fpga_flow.estimate.fit import fit, load_pairs
+from fpga_flow.estimate.calibrate import fit, load_pairs
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
 from fpga_flow.estimate.truth import load_pair_truth
@@ -320,7 +320,10 @@ def test_error_report_on_two_pairs_from_two_repositories(tmp_path):
     (tmp_path / "pairs" / "broken").mkdir()
     (tmp_path / "pairs" / "broken" / "project.json").write_text("{not json")
     record = error_report(tmp_path / "pairs")
-    assert set(record) == {"pairs", "median_ape", "median_ape_in_sample", "coverage"}
+    assert {"pairs", "median_ape", "median_ape_in_sample", "coverage"} <= set(record)
+    assert record["mode"] == "refit" and set(record["cross_validated"]["by_io_type"]) == {"io_parallel"}
+    assert set(record["in_sample"]["by_repository"]) == {"pominiq/DNNonSilicon", "Daniel-Alencar/LHC-anomaly-detector"}
+    assert record["shipped"]["by_layer_kind"]["dense"]["count"] >= 1 and record["shipped"]["layers"] >= 2
     assert record["coverage"] == {"estimated": 2, "total": 3}
     rows = {row["name"]: row for row in record["pairs"]}
     assert not rows["broken"]["estimated"] and "broken" in rows["broken"]["reason"]
@@ -332,3 +335,31 @@ def test_error_report_on_two_pairs_from_two_repositories(tmp_path):
         apes.append(abs(lut["estimate"] - report) / report)
         assert lut["ape"] == pytest.approx(apes[-1])
     assert record["median_ape"]["LUT"] == pytest.approx(sum(apes) / 2)
+
+
+def test_shipped_mode_prices_with_the_shipped_calibration_and_no_refit(tmp_path):
+    record = error_report(PAIRS, shipped=True)
+    assert record["mode"] == "shipped" and "cross_validated" not in record and "in_sample" not in record
+    rows = {row["name"]: row for row in record["pairs"]}
+    design = load_pair_design(PAIRS / "pominiq_dummy_mlp_rf1")
+    assert rows["pominiq_dummy_mlp_rf1"]["figures"]["LUT"]["estimate"] == price(design).csynth.LUT
+    assert record["median_ape"] == record["shipped"]["median_ape"]
+
+
+def test_a_pair_with_hand_bound_multipliers_is_not_judged_on_what_the_binding_moves(tmp_path):
+    import json
+    import shutil
+
+    shutil.copytree(PAIRS, tmp_path / "pairs")
+    path = tmp_path / "pairs" / "pominiq_dummy_mlp_rf1" / "project.json"
+    project = json.loads(path.read_text())
+    project["pair"]["reliability_notes"] = "build_prj.tcl edited to 'config_op mul -impl dsp'"
+    path.write_text(json.dumps(project))
+    record = error_report(tmp_path / "pairs", shipped=True)
+    rows = {row["name"]: row for row in record["pairs"]}
+    figures = rows["pominiq_dummy_mlp_rf1"]["figures"]
+    assert [figures[f]["ape"] for f in ("LUT", "FF", "DSP")] == [None, None, None]
+    assert figures["latency"]["ape"] is not None and figures["LUT"]["report"] == 29277
+    assert record["excluded"]["pominiq_dummy_mlp_rf1"]["figures"] == ["LUT", "FF", "DSP"]
+    # The other pair alone decides the LUT median.
+    assert record["median_ape"]["LUT"] == rows["danielalencar_autoencoder_mlp_vitis"]["figures"]["LUT"]["ape"]

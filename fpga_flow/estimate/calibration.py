@@ -1,5 +1,5 @@
 """The fitted constants the estimator reads (``calibration.json``, package data), and
-what the fit measured about them. Written by :func:`fpga_flow.estimate.fit.write_calibration`."""
+what the fit measured about them. Written by :func:`fpga_flow.estimate.calibrate.write_calibration`."""
 
 from __future__ import annotations
 

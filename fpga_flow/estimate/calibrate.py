@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,14 @@ FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_l
                                           "table_lut_bits": 1 / 64}
 
 
+# A pair whose HLS script binds every multiplication by hand (``config_op mul -impl dsp``
+# or ``-impl fabric``, named in its reliability notes) is not hls4ml's design: its
+# multipliers sit where the author put them, not where HLS would, so the resources that
+# binding moves are neither fitted to nor judged by; its BRAM and cycles still are.
+HAND_BINDING = re.compile(r"config_op\s+mul\b")
+HAND_BOUND_FIGURES = ("LUT", "FF", "DSP")
+
+
 @dataclass
 class Pair:
     """One estimate pair: its description, its reports, and the repository it came from."""
@@ -74,6 +83,8 @@ class Pair:
     repository: str
     design: Design
     truth: PairTruth
+    untrusted: tuple[str, ...] = ()  # figures its reports give for a design hls4ml did not make (HAND_BINDING)
+    note: str | None = None  # why they are untrusted, in words
 
 
 @dataclass
@@ -84,24 +95,32 @@ class PairResult:
     estimate: Estimate | None
     truth: PairTruth | None
     reason: str | None = None
+    untrusted: tuple[str, ...] = ()  # the pair's figures left out of every median (Pair.untrusted)
 
 
-def load_pairs(folder: str | Path) -> tuple[list[Pair], list[tuple[str, str]]]:
-    """Every pair in ``folder`` (a sub-folder with ``project.json``), and the ones that
-    could not be read, with the reason."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserInputError(f"pairs folder {folder} does not exist: give a folder of estimate pairs")
+def load_pairs(folders: str | Path | list[str | Path]) -> tuple[list[Pair], list[tuple[str, str]]]:
+    """Every pair in ``folders`` (one folder or several; a pair is a sub-folder with
+    ``project.json``), and the ones that could not be read, with the reason."""
+    folders = [Path(f) for f in (folders if isinstance(folders, (list, tuple)) else [folders])]
     pairs, failed = [], []
-    for path in sorted(p for p in folder.iterdir() if (p / PROJECT_FILE).is_file()):
-        try:
-            design = load_pair_design(path)
-            truth = load_pair_truth(path, design)
-        except UserInputError as exc:
-            failed.append((path.name, str(exc)))
-            continue
-        source = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8")).get("source") or {}
-        pairs.append(Pair(path.name, str(source.get("repo") or path.name), design, truth))
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserInputError(f"pairs folder {folder} does not exist: give a folder of estimate pairs")
+        for path in sorted(p for p in folder.iterdir() if (p / PROJECT_FILE).is_file()):
+            try:
+                design = load_pair_design(path)
+                truth = load_pair_truth(path, design)
+            except UserInputError as exc:
+                failed.append((path.name, str(exc)))
+                continue
+            project = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8"))
+            source = project.get("source") or {}
+            notes = str((project.get("pair") or {}).get("reliability_notes") or "")
+            bound = HAND_BINDING.search(notes)
+            pairs.append(Pair(path.name, str(source.get("repo") or path.name), design, truth,
+                              untrusted=HAND_BOUND_FIGURES if bound else (),
+                              note="multipliers bound by hand in its HLS script (config_op mul -impl): "
+                                   f"its {', '.join(HAND_BOUND_FIGURES)} are not fitted to or judged by" if bound else None))
     return pairs, failed
 
 
@@ -189,6 +208,8 @@ def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...
         trait = [design_traits(pair.design)[name] for name in factors]
         top = _top_counts(pair, figure)
         layer_row = lambda c: [getattr(c, attribute).get(t, 0.0) for t in terms]  # noqa: E731
+        if figure in pair.untrusted:
+            continue
         report = pair.truth.csynth.get(figure)
         if report:
             rows.append([sum(getattr(c, attribute).get(t, 0.0) for c in counts) + top.get(t, 0.0) for t in terms])
@@ -270,8 +291,10 @@ def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibra
         found = []
         for pair in pairs:
             synth = pair.truth.vivado_synth or {}
+            if key in pair.untrusted or synth.get(key) is None:
+                continue
             estimate = getattr(price(pair.design, calibration=calibration).csynth, key)
-            if synth.get(key) is not None and estimate:
+            if estimate:
                 found.append(synth[key] / estimate)
         ratios[key] = round(statistics.median(found), 4) if found and key != "DSP" else 1.0
     calibration.synth_ratio = ratios
@@ -308,7 +331,7 @@ def median_errors(results: list[PairResult], kind: str) -> dict[str, FigureError
         values = figure_values(result.estimate, kind)
         for figure in figures:
             error = ape(values[figure], truth.get(figure))
-            if error is not None:
+            if error is not None and figure not in result.untrusted:
                 found[figure].append(error)
     return {figure: FigureError(in_sample=round(statistics.median(errs), 4) if errs else None, cross_validated=None,
                                 pairs=len(errs)) for figure, errs in found.items()}
@@ -316,7 +339,8 @@ def median_errors(results: list[PairResult], kind: str) -> dict[str, FigureError
 
 def estimate_pairs(pairs: list[Pair], calibration_for: Callable[[Pair], Calibration]) -> list[PairResult]:
     """Each pair priced by the calibration ``calibration_for`` gives it."""
-    return [PairResult(pair.name, price(pair.design, calibration=calibration_for(pair)), pair.truth) for pair in pairs]
+    return [PairResult(pair.name, price(pair.design, calibration=calibration_for(pair)), pair.truth,
+                       untrusted=pair.untrusted) for pair in pairs]
 
 
 def cross_validated(pairs: list[Pair]) -> list[PairResult]:
@@ -327,14 +351,15 @@ def cross_validated(pairs: list[Pair]) -> list[PairResult]:
     return estimate_pairs(pairs, lambda pair: fits[pair.repository])
 
 
-def calibrate(folder: str | Path) -> Calibration:
+def calibrate(folder: str | Path | list[str | Path]) -> Calibration:
     """Fit on every pair of ``folder`` and record the in-sample and cross-validated error;
     the version names the constants (a digest of them), so any refit changes it."""
     pairs, failed = load_pairs(folder)
     if failed:
         names = ", ".join(f"{name} ({reason})" for name, reason in failed)
         raise UserInputError(f"pairs that cannot be read: {names}")
-    calibration = fit(pairs, fitted_on=Path(folder).name)
+    names = [Path(f).name for f in (folder if isinstance(folder, (list, tuple)) else [folder])]
+    calibration = fit(pairs, fitted_on=" + ".join(names))
     constants = calibration.model_dump_json(include={"known_digits_ratio", "lut", "ff", "ff_factors", "timing",
                                                      "synth_ratio"})
     calibration.version = f"v1-{hashlib.sha256(constants.encode()).hexdigest()[:8]}"
@@ -348,7 +373,7 @@ def calibrate(folder: str | Path) -> Calibration:
     return calibration
 
 
-def write_calibration(folder: str | Path, path: str | Path) -> Calibration:
+def write_calibration(folder: str | Path | list[str | Path], path: str | Path) -> Calibration:
     calibration = calibrate(folder)
     Path(path).write_text(calibration.to_json(), encoding="utf-8")
     return calibration
