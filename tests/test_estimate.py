@@ -358,8 +358,8 @@ def test_a_pair_with_hand_bound_multipliers_is_not_judged_on_what_the_binding_mo
     record = error_report(tmp_path / "pairs", shipped=True)
     rows = {row["name"]: row for row in record["pairs"]}
     figures = rows["pominiq_dummy_mlp_rf1"]["figures"]
-    assert [figures[f]["ape"] for f in ("LUT", "FF", "DSP")] == [None, None, None]
-    assert figures["latency"]["ape"] is not None and figures["LUT"]["report"] == 29277
-    assert record["excluded"]["pominiq_dummy_mlp_rf1"]["figures"] == ["LUT", "FF", "DSP"]
+    assert [figures[f]["ape"] for f in ("LUT", "FF", "DSP", "latency", "interval")] == [None] * 5
+    assert figures["BRAM_18K"]["ape"] is not None and figures["LUT"]["report"] == 29277
+    assert record["excluded"]["pominiq_dummy_mlp_rf1"]["figures"] == ["LUT", "FF", "DSP", "latency", "interval"]
     # The other pair alone decides the LUT median.
     assert record["median_ape"]["LUT"] == rows["danielalencar_autoencoder_mlp_vitis"]["figures"]["LUT"]["ape"]

@@ -54,9 +54,10 @@ TIMING_GRID: dict[str, tuple[float, ...]] = {
     "step_cycles": tuple(float(v) for v in range(0, 31)),
     "table_cycles": tuple(float(v) for v in range(0, 6)),
     "top_cycles": tuple(float(v) for v in range(0, 16)),
+    "layer_cycles": tuple(float(v) for v in np.arange(0.0, 3.01, 0.25)),
 }
 START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.5, "shared_word_cycles": 8.0,
-                "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0}
+                "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0, "layer_cycles": 0.0}
 RULES = Rules()
 # Terms the training pairs may have none of: priced as the plain quantity they refine (a
 # saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
@@ -72,7 +73,7 @@ FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_l
 # multipliers sit where the author put them, not where HLS would, so the resources that
 # binding moves are neither fitted to nor judged by; its BRAM and cycles still are.
 HAND_BINDING = re.compile(r"config_op\s+mul\b")
-HAND_BOUND_FIGURES = ("LUT", "FF", "DSP")
+HAND_BOUND_FIGURES = ("LUT", "FF", "DSP", "latency", "interval")
 
 
 @dataclass
@@ -155,8 +156,10 @@ def _log_error(estimate: float, report: float | None) -> float:
 def _timing_loss(pairs: list[Pair], all_counts, timing: dict[str, float]) -> float:
     loss = 0.0
     for pair, counts in zip(pairs, all_counts):
+        if "latency" in pair.untrusted:
+            continue
         timings = _timings(pair, counts, timing)
-        latency, interval = design_timing(pair.design, timings, timing["top_cycles"])
+        latency, interval = design_timing(pair.design, timings, timing["top_cycles"], timing["layer_cycles"])
         loss += _log_error(latency, pair.truth.csynth.get("latency"))
         loss += _log_error(interval, pair.truth.csynth.get("interval"))
         priced = [layer for layer, c in zip(pair.design.layers, counts) if c.priced]

@@ -82,7 +82,7 @@ REGISTER_TERMS = ("fifo_registers", "line_buffer_bits", "window_bits", "input_bi
 # Design traits that scale every FF count: Vitis HLS registers more than Vivado HLS.
 FF_FACTORS = ("vitis_hls",)
 LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_sat_add_ns", "seven_series_slowdown", "shared_word_cycles",
-                     "step_cycles", "table_cycles", "top_cycles")
+                     "step_cycles", "table_cycles", "top_cycles", "layer_cycles")
 
 
 @dataclass(frozen=True)
@@ -451,6 +451,15 @@ class LayerTiming:
     interval: int
     fill: int
     stages: int
+    computes: bool = False  # the layer has multiply-accumulate products
+
+
+# Cycles per stream word of an io_stream pooling layer, by the hls4ml version that wrote
+# it: 1.3.0's nnet_pooling_stream.h pipelines its pixel loop (``#pragma HLS PIPELINE``,
+# II = 1; the hls4ml 1.2 pair's pooling modules report in_positions + 2..5 cycles); the
+# 0.7 and 0.8 pairs' pooling modules report twice their input words (1155 cycles for
+# 576 words, 1804 for 900), an II of 2 their template's line buffer update imposed.
+POOL_WORD_CYCLES_BEFORE_1_0 = 2
 
 
 def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing: dict[str, float]) -> LayerTiming:
@@ -465,28 +474,47 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
         step = reuse + depth + timing["step_cycles"]
         total = math.ceil(layer.sequence * step)
         return LayerTiming(total, total, total, depth + 1)
+    computes = bool(counts.products)
     if layer.io_type == "io_parallel":
         steps = max((p.steps for p in counts.products), default=1)
         latency = steps * reuse - 1 + depth if counts.products else depth
-        return LayerTiming(max(0, latency), max(1, steps * reuse), max(0, latency), depth + 1)
-    word_ii = counts.word_reuse + (timing["shared_word_cycles"] if counts.shared_weights else 0)
+        return LayerTiming(max(0, latency), max(1, steps * reuse), max(0, latency), depth + 1, computes)
+    # A stream word takes R cycles in a Latency-strategy layer: its pixel loop is pipelined
+    # at II = R (nnet_conv1d_stream.h / nnet_conv2d_stream.h ReadInputWidth, ``PIPELINE
+    # II=CONFIG_T::reuse_factor`` when strategy == latency; nnet_dense_stream.h the same).
+    # A Resource-strategy layer's pixel loop is not pipelined: each output runs
+    # dense_resource's R-iteration loop (nnet_dense_resource.h ``PIPELINE II=1 rewind``)
+    # plus its setup and result loops, ``shared_word_cycles`` (fitted).
+    word_ii = counts.word_reuse + (timing["shared_word_cycles"]
+                                   if counts.shared_weights and layer.strategy == "resource" else 0)
+    if layer.kind.startswith("pooling") and version_tuple(design.hls4ml_version) < (1, 0):
+        word_ii = max(word_ii, POOL_WORD_CYCLES_BEFORE_1_0)
     if layer.kind == "dense" or (layer.kind == "softmax" and layer.out_positions == 1):
         # Reads every word, then computes once.
         total = layer.in_positions + (reuse if counts.shared_weights else 0) + depth
-        return LayerTiming(math.ceil(total), math.ceil(total), math.ceil(reuse + depth), depth + 1)
+        return LayerTiming(math.ceil(total), math.ceil(total), math.ceil(reuse + depth), depth + 1, computes)
     total = math.ceil(counts.stream_words * word_ii + depth)
-    return LayerTiming(total, total, math.ceil(word_ii + depth), depth + 1)
+    return LayerTiming(total, total, math.ceil(word_ii + depth), depth + 1, computes)
 
 
-def design_timing(design: Design, timings: list[LayerTiming], top_cycles: float) -> tuple[int, int]:
-    """(latency, interval) of the whole design from its layers' timings."""
+def design_timing(design: Design, timings: list[LayerTiming], top_cycles: float,
+                  layer_cycles: float = 0.0) -> tuple[int, int]:
+    """(latency, interval) of the whole design from its layers' timings.
+
+    io_stream: the layers are DATAFLOW processes joined by FIFOs, so they overlap: the
+    slowest layer's time plus one word through each other. io_parallel: the layers run
+    one after the other, and the top function registers each computing layer's result
+    where it hands it on (``layer_cycles`` per layer with products, fitted: the pairs'
+    top reports exceed the sum of their layers' latencies by about a cycle per dense
+    layer), plus ``top_cycles`` for the top's own input and output."""
     if not timings:
         return 0, 1
     if design.io_type == "io_stream":
         slowest = max(range(len(timings)), key=lambda i: timings[i].latency)
         latency = timings[slowest].latency + sum(t.fill for i, t in enumerate(timings) if i != slowest)
         return math.ceil(latency + top_cycles), max(t.interval for t in timings)
-    latency = math.ceil(sum(t.latency for t in timings) + top_cycles)
+    handed_on = layer_cycles * max(0, sum(t.computes for t in timings) - 1)
+    latency = math.ceil(sum(t.latency for t in timings) + handed_on + top_cycles)
     if design.pipeline_style == "pipeline":
         interval = max(t.interval for t in timings)
     else:

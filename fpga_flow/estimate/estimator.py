@@ -209,7 +209,8 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
             BRAM_18K=counts.bram, latency_cycles=timing.latency, notes=counts.notes))
     totals["LUT"] += calibration.lut.get("design", 0.0)
     totals["FF"] += _ff(count_top(design, rules), traits, calibration)
-    latency, interval = design_timing(design, timings, calibration.timing["top_cycles"])
+    latency, interval = design_timing(design, timings, calibration.timing["top_cycles"],
+                                      calibration.timing.get("layer_cycles", 0.0))
     csynth = Figures(kind="csynth", latency_cycles=latency, interval_cycles=interval,
                      **{key: round(totals[key]) for key in RESOURCES})
     capacity = available or design.available or {}
