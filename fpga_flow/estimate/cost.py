@@ -455,11 +455,14 @@ class LayerTiming:
 
 
 # Cycles per stream word of an io_stream pooling layer, by the hls4ml version that wrote
-# it: 1.3.0's nnet_pooling_stream.h pipelines its pixel loop (``#pragma HLS PIPELINE``,
-# II = 1; the hls4ml 1.2 pair's pooling modules report in_positions + 2..5 cycles); the
-# 0.7 and 0.8 pairs' pooling modules report twice their input words (1155 cycles for
-# 576 words, 1804 for 900), an II of 2 their template's line buffer update imposed.
+# it and the clock: 1.3.0's nnet_pooling_stream.h pipelines its pixel loop (``#pragma HLS
+# PIPELINE``, II = 1; the hls4ml 1.2 pair's pooling modules at 5 ns report in_positions
+# + 2..5 cycles). The 0.7 and 0.8 pairs' pooling modules at 2.5 and 5 ns report twice
+# their input words (1155 cycles for 576 words, 1804 for 900): their line buffer's
+# read-modify-write does not fit one such cycle, so II = 2; at 10 and 25 ns, II = 1.
+# 1D pooling has no line buffer: II = 1 (the 0.6 pair at 3.33 ns: 105 cycles, 99 words).
 POOL_WORD_CYCLES_BEFORE_1_0 = 2
+POOL_ONE_CYCLE_CLOCK_NS = 10.0
 
 
 def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing: dict[str, float]) -> LayerTiming:
@@ -487,7 +490,8 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
     # plus its setup and result loops, ``shared_word_cycles`` (fitted).
     word_ii = counts.word_reuse + (timing["shared_word_cycles"]
                                    if counts.shared_weights and layer.strategy == "resource" else 0)
-    if layer.kind.startswith("pooling") and version_tuple(design.hls4ml_version) < (1, 0):
+    if layer.kind == "pooling2d" and version_tuple(design.hls4ml_version) < (1, 0) \
+            and design.clock_period_ns < POOL_ONE_CYCLE_CLOCK_NS:
         word_ii = max(word_ii, POOL_WORD_CYCLES_BEFORE_1_0)
     if layer.kind == "dense" or (layer.kind == "softmax" and layer.out_positions == 1):
         # Reads every word, then computes once.

@@ -325,6 +325,9 @@ def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dic
         }
         in_spatial = math.prod(_int(entry.get(a)) for a in ("in_height", "in_width") if entry.get(a) is not None)
         out_spatial = math.prod(_int(entry.get(a)) for a in ("out_height", "out_width") if entry.get(a) is not None)
+        if kind == "pooling1d" and entry.get("in_width") is None:
+            # hls4ml's pooling1d_config counts its positions as n_in and n_out.
+            in_spatial, out_spatial = _int(entry.get("n_in"), 1), _int(entry.get("n_out"), 1)
         fields.update(in_elements=in_spatial * fields["channels"], out_elements=out_spatial * fields["channels"],
                       in_positions=in_spatial if io_type == "io_stream" else 1,
                       out_positions=out_spatial if io_type == "io_stream" else 1)
