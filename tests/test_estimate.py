@@ -363,3 +363,30 @@ def test_a_pair_with_hand_bound_multipliers_is_not_judged_on_what_the_binding_mo
     assert record["excluded"]["pominiq_dummy_mlp_rf1"]["figures"] == ["LUT", "FF", "DSP", "latency", "interval"]
     # The other pair alone decides the LUT median.
     assert record["median_ape"]["LUT"] == rows["danielalencar_autoencoder_mlp_vitis"]["figures"]["LUT"]["ape"]
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_estimate_tables_show_every_name_and_figure_whole_in_the_terminal_width(columns):
+    """As ``fpga-flow boards``: at 80 columns the per-layer table is two whole tables, not
+    one cut to ``q_co…`` / ``not pric…``; wide enough, one."""
+    import io
+
+    from rich.console import Console
+
+    from fpga_flow.cli.estimate import render
+
+    design = load_pair_design(PAIRS / "danielalencar_autoencoder_mlp_vitis")
+    design = design.model_copy(update={"layers": [layer.model_copy(update={"name": f"q_conv2d_batchnorm_{i}"})
+                                                  for i, layer in enumerate(design.layers)]})
+    design.layers.append(design.layers[0].model_copy(update={"name": "odd_layer", "kind": "unknown", "products": []}))
+    result = price(design)
+    buffer = io.StringIO()
+    render(result, "arty-a7-100t", Console(file=buffer, width=columns, color_system=None))
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= columns
+    assert "…" not in text
+    for layer in result.per_layer:
+        assert layer.layer in text and layer.kind in text
+        assert all(f"{value:,}" in text for value in (layer.LUT, layer.FF) if value is not None)
+    assert "not priced" in text and f"{result.csynth.LUT:,}" in text
+    assert ("per layer (csynth), continued" in text) == (columns == 80)
