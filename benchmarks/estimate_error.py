@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES
-from fpga_flow.estimate.validation import LAYER_FIGURES, error_report
+from fpga_flow.estimate.calibrate import LAYER_FIGURES
+from fpga_flow.estimate.validation import error_report
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

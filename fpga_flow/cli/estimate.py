@@ -85,7 +85,7 @@ def render(result, board: str, console: Console | None = None) -> None:
     out.print(f"latency {result.csynth.latency_cycles:,} cycles = {result.latency_ns:g} ns; errors are the median "
               "cross-validated errors measured on real report pairs")
     for note in result.scope_notes:
-        out.print(f"[yellow]outside the validated scope:[/] {note}")
+        out.print(f"[yellow]scope:[/] {note}")
 
 
 LAYER_FIGURES = ("multipliers", "LUT", "FF", "DSP", "BRAM_18K", "latency")

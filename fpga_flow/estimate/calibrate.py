@@ -340,6 +340,49 @@ def median_errors(results: list[PairResult], kind: str) -> dict[str, FigureError
                                 pairs=len(errs)) for figure, errs in found.items()}
 
 
+LAYER_FIGURES = ("LUT", "FF", "DSP", "BRAM_18K", "latency")
+# Below this many reported LUTs (or FFs) a layer's module is glue: its percentage error says nothing.
+LAYER_MIN_REPORT = 50
+
+
+def layer_rows(pairs: list[Pair], results: list[PairResult]) -> list[dict]:
+    """Each layer with a per-module report, its estimate next to it: the per-layer truth."""
+    rows = []
+    for pair, result in zip(pairs, results):
+        if result.estimate is None:
+            continue
+        for layer in result.estimate.per_layer:
+            report = pair.truth.layers.get(layer.layer)
+            if not layer.priced or not report:
+                continue
+            estimate = {"LUT": layer.LUT, "FF": layer.FF, "DSP": layer.DSP, "BRAM_18K": layer.BRAM_18K,
+                        "latency": layer.latency_cycles}
+            figures = {}
+            for figure in LAYER_FIGURES:
+                reported = report.get(figure)
+                glue = figure in ("LUT", "FF") and (reported or 0) < LAYER_MIN_REPORT
+                judged = figure not in pair.untrusted and not glue
+                figures[figure] = {"estimate": estimate[figure], "report": reported,
+                                   "ape": ape(estimate[figure], reported) if judged else None}
+            rows.append({"name": f"{pair.name}/{layer.layer}", "kind": layer.kind, "io_type": pair.design.io_type,
+                         "figures": figures})
+    return rows
+
+
+def layer_errors(pairs: list[Pair], results: list[PairResult]) -> dict[str, dict[str, float | None]]:
+    """Median per-layer error per layer kind with its io type (Calibration.layer_error)."""
+    groups: dict[str, list[dict]] = {}
+    for row in layer_rows(pairs, results):
+        groups.setdefault(f"{row['kind']} ({row['io_type']})", []).append(row)
+    found = {}
+    for key, rows in sorted(groups.items()):
+        errors = {figure: [row["figures"][figure]["ape"] for row in rows if row["figures"][figure]["ape"] is not None]
+                  for figure in LAYER_FIGURES}
+        found[key] = {**{figure: round(statistics.median(e), 4) if e else None for figure, e in errors.items()},
+                      "layers": len(rows)}
+    return found
+
+
 def estimate_pairs(pairs: list[Pair], calibration_for: Callable[[Pair], Calibration]) -> list[PairResult]:
     """Each pair priced by the calibration ``calibration_for`` gives it."""
     return [PairResult(pair.name, price(pair.design, calibration=calibration_for(pair)), pair.truth,
@@ -373,6 +416,7 @@ def calibrate(folder: str | Path | list[str | Path]) -> Calibration:
         for figure, error in median_errors(held_out, kind).items():
             errors[figure].cross_validated = error.in_sample
         calibration.error[kind] = errors
+    calibration.layer_error = layer_errors(pairs, held_out)
     return calibration
 
 

@@ -155,6 +155,10 @@ def planned_pipeline_style(design: Design, layers: list[LayerDesign]) -> str:
     return "dataflow" if partitioned else "pipeline"
 
 
+# A layer kind whose measured per-layer error exceeds this (fraction) is named in the scope notes.
+LAYER_ERROR_NOTE = 0.5
+
+
 def scope_key(layer: LayerDesign) -> str:
     """A layer kind as the scope counts it: with its io type, which changes its hardware."""
     return f"{layer.kind} ({layer.io_type})"
@@ -167,6 +171,15 @@ def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
                     if scope_key(layer) not in scope.layer_kinds and not is_wiring(layer)})
     if kinds:
         notes.append(f"layer kinds not in the calibration pairs: {', '.join(kinds)}")
+    # The kinds the pairs' per-module reports measured off by more than LAYER_ERROR_NOTE:
+    # each named with its measured error, from calibration.json (written by the refit).
+    for key in sorted({scope_key(layer) for layer in design.layers if not is_wiring(layer)}):
+        measured = calibration.layer_error.get(key) or {}
+        large = [f"{figure} {100 * measured[figure]:.0f}%" for figure in ("LUT", "FF", "DSP", "latency")
+                 if (measured.get(figure) or 0) > LAYER_ERROR_NOTE]
+        if large:
+            notes.append(f"{key}: measured per-layer error {', '.join(large)} (cross-validated median over "
+                         f"{measured.get('layers')} layers of the pairs)")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
     if strategies:
         notes.append(f"strategies not in the calibration pairs: {', '.join(strategies)}")

@@ -16,14 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fpga_flow.estimate.calibrate import (
-    Pair, PairResult, ape, cross_validated, estimate_pairs, figure_values, fit, load_pairs,
+    LAYER_FIGURES, Pair, PairResult, ape, cross_validated, estimate_pairs, figure_values, fit, layer_rows, load_pairs,
 )
 from fpga_flow.estimate.calibration import load_calibration
 from fpga_flow.estimate.truth import CSYNTH, CSYNTH_FIGURES, SYNTH_FIGURES, VIVADO_SYNTH
-
-LAYER_FIGURES = ("LUT", "FF", "DSP", "BRAM_18K", "latency")
-# Below this many reported LUTs (or FFs) a layer's module is glue: its percentage error says nothing.
-LAYER_MIN_REPORT = 50
 
 
 def pair_row(name: str, result: PairResult | None, reason: str | None, report: dict[str, Any] | None,
@@ -56,29 +52,6 @@ def _grouped(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str],
     for row in rows:
         groups.setdefault(key(row), []).append(row)
     return {name: {**medians(members, figures), "count": len(members)} for name, members in sorted(groups.items())}
-
-
-def layer_rows(pairs: list[Pair], results: list[PairResult]) -> list[dict[str, Any]]:
-    """Each layer with a per-module report, its estimate next to it: the per-layer truth."""
-    rows = []
-    for pair, result in zip(pairs, results):
-        if result.estimate is None:
-            continue
-        for layer in result.estimate.per_layer:
-            report = pair.truth.layers.get(layer.layer)
-            if not layer.priced or not report:
-                continue
-            estimate = {"LUT": layer.LUT, "FF": layer.FF, "DSP": layer.DSP, "BRAM_18K": layer.BRAM_18K,
-                        "latency": layer.latency_cycles}
-            figures = {}
-            for figure in LAYER_FIGURES:
-                reported = report.get(figure)
-                glue = figure in ("LUT", "FF") and (reported or 0) < LAYER_MIN_REPORT
-                judged = figure not in pair.untrusted and not glue
-                figures[figure] = {"estimate": estimate[figure], "report": reported,
-                                   "ape": ape(estimate[figure], reported) if judged else None}
-            rows.append({"name": f"{pair.name}/{layer.layer}", "kind": layer.kind, "figures": figures})
-    return rows
 
 
 def _rows(pairs: list[Pair], results: list[PairResult | None], kind: str = CSYNTH) -> list[dict[str, Any]]:
