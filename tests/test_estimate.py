@@ -12,7 +12,8 @@ import pytest
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.cost import (
-    REGISTER_TERMS, Rules, count_layer, count_top, dsp_slices, fifo_registers, multiplier_limit, port_bits,
+    REGISTER_TERMS, Rules, count_layer, count_top, design_timing, dsp_slices, fifo_registers, layer_timing,
+    multiplier_limit, port_bits,
 )
 from fpga_flow.estimate.calibrate import fit, load_pairs
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
@@ -390,3 +391,59 @@ def test_the_estimate_tables_show_every_name_and_figure_whole_in_the_terminal_wi
         assert all(f"{value:,}" in text for value in (layer.LUT, layer.FF) if value is not None)
     assert "not priced" in text and f"{result.csynth.LUT:,}" in text
     assert ("per layer (csynth), continued" in text) == (columns == 80)
+
+
+# --------------------------------------------------------------------------- structural timing
+
+
+def _stream_conv(strategy: str, reuse: int, version: str = "1.3", clock: float = 5.0, kind: str = "conv2d"):
+    """A 10x10x2 -> 8x8x4 stream convolution (3x3 kernel) of one design."""
+    product = Product(name="kernel", n_in=18, n_out=4, positions=64, n_weights=72, n_nonzero=72,
+                      constant=strategy == "latency", weight_type=INT8, input_type=FIXED16, accum_type=FIXED16,
+                      reuse_factor=reuse)
+    conv = LayerDesign(name="c", kind="conv2d", source_class="Conv2D", strategy=strategy, io_type="io_stream",
+                       reuse_factor=reuse, in_elements=200, out_elements=256, in_positions=100, out_positions=64,
+                       kernel=[3, 3], stride=[1, 1], channels=2, input_type=FIXED16, result_type=FIXED16,
+                       products=[product], out_pack=4)
+    pool = LayerDesign(name="p", kind="pooling2d", source_class="Pooling2D", function="max", io_type="io_stream",
+                       in_elements=200, out_elements=50, in_positions=100, out_positions=25, kernel=[2, 2],
+                       stride=[2, 2], channels=2, input_type=FIXED16, result_type=FIXED16, out_pack=2)
+    design = Design(name="t", source="test", backend="Vivado", family="virtexuplus", clock_period_ns=clock,
+                    io_type="io_stream", strategy=strategy, pipeline_style="dataflow", hls4ml_version=version,
+                    layers=[conv, pool])
+    return design
+
+
+def _timing(design: Design, index: int, constants: dict):
+    layer = design.layers[index]
+    return layer_timing(layer, counts(layer, design), design, constants)
+
+
+TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.0,
+          "shared_word_cycles": 7.0, "step_cycles": 0.0, "table_cycles": 1.0, "top_cycles": 0.0, "layer_cycles": 1.0}
+
+
+def test_a_latency_stream_layer_takes_r_cycles_a_word_a_resource_one_adds_its_setup():
+    latency = _timing(_stream_conv("latency", 4), 0, TIMING)
+    resource = _timing(_stream_conv("resource", 4), 0, TIMING)
+    depth = latency.stages - 1
+    assert latency.latency == 100 * 4 + depth            # PIPELINE II=R over the 100 input words
+    assert resource.latency == 100 * (4 + 7) + (resource.stages - 1)  # dense_resource's R + setup cycles a word
+
+
+def test_stream_pooling2d_before_hls4ml_1_0_takes_two_cycles_a_word_under_10_ns():
+    assert _timing(_stream_conv("latency", 1, version="0.8"), 1, TIMING).latency == 200
+    assert _timing(_stream_conv("latency", 1, version="0.8", clock=10.0), 1, TIMING).latency == 100
+    assert _timing(_stream_conv("latency", 1, version="1.3"), 1, TIMING).latency == 100
+
+
+def test_io_parallel_latency_adds_the_layer_cycles_between_computing_layers():
+    layer, design = dense(np.ones((4, 3)))
+    second = layer.model_copy(update={"name": "fc2"})
+    relu = LayerDesign(name="relu", kind="activation", source_class="Activation", function="relu", in_elements=3,
+                       out_elements=3, input_type=FIXED16, result_type=FIXED16)
+    design = design.model_copy(update={"layers": [layer, relu, second]})
+    timings = [layer_timing(item, counts(item, design), design, TIMING) for item in design.layers]
+    alone = sum(t.latency for t in timings)
+    assert design_timing(design, timings, 0.0, 1.0)[0] == alone + 1   # two computing layers: one hand-over
+    assert design_timing(design, timings, 0.0, 0.0)[0] == alone
