@@ -447,3 +447,12 @@ def test_io_parallel_latency_adds_the_layer_cycles_between_computing_layers():
     alone = sum(t.latency for t in timings)
     assert design_timing(design, timings, 0.0, 1.0)[0] == alone + 1   # two computing layers: one hand-over
     assert design_timing(design, timings, 0.0, 0.0)[0] == alone
+
+
+def test_vitis_hls_registers_each_dsp_product_in_fabric_vivado_hls_does_not():
+    weights = np.full((4, 3), 0.3)  # 0.3 in ap_fixed<16,6>: more than two CSD digits, a DSP each
+    layer, design = dense(weights, weight_type=FIXED16)
+    vivado = counts(layer, design)
+    vitis = counts(layer, design.model_copy(update={"hls_tool": "vitis_hls"}))
+    assert vivado.dsp == vitis.dsp == 12
+    assert (vivado.ff["vitis_dsp"], vitis.ff["vitis_dsp"]) == (0.0, 12.0)

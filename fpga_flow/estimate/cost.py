@@ -70,7 +70,7 @@ DEFAULT_WIDTH = 16
 LUT_TERMS = ("adder_bits", "sat_adder_bits", "lut_mult_bits", "dsp", "mux_bits", "rom_lut_bits", "elementwise_bits",
              "cast_bits", "fifo_srl_bits", "buffer_bits", "table_lut_bits", "stream_layer", "design")
 FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
-            "word_bits", "dsp", "stream_layer")
+            "word_bits", "dsp", "vitis_dsp", "stream_layer")
 # Registers of the top function, outside every layer's module (count_top).
 TOP_FF_TERMS = ("fifo_registers", "boundary_bits")
 # FF terms that count register bits one for one (a FIFO's flip-flops, a stored array, an
@@ -426,6 +426,11 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
                 # Before hls4ml 0.8 the line buffer was registers; since, shift registers (SRLs, in LUTs).
                 counts.ff["line_buffer_bits"] += buffer
     counts.lut["dsp"] = counts.ff["dsp"] = float(counts.dsp)
+    if design.hls_tool == "vitis_hls":
+        # Vitis HLS registers a DSP's product in fabric flip-flops where Vivado HLS keeps it
+        # in the slice's own output register (the Vitis pairs' dense modules: about twice
+        # the FFs of the same layer through Vivado HLS).
+        counts.ff["vitis_dsp"] = float(counts.dsp)
     return counts
 
 
