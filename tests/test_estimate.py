@@ -456,3 +456,16 @@ def test_vitis_hls_registers_each_dsp_product_in_fabric_vivado_hls_does_not():
     vitis = counts(layer, design.model_copy(update={"hls_tool": "vitis_hls"}))
     assert vivado.dsp == vitis.dsp == 12
     assert (vivado.ff["vitis_dsp"], vitis.ff["vitis_dsp"]) == (0.0, 12.0)
+
+
+def test_scope_notes_quote_the_measured_per_layer_error_of_the_calibration():
+    from fpga_flow.estimate.calibration import load_calibration
+
+    layer, design = dense(np.full((4, 3), 0.3))
+    shipped = load_calibration()
+    measured = shipped.model_copy(update={"layer_error": {"dense (io_parallel)": {"LUT": 0.1, "FF": 0.9, "layers": 7}}})
+    notes = price(design, calibration=measured).scope_notes
+    assert "dense (io_parallel): measured per-layer error FF 90% (cross-validated median over 7 layers of the pairs)" \
+        in notes
+    accurate = shipped.model_copy(update={"layer_error": {"dense (io_parallel)": {"LUT": 0.1, "FF": 0.2, "layers": 7}}})
+    assert not any("measured per-layer error" in note for note in price(design, calibration=accurate).scope_notes)

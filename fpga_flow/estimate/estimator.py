@@ -179,7 +179,7 @@ def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
                  if (measured.get(figure) or 0) > LAYER_ERROR_NOTE]
         if large:
             notes.append(f"{key}: measured per-layer error {', '.join(large)} (cross-validated median over "
-                         f"{measured.get('layers')} layers of the pairs)")
+                         f"{int(measured.get('layers') or 0)} layers of the pairs)")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
     if strategies:
         notes.append(f"strategies not in the calibration pairs: {', '.join(strategies)}")
