@@ -279,11 +279,7 @@ def _shared(product: Product, layer: LayerDesign, design: Design, rules: Rules, 
     if design.pipeline_style == "dataflow":
         counts.ff["input_bits"] += copies * product.n_in * in_w
     counts.ff["accumulator_bits"] += copies * product.n_out * acc_w
-    # dense_resource (nnet_dense_resource.h) registers each multiplier's operands and
-    # product in its R-iteration loop; a Latency-strategy product shared by HLS's
-    # ``ALLOCATION ... mul`` limit only muxes its operands into the DSP, whose product
-    # register is the one added (the hls4ml 0.7 MLP at R = 2: 603 FFs for 80 shared DSPs).
-    counts.ff["shared_mult_bits"] += multipliers * (acc_w if product.constant else in_w + w_w + acc_w)
+    counts.ff["shared_mult_bits"] += multipliers * (in_w + w_w + acc_w)
     if product.n_weights > product.n_out:
         counts.shared_weights = True
         if not product.constant:
