@@ -469,3 +469,17 @@ def test_scope_notes_quote_the_measured_per_layer_error_of_the_calibration():
         in notes
     accurate = shipped.model_copy(update={"layer_error": {"dense (io_parallel)": {"LUT": 0.1, "FF": 0.2, "layers": 7}}})
     assert not any("measured per-layer error" in note for note in price(design, calibration=accurate).scope_notes)
+
+
+def test_vivado_synthesis_rebuilds_shallow_weight_roms_in_luts():
+    """A Resource layer's weight ROM is R words deep: at R = 8 csynth counts its blocks but
+    Vivado synthesis builds it from LUTs; at R = 32 it stays in block RAM."""
+    from fpga_flow.estimate.calibration import load_calibration
+
+    unit = load_calibration().model_copy(update={"synth_ratio": {key: 1.0 for key in ("LUT", "FF", "DSP", "BRAM_18K")}})
+    for reuse, kept in ((8, False), (32, True)):
+        layer, design = dense(np.full((64, 32), 0.3), reuse=reuse, strategy="resource")
+        result = price(design, calibration=unit)
+        rom = counts(layer, design).bram
+        assert rom > 0 and result.csynth.BRAM_18K == rom
+        assert result.vivado_synth.BRAM_18K == (rom if kept else 0)

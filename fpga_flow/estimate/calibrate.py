@@ -289,6 +289,9 @@ def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibra
         synth_ratio={}, error={},
         scope=_scope(pairs),
     )
+    # The ratios scale what Vivado synthesis starts from: the post-synthesis figures of a
+    # calibration whose ratios are all 1.
+    calibration.synth_ratio = dict.fromkeys(RESOURCES, 1.0)
     ratios = {}
     for key in RESOURCES:
         found = []
@@ -296,7 +299,7 @@ def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibra
             synth = pair.truth.vivado_synth or {}
             if key in pair.untrusted or synth.get(key) is None:
                 continue
-            estimate = getattr(price(pair.design, calibration=calibration).csynth, key)
+            estimate = getattr(price(pair.design, calibration=calibration).vivado_synth, key)
             if estimate:
                 found.append(synth[key] / estimate)
         ratios[key] = round(statistics.median(found), 4) if found and key != "DSP" else 1.0

@@ -95,6 +95,7 @@ class Rules:
     fifo_srl_max_depth: int = 16
     forced_bram_from_version: tuple[int, int] = (1, 0)
     shift_register_buffers_from_version: tuple[int, int] = (0, 8)
+    synth_rom_max_depth: int = 16
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class LayerCounts:
     ff: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FF_TERMS, 0.0))
     products: list[ProductTiming] = field(default_factory=list)
     shared_weights: bool = False  # some weight product is shared (reuse factor > 1)
+    shallow_rom_bram: int = 0  # of ``bram``: weight ROMs Vivado synthesis builds in LUTs (Rules.synth_rom_max_depth)
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
     out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
@@ -291,7 +293,15 @@ def _weight_rom(words: int, w_w: int, depth: int, design: Design, rules: Rules, 
     """Resource-strategy weights: a ROM ``words`` weights wide and ``depth`` deep."""
     bits = words * w_w
     if version_tuple(design.hls4ml_version) >= rules.forced_bram_from_version or bits * depth > rules.rom_lut_max_bits:
-        counts.bram += math.ceil(bits / port_bits(depth))
+        blocks = math.ceil(bits / port_bits(depth))
+        counts.bram += blocks
+        if depth <= rules.synth_rom_max_depth:
+            # Vivado synthesis rebuilds a ROM this shallow from LUTs (distributed ROM),
+            # whatever HLS bound it to: the Resource pairs at R <= 9 keep their FIFOs and
+            # tables after synthesis, not their weight ROMs (249 -> 33, 87 -> 13 blocks),
+            # while the GRU's ROMs at R = 24..32 stay (1820 -> 1175): the threshold, 16,
+            # was read off these pairs.
+            counts.shallow_rom_bram += blocks
     else:
         counts.lut["rom_lut_bits"] += bits * depth
 

@@ -198,6 +198,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
     design = apply_plan(design, plan or {})
     rules = Rules()
     totals = dict.fromkeys(RESOURCES, 0.0)
+    shallow_rom = 0
     layers: list[LayerEstimate] = []
     timings = []
     traits = design_traits(design)
@@ -216,6 +217,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
         figures = {"LUT": lut, "FF": ff, "DSP": counts.dsp, "BRAM_18K": counts.bram}
         for key in RESOURCES:
             totals[key] += figures[key]
+        shallow_rom += counts.shallow_rom_bram
         layers.append(LayerEstimate(
             layer=layer.name, kind=layer.kind, priced=True, multipliers=counts.multipliers,
             reuse_factor=layer.reuse_factor, strategy=layer.strategy, LUT=round(lut), FF=round(ff), DSP=counts.dsp,
@@ -227,7 +229,10 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
     csynth = Figures(kind="csynth", latency_cycles=latency, interval_cycles=interval,
                      **{key: round(totals[key]) for key in RESOURCES})
     capacity = available or design.available or {}
-    synth = {key: round(totals[key] * calibration.synth_ratio.get(key, 1.0)) for key in RESOURCES}
+    # What Vivado synthesis starts from: csynth's figures less the shallow weight ROMs it
+    # rebuilds in LUTs; the fitted ratios (synth_ratio) scale that.
+    basis = {**totals, "BRAM_18K": totals["BRAM_18K"] - shallow_rom}
+    synth = {key: round(basis[key] * calibration.synth_ratio.get(key, 1.0)) for key in RESOURCES}
     if capacity.get("DSP") is not None:
         # Vivado maps what does not fit in the part's DSP slices to LUTs.
         synth["DSP"] = min(synth["DSP"], capacity["DSP"])
