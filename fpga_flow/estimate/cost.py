@@ -525,9 +525,10 @@ def design_timing(design: Design, timings: list[LayerTiming], top_cycles: float,
     io_stream: the layers are DATAFLOW processes joined by FIFOs, so they overlap: the
     slowest layer's time plus one word through each other. io_parallel: the layers run
     one after the other, and the top function registers each computing layer's result
-    where it hands it on (``layer_cycles`` per layer with products, fitted: the pairs'
-    top reports exceed the sum of their layers' latencies by about a cycle per dense
-    layer), plus ``top_cycles`` for the top's own input and output."""
+    where it hands it on (``layer_cycles`` per layer with products, fitted; the 36
+    pairs' top reports exceed their layers' sum by 2 to 6 cycles, which the fit gives
+    to ``top_cycles`` = 2 and ``layer_cycles`` = 0), plus ``top_cycles`` for the top's
+    own input and output."""
     if not timings:
         return 0, 1
     if design.io_type == "io_stream":
