@@ -2,7 +2,9 @@
 ``fpga_flow/estimate/calibration.json`` (with the in-sample and leave-one-repository-out
 errors measured on the same pairs).
 
-    python scripts/fit_estimate.py [--pairs ../shared/estimate_pairs] [--out PATH]
+    python scripts/fit_estimate.py [--pairs DIR [DIR ...]] [--out PATH]
+
+(default: ../shared/estimate_pairs and ../shared/estimate_pairs_2, fitted together)
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fpga_flow.estimate.calibration import CALIBRATION_FILE  # noqa: E402
-from fpga_flow.estimate.fit import write_calibration  # noqa: E402
+from fpga_flow.estimate.calibrate import write_calibration  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=Path, default=REPO.parent / "shared" / "estimate_pairs")
+    parser.add_argument("--pairs", type=Path, nargs="+",
+                        default=[REPO.parent / "shared" / "estimate_pairs", REPO.parent / "shared" / "estimate_pairs_2"])
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = parser.parse_args()
     calibration = write_calibration(args.pairs, args.out)

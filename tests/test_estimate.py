@@ -12,9 +12,10 @@ import pytest
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.cost import (
-    REGISTER_TERMS, Rules, count_layer, count_top, dsp_slices, fifo_registers, multiplier_limit, port_bits,
+    REGISTER_TERMS, Rules, count_layer, count_top, design_timing, dsp_slices, fifo_registers, layer_timing,
+    multiplier_limit, port_bits,
 )
-from fpga_flow.estimate.fit import fit, load_pairs
+from fpga_flow.estimate.calibrate import fit, load_pairs
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
 from fpga_flow.estimate.truth import load_pair_truth
@@ -320,7 +321,10 @@ def test_error_report_on_two_pairs_from_two_repositories(tmp_path):
     (tmp_path / "pairs" / "broken").mkdir()
     (tmp_path / "pairs" / "broken" / "project.json").write_text("{not json")
     record = error_report(tmp_path / "pairs")
-    assert set(record) == {"pairs", "median_ape", "median_ape_in_sample", "coverage"}
+    assert {"pairs", "median_ape", "median_ape_in_sample", "coverage"} <= set(record)
+    assert record["mode"] == "refit" and set(record["cross_validated"]["by_io_type"]) == {"io_parallel"}
+    assert set(record["in_sample"]["by_repository"]) == {"pominiq/DNNonSilicon", "Daniel-Alencar/LHC-anomaly-detector"}
+    assert record["shipped"]["by_layer_kind"]["dense"]["count"] >= 1 and record["shipped"]["layers"] >= 2
     assert record["coverage"] == {"estimated": 2, "total": 3}
     rows = {row["name"]: row for row in record["pairs"]}
     assert not rows["broken"]["estimated"] and "broken" in rows["broken"]["reason"]
@@ -332,3 +336,150 @@ def test_error_report_on_two_pairs_from_two_repositories(tmp_path):
         apes.append(abs(lut["estimate"] - report) / report)
         assert lut["ape"] == pytest.approx(apes[-1])
     assert record["median_ape"]["LUT"] == pytest.approx(sum(apes) / 2)
+
+
+def test_shipped_mode_prices_with_the_shipped_calibration_and_no_refit(tmp_path):
+    record = error_report(PAIRS, shipped=True)
+    assert record["mode"] == "shipped" and "cross_validated" not in record and "in_sample" not in record
+    rows = {row["name"]: row for row in record["pairs"]}
+    design = load_pair_design(PAIRS / "pominiq_dummy_mlp_rf1")
+    assert rows["pominiq_dummy_mlp_rf1"]["figures"]["LUT"]["estimate"] == price(design).csynth.LUT
+    assert record["median_ape"] == record["shipped"]["median_ape"]
+
+
+def test_a_pair_with_hand_bound_multipliers_is_not_judged_on_what_the_binding_moves(tmp_path):
+    import json
+    import shutil
+
+    shutil.copytree(PAIRS, tmp_path / "pairs")
+    path = tmp_path / "pairs" / "pominiq_dummy_mlp_rf1" / "project.json"
+    project = json.loads(path.read_text())
+    project["pair"]["reliability_notes"] = "build_prj.tcl edited to 'config_op mul -impl dsp'"
+    path.write_text(json.dumps(project))
+    record = error_report(tmp_path / "pairs", shipped=True)
+    rows = {row["name"]: row for row in record["pairs"]}
+    figures = rows["pominiq_dummy_mlp_rf1"]["figures"]
+    assert [figures[f]["ape"] for f in ("LUT", "FF", "DSP", "latency", "interval")] == [None] * 5
+    assert figures["BRAM_18K"]["ape"] is not None and figures["LUT"]["report"] == 29277
+    assert record["excluded"]["pominiq_dummy_mlp_rf1"]["figures"] == ["LUT", "FF", "DSP", "latency", "interval"]
+    # The other pair alone decides the LUT median.
+    assert record["median_ape"]["LUT"] == rows["danielalencar_autoencoder_mlp_vitis"]["figures"]["LUT"]["ape"]
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_estimate_tables_show_every_name_and_figure_whole_in_the_terminal_width(columns):
+    """As ``fpga-flow boards``: at 80 columns the per-layer table is two whole tables, not
+    one cut to ``q_co…`` / ``not pric…``; wide enough, one."""
+    import io
+
+    from rich.console import Console
+
+    from fpga_flow.cli.estimate import render
+
+    design = load_pair_design(PAIRS / "danielalencar_autoencoder_mlp_vitis")
+    design = design.model_copy(update={"layers": [layer.model_copy(update={"name": f"q_conv2d_batchnorm_{i}"})
+                                                  for i, layer in enumerate(design.layers)]})
+    design.layers.append(design.layers[0].model_copy(update={"name": "odd_layer", "kind": "unknown", "products": []}))
+    result = price(design)
+    buffer = io.StringIO()
+    render(result, "arty-a7-100t", Console(file=buffer, width=columns, color_system=None))
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= columns
+    assert "…" not in text
+    for layer in result.per_layer:
+        assert layer.layer in text and layer.kind in text
+        assert all(f"{value:,}" in text for value in (layer.LUT, layer.FF) if value is not None)
+    assert "not priced" in text and f"{result.csynth.LUT:,}" in text
+    assert ("per layer (csynth), continued" in text) == (columns == 80)
+
+
+# --------------------------------------------------------------------------- structural timing
+
+
+def _stream_conv(strategy: str, reuse: int, version: str = "1.3", clock: float = 5.0, kind: str = "conv2d"):
+    """A 10x10x2 -> 8x8x4 stream convolution (3x3 kernel) of one design."""
+    product = Product(name="kernel", n_in=18, n_out=4, positions=64, n_weights=72, n_nonzero=72,
+                      constant=strategy == "latency", weight_type=INT8, input_type=FIXED16, accum_type=FIXED16,
+                      reuse_factor=reuse)
+    conv = LayerDesign(name="c", kind="conv2d", source_class="Conv2D", strategy=strategy, io_type="io_stream",
+                       reuse_factor=reuse, in_elements=200, out_elements=256, in_positions=100, out_positions=64,
+                       kernel=[3, 3], stride=[1, 1], channels=2, input_type=FIXED16, result_type=FIXED16,
+                       products=[product], out_pack=4)
+    pool = LayerDesign(name="p", kind="pooling2d", source_class="Pooling2D", function="max", io_type="io_stream",
+                       in_elements=200, out_elements=50, in_positions=100, out_positions=25, kernel=[2, 2],
+                       stride=[2, 2], channels=2, input_type=FIXED16, result_type=FIXED16, out_pack=2)
+    design = Design(name="t", source="test", backend="Vivado", family="virtexuplus", clock_period_ns=clock,
+                    io_type="io_stream", strategy=strategy, pipeline_style="dataflow", hls4ml_version=version,
+                    layers=[conv, pool])
+    return design
+
+
+def _timing(design: Design, index: int, constants: dict):
+    layer = design.layers[index]
+    return layer_timing(layer, counts(layer, design), design, constants)
+
+
+TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.0,
+          "shared_word_cycles": 7.0, "step_cycles": 0.0, "table_cycles": 1.0, "top_cycles": 0.0, "layer_cycles": 1.0}
+
+
+def test_a_latency_stream_layer_takes_r_cycles_a_word_a_resource_one_adds_its_setup():
+    latency = _timing(_stream_conv("latency", 4), 0, TIMING)
+    resource = _timing(_stream_conv("resource", 4), 0, TIMING)
+    depth = latency.stages - 1
+    assert latency.latency == 100 * 4 + depth            # PIPELINE II=R over the 100 input words
+    assert resource.latency == 100 * (4 + 7) + (resource.stages - 1)  # dense_resource's R + setup cycles a word
+
+
+def test_stream_pooling2d_before_hls4ml_1_0_takes_two_cycles_a_word_under_10_ns():
+    assert _timing(_stream_conv("latency", 1, version="0.8"), 1, TIMING).latency == 200
+    assert _timing(_stream_conv("latency", 1, version="0.8", clock=10.0), 1, TIMING).latency == 100
+    assert _timing(_stream_conv("latency", 1, version="1.3"), 1, TIMING).latency == 100
+
+
+def test_io_parallel_latency_adds_the_layer_cycles_between_computing_layers():
+    layer, design = dense(np.ones((4, 3)))
+    second = layer.model_copy(update={"name": "fc2"})
+    relu = LayerDesign(name="relu", kind="activation", source_class="Activation", function="relu", in_elements=3,
+                       out_elements=3, input_type=FIXED16, result_type=FIXED16)
+    design = design.model_copy(update={"layers": [layer, relu, second]})
+    timings = [layer_timing(item, counts(item, design), design, TIMING) for item in design.layers]
+    alone = sum(t.latency for t in timings)
+    assert design_timing(design, timings, 0.0, 1.0)[0] == alone + 1   # two computing layers: one hand-over
+    assert design_timing(design, timings, 0.0, 0.0)[0] == alone
+
+
+def test_vitis_hls_registers_each_dsp_product_in_fabric_vivado_hls_does_not():
+    weights = np.full((4, 3), 0.3)  # 0.3 in ap_fixed<16,6>: more than two CSD digits, a DSP each
+    layer, design = dense(weights, weight_type=FIXED16)
+    vivado = counts(layer, design)
+    vitis = counts(layer, design.model_copy(update={"hls_tool": "vitis_hls"}))
+    assert vivado.dsp == vitis.dsp == 12
+    assert (vivado.ff["vitis_dsp"], vitis.ff["vitis_dsp"]) == (0.0, 12.0)
+
+
+def test_scope_notes_quote_the_measured_per_layer_error_of_the_calibration():
+    from fpga_flow.estimate.calibration import load_calibration
+
+    layer, design = dense(np.full((4, 3), 0.3))
+    shipped = load_calibration()
+    measured = shipped.model_copy(update={"layer_error": {"dense (io_parallel)": {"LUT": 0.1, "FF": 0.9, "layers": 7}}})
+    notes = price(design, calibration=measured).scope_notes
+    assert "dense (io_parallel): measured per-layer error FF 90% (cross-validated median over 7 layers of the pairs)" \
+        in notes
+    accurate = shipped.model_copy(update={"layer_error": {"dense (io_parallel)": {"LUT": 0.1, "FF": 0.2, "layers": 7}}})
+    assert not any("measured per-layer error" in note for note in price(design, calibration=accurate).scope_notes)
+
+
+def test_vivado_synthesis_rebuilds_shallow_weight_roms_in_luts():
+    """A Resource layer's weight ROM is R words deep: at R = 8 csynth counts its blocks but
+    Vivado synthesis builds it from LUTs; at R = 32 it stays in block RAM."""
+    from fpga_flow.estimate.calibration import load_calibration
+
+    unit = load_calibration().model_copy(update={"synth_ratio": {key: 1.0 for key in ("LUT", "FF", "DSP", "BRAM_18K")}})
+    for reuse, kept in ((8, False), (32, True)):
+        layer, design = dense(np.full((64, 32), 0.3), reuse=reuse, strategy="resource")
+        result = price(design, calibration=unit)
+        rom = counts(layer, design).bram
+        assert rom > 0 and result.csynth.BRAM_18K == rom
+        assert result.vivado_synth.BRAM_18K == (rom if kept else 0)

@@ -4,7 +4,7 @@ predicts (``csynth`` or ``vivado_synth``).
 
 Pieces: :mod:`.design` (the neutral description), :mod:`.from_graph` and
 :mod:`.from_pair` (its producers), :mod:`.cost` (the counted arithmetic), :mod:`.estimator`
-(pricing, with per-layer plans), :mod:`.fit` and :mod:`.truth` (calibration on pairs),
+(pricing, with per-layer plans), :mod:`.calibrate` and :mod:`.truth` (calibration on pairs),
 :mod:`.stage` (the build's step, cached projects and ``fpga-flow estimate``).
 """
 

@@ -1,5 +1,5 @@
 """The fitted constants the estimator reads (``calibration.json``, package data), and
-what the fit measured about them. Written by :func:`fpga_flow.estimate.fit.write_calibration`."""
+what the fit measured about them. Written by :func:`fpga_flow.estimate.calibrate.write_calibration`."""
 
 from __future__ import annotations
 
@@ -56,6 +56,10 @@ class Calibration(BaseModel):
     error: dict[str, dict[str, FigureError]] = Field(
         description="Measured error per kind of truth ('csynth', 'vivado_synth') and figure.")
     scope: Scope
+    layer_error: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict,
+        description="Cross-validated median error per layer kind (with its io type, as Scope.layer_kinds) and figure, "
+                    "each layer against its per-module csynth report; 'layers' counts the layers measured.")
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=1) + "\n"

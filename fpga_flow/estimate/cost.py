@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from fpga_flow.estimate.design import (  # noqa: F401  (SEVEN_SERIES is also the fit's)
-    FREE_KINDS, RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, csd_digits,
+    RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, csd_digits, is_wiring,
 )
 
 BRAM_BITS = 18432
@@ -70,7 +70,7 @@ DEFAULT_WIDTH = 16
 LUT_TERMS = ("adder_bits", "sat_adder_bits", "lut_mult_bits", "dsp", "mux_bits", "rom_lut_bits", "elementwise_bits",
              "cast_bits", "fifo_srl_bits", "buffer_bits", "table_lut_bits", "stream_layer", "design")
 FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
-            "word_bits", "dsp", "stream_layer")
+            "word_bits", "dsp", "vitis_dsp", "stream_layer")
 # Registers of the top function, outside every layer's module (count_top).
 TOP_FF_TERMS = ("fifo_registers", "boundary_bits")
 # FF terms that count register bits one for one (a FIFO's flip-flops, a stored array, an
@@ -82,7 +82,7 @@ REGISTER_TERMS = ("fifo_registers", "line_buffer_bits", "window_bits", "input_bi
 # Design traits that scale every FF count: Vitis HLS registers more than Vivado HLS.
 FF_FACTORS = ("vitis_hls",)
 LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_sat_add_ns", "seven_series_slowdown", "shared_word_cycles",
-                     "step_cycles", "table_cycles", "top_cycles")
+                     "step_cycles", "table_cycles", "top_cycles", "layer_cycles")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class Rules:
     fifo_srl_max_depth: int = 16
     forced_bram_from_version: tuple[int, int] = (1, 0)
     shift_register_buffers_from_version: tuple[int, int] = (0, 8)
+    synth_rom_max_depth: int = 16
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class LayerCounts:
     ff: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FF_TERMS, 0.0))
     products: list[ProductTiming] = field(default_factory=list)
     shared_weights: bool = False  # some weight product is shared (reuse factor > 1)
+    shallow_rom_bram: int = 0  # of ``bram``: weight ROMs Vivado synthesis builds in LUTs (Rules.synth_rom_max_depth)
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
     out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
@@ -291,7 +293,15 @@ def _weight_rom(words: int, w_w: int, depth: int, design: Design, rules: Rules, 
     """Resource-strategy weights: a ROM ``words`` weights wide and ``depth`` deep."""
     bits = words * w_w
     if version_tuple(design.hls4ml_version) >= rules.forced_bram_from_version or bits * depth > rules.rom_lut_max_bits:
-        counts.bram += math.ceil(bits / port_bits(depth))
+        blocks = math.ceil(bits / port_bits(depth))
+        counts.bram += blocks
+        if depth <= rules.synth_rom_max_depth:
+            # Vivado synthesis rebuilds a ROM this shallow from LUTs (distributed ROM),
+            # whatever HLS bound it to: the Resource pairs at R <= 9 keep their FIFOs and
+            # tables after synthesis, not their weight ROMs (249 -> 33, 87 -> 13 blocks),
+            # while the GRU's ROMs at R = 24..32 stay (1820 -> 1175): the threshold, 16,
+            # was read off these pairs.
+            counts.shallow_rom_bram += blocks
     else:
         counts.lut["rom_lut_bits"] += bits * depth
 
@@ -349,7 +359,7 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
     one pipeline: the top registers the arrays passed between layers where its schedule
     puts a clock edge (``boundary_bits`` counts them all, and the model's input)."""
     top = dict.fromkeys(TOP_FF_TERMS, 0.0)
-    layers = [layer for layer in design.layers if layer.kind not in FREE_KINDS and layer.kind != "unknown"]
+    layers = [layer for layer in design.layers if not is_wiring(layer) and layer.kind != "unknown"]
     for index, layer in enumerate(layers):
         last = index == len(layers) - 1
         element = width(layer.result_type)
@@ -374,7 +384,7 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
 def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_ratio: float) -> LayerCounts:
     """The counted quantities of one layer (nothing for a layer the model cannot price)."""
     counts = LayerCounts(layer.name, layer.kind, priced=layer.kind != "unknown", notes=list(layer.notes))
-    if not counts.priced or layer.kind in FREE_KINDS:
+    if not counts.priced or is_wiring(layer):
         return counts
     for product in layer.products:
         _product(product, layer, design, rules, known_digits_ratio, counts)
@@ -390,6 +400,11 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         # One comparison (or addition) per window element for each output computed at once.
         counts.lut["elementwise_bits"] += (layer.channels if stream else layer.out_elements) \
             * math.prod(layer.kernel or [1]) * in_w
+    elif layer.kind == "quantizer":
+        # A quantizer (HGQ's FixedPointQuantizer, hls4ml's generated h_* functions) is a
+        # cast to its result type: wires when it truncates and wraps, an adder or a
+        # comparison per number when it rounds or saturates (cast_bits, below).
+        pass
     elif not layer.products or layer.kind in ("batchnorm", "softmax"):
         counts.lut["elementwise_bits"] += (layer.channels if stream else layer.in_elements) * in_w
     if layer.result_type is not None and (layer.result_type.saturates or layer.result_type.rounds):
@@ -417,6 +432,11 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
                 # Before hls4ml 0.8 the line buffer was registers; since, shift registers (SRLs, in LUTs).
                 counts.ff["line_buffer_bits"] += buffer
     counts.lut["dsp"] = counts.ff["dsp"] = float(counts.dsp)
+    if design.hls_tool == "vitis_hls":
+        # Vitis HLS registers a DSP's product in fabric flip-flops where Vivado HLS keeps it
+        # in the slice's own output register (the Vitis pairs' dense modules: about twice
+        # the FFs of the same layer through Vivado HLS).
+        counts.ff["vitis_dsp"] = float(counts.dsp)
     return counts
 
 
@@ -446,6 +466,18 @@ class LayerTiming:
     interval: int
     fill: int
     stages: int
+    computes: bool = False  # the layer has multiply-accumulate products
+
+
+# Cycles per stream word of an io_stream pooling layer, by the hls4ml version that wrote
+# it and the clock: 1.3.0's nnet_pooling_stream.h pipelines its pixel loop (``#pragma HLS
+# PIPELINE``, II = 1; the hls4ml 1.2 pair's pooling modules at 5 ns report in_positions
+# + 2..5 cycles). The 0.7 and 0.8 pairs' pooling modules at 2.5 and 5 ns report twice
+# their input words (1155 cycles for 576 words, 1804 for 900): their line buffer's
+# read-modify-write does not fit one such cycle, so II = 2; at 10 and 25 ns, II = 1.
+# 1D pooling has no line buffer: II = 1 (the 0.6 pair at 3.33 ns: 105 cycles, 99 words).
+POOL_WORD_CYCLES_BEFORE_1_0 = 2
+POOL_ONE_CYCLE_CLOCK_NS = 10.0
 
 
 def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing: dict[str, float]) -> LayerTiming:
@@ -460,28 +492,51 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
         step = reuse + depth + timing["step_cycles"]
         total = math.ceil(layer.sequence * step)
         return LayerTiming(total, total, total, depth + 1)
+    computes = bool(counts.products)
     if layer.io_type == "io_parallel":
         steps = max((p.steps for p in counts.products), default=1)
         latency = steps * reuse - 1 + depth if counts.products else depth
-        return LayerTiming(max(0, latency), max(1, steps * reuse), max(0, latency), depth + 1)
-    word_ii = counts.word_reuse + (timing["shared_word_cycles"] if counts.shared_weights else 0)
+        return LayerTiming(max(0, latency), max(1, steps * reuse), max(0, latency), depth + 1, computes)
+    # A stream word takes R cycles in a Latency-strategy layer: its pixel loop is pipelined
+    # at II = R (nnet_conv1d_stream.h / nnet_conv2d_stream.h ReadInputWidth, ``PIPELINE
+    # II=CONFIG_T::reuse_factor`` when strategy == latency; nnet_dense_stream.h the same).
+    # A Resource-strategy layer's pixel loop is not pipelined: each output runs
+    # dense_resource's R-iteration loop (nnet_dense_resource.h ``PIPELINE II=1 rewind``)
+    # plus its setup and result loops, ``shared_word_cycles`` (fitted).
+    word_ii = counts.word_reuse + (timing["shared_word_cycles"]
+                                   if counts.shared_weights and layer.strategy == "resource" else 0)
+    if layer.strategy == "latency" and counts.products:
+        word_ii = max(word_ii, layer.reuse_factor)  # the pragma's II, shared multipliers or not
+    if layer.kind == "pooling2d" and version_tuple(design.hls4ml_version) < (1, 0) \
+            and design.clock_period_ns < POOL_ONE_CYCLE_CLOCK_NS:
+        word_ii = max(word_ii, POOL_WORD_CYCLES_BEFORE_1_0)
     if layer.kind == "dense" or (layer.kind == "softmax" and layer.out_positions == 1):
         # Reads every word, then computes once.
         total = layer.in_positions + (reuse if counts.shared_weights else 0) + depth
-        return LayerTiming(math.ceil(total), math.ceil(total), math.ceil(reuse + depth), depth + 1)
+        return LayerTiming(math.ceil(total), math.ceil(total), math.ceil(reuse + depth), depth + 1, computes)
     total = math.ceil(counts.stream_words * word_ii + depth)
-    return LayerTiming(total, total, math.ceil(word_ii + depth), depth + 1)
+    return LayerTiming(total, total, math.ceil(word_ii + depth), depth + 1, computes)
 
 
-def design_timing(design: Design, timings: list[LayerTiming], top_cycles: float) -> tuple[int, int]:
-    """(latency, interval) of the whole design from its layers' timings."""
+def design_timing(design: Design, timings: list[LayerTiming], top_cycles: float,
+                  layer_cycles: float = 0.0) -> tuple[int, int]:
+    """(latency, interval) of the whole design from its layers' timings.
+
+    io_stream: the layers are DATAFLOW processes joined by FIFOs, so they overlap: the
+    slowest layer's time plus one word through each other. io_parallel: the layers run
+    one after the other, and the top function registers each computing layer's result
+    where it hands it on (``layer_cycles`` per layer with products, fitted; the 36
+    pairs' top reports exceed their layers' sum by 2 to 6 cycles, which the fit gives
+    to ``top_cycles`` = 2 and ``layer_cycles`` = 0), plus ``top_cycles`` for the top's
+    own input and output."""
     if not timings:
         return 0, 1
     if design.io_type == "io_stream":
         slowest = max(range(len(timings)), key=lambda i: timings[i].latency)
         latency = timings[slowest].latency + sum(t.fill for i, t in enumerate(timings) if i != slowest)
         return math.ceil(latency + top_cycles), max(t.interval for t in timings)
-    latency = math.ceil(sum(t.latency for t in timings) + top_cycles)
+    handed_on = layer_cycles * max(0, sum(t.computes for t in timings) - 1)
+    latency = math.ceil(sum(t.latency for t in timings) + handed_on + top_cycles)
     if design.pipeline_style == "pipeline":
         interval = max(t.interval for t in timings)
     else:

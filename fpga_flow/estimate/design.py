@@ -27,10 +27,23 @@ LayerKind = Literal[
     "dense", "conv1d", "conv2d", "depthwise_conv1d", "depthwise_conv2d", "pointwise_conv1d", "pointwise_conv2d",
     "separable_conv1d", "separable_conv2d", "pooling1d", "pooling2d", "global_pooling1d", "global_pooling2d",
     "batchnorm", "activation", "softmax", "zeropad1d", "zeropad2d", "lstm", "gru", "simple_rnn", "attention",
-    "merge", "reshape", "unknown",
+    "merge", "concatenate", "upsampling1d", "upsampling2d", "cropping1d", "cropping2d", "clone", "quantizer",
+    "reshape", "unknown",
 ]
 # Layers that move or relabel data without computing: io_parallel wires them away.
 FREE_KINDS = frozenset({"reshape"})
+# Layers that only copy numbers from one place to another (padding with zeros, repeating,
+# cutting, joining, duplicating a stream): in io_parallel hls4ml's loops over them unroll
+# to wires (nnet_padding.h, nnet_image.h, nnet_cropping.h, nnet_merge.h's concatenate),
+# so they are priced at zero there; in io_stream each is a process reading and writing
+# its streams, priced as one.
+COPY_KINDS = frozenset({"reshape", "zeropad1d", "zeropad2d", "upsampling1d", "upsampling2d", "cropping1d",
+                        "cropping2d", "concatenate", "clone"})
+
+
+def is_wiring(layer: "LayerDesign") -> bool:
+    """The layer is wires in its design: a relabelling, or a copy in io_parallel (:data:`COPY_KINDS`)."""
+    return layer.kind in FREE_KINDS or (layer.kind in COPY_KINDS and layer.io_type == "io_parallel")
 RECURRENT_KINDS = frozenset({"lstm", "gru", "simple_rnn"})
 # Products hls4ml unrolls whatever the layer's reuse factor (the recurrent gates'
 # element-wise products): a plan's reuse factor leaves them as described.

@@ -17,7 +17,7 @@ from fpga_flow.estimate.cost import (
     Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers,
 )
 from fpga_flow.errors import UserInputError
-from fpga_flow.estimate.design import FREE_KINDS, UNROLLED_PRODUCTS, Design, LayerDesign
+from fpga_flow.estimate.design import UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
 MODEL_NAME = "fpga-flow calibrated estimate"
@@ -155,6 +155,10 @@ def planned_pipeline_style(design: Design, layers: list[LayerDesign]) -> str:
     return "dataflow" if partitioned else "pipeline"
 
 
+# A layer kind whose measured per-layer error exceeds this (fraction) is named in the scope notes.
+LAYER_ERROR_NOTE = 0.5
+
+
 def scope_key(layer: LayerDesign) -> str:
     """A layer kind as the scope counts it: with its io type, which changes its hardware."""
     return f"{layer.kind} ({layer.io_type})"
@@ -164,9 +168,18 @@ def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
     scope = calibration.scope
     notes = []
     kinds = sorted({scope_key(layer) for layer in design.layers
-                    if scope_key(layer) not in scope.layer_kinds and layer.kind not in FREE_KINDS})
+                    if scope_key(layer) not in scope.layer_kinds and not is_wiring(layer)})
     if kinds:
         notes.append(f"layer kinds not in the calibration pairs: {', '.join(kinds)}")
+    # The kinds the pairs' per-module reports measured off by more than LAYER_ERROR_NOTE:
+    # each named with its measured error, from calibration.json (written by the refit).
+    for key in sorted({scope_key(layer) for layer in design.layers if not is_wiring(layer)}):
+        measured = calibration.layer_error.get(key) or {}
+        large = [f"{figure} {100 * measured[figure]:.0f}%" for figure in ("LUT", "FF", "DSP", "latency")
+                 if (measured.get(figure) or 0) > LAYER_ERROR_NOTE]
+        if large:
+            notes.append(f"{key}: measured per-layer error {', '.join(large)} (cross-validated median over "
+                         f"{int(measured.get('layers') or 0)} layers of the pairs)")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
     if strategies:
         notes.append(f"strategies not in the calibration pairs: {', '.join(strategies)}")
@@ -185,6 +198,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
     design = apply_plan(design, plan or {})
     rules = Rules()
     totals = dict.fromkeys(RESOURCES, 0.0)
+    shallow_rom = 0
     layers: list[LayerEstimate] = []
     timings = []
     traits = design_traits(design)
@@ -203,17 +217,22 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
         figures = {"LUT": lut, "FF": ff, "DSP": counts.dsp, "BRAM_18K": counts.bram}
         for key in RESOURCES:
             totals[key] += figures[key]
+        shallow_rom += counts.shallow_rom_bram
         layers.append(LayerEstimate(
             layer=layer.name, kind=layer.kind, priced=True, multipliers=counts.multipliers,
             reuse_factor=layer.reuse_factor, strategy=layer.strategy, LUT=round(lut), FF=round(ff), DSP=counts.dsp,
             BRAM_18K=counts.bram, latency_cycles=timing.latency, notes=counts.notes))
     totals["LUT"] += calibration.lut.get("design", 0.0)
     totals["FF"] += _ff(count_top(design, rules), traits, calibration)
-    latency, interval = design_timing(design, timings, calibration.timing["top_cycles"])
+    latency, interval = design_timing(design, timings, calibration.timing["top_cycles"],
+                                      calibration.timing.get("layer_cycles", 0.0))
     csynth = Figures(kind="csynth", latency_cycles=latency, interval_cycles=interval,
                      **{key: round(totals[key]) for key in RESOURCES})
     capacity = available or design.available or {}
-    synth = {key: round(totals[key] * calibration.synth_ratio.get(key, 1.0)) for key in RESOURCES}
+    # What Vivado synthesis starts from: csynth's figures less the shallow weight ROMs it
+    # rebuilds in LUTs; the fitted ratios (synth_ratio) scale that.
+    basis = {**totals, "BRAM_18K": totals["BRAM_18K"] - shallow_rom}
+    synth = {key: round(basis[key] * calibration.synth_ratio.get(key, 1.0)) for key in RESOURCES}
     if capacity.get("DSP") is not None:
         # Vivado maps what does not fit in the part's DSP slices to LUTs.
         synth["DSP"] = min(synth["DSP"], capacity["DSP"])

@@ -29,7 +29,14 @@ _KINDS = {
     "BatchNormalization": "batchnorm", "Activation": "activation", "ParametrizedActivation": "activation",
     "HardActivation": "activation", "PReLU": "activation", "Softmax": "softmax", "ZeroPadding1D": "zeropad1d",
     "ZeroPadding2D": "zeropad2d", "LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn", "QMHSA": "attention",
-    "Merge": "merge", "Concatenate": "merge", "Reshape": "reshape", "Transpose": "reshape", "Repack": "reshape",
+    "Merge": "merge", "Concatenate": "concatenate", "Reshape": "reshape", "Transpose": "reshape", "Repack": "reshape",
+    # QKeras QConv2DBatchnorm: a Conv2D whose weights hls4ml folded with the batchnorm's.
+    "Conv2DBatchnorm": "conv2d",
+    # ApplyAlpha: a QKeras quantizer's scale and bias, a batchnorm in hls4ml's C++.
+    "ApplyAlpha": "batchnorm",
+    "Resize": "upsampling", "Cropping1D": "cropping1d", "Cropping2D": "cropping2d", "Clone": "clone",
+    # HGQ's quantizer steps and its lookup-table activation.
+    "FixedPointQuantizer": "quantizer", "UnaryLUT": "activation",
 }
 _GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 _ELEMENTWISE = {"lstm": 3, "gru": 3, "simple_rnn": 0}
@@ -190,6 +197,8 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
     cls = layer.class_name
     kind = _KINDS.get(cls, "unknown")
     get = layer.get_attr
+    if kind == "upsampling":
+        kind = "upsampling2d" if get("in_height") is not None else "upsampling1d"
     input_var = layer.get_input_variable() if layer.inputs else None
     output_var = layer.get_output_variable()
     input_type, result_type = (_type(input_var.type) if input_var is not None else None), _type(output_var.type)
@@ -230,7 +239,17 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
     elif kind.startswith("global_pooling"):
         function = str(get("pool_op", "max")).lower()
     elif kind == "activation":
-        function = str(get("activation", "") or "").lower() or None
+        function = str(get("activation", "") or "").lower() or ("unary_lut" if cls == "UnaryLUT" else None)
+    elif kind == "merge":
+        function = str(get("op", "add") or "add").lower()
+        if function in ("multiply", "dot"):
+            # Element-wise (or dot) products of two computed operands (nnet_merge.h).
+            operand = input_type
+            n_in = fields["in_elements"] if function == "dot" else 1
+            n_out = max(1, fields["in_elements"] // n_in)
+            products.append(Product(name=function, n_in=n_in, n_out=n_out, n_weights=n_in * n_out,
+                                    n_nonzero=n_in * n_out, constant=False, weight_type=operand, input_type=operand,
+                                    accum_type=result_type, reuse_factor=reuse))
     elif kind == "softmax":
         function = str(get("implementation", "stable")).lower()
         elements = (out_shape[-1] if io_type == "io_stream" and out_shape else fields["out_elements"]) or 1

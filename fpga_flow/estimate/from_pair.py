@@ -30,13 +30,15 @@ from fpga_flow.estimate.design import (
 )
 
 PROJECT_FILE = "project.json"
+_HGQ_QUANTIZER = re.compile(r"h_\w*quantiz")
 _STREAM_PRAGMA = re.compile(r"STREAM\s+variable=(\w+)\s+depth=(\d+)")
 _VERSION = re.compile(r"v(\d+)\.(\d+)")
 _AVAILABLE = {"LUT": "LUT", "FF": "FF", "DSP48E": "DSP", "DSP": "DSP", "BRAM_18K": "BRAM_18K"}
 _KINDS = {
     "dense": "dense", "conv1d": "conv1d", "conv2d": "conv2d", "separable_conv1d": "separable_conv1d",
     "separable_conv2d": "separable_conv2d", "depthwise_conv1d": "depthwise_conv1d",
-    "depthwise_conv2d": "depthwise_conv2d", "pooling1d": "pooling1d", "pooling2d": "pooling2d",
+    "depthwise_conv2d": "depthwise_conv2d", "pointwise_conv1d": "pointwise_conv1d",
+    "pointwise_conv2d": "pointwise_conv2d", "pooling1d": "pooling1d", "pooling2d": "pooling2d",
     "batchnorm": "batchnorm", "activation": "activation", "softmax": "softmax", "gru": "gru", "lstm": "lstm",
     "simple_rnn": "simple_rnn", "merge": "merge",
 }
@@ -181,6 +183,11 @@ def _conv_layer(layer: dict[str, Any], config: dict[str, Any], kind: str, io_typ
         # hls4ml's depthwise product is one kernel per channel: kernel x channels multiplications.
         mult_config["n_in"], mult_config["n_out"] = math.prod(kernel) * n_chan, n_chan
     product = _product(name, mult_config, layer, input_type, positions, weight, digits, strategy)
+    partitions = _int(config.get("n_partitions"), None)
+    if io_type == "io_parallel" and partitions:
+        # io_parallel convolutions compute positions / n_partitions pixels side by side
+        # (hls4ml's ParallelizationFactor, nnet_conv2d_latency.h's partition loop).
+        product = product.model_copy(update={"parallel": max(1, positions // partitions)})
     if kind.startswith("depthwise"):
         product = product.model_copy(update={"n_weights": math.prod(kernel) * n_chan})
     in_spatial = [_int(config.get(axis)) for axis in ("in_height", "in_width") if config.get(axis) is not None]
@@ -214,7 +221,7 @@ def load_pair_design(pair: str | Path) -> Design:
     depths = {match.group(1): int(match.group(2)) for pragma in top.get("pragmas") or []
               if (match := _STREAM_PRAGMA.search(pragma))}
     arrays = _model_weights(pair)
-    layers = [_layer(entry, io_type, model_strategy, arrays, depths) for entry in project.get("layers") or []]
+    layers = _sized([_layer(entry, io_type, model_strategy, arrays, depths) for entry in project.get("layers") or []])
     pragmas = " ".join(top.get("pragmas") or [])
     version = _VERSION.search(str((project.get("pair") or {}).get("hls4ml_version_inferred") or ""))
     available = {_AVAILABLE[key]: int(value) for key, value in (summary.get("available") or {}).items()
@@ -231,6 +238,20 @@ def load_pair_design(pair: str | Path) -> Design:
     )
 
 
+def _sized(layers: list[LayerDesign]) -> list[LayerDesign]:
+    """Element-wise layers the collector wrote no size for (HGQ's h_* quantizers have no
+    config struct) take the size of the layer they feed, else of the one feeding them."""
+    sized = list(layers)
+    for index, layer in enumerate(sized):
+        if layer.in_elements or layer.out_elements:
+            continue
+        after = next((other.in_elements for other in sized[index + 1:] if other.in_elements), 0)
+        before = next((other.out_elements for other in reversed(sized[:index]) if other.out_elements), 0)
+        elements = after or before
+        sized[index] = layer.model_copy(update={"in_elements": elements, "out_elements": elements})
+    return sized
+
+
 def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dict[str, np.ndarray],
            depths: dict[str, int]) -> LayerDesign:
     raw_type = str(entry.get("type") or "")
@@ -241,6 +262,9 @@ def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dic
         kind = "global_pooling2d" if "2d" in function else "global_pooling1d"
     elif raw_type == "zeropad":
         kind = "zeropad2d" if "2d" in function else "zeropad1d"
+    elif raw_type == "other" and _HGQ_QUANTIZER.match(function):
+        # HGQ's quantizer steps: generated nnet::h_* functions with no config struct.
+        kind = "quantizer"
     notes: list[str] = []
     input_text = (entry.get("input_type") or [{}])[0].get("resolved")
     result = entry.get("result_type") or {}
@@ -258,7 +282,7 @@ def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dic
         products.append(_product("kernel", entry, entry, input_type, 1, weights[0] if weights else None,
                                  digits[0] if digits else None, strategy))
         out_elements = _int(entry.get("n_out"), 0)
-    elif kind in ("conv1d", "conv2d", "depthwise_conv1d", "depthwise_conv2d"):
+    elif kind in ("conv1d", "conv2d", "depthwise_conv1d", "depthwise_conv2d", "pointwise_conv1d", "pointwise_conv2d"):
         product, fields = _conv_layer(entry, entry, kind, io_type, strategy, input_type,
                                       weights[0] if weights else None, digits[0] if digits else None, "kernel")
         products.append(product)
@@ -301,6 +325,9 @@ def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dic
         }
         in_spatial = math.prod(_int(entry.get(a)) for a in ("in_height", "in_width") if entry.get(a) is not None)
         out_spatial = math.prod(_int(entry.get(a)) for a in ("out_height", "out_width") if entry.get(a) is not None)
+        if kind == "pooling1d" and entry.get("in_width") is None:
+            # hls4ml's pooling1d_config counts its positions as n_in and n_out.
+            in_spatial, out_spatial = _int(entry.get("n_in"), 1), _int(entry.get("n_out"), 1)
         fields.update(in_elements=in_spatial * fields["channels"], out_elements=out_spatial * fields["channels"],
                       in_positions=in_spatial if io_type == "io_stream" else 1,
                       out_positions=out_spatial if io_type == "io_stream" else 1)

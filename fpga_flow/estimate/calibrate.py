@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +54,10 @@ TIMING_GRID: dict[str, tuple[float, ...]] = {
     "step_cycles": tuple(float(v) for v in range(0, 31)),
     "table_cycles": tuple(float(v) for v in range(0, 6)),
     "top_cycles": tuple(float(v) for v in range(0, 16)),
+    "layer_cycles": tuple(float(v) for v in np.arange(0.0, 3.01, 0.25)),
 }
 START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.5, "shared_word_cycles": 8.0,
-                "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0}
+                "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0, "layer_cycles": 0.0}
 RULES = Rules()
 # Terms the training pairs may have none of: priced as the plain quantity they refine (a
 # saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
@@ -66,6 +68,14 @@ FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_l
                                           "table_lut_bits": 1 / 64}
 
 
+# A pair whose HLS script binds every multiplication by hand (``config_op mul -impl dsp``
+# or ``-impl fabric``, named in its reliability notes) is not hls4ml's design: its
+# multipliers sit where the author put them, not where HLS would, so the resources that
+# binding moves are neither fitted to nor judged by; its BRAM and cycles still are.
+HAND_BINDING = re.compile(r"config_op\s+mul\b")
+HAND_BOUND_FIGURES = ("LUT", "FF", "DSP", "latency", "interval")
+
+
 @dataclass
 class Pair:
     """One estimate pair: its description, its reports, and the repository it came from."""
@@ -74,6 +84,8 @@ class Pair:
     repository: str
     design: Design
     truth: PairTruth
+    untrusted: tuple[str, ...] = ()  # figures its reports give for a design hls4ml did not make (HAND_BINDING)
+    note: str | None = None  # why they are untrusted, in words
 
 
 @dataclass
@@ -84,24 +96,32 @@ class PairResult:
     estimate: Estimate | None
     truth: PairTruth | None
     reason: str | None = None
+    untrusted: tuple[str, ...] = ()  # the pair's figures left out of every median (Pair.untrusted)
 
 
-def load_pairs(folder: str | Path) -> tuple[list[Pair], list[tuple[str, str]]]:
-    """Every pair in ``folder`` (a sub-folder with ``project.json``), and the ones that
-    could not be read, with the reason."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserInputError(f"pairs folder {folder} does not exist: give a folder of estimate pairs")
+def load_pairs(folders: str | Path | list[str | Path]) -> tuple[list[Pair], list[tuple[str, str]]]:
+    """Every pair in ``folders`` (one folder or several; a pair is a sub-folder with
+    ``project.json``), and the ones that could not be read, with the reason."""
+    folders = [Path(f) for f in (folders if isinstance(folders, (list, tuple)) else [folders])]
     pairs, failed = [], []
-    for path in sorted(p for p in folder.iterdir() if (p / PROJECT_FILE).is_file()):
-        try:
-            design = load_pair_design(path)
-            truth = load_pair_truth(path, design)
-        except UserInputError as exc:
-            failed.append((path.name, str(exc)))
-            continue
-        source = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8")).get("source") or {}
-        pairs.append(Pair(path.name, str(source.get("repo") or path.name), design, truth))
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserInputError(f"pairs folder {folder} does not exist: give a folder of estimate pairs")
+        for path in sorted(p for p in folder.iterdir() if (p / PROJECT_FILE).is_file()):
+            try:
+                design = load_pair_design(path)
+                truth = load_pair_truth(path, design)
+            except UserInputError as exc:
+                failed.append((path.name, str(exc)))
+                continue
+            project = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8"))
+            source = project.get("source") or {}
+            notes = str((project.get("pair") or {}).get("reliability_notes") or "")
+            bound = HAND_BINDING.search(notes)
+            pairs.append(Pair(path.name, str(source.get("repo") or path.name), design, truth,
+                              untrusted=HAND_BOUND_FIGURES if bound else (),
+                              note="multipliers bound by hand in its HLS script (config_op mul -impl): "
+                                   f"its {', '.join(HAND_BOUND_FIGURES)} are not fitted to or judged by" if bound else None))
     return pairs, failed
 
 
@@ -136,8 +156,10 @@ def _log_error(estimate: float, report: float | None) -> float:
 def _timing_loss(pairs: list[Pair], all_counts, timing: dict[str, float]) -> float:
     loss = 0.0
     for pair, counts in zip(pairs, all_counts):
+        if "latency" in pair.untrusted:
+            continue
         timings = _timings(pair, counts, timing)
-        latency, interval = design_timing(pair.design, timings, timing["top_cycles"])
+        latency, interval = design_timing(pair.design, timings, timing["top_cycles"], timing["layer_cycles"])
         loss += _log_error(latency, pair.truth.csynth.get("latency"))
         loss += _log_error(interval, pair.truth.csynth.get("interval"))
         priced = [layer for layer, c in zip(pair.design.layers, counts) if c.priced]
@@ -189,6 +211,8 @@ def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...
         trait = [design_traits(pair.design)[name] for name in factors]
         top = _top_counts(pair, figure)
         layer_row = lambda c: [getattr(c, attribute).get(t, 0.0) for t in terms]  # noqa: E731
+        if figure in pair.untrusted:
+            continue
         report = pair.truth.csynth.get(figure)
         if report:
             rows.append([sum(getattr(c, attribute).get(t, 0.0) for c in counts) + top.get(t, 0.0) for t in terms])
@@ -265,13 +289,18 @@ def fit(pairs: list[Pair], version: str = "fit", fitted_on: str = "") -> Calibra
         synth_ratio={}, error={},
         scope=_scope(pairs),
     )
+    # The ratios scale what Vivado synthesis starts from: the post-synthesis figures of a
+    # calibration whose ratios are all 1.
+    calibration.synth_ratio = dict.fromkeys(RESOURCES, 1.0)
     ratios = {}
     for key in RESOURCES:
         found = []
         for pair in pairs:
             synth = pair.truth.vivado_synth or {}
-            estimate = getattr(price(pair.design, calibration=calibration).csynth, key)
-            if synth.get(key) is not None and estimate:
+            if key in pair.untrusted or synth.get(key) is None:
+                continue
+            estimate = getattr(price(pair.design, calibration=calibration).vivado_synth, key)
+            if estimate:
                 found.append(synth[key] / estimate)
         ratios[key] = round(statistics.median(found), 4) if found and key != "DSP" else 1.0
     calibration.synth_ratio = ratios
@@ -308,15 +337,59 @@ def median_errors(results: list[PairResult], kind: str) -> dict[str, FigureError
         values = figure_values(result.estimate, kind)
         for figure in figures:
             error = ape(values[figure], truth.get(figure))
-            if error is not None:
+            if error is not None and figure not in result.untrusted:
                 found[figure].append(error)
     return {figure: FigureError(in_sample=round(statistics.median(errs), 4) if errs else None, cross_validated=None,
                                 pairs=len(errs)) for figure, errs in found.items()}
 
 
+LAYER_FIGURES = (*RESOURCES, "latency")
+# Below this many reported LUTs (or FFs) a layer's module is glue: its percentage error says nothing.
+LAYER_MIN_REPORT = 50
+
+
+def layer_rows(pairs: list[Pair], results: list[PairResult]) -> list[dict]:
+    """Each layer with a per-module report, its estimate next to it: the per-layer truth."""
+    rows = []
+    for pair, result in zip(pairs, results):
+        if result.estimate is None:
+            continue
+        for layer in result.estimate.per_layer:
+            report = pair.truth.layers.get(layer.layer)
+            if not layer.priced or not report:
+                continue
+            estimate = {"LUT": layer.LUT, "FF": layer.FF, "DSP": layer.DSP, "BRAM_18K": layer.BRAM_18K,
+                        "latency": layer.latency_cycles}
+            figures = {}
+            for figure in LAYER_FIGURES:
+                reported = report.get(figure)
+                glue = figure in ("LUT", "FF") and (reported or 0) < LAYER_MIN_REPORT
+                judged = figure not in pair.untrusted and not glue
+                figures[figure] = {"estimate": estimate[figure], "report": reported,
+                                   "ape": ape(estimate[figure], reported) if judged else None}
+            rows.append({"name": f"{pair.name}/{layer.layer}", "kind": layer.kind, "io_type": pair.design.io_type,
+                         "figures": figures})
+    return rows
+
+
+def layer_errors(pairs: list[Pair], results: list[PairResult]) -> dict[str, dict[str, float | None]]:
+    """Median per-layer error per layer kind with its io type (Calibration.layer_error)."""
+    groups: dict[str, list[dict]] = {}
+    for row in layer_rows(pairs, results):
+        groups.setdefault(f"{row['kind']} ({row['io_type']})", []).append(row)
+    found = {}
+    for key, rows in sorted(groups.items()):
+        errors = {figure: [row["figures"][figure]["ape"] for row in rows if row["figures"][figure]["ape"] is not None]
+                  for figure in LAYER_FIGURES}
+        found[key] = {**{figure: round(statistics.median(e), 4) if e else None for figure, e in errors.items()},
+                      "layers": len(rows)}
+    return found
+
+
 def estimate_pairs(pairs: list[Pair], calibration_for: Callable[[Pair], Calibration]) -> list[PairResult]:
     """Each pair priced by the calibration ``calibration_for`` gives it."""
-    return [PairResult(pair.name, price(pair.design, calibration=calibration_for(pair)), pair.truth) for pair in pairs]
+    return [PairResult(pair.name, price(pair.design, calibration=calibration_for(pair)), pair.truth,
+                       untrusted=pair.untrusted) for pair in pairs]
 
 
 def cross_validated(pairs: list[Pair]) -> list[PairResult]:
@@ -327,14 +400,15 @@ def cross_validated(pairs: list[Pair]) -> list[PairResult]:
     return estimate_pairs(pairs, lambda pair: fits[pair.repository])
 
 
-def calibrate(folder: str | Path) -> Calibration:
+def calibrate(folder: str | Path | list[str | Path]) -> Calibration:
     """Fit on every pair of ``folder`` and record the in-sample and cross-validated error;
     the version names the constants (a digest of them), so any refit changes it."""
     pairs, failed = load_pairs(folder)
     if failed:
         names = ", ".join(f"{name} ({reason})" for name, reason in failed)
         raise UserInputError(f"pairs that cannot be read: {names}")
-    calibration = fit(pairs, fitted_on=Path(folder).name)
+    names = [Path(f).name for f in (folder if isinstance(folder, (list, tuple)) else [folder])]
+    calibration = fit(pairs, fitted_on=" + ".join(names))
     constants = calibration.model_dump_json(include={"known_digits_ratio", "lut", "ff", "ff_factors", "timing",
                                                      "synth_ratio"})
     calibration.version = f"v1-{hashlib.sha256(constants.encode()).hexdigest()[:8]}"
@@ -345,10 +419,11 @@ def calibrate(folder: str | Path) -> Calibration:
         for figure, error in median_errors(held_out, kind).items():
             errors[figure].cross_validated = error.in_sample
         calibration.error[kind] = errors
+    calibration.layer_error = layer_errors(pairs, held_out)
     return calibration
 
 
-def write_calibration(folder: str | Path, path: str | Path) -> Calibration:
+def write_calibration(folder: str | Path | list[str | Path], path: str | Path) -> Calibration:
     calibration = calibrate(folder)
     Path(path).write_text(calibration.to_json(), encoding="utf-8")
     return calibration
