@@ -344,6 +344,23 @@ def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_c
     assert not allowed.fits and allowed.chosen.binding == "LUT"
 
 
+def test_a_constraint_that_leaves_no_plan_stops_the_build_naming_the_smallest_share(tmp_path):
+    """The digits CNN fits the PYNQ-Z2 (above), but not in io_parallel at reuse factor 1
+    everywhere: the build stops at the fit, naming the smallest share reached and the
+    constraints given."""
+    from fpga_flow.build import step_fit
+    from fpga_flow.fit import DoesNotFitError
+
+    with pytest.raises(DoesNotFitError) as refused:
+        step_fit(_fit_context("cnn_digits", "pynq-z2", tmp_path, io_type="io_parallel", reuse_factor=1))
+    message = str(refused.value)
+    assert message.startswith("DOES NOT FIT: no plan fits pynq-z2 within 80% by estimate: the smallest share reached "
+                              "is LUT ")
+    share = float(message.split("is LUT ")[1].split("%")[0])
+    assert share > 80 and "(io_parallel; --io-type io_parallel, --reuse-factor 1 given): drop a constraint, " in message
+    assert DoesNotFitError.exit_code == 1
+
+
 def test_distributed_arithmetic_turns_the_default_fit_off_and_fit_with_it_is_refused():
     from fpga_flow.config import build_config
     from fpga_flow.errors import UserInputError
