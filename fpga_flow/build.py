@@ -9,9 +9,12 @@ driver marks the run ``INCOMPLETE`` with the running step's name, reports progre
 times each step. ``summary.json`` is written last and atomically (:mod:`fpga_flow.rundir`),
 from the context, by :func:`make_summary`.
 
-The steps from ``precision`` to ``estimate`` turn the loaded model into a compiled,
-estimated design; one build-cache wrapper (:class:`fpga_flow.cache.CachedSteps`) runs them,
-or restores their results from the cache entry an identical earlier build left.
+The steps from ``fit`` to ``estimate`` turn the loaded model into a compiled, estimated
+design; one build-cache wrapper (:class:`fpga_flow.cache.CachedSteps`) runs them, or
+restores their results from the cache entry an identical earlier build left. The fit
+comes first (unless --no-fit), so no step compiles a design the estimate says cannot fit
+the board: the closure measures the fitted design, ``refit`` checks it again for the
+chosen precisions, and convert writes it (:mod:`fpga_flow.fit`, ``docs/fit.md``).
 
 Adding a step ``x``:
 
