@@ -173,7 +173,7 @@ def _speck_board(folder: Path) -> Path:
 def test_a_design_no_plan_fits_stops_before_compiling_with_one_line_unless_allowed(mlp_file, tmp_path):
     boards, out = _speck_board(tmp_path / "boards"), tmp_path / "run"
     common = ("build", str(mlp_file), "--board", "speck", "--boards-dir", str(boards), "--precision-policy", "default",
-              "--max-samples", "50", "--no-cache")
+              "--max-samples", "50", "--min-agreement", "0", "--no-cache")
     result = run_cli(*common, "--out", str(out))
     assert result.returncode == 1, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -199,7 +199,8 @@ def test_a_design_no_plan_fits_stops_before_compiling_with_one_line_unless_allow
 def test_no_fit_over_the_budget_completes_its_checks_and_exits_one_with_its_line(mlp_file, tmp_path):
     out = tmp_path / "run"
     result = run_cli("build", str(mlp_file), "--board", "speck", "--boards-dir", str(_speck_board(tmp_path / "boards")),
-                     "--no-fit", "--precision-policy", "default", "--max-samples", "50", "--no-cache", "--out", str(out))
+                     "--no-fit", "--precision-policy", "default", "--max-samples", "50", "--min-agreement", "0", "--no-cache",
+                     "--out", str(out))
     assert result.returncode == 1, result.stderr[-2000:]
     summary = read_summary(out)  # complete: every check ran
     assert not (out / "INCOMPLETE").exists() and summary.fidelity.csim_agreement is not None
