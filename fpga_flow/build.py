@@ -272,8 +272,10 @@ def step_fit(ctx: BuildContext) -> FitResult | None:
     if not ctx.config.fit:
         return None
     loaded = ctx.loaded
+    # Nothing is measured yet (the closure and C-simulation measure the fitted design), so
+    # both io types are searched whatever they compute.
     fit = fit_design(loaded.model, ctx.board, loaded.settings, starting_config(ctx), FitRequest.of(ctx.config),
-                     progress=lambda message: ctx.progress("fit", message))
+                     progress=lambda message: ctx.progress("fit", message), keep_arithmetic=False)
     return _refuse_unfit(ctx, fit)
 
 

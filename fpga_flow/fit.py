@@ -30,7 +30,9 @@ additions or that make the order irrelevant:
   saturated partial sum depends on the order. So a layer whose accumulator saturates
   keeps its unfitted strategy: under Latency it may take any reuse factor, under
   Resource it keeps its reuse factor too (:func:`layer_choices`).
-* io_stream runs the same per-pixel arithmetic as io_parallel for the layer kinds of
+* (For a refit after the closure; the build's first fit, before anything is measured,
+  searches both io types: ``keep_arithmetic`` of :func:`fit_design`.) io_stream runs
+  the same per-pixel arithmetic as io_parallel for the layer kinds of
   :data:`STREAM_SAME_ARITHMETIC` (a convolution's window is read in the order its
   weights are stored in both, softmax and activations are element-wise or the same
   slice code); a max pooling whose accumulator holds every input value exactly (the
@@ -689,10 +691,13 @@ def choose(points: list[FitPoint], request: FitRequest) -> FitPoint:
 
 
 def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], request: FitRequest,
-               progress: Callable[[str], None] = lambda message: None) -> FitResult:
+               progress: Callable[[str], None] = lambda message: None, keep_arithmetic: bool = True) -> FitResult:
     """The plan that fits ``board`` best for ``request`` (module docstring), for the
-    precisions of ``hls_config``; ``settings`` describe the unfitted design. Nothing is
-    written or compiled."""
+    precisions of ``hls_config``; ``settings`` describe the unfitted design. With
+    ``keep_arithmetic`` the other io type is searched only when it computes what the
+    unfitted one does (a refit after the closure measured that design); without it, as
+    the build's first fit, before anything was measured, both are. Nothing is written
+    or compiled."""
     import hls4ml
 
     start = time.perf_counter()
@@ -708,7 +713,7 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     for io_type in [settings.io_type, *(io for io in IO_TYPES if io != settings.io_type)]:
         if io_type != settings.io_type:
             reason = (f"--io-type {request.io_type} given" if request.io_type is not None
-                      else stream_keeps_arithmetic(*unfitted))
+                      else stream_keeps_arithmetic(*unfitted) if keep_arithmetic else None)
             if reason is not None:
                 searched[io_type] = f"not searched: {reason}"
                 continue
