@@ -128,6 +128,9 @@ PRICE_LIMIT = 1_500
 # order (module docstring); max pooling is checked apart (its accumulator must hold its input).
 STREAM_SAME_ARITHMETIC = frozenset({"dense", "conv1d", "conv2d", "activation", "softmax", "batchnorm", "reshape",
                                     "zeropad1d", "zeropad2d"})
+# Layer kinds with no io_stream kernel in fpga-flow's HLS (fpga_flow/attention: nnet_qmhsa.h
+# takes arrays): a model with one is never fitted into io_stream, whatever the search may.
+NO_STREAM_KERNEL = frozenset({"attention"})
 Objective = Literal["least latency", "least resources"]
 
 
@@ -365,6 +368,12 @@ def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
         return False
     sign_bit = 1 if wide.signed and not narrow.signed else 0
     return wide.integer >= narrow.integer + sign_bit and wide.fraction >= narrow.fraction
+
+
+def no_stream_kernel(design: Design) -> str | None:
+    """The first layer with no io_stream kernel (:data:`NO_STREAM_KERNEL`), said why; None if none."""
+    layer = next((layer for layer in design.layers if layer.kind in NO_STREAM_KERNEL), None)
+    return None if layer is None else f"{layer.name}: {layer.kind} layers have no io_stream kernel"
 
 
 def stream_keeps_arithmetic(graph, design: Design) -> str | None:
@@ -713,7 +722,8 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     for io_type in [settings.io_type, *(io for io in IO_TYPES if io != settings.io_type)]:
         if io_type != settings.io_type:
             reason = (f"--io-type {request.io_type} given" if request.io_type is not None
-                      else stream_keeps_arithmetic(*unfitted) if keep_arithmetic else None)
+                      else no_stream_kernel(unfitted[1]) or (stream_keeps_arithmetic(*unfitted) if keep_arithmetic
+                                                             else None))
             if reason is not None:
                 searched[io_type] = f"not searched: {reason}"
                 continue

@@ -342,6 +342,9 @@ def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_c
                                          "share reached is LUT ")
     allowed = step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path, allow_over_budget=True))
     assert not allowed.fits and allowed.chosen.binding == "LUT"
+    # fpga-flow's attention kernel takes arrays: the model is never fitted into io_stream.
+    assert allowed.io_type == "io_parallel"
+    assert allowed.io_types["io_stream"] == "not searched: mhsa: attention layers have no io_stream kernel"
 
 
 def test_a_constraint_that_leaves_no_plan_stops_the_build_naming_the_smallest_share(tmp_path):
