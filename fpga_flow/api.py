@@ -124,11 +124,18 @@ def build(model: str | Path, board: str, **options: Any) -> RunSummary:
     ``.h5`` file, or a ``.json`` architecture with ``weights=``. Options are
     :class:`fpga_flow.config.BuildConfig` fields: io_type, strategy, reuse_factor,
     clock_period_ns, precision_policy, min_agreement, epochs, max_samples, test_data,
-    reports_dir, out, force, synth, ... Returns the run's summary
+    reports_dir, out, force, synth, fit, budget, allow_over_budget, ... As on the command
+    line, the design is fitted to the board by estimate before anything is compiled
+    (``fit=False`` keeps hls4ml's defaults or the given io_type, strategy and
+    reuse_factor); when no plan fits within ``budget`` the build raises
+    :class:`fpga_flow.fit.DoesNotFitError` (a FlowError) naming the smallest share
+    reached, unless ``allow_over_budget=True``. Returns the run's summary
     (:class:`fpga_flow.summary.RunSummary`, also in ``<run dir>/summary.json``):
     ``fidelity`` (``csim_agreement``, ``testbench_agreement``, ``confusion_matrix``),
-    ``precision``, ``estimate``, ``synthesis``, ``board``, ``artifacts``. A check that
-    fails is a ``status`` of ``check_failed`` or ``synthesis_failed``, not an exception."""
+    ``precision``, ``estimate``, ``fit``, ``synthesis``, ``board``, ``artifacts``. A check
+    that fails is a ``status`` (``check_failed``, ``does_not_fit``: the estimate over the
+    budget, ``synthesis_failed``) with ``headline()`` saying what failed in one line, not
+    an exception."""
     from fpga_flow.build import run_build
     from fpga_flow.config import build_config
 

@@ -9,9 +9,12 @@ driver marks the run ``INCOMPLETE`` with the running step's name, reports progre
 times each step. ``summary.json`` is written last and atomically (:mod:`fpga_flow.rundir`),
 from the context, by :func:`make_summary`.
 
-The steps from ``precision`` to ``estimate`` turn the loaded model into a compiled,
-estimated design; one build-cache wrapper (:class:`fpga_flow.cache.CachedSteps`) runs them,
-or restores their results from the cache entry an identical earlier build left.
+The steps from ``fit`` to ``estimate`` turn the loaded model into a compiled, estimated
+design; one build-cache wrapper (:class:`fpga_flow.cache.CachedSteps`) runs them, or
+restores their results from the cache entry an identical earlier build left. The fit
+comes first (unless --no-fit), so no step compiles a design the estimate says cannot fit
+the board: the closure measures the fitted design, ``refit`` checks it again for the
+chosen precisions, and convert writes it (:mod:`fpga_flow.fit`, ``docs/fit.md``).
 
 Adding a step ``x``:
 
@@ -54,15 +57,19 @@ from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert,
 from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, gxx, run_testbench
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
+from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.fidelity import Fidelity, compare, confusion
-from fpga_flow.fit import FitResult
+from fpga_flow.fit import (
+    DoesNotFitError, FitRequest, FitResult, budget_share, check_plan_kept, fit_design, fitted_config, recheck, with_plan,
+)
 from fpga_flow.model_io import is_model_file
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
 from fpga_flow.rtl.records import (
     REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, RTLRecord, RTLSimRecord, SkippedStage,
 )
 from fpga_flow.summary import (
-    Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunStatus, RunSummary,
+    BudgetCheck, Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunSummary,
+    run_status, verdict,
 )
 from fpga_flow.synth import SynthesisResult
 from fpga_flow.csim import current_toolchain
@@ -71,7 +78,8 @@ SYNTHETIC_SAMPLES = 1000
 CLOSURE_PLOT_NAME = "precision_closure.svg"
 CLOSURE_SCRATCH = "closure_work"
 
-Progress = Callable[[str, str], None]  # (step name, "start" | "done" | a message)
+Progress = Callable[[str, str], None]  # (step name, "start" | "done" | "skipped[: why]" | a message)
+SKIPPED = "skipped"
 
 
 def _silent(step: str, state: str) -> None:
@@ -135,8 +143,8 @@ class BuildContext:
     # Where convert writes the project: the run's folder, or a cache entry being made.
     project_dir: Path | None = None
     loaded: LoadedModel | None = None  # load
+    fit: FitResult | None = None  # fit, then refit (None with --no-fit)
     precision: PrecisionChoice | None = None  # precision
-    fit: FitResult | None = None  # fit (None without --fit)
     project: HLSProject | None = None  # convert
     compiled: CompiledProject | None = None  # compile
     estimate: Estimate | None = None  # estimate
@@ -166,8 +174,6 @@ class BuildContext:
     def hls_config(self) -> dict[str, Any]:
         """The hls4ml configuration the design is converted with: the chosen precisions,
         with the fit's per-layer strategies and reuse factors."""
-        from fpga_flow.fit import fitted_config
-
         return self.precision.hls_config if self.fit is None else fitted_config(self.precision.hls_config, self.fit)
 
 
@@ -248,15 +254,48 @@ def step_check(ctx: BuildContext) -> None:
     check_convertible(ctx.loaded.model)
 
 
+def starting_config(ctx: BuildContext) -> dict[str, Any]:
+    """The precisions the policy starts from, in the loaded settings: hls4ml's defaults
+    (``default``), or the inferred ones (``auto``, and ``closure``, which widens from them)."""
+    from fpga_flow.precision import infer_precisions
+
+    loaded = ctx.loaded
+    config = base_hls_config(loaded.model, loaded.settings, ctx.board.backend)
+    return config if ctx.config.precision_policy == "default" else infer_precisions(loaded.model, config, loaded.X_calib)
+
+
+def step_fit(ctx: BuildContext) -> FitResult | None:
+    """Unless --no-fit: the per-layer strategies and reuse factors, and the io type, that
+    fit the board by estimate for the precisions the policy starts from
+    (:func:`starting_config`, :mod:`fpga_flow.fit`); nothing is compiled. No plan
+    within the budget stops the build here (DoesNotFitError), unless --allow-over-budget."""
+    if not ctx.config.fit:
+        return None
+    loaded = ctx.loaded
+    # Nothing is measured yet (the closure and C-simulation measure the fitted design), so
+    # both io types are searched whatever they compute.
+    fit = fit_design(loaded.model, ctx.board, loaded.settings, starting_config(ctx), FitRequest.of(ctx.config),
+                     progress=lambda message: ctx.progress("fit", message), keep_arithmetic=False)
+    return _refuse_unfit(ctx, fit)
+
+
+def _refuse_unfit(ctx: BuildContext, fit: FitResult) -> FitResult:
+    if not fit.fits and not ctx.config.allow_over_budget:
+        raise DoesNotFitError(fit.no_plan(ctx.board.name))
+    return fit
+
+
 def step_precision(ctx: BuildContext) -> PrecisionChoice:
-    """The hls4ml configuration the precision policy chooses, tuned on the calibration
-    split. ``closure`` emulates each candidate (compiling it in a scratch folder of the
-    run directory only when the emulator does not cover a layer) and reports each
-    iteration through ``ctx.progress``."""
+    """The hls4ml configuration the precision policy chooses for the fitted design (the
+    fit's io type and plan), tuned on the calibration split. ``closure`` emulates each
+    candidate (compiling it in a scratch folder of the run directory only when the
+    emulator does not cover a layer) and reports each iteration through ``ctx.progress``."""
     from fpga_flow.precision import close_precisions, infer_precisions
 
-    loaded, policy = ctx.loaded, ctx.config.precision_policy
-    config = base_hls_config(loaded.model, loaded.settings, ctx.board.backend)
+    loaded, policy, settings = ctx.loaded, ctx.config.precision_policy, ctx.settings
+    config = base_hls_config(loaded.model, settings, ctx.board.backend)
+    if ctx.fit is not None:
+        config = with_plan(config, ctx.fit.chosen.plan)
     if policy == "default":
         return PrecisionChoice(policy=policy, hls_config=config)
     if policy == "auto":
@@ -267,12 +306,13 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
 
     def compile_design(hls_config: dict) -> Bridge:
         shutil.rmtree(scratch, ignore_errors=True)
-        project = convert(loaded.model, ctx.board, loaded.settings, scratch, hls_config)
+        project = convert(loaded.model, ctx.board, settings, scratch, hls_config)
         return Bridge.load(compile_project(project.output_dir, objects=_object_store(ctx.config)))
 
     # Candidates are emulated bit for bit (no g++); a design with a layer the emulator
-    # does not cover is compiled. The chosen one is compiled by step_compile and proven.
-    realize = EmulatingRealizer(loaded.model, ctx.board, loaded.settings, scratch, compile_design)
+    # does not cover is compiled: the fitted one, which the estimate says fits. The
+    # chosen one is compiled by step_compile and proven.
+    realize = EmulatingRealizer(loaded.model, ctx.board, settings, scratch, compile_design)
 
     def on_step(step) -> None:
         ctx.progress("precision", f"iteration {step.iteration} ({realize.last}): agreement {step.agreement:.4f} "
@@ -286,6 +326,18 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
                            closure=result.to_record(realize.record(), limits))
 
 
+def step_refit(ctx: BuildContext) -> FitResult | None:
+    """The fit checked again for the chosen precisions (wider types cost more): the same
+    plan when it still fits, else a new one for them (:func:`fpga_flow.fit.recheck`);
+    still nothing within the budget stops the build before convert. None with --no-fit."""
+    if ctx.fit is None:
+        return None
+    loaded = ctx.loaded
+    fit = recheck(ctx.fit, loaded.model, ctx.board, loaded.settings, ctx.precision.hls_config,
+                  progress=lambda message: ctx.progress("refit", message))
+    return _refuse_unfit(ctx, fit)
+
+
 def _hls4ml_limits(ctx: BuildContext, result, scratch: Path) -> list:
     """When the closure stopped short of its target: the layers whose error hls4ml's own
     arithmetic leaves, named with the evidence (fpga_flow.emulate.diagnose)."""
@@ -296,7 +348,7 @@ def _hls4ml_limits(ctx: BuildContext, result, scratch: Path) -> list:
     if chosen.agreement >= ctx.config.target_agreement:
         return []
     loaded = ctx.loaded
-    graph = model_graph(loaded.model, ctx.board, loaded.settings, scratch, result.hls_config)
+    graph = model_graph(loaded.model, ctx.board, ctx.settings, scratch, result.hls_config)
     keras_final = np.asarray(loaded.model.predict(loaded.X_calib, verbose=0, batch_size=256))
     limits = hls4ml_limits(graph, loaded.X_calib, keras_final, keras_layer_outputs(loaded.model, loaded.X_calib))
     for limit in limits:
@@ -305,23 +357,9 @@ def _hls4ml_limits(ctx: BuildContext, result, scratch: Path) -> list:
     return limits
 
 
-def step_fit(ctx: BuildContext) -> FitResult | None:
-    """With --fit: the per-layer strategies and reuse factors, and the io type, that fit
-    the board by estimate, for the chosen precisions (fpga_flow.fit); None otherwise."""
-    from fpga_flow.fit import FitRequest, fit_design
-
-    if not ctx.config.fit:
-        return None
-    loaded = ctx.loaded
-    return fit_design(loaded.model, ctx.board, loaded.settings, ctx.precision.hls_config, FitRequest.of(ctx.config),
-                      progress=lambda message: ctx.progress("fit", message))
-
-
 def step_convert(ctx: BuildContext) -> HLSProject:
-    """The hls4ml project of the chosen configuration (fitted, with --fit), written to
-    ``ctx.project_dir``."""
-    from fpga_flow.fit import check_plan_kept
-
+    """The hls4ml project of the chosen configuration (fitted, unless --no-fit), written
+    to ``ctx.project_dir``."""
     project = convert(ctx.loaded.model, ctx.board, ctx.settings, ctx.project_dir, ctx.hls_config)
     if ctx.fit is not None:
         check_plan_kept(project.graph, ctx.fit.chosen.plan)
@@ -378,8 +416,8 @@ def step_rtl(ctx: BuildContext) -> RTLRecord | SkippedStage | None:
 
     if not ctx.config.rtl:
         return None
-    return rtl_stage(ctx.loaded.model, ctx.board, ctx.loaded.settings, ctx.precision.hls_config,
-                     ctx.project.output_dir, ctx.run_dir / RTL_DIR)
+    return rtl_stage(ctx.loaded.model, ctx.board, ctx.settings, ctx.hls_config, ctx.project.output_dir,
+                     ctx.run_dir / RTL_DIR)
 
 
 def step_rtl_sim(ctx: BuildContext) -> RTLSimRecord | SkippedStage | None:
@@ -446,15 +484,28 @@ class Step:
         if self.writes is not None:
             setattr(ctx, self.writes, result)
         ctx.timings[self.name] = round(time.perf_counter() - start, 3)
-        ctx.progress(self.name, "done")
+        ctx.progress(self.name, skip_note(result) if self.writes is not None else "done")
+
+
+def skip_note(result: Any) -> str:
+    """The progress state a step ends in: "done", or "skipped" (with the reason when the
+    result gives one) for a step that did not run: it returned None (not asked: --rtl,
+    --no-fit, no closure to plot) or a record whose status is "skipped"."""
+    if result is None:
+        return SKIPPED
+    if getattr(result, "status", None) == "skipped":
+        reason = getattr(result, "reason", None)
+        return f"{SKIPPED}: {reason}" if reason else SKIPPED
+    return "done"
 
 
 BUILD_STEPS: tuple[Step | CachedSteps, ...] = (
     Step("load", "Loading model and data", step_load, writes="loaded"),
     Step("check", "Checking layers against hls4ml", step_check),
     CachedSteps(
-        Step("precision", "Choosing precisions", step_precision, writes="precision"),
         Step("fit", "Fitting the design to the board", step_fit, writes="fit"),
+        Step("precision", "Choosing precisions", step_precision, writes="precision"),
+        Step("refit", "Checking the fit for the chosen precisions", step_refit, writes="fit"),
         Step("convert", "Converting with hls4ml", step_convert, writes="project"),
         Step("compile", "Compiling C-simulation (g++)", step_compile, writes="compiled"),
         Step("estimate", "Estimating resources and latency", step_estimate, writes="estimate"),
@@ -544,11 +595,13 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
-                    rtl_word_agreement=rtl_check(ctx.rtl_sim), **_fit_checks(ctx.fit))
+                    fit_budget=budget_check(ctx.estimate, ctx.board, cfg.fit_budget),
+                    target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
         status=run_status(checks, ctx.synthesis),
+        verdict=verdict(checks, ctx.board.name, ctx.synthesis),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelSection(name=loaded.name, source=loaded.source, weights=loaded.weights,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
@@ -597,16 +650,21 @@ def _check(value: float, threshold: float) -> Check:
     return Check(value=value, threshold=threshold, passed=value >= threshold)
 
 
-def _fit_checks(fit: FitResult | None) -> dict[str, Check]:
-    """The fit's checks: the chosen plan within budget, and within the target latency."""
-    if fit is None:
-        return {}
-    share = fit.chosen.peak_pct / 100
-    checks = {"fit_budget": Check(value=share, threshold=fit.request.budget, passed=fit.fits)}
-    target = fit.request.target_latency_ns
-    if target is not None:
-        checks["target_latency"] = Check(value=fit.chosen.latency_ns, threshold=target, passed=bool(fit.target_met))
-    return checks
+def budget_check(estimate: Estimate, board: Board, budget: float) -> BudgetCheck:
+    """The build's estimate against the board (every build, fitted or not): its largest
+    resource share within ``budget``, by the fit's own rule (:func:`fpga_flow.fit.budget_share`)."""
+    used = {key: estimate.resources[key] for key in RESOURCES}
+    binding, share, fits = budget_share(used, {key: getattr(board.resources, key) for key in RESOURCES}, budget)
+    return BudgetCheck(value=round(share, 4), threshold=budget, passed=fits, resource=binding,
+                       estimate_error=estimate.error_of(binding))
+
+
+def _target_check(fit: FitResult | None) -> Check | None:
+    """With the fit's --target-latency: the chosen plan's latency (ns) within it."""
+    target = None if fit is None else fit.request.target_latency_ns
+    if target is None:
+        return None
+    return Check(value=fit.chosen.latency_ns, threshold=target, passed=bool(fit.target_met))
 
 
 def rtl_check(rtl_sim: RTLSimRecord | SkippedStage | None) -> Check | None:
@@ -616,7 +674,4 @@ def rtl_check(rtl_sim: RTLSimRecord | SkippedStage | None) -> Check | None:
     return _check(rtl_sim.word_agreement, REQUIRED_WORD_AGREEMENT)
 
 
-def run_status(checks: Checks, synthesis: SynthesisResult) -> RunStatus:
-    if synthesis.status == "failed":
-        return "synthesis_failed"
-    return "passed" if checks.all_passed() else "check_failed"
+

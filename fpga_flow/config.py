@@ -71,15 +71,21 @@ class BuildConfig(BaseModel):
                             **_flag("--cache/--no-cache"))
     record_history: bool = Field(
         default=True, description="Record the run in the run history (a sweep records its points itself).")
-    fit: bool = Field(
-        default=False, description="Choose per-layer reuse factors and strategies, and the io type, so the design fits "
-                                   "the board by estimate (--io-type, --strategy, --reuse-factor given are kept).",
+    fit: bool | None = Field(
+        default=None, validate_default=True,
+        description="Choose per-layer reuse factors and strategies, and the io type, so the design fits the board by "
+                    "estimate before any C++ is compiled (--io-type, --strategy, --reuse-factor given are kept). "
+                    "Default: on, except with --strategy distributed_arithmetic (not searched: kept as given).",
         **_flag("--fit/--no-fit"))
     budget: float | None = Field(
         default=None, gt=0, le=1,
-        description=f"With --fit: the share of each board resource the design may use (default {DEFAULT_BUDGET}).")
+        description=f"The share of each board resource the design may use (default {DEFAULT_BUDGET}): the fit's "
+                    "target, and the budget check of every build.")
+    allow_over_budget: bool = Field(
+        default=False, description="Finish with exit 0 even when the estimate does not fit the board within --budget "
+                                   "(the status still says DOES NOT FIT); with the fit, build its best plan when none fits.")
     target_latency_ns: float | None = Field(
-        default=None, gt=0, description="With --fit: a latency in ns to meet with the least resources "
+        default=None, gt=0, description="With the fit: a latency in ns to meet with the least resources "
                                         "(default: the least latency within --budget).", **_flag("--target-latency"))
 
     @field_validator("strategy", mode="before")
@@ -90,21 +96,26 @@ class BuildConfig(BaseModel):
     @field_validator("fit")
     @classmethod
     def _fit_strategy(cls, value, info: ValidationInfo):
-        if value and info.data.get("strategy") == DISTRIBUTED_ARITHMETIC:
+        # Invariant: after validation ``fit`` is a bool. The fit searches the strategies the
+        # estimate is calibrated on, so distributed_arithmetic given turns its default off.
+        da = info.data.get("strategy") == DISTRIBUTED_ARITHMETIC
+        if value is None:
+            return not da
+        if value and da:
             raise ValueError(f"it chooses among {' and '.join(FIT_STRATEGIES)} (the strategies the estimate is "
                              f"calibrated on): drop --strategy {DISTRIBUTED_ARITHMETIC} or --fit")
         return value
 
-    @field_validator("budget", "target_latency_ns")
+    @field_validator("target_latency_ns")
     @classmethod
     def _only_with_fit(cls, value, info: ValidationInfo):
         if value is not None and not info.data.get("fit"):
-            raise ValueError("it is an option of --fit: add --fit")
+            raise ValueError("it is a goal of the fit: drop --no-fit")
         return value
 
     @property
     def fit_budget(self) -> float:
-        """The budget the fit uses: the one given, else the default."""
+        """The budget the fit and the budget check use: the one given, else the default."""
         return DEFAULT_BUDGET if self.budget is None else self.budget
 
 

@@ -414,6 +414,7 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         "comparison": comparison,
         "bits": weight_bits(summary),
         "status": summary.status,
+        "status_line": summary.headline(),  # PASSED, or what failed (DOES NOT FIT: LUT 156% of pynq-z2 ...)
         "confusion": _confusion_view(summary.fidelity.confusion_matrix),
         "closure_agreement": None if chosen is None else chosen.agreement,
         "layer_errors": layer_error_chart(f"layer-error-{index}", closure.layer_error_before, closure.layer_error_after)

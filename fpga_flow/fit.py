@@ -30,7 +30,9 @@ additions or that make the order irrelevant:
   saturated partial sum depends on the order. So a layer whose accumulator saturates
   keeps its unfitted strategy: under Latency it may take any reuse factor, under
   Resource it keeps its reuse factor too (:func:`layer_choices`).
-* io_stream runs the same per-pixel arithmetic as io_parallel for the layer kinds of
+* (For a refit after the closure; the build's first fit, before anything is measured,
+  searches both io types: ``keep_arithmetic`` of :func:`fit_design`.) io_stream runs
+  the same per-pixel arithmetic as io_parallel for the layer kinds of
   :data:`STREAM_SAME_ARITHMETIC` (a convolution's window is read in the order its
   weights are stored in both, softmax and activations are element-wise or the same
   slice code); a max pooling whose accumulator holds every input value exactly (the
@@ -39,16 +41,26 @@ additions or that make the order irrelevant:
   io_stream, a running sum in io_parallel), recurrent and attention layers are not, so
   a model with any of them keeps its io type (:func:`stream_keeps_arithmetic`).
 
-**Closure first, then the fit.** Widths decide cost, so the fit prices the
-precisions the precision policy chose; the reuse factors and strategies it changes do
-not change those precisions' arithmetic (above), so the closure's agreement holds for
-the fitted design.
+**The fit first, before any C++ is compiled.** The build fits the design on the
+precisions its policy starts from (hls4ml's defaults, or the inferred ones for ``auto``
+and ``closure``: the closure widens from those), so the precision closure measures, and
+its compile fallback compiles, the fitted design, never one the estimate says cannot
+fit. Widths decide cost, so once the closure has chosen its precisions the plan is
+priced again (:func:`recheck`); when they no longer fit, the fit runs again on them
+(starting from the plan: a saturating accumulator the closure chose keeps its strategy,
+below), and the strategies and reuse factors it changes do not change those
+precisions' arithmetic, so the closure's agreement holds for the refitted design.
+When no plan fits, the build stops there with one line naming the smallest share
+reached (:class:`DoesNotFitError`), unless ``--allow-over-budget``.
 
 **Options given explicitly are constraints.** ``--io-type`` fixes the io type,
 ``--strategy`` every tuned layer's strategy, ``--reuse-factor`` every tuned layer's
 reuse factor (it must be one hls4ml keeps for each of them, else the build stops with
 the values it would keep). The recipe's defaults are not constraints: they describe
-the unfitted design, the one the fit is compared with.
+the unfitted design, the one the fit is compared with. ``--strategy
+distributed_arithmetic`` turns the fit off (da4ml's adder graphs are not a strategy
+the estimate is calibrated on): the design is built as given and only the budget
+check applies.
 
 **The objective.** With ``--budget B`` (default 0.8: the headroom routing needs) every
 resource (LUT, FF, DSP, BRAM_18K) of the estimate's csynth figures must be at most B
@@ -104,15 +116,29 @@ from fpga_flow.layers import RECURRENT_HLS_CLASSES, TUNED_CLASSES
 # and bound's limit on partial plans per search.
 PLANS_PRICED = 24
 NODE_LIMIT = 300_000
+# ... and on whole plans priced per search (a few ms each). In io_stream the latency bound
+# (the slowest layer) is weak, so without it a model of five convolutions priced 204,186
+# plans in 770 s (conv1d_pulses on the U250); the options are visited fastest (or
+# smallest) first, so the best plans come early.
+PRICE_LIMIT = 1_500
 # Layer kinds whose io_stream kernel computes what the io_parallel one does, in the same
 # order (module docstring); max pooling is checked apart (its accumulator must hold its input).
 STREAM_SAME_ARITHMETIC = frozenset({"dense", "conv1d", "conv2d", "activation", "softmax", "batchnorm", "reshape",
                                     "zeropad1d", "zeropad2d"})
+# Layer kinds with no io_stream kernel in fpga-flow's HLS (fpga_flow/attention: nnet_qmhsa.h
+# takes arrays): a model with one is never fitted into io_stream, whatever the search may.
+NO_STREAM_KERNEL = frozenset({"attention"})
 Objective = Literal["least latency", "least resources"]
 
 
 class FitError(FlowError):
     """hls4ml changed a value the fit planned: the fit's fault, a failed stage."""
+
+    exit_code = 1
+
+
+class DoesNotFitError(FlowError):
+    """No plan fits the board within the budget: the build stops before compiling."""
 
     exit_code = 1
 
@@ -238,19 +264,28 @@ class FitResult(BaseModel):
         target = self.request.target_latency_ns
         return None if target is None or self.chosen.latency_ns <= target else round(self.chosen.latency_ns - target, 3)
 
+    def constraints(self) -> str:
+        """The options the user fixed, as given on the command line ('' for none)."""
+        given = [f"--{name.replace('_', '-')} {value}" for name, value in
+                 (("io_type", self.request.io_type), ("strategy", self.request.strategy),
+                  ("reuse_factor", self.request.reuse_factor)) if value is not None]
+        return ", ".join(given)
+
+    def no_plan(self, board: str) -> str:
+        """One line when no plan fits: the smallest peak share reached, and what to change."""
+        point, given = self.chosen, self.constraints()
+        where = point.io_type + (f"; {given} given" if given else "")
+        change = "drop a constraint, " if given else ""
+        return (f"DOES NOT FIT: no plan fits {board} within {100 * self.request.budget:g}% by estimate: the smallest "
+                f"share reached is {point.binding} {point.peak_pct:.1f}% ({where}): {change}use a larger board, a "
+                "smaller model or a larger --budget, or add --allow-over-budget to build that plan anyway")
+
     def failure(self) -> str | None:
-        """One line when the fit failed its request (nothing fits, or the target is
-        missed), else None."""
-        budget = f"{100 * self.request.budget:g}%"
-        point = self.chosen
-        if not self.fits:
-            return (f"the design does not fit the board within {budget} by estimate: at best {point.binding} is at "
-                    f"{point.peak_pct:.1f}% ({point.io_type}; the plan is in summary.json's 'fit'): use a larger "
-                    "board, a smaller model or a larger --budget")
-        if self.target_met is False:
+        """One line when the chosen plan fits but misses --target-latency, else None."""
+        if self.fits and self.target_met is False:
             return (f"--target-latency {self.request.target_latency_ns:g} ns is missed by "
-                    f"{self.target_missed_by_ns:g} ns: the fastest plan within {budget} takes {point.latency_ns:g} ns "
-                    f"({point.io_type})")
+                    f"{self.target_missed_by_ns:g} ns: the fastest plan within {100 * self.request.budget:g}% takes "
+                    f"{self.chosen.latency_ns:g} ns ({self.chosen.io_type})")
         return None
 
 
@@ -318,7 +353,7 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
             allowed = ", ".join(map(str, reuse_factors))
             raise UserInputError(f"--reuse-factor {request.reuse_factor}: layer {name} ({hls_class}) takes only "
                                  f"{allowed} (hls4ml would change any other value): choose one of them, or leave "
-                                 "--reuse-factor out and --fit chooses per layer")
+                                 "--reuse-factor out and the fit chooses per layer")
         reuse_factors = [request.reuse_factor]
     return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note)
 
@@ -330,6 +365,12 @@ def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
         return False
     sign_bit = 1 if wide.signed and not narrow.signed else 0
     return wide.integer >= narrow.integer + sign_bit and wide.fraction >= narrow.fraction
+
+
+def no_stream_kernel(design: Design) -> str | None:
+    """The first layer with no io_stream kernel (:data:`NO_STREAM_KERNEL`), said why; None if none."""
+    layer = next((layer for layer in design.layers if layer.kind in NO_STREAM_KERNEL), None)
+    return None if layer is None else f"{layer.name}: {layer.kind} layers have no io_stream kernel"
 
 
 def stream_keeps_arithmetic(graph, design: Design) -> str | None:
@@ -458,10 +499,12 @@ def peak_share(resources, capacities) -> float:
 
 
 def search(space: Space, capacities: tuple[int, ...], goal: Goal, evaluate: Callable[[tuple[int, ...]], FitPoint],
-           keep: int = PLANS_PRICED, node_limit: int = NODE_LIMIT) -> tuple[list[FitPoint], int, bool]:
+           keep: int = PLANS_PRICED, node_limit: int = NODE_LIMIT,
+           price_limit: int = PRICE_LIMIT) -> tuple[list[FitPoint], int, bool]:
     """The ``keep`` best plans of ``space`` for ``goal``, priced whole by ``evaluate``
     (given an option index per tuned layer), best first; the partial plans visited;
-    and whether the search ran to its end (else it stopped at ``node_limit``, keeping
+    and whether the search ran to its end (else it stopped at ``node_limit`` partial
+    plans or ``price_limit`` whole ones, keeping
     the best it found).
 
     A partial plan's bound adds, for each layer still open, its cheapest option in each
@@ -498,12 +541,12 @@ def search(space: Space, capacities: tuple[int, ...], goal: Goal, evaluate: Call
 
     orders = [option_order(layer) for layer in layers]
     best: list[tuple[tuple[float, float], int, FitPoint]] = []  # a max-heap: keys negated
-    visited, complete = 0, True
+    visited, leaves, complete = 0, 0, True
 
     def visit(depth: int, resources: list[float], total: float, slowest: float, chosen: tuple[int, ...]) -> None:
-        nonlocal visited, complete
+        nonlocal visited, leaves, complete
         visited += 1
-        if visited > node_limit:
+        if visited > node_limit or leaves >= price_limit:
             complete = False
             return
         bound = [used + rest - slack for used, rest in zip(resources, least_cost[depth])]
@@ -513,6 +556,7 @@ def search(space: Space, capacities: tuple[int, ...], goal: Goal, evaluate: Call
         if not allowed(bound, bound_latency) or (len(best) == keep and bound_rank >= tuple(-x for x in best[0][0])):
             return
         if depth == count:
+            leaves += 1
             point = evaluate(chosen)
             figures = [getattr(point, key) for key in RESOURCES]
             if allowed(figures, point.latency_cycles):
@@ -608,18 +652,34 @@ def _space(converter: _Converter, backend, io_type: str, hls_config: dict[str, A
     return Space(io_type, described, tuned), graph, design
 
 
+def budget_share(used: dict[str, int], available: dict[str, int], budget: float) -> tuple[str, float, bool]:
+    """The resource with the largest share of the board, that share (a fraction), and
+    whether every resource is within ``budget``: the one budget rule of the fit and of
+    every build's budget check (:mod:`fpga_flow.build`)."""
+    shares = {key: peak_share([used[key]], [available[key]]) for key in RESOURCES}
+    binding = max(RESOURCES, key=lambda key: shares[key])
+    return binding, shares[binding], all(used[key] <= budget * available[key] for key in RESOURCES)
+
+
 def _point(io_type: str, settings: dict[str, LayerSetting], estimate: Estimate, budget: float,
            available: dict[str, int]) -> FitPoint:
     figures = estimate.csynth
     used = {key: getattr(figures, key) for key in RESOURCES}
-    shares = {key: peak_share([used[key]], [available[key]]) for key in RESOURCES}
-    binding = max(RESOURCES, key=lambda key: shares[key])
+    binding, share, fits = budget_share(used, available, budget)
     return FitPoint(
         io_type=io_type, plan=settings, **used, latency_cycles=figures.latency_cycles,
         interval_cycles=figures.interval_cycles, latency_ns=estimate.latency_ns,
-        utilization_pct=estimate.utilization_pct["csynth"], peak_pct=round(100 * shares[binding], 2),
-        binding=binding, fits=all(used[key] <= budget * available[key] for key in RESOURCES),
+        utilization_pct=estimate.utilization_pct["csynth"], peak_pct=round(100 * share, 2),
+        binding=binding, fits=fits,
     )
+
+
+def _made(converter: "_Converter", io_type: str, hls_config: dict[str, Any], plan: dict[str, LayerSetting],
+          available: dict[str, int]) -> Estimate:
+    """A plan as hls4ml makes it: every planned value kept, figures from its own graph."""
+    graph = converter.graph(io_type, with_plan(hls_config, plan))
+    check_plan_kept(graph, plan)
+    return price(converter.describe(graph), available=available)
 
 
 def choose(points: list[FitPoint], request: FitRequest) -> FitPoint:
@@ -637,10 +697,13 @@ def choose(points: list[FitPoint], request: FitRequest) -> FitPoint:
 
 
 def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], request: FitRequest,
-               progress: Callable[[str], None] = lambda message: None) -> FitResult:
+               progress: Callable[[str], None] = lambda message: None, keep_arithmetic: bool = True) -> FitResult:
     """The plan that fits ``board`` best for ``request`` (module docstring), for the
-    precisions of ``hls_config``; ``settings`` describe the unfitted design. Nothing is
-    written or compiled."""
+    precisions of ``hls_config``; ``settings`` describe the unfitted design. With
+    ``keep_arithmetic`` the other io type is searched only when it computes what the
+    unfitted one does (a refit after the closure measured that design); without it, as
+    the build's first fit, before anything was measured, both are. Nothing is written
+    or compiled."""
     import hls4ml
 
     start = time.perf_counter()
@@ -656,7 +719,8 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     for io_type in [settings.io_type, *(io for io in IO_TYPES if io != settings.io_type)]:
         if io_type != settings.io_type:
             reason = (f"--io-type {request.io_type} given" if request.io_type is not None
-                      else stream_keeps_arithmetic(*unfitted))
+                      else no_stream_kernel(unfitted[1]) or (stream_keeps_arithmetic(*unfitted) if keep_arithmetic
+                                                             else None))
             if reason is not None:
                 searched[io_type] = f"not searched: {reason}"
                 continue
@@ -698,21 +762,17 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     unfitted_point = _point(home.io_type, home.unfitted, price(unfitted[1], available=available), request.budget,
                             available)
     best = choose(list(points.values()), request)
-    # The chosen plan as hls4ml makes it: every planned value kept, figures from its own graph.
-    graph = converter.graph(best.io_type, with_plan(hls_config, best.plan))
-    check_plan_kept(graph, best.plan)
-    made = price(converter.describe(graph), available=available)
+    made = _made(converter, best.io_type, hls_config, best.plan, available)
     chosen = _point(best.io_type, best.plan, made, request.budget, available)
     space = next(space for space in spaces if space.io_type == chosen.io_type)
     layers = []
     for layer in space.tuned:
-        figures = next(entry for entry in made.per_layer if entry.layer == layer.name)
         layers.append(LayerChoice(layer=layer.name, hls_class=layer.hls_class, setting=chosen.plan[layer.name],
                                   strategies=layer.strategies, reuse_factors=layer.reuse_factors, note=layer.note,
-                                  LUT=figures.LUT, FF=figures.FF, DSP=figures.DSP, BRAM_18K=figures.BRAM_18K,
-                                  latency_cycles=figures.latency_cycles))
+                                  **_layer_figures_of(made, layer.name)))
     if not complete:
-        notes.append(f"a search stopped after {NODE_LIMIT:,} partial plans: the plan is the best it found")
+        notes.append(f"a search stopped after {NODE_LIMIT:,} partial plans or {PRICE_LIMIT:,} whole ones: the plan "
+                     "is the best it found")
     progress(f"{sum(space.plans_priced for space in spaces)} plans priced; chosen {chosen.io_type}, "
              f"{chosen.binding} at {chosen.peak_pct:.1f}%")
     return FitResult(
@@ -722,3 +782,34 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
         plans_priced=sum(space.plans_priced for space in spaces), search_nodes=nodes,
         search_complete=complete, search_s=round(time.perf_counter() - start, 3), notes=notes,
     )
+
+
+def recheck(fit: FitResult, model, board: Board, settings: HLSSettings, hls_config: dict[str, Any],
+            progress: Callable[[str], None] = lambda message: None) -> FitResult:
+    """The fit for the precisions the closure chose (``hls_config``, which holds the
+    plan): the same plan, priced again, when it still fits (and meets the target it met);
+    else the fit run again from it (module docstring). ``settings`` are the unfitted
+    design's; nothing is written or compiled."""
+    available = dict(fit.board_resources)
+    converter = _Converter(model, board, settings)
+    made = _made(converter, fit.io_type, hls_config, fit.chosen.plan, available)
+    point = _point(fit.io_type, fit.chosen.plan, made, fit.request.budget, available)
+    target = fit.request.target_latency_ns
+    if point.fits and (target is None or not fit.target_met or point.latency_ns <= target):
+        note = (f"priced again with the chosen precisions: {point.binding} at {point.peak_pct:.1f}% "
+                f"(was {fit.chosen.peak_pct:.1f}%)")
+        progress(note)
+        layers = [layer.model_copy(update=_layer_figures_of(made, layer.layer)) for layer in fit.layers]
+        return fit.model_copy(update={"chosen": point, "layers": layers, "notes": [*fit.notes, note]})
+    progress(f"the chosen precisions take {point.binding} to {point.peak_pct:.1f}%: fitting again")
+    fitted_settings = settings.model_copy(update={"io_type": fit.io_type})
+    refit = fit_design(model, board, fitted_settings, hls_config, fit.request, progress)
+    note = (f"fitted again after the precision closure: the first plan ({fit.io_type}) took {point.binding} to "
+            f"{point.peak_pct:.1f}% with the chosen precisions")
+    return refit.model_copy(update={"unfitted": fit.unfitted, "notes": [*refit.notes, note],
+                                    "search_s": round(fit.search_s + refit.search_s, 3)})
+
+
+def _layer_figures_of(estimate: Estimate, name: str) -> dict[str, int | None]:
+    figures = next(entry for entry in estimate.per_layer if entry.layer == name)
+    return {key: getattr(figures, key) for key in (*RESOURCES, "latency_cycles")}

@@ -50,7 +50,9 @@ from fpga_flow.synth import SynthesisResult
 from fpga_flow.toolchain import Toolchain
 
 SCHEMA_VERSION = 2
-RunStatus = Literal["passed", "check_failed", "synthesis_failed"]
+# "does_not_fit": every other check passed but the estimate is over the budget (added in
+# fpga-flow 0.3 with the budget check of every build; older files never hold it).
+RunStatus = Literal["passed", "check_failed", "does_not_fit", "synthesis_failed"]
 
 
 class SummaryError(UserInputError):
@@ -81,19 +83,33 @@ class Check(_Section):
     passed: bool
 
 
+class BudgetCheck(Check):
+    """The estimate against the board: ``value`` the largest resource share (a fraction),
+    ``threshold`` the budget, ``passed`` when every resource is within it."""
+
+    resource: str | None = Field(default=None, description="the resource with that share (None in older summaries)")
+    estimate_error: float | None = Field(
+        default=None, description="the estimate's measured median error (fraction) on that resource, None if unmeasured")
+
+
 class Checks(_Section):
     csim_agreement: Check
     testbench_agreement: Check
-    fit_budget: Check | None = Field(default=None, description="With --fit: the chosen plan's largest resource share "
-                                                               "(fraction of the board) at most the budget")
-    target_latency: Check | None = Field(default=None, description="With --fit --target-latency: the chosen plan's "
-                                                                   "estimated latency (ns) at most the target")
+    fit_budget: BudgetCheck | None = Field(
+        default=None, description="The build's estimate within --budget of the board, fitted or not (None in "
+                                  "summaries older than the check, and in those built with --no-fit before it)")
+    target_latency: Check | None = Field(default=None, description="With the fit's --target-latency: the chosen "
+                                                                   "plan's estimated latency (ns) at most the target")
     rtl_word_agreement: Check | None = Field(
         default=None, description="RTL simulation against C-simulation, word for word (only when rtl_sim ran)")
 
     def all_passed(self) -> bool:
         return all(check.passed for check in (self.csim_agreement, self.testbench_agreement, self.fit_budget,
                                               self.target_latency, self.rtl_word_agreement) if check is not None)
+
+    def failed_besides_budget(self) -> bool:
+        return any(not check.passed for check in (self.csim_agreement, self.testbench_agreement, self.target_latency,
+                                                  self.rtl_word_agreement) if check is not None)
 
 
 class ConfusionMatrix(_Section):
@@ -130,6 +146,9 @@ class RunSummary(_Section):
     schema_version: Literal[2] = SCHEMA_VERSION
     run_id: str
     status: RunStatus
+    verdict: str | None = Field(default=None, description="the status in one line: PASSED, or each check that failed "
+                                                          "(DOES NOT FIT: LUT 156% of pynq-z2 ...); None in older "
+                                                          "summaries (see headline())")
     created_utc: str
     model: ModelSection
     data: DataSection
@@ -153,6 +172,47 @@ class RunSummary(_Section):
     deploy: DeployRecord | None = Field(
         default=None, description="the bundle 'fpga-flow deploy' wrote from this run and its check on the board; "
                                   "None until deploy ran")
+
+    def headline(self) -> str:
+        """The status in one line (older summaries hold no verdict: it is made from their checks)."""
+        return self.verdict or verdict(self.checks, self.board.name, self.synthesis)
+
+
+# --------------------------------------------------------------------------- status
+
+
+def run_status(checks: Checks, synthesis: SynthesisResult) -> RunStatus:
+    """PASSED only when every check holds, the estimate within the budget included."""
+    if synthesis.status == "failed":
+        return "synthesis_failed"
+    if checks.all_passed():
+        return "passed"
+    return "check_failed" if checks.failed_besides_budget() else "does_not_fit"
+
+
+def budget_line(check: BudgetCheck, board: str) -> str:
+    """``DOES NOT FIT: LUT 156% of pynq-z2 (budget 80%), estimate +/-18%``."""
+    error = "" if check.estimate_error is None else f", estimate +/-{100 * check.estimate_error:.0f}%"
+    return (f"DOES NOT FIT: {check.resource or 'a resource'} {100 * check.value:.0f}% of {board} "
+            f"(budget {100 * check.threshold:g}%){error}")
+
+
+def verdict(checks: Checks, board: str, synthesis: SynthesisResult) -> str:
+    """PASSED, or every check that failed, in one line."""
+    below = [f"{name} {check.value:.4f} below {check.threshold:g}"
+             for name, check in (("C-sim agreement", checks.csim_agreement),
+                                 ("testbench agreement", checks.testbench_agreement),
+                                 ("RTL word agreement", checks.rtl_word_agreement))
+             if check is not None and not check.passed]
+    target = checks.target_latency
+    if target is not None and not target.passed:
+        below.append(f"latency {target.value:g} ns over the target {target.threshold:g} ns")
+    failed = [f"CHECK FAILED: {', '.join(below)}"] if below else []
+    if checks.fit_budget is not None and not checks.fit_budget.passed:
+        failed.append(budget_line(checks.fit_budget, board))
+    if synthesis.status == "failed":
+        failed.append(f"SYNTHESIS FAILED: {synthesis.reason or 'see its log'}")
+    return "; ".join(failed) or "PASSED"
 
 
 # --------------------------------------------------------------------------- reading
@@ -193,7 +253,8 @@ def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
         "artifacts": old["artifacts"],
         "timings_s": old["timings_s"],
         "toolchain": {**versions, "compile_flags": old["compile_flags"].split()},
-        "config": old["config"],
+        # fpga-flow 0.1.0 had no fit (now on by default when the field is absent).
+        "config": {"fit": False, **old["config"]},
     }
 
 

@@ -33,9 +33,10 @@ from pydantic import BaseModel, ConfigDict
 
 from fpga_flow import rundir
 from fpga_flow.boards import get_board
-from fpga_flow.build import check_model_reference, run_build
+from fpga_flow.build import BuildContext, check_model_reference, hls_settings, run_build, step_check, step_fit, step_load
 from fpga_flow.config import BuildConfig, build_config, cli_flag
 from fpga_flow.errors import FlowError, UserInputError
+from fpga_flow.fit import DoesNotFitError
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.model_io import is_model_file
 from fpga_flow.summary import RunStatus, RunSummary, read_summary
@@ -208,44 +209,31 @@ def plan_sweep(
     return Sweep(sweep_id, folder, model, tuple(points), tuple(configs), axes)
 
 
-# The precisions a fit probe prices, per policy. The closure returns hls4ml's default
-# types, the inferred ones, or a widening of one of them (precision.close_precisions),
-# and wider types cost no less: a point that fits with neither cannot fit after it.
-PROBE_POLICIES = {"default": ("default",), "auto": ("auto",), "closure": ("default", "auto")}
-
-
 def unfit_points(sweep: Sweep) -> dict[str, str]:
-    """With --fit, before any point is built: the points whose estimate cannot fit their
-    board within the budget, or whose given reuse factor hls4ml would change, each with
-    the one line that says why. Nothing is compiled: each point is fitted as its build
-    would be, on the precisions of :data:`PROBE_POLICIES`."""
+    """Before any point is built: the points the fit refuses (no plan within the budget,
+    or a given reuse factor hls4ml would change), each with the one line that says why.
+    Nothing is compiled: each fitted point runs its build's own fit step
+    (:func:`fpga_flow.build.step_fit`); a point built with --no-fit is never dropped (its
+    budget check fails after its build instead)."""
     from dataclasses import replace
 
-    from fpga_flow.build import BuildContext, hls_settings, step_check, step_fit, step_load, step_precision
 
     dropped: dict[str, str] = {}
     loaded = None
     with tempfile.TemporaryDirectory(prefix="fpga-flow-fit-") as scratch:
         for point, config in zip(sweep.points, sweep.configs):
+            if not config.fit:
+                continue
             board = get_board(config.board, config.boards_dir)
-            reason = None
-            for policy in PROBE_POLICIES[config.precision_policy]:
-                context = BuildContext(config.model_copy(update={"precision_policy": policy}), board, Path(scratch))
-                if loaded is None:
-                    context.loaded = loaded = step_load(context)
-                    step_check(context)
-                context.loaded = replace(loaded, settings=hls_settings(context.config, board))
-                context.precision = step_precision(context)
-                try:
-                    fit = step_fit(context)
-                except UserInputError as exc:  # a reuse factor the point fixes: no precision changes that
-                    reason = str(exc)
-                    break
-                reason = fit.failure() if not fit.fits else None
-                if reason is None:
-                    break
-            if reason is not None:
-                dropped[point.name] = reason
+            context = BuildContext(config, board, Path(scratch))
+            if loaded is None:
+                context.loaded = loaded = step_load(context)
+                step_check(context)
+            context.loaded = replace(loaded, settings=hls_settings(config, board))
+            try:
+                step_fit(context)
+            except (UserInputError, DoesNotFitError) as exc:
+                dropped[point.name] = str(exc)
     return dropped
 
 
@@ -398,7 +386,7 @@ def run_sweep(
 
     with dask_client(workers, scheduler) as client:
         prepare(sweep, force)
-        dropped = unfit_points(sweep) if sweep.configs[0].fit else {}
+        dropped = unfit_points(sweep)
         for point, config in zip(sweep.points, sweep.configs):
             if point.name in dropped:
                 finish(point, config, PointOutcome(None, dropped[point.name], status="dropped"))

@@ -56,6 +56,23 @@ def test_both_csim_ways_agree_with_keras_after_closure(cnn_build):
                                                 "compiled_iterations": 0, "fallback_reason": None}
 
 
+def test_the_default_build_fits_the_pynq_z2_and_passes_honestly(cnn_build):
+    """``make demo``'s build: fitted by default, every estimated resource within 80% of the
+    PYNQ-Z2, agreement held: PASSED, and only then."""
+    out, _ = cnn_build
+    summary = read_summary(out)
+    assert summary.config.fit and summary.fit is not None and summary.fit.fits
+    board = summary.board.resources
+    for key in ("LUT", "FF", "DSP", "BRAM_18K"):
+        assert summary.estimate.resources[key] <= 0.8 * getattr(board, key), key
+    budget = summary.checks.fit_budget
+    assert budget.passed and budget.threshold == 0.8 and budget.value <= 0.8 and budget.resource in board.model_fields
+    assert (summary.status, summary.verdict) == ("passed", "PASSED")
+    # The closure measured the fitted design (its io type and plan), which the estimate says fits.
+    assert summary.hls.io_type == summary.fit.io_type
+    assert summary.fit.unfitted.peak_pct > 100  # hls4ml's defaults would not
+
+
 def test_testbench_results_are_read_back_from_its_log(cnn_build):
     from fpga_flow.csim import read_results
 
@@ -96,10 +113,11 @@ def test_agreement_below_minimum_exits_one_with_a_complete_summary(tmp_path):
     assert not out.exists()
     result = run_cli(*common, "--min-agreement", "0.99", "--io-type", "io_stream")
     assert result.returncode == 1, result.stderr[-2000:]
-    assert "check failed" in result.stdout and "Traceback" not in result.stderr
+    assert "CHECK FAILED: C-sim agreement 0.0000 below 0.99" in result.stdout and "Traceback" not in result.stderr
     summary = read_summary(out)
     assert not (out / "INCOMPLETE").exists()
-    assert summary.status == "check_failed"
+    assert summary.status == "check_failed" and summary.checks.fit_budget.passed  # it fits: agreement failed
+    assert summary.verdict.startswith("CHECK FAILED: C-sim agreement 0.0000 below 0.99")
     assert summary.fidelity.csim_agreement == summary.fidelity.testbench_agreement == 0.0
     assert not summary.checks.csim_agreement.passed and summary.checks.csim_agreement.threshold == 0.99
     assert summary.hls.io_type == "io_stream"

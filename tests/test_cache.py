@@ -256,11 +256,11 @@ def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_f
 
     cold = build("cold")
     assert cold.cache.hit is False
-    assert cold.cache.steps == ["precision", "fit", "convert", "compile", "estimate"]
+    assert cold.cache.steps == ["fit", "precision", "refit", "convert", "compile", "estimate"]
     assert {"precision", "compile"} <= set(cold.timings_s)
     warm = build("warm")
     assert warm.cache.hit is True and warm.cache.key == cold.cache.key
-    assert not {"precision", "fit", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
+    assert not {"fit", "precision", "refit", "convert", "compile", "estimate"} & set(warm.timings_s)  # restored, not run
     assert warm.precision == cold.precision and warm.precision.closure.iterations  # the closure record, whole
     for section in ("fidelity", "checks", "estimate", "toolchain"):
         assert getattr(warm, section) == getattr(cold, section), section
@@ -281,7 +281,7 @@ def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_f
                                                "firmware/myproject_axi.cpp"}
 
     other_setting = run_cli("build", str(model_files / "model.h5"), "--board", "pynq-z2", "--test-data",
-                            str(model_files / "data.npz"), "--reuse-factor", "3", "--min-agreement", "0",
+                            str(model_files / "data.npz"), "--no-fit", "--reuse-factor", "3", "--min-agreement", "0",
                             "--reports-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
                             "--out", str(tmp_path / "rf3"), "--json")
     assert other_setting.returncode == 0, other_setting.stderr[-2000:]

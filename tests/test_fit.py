@@ -1,4 +1,4 @@
-"""``--fit`` without compiling: the plans the search prices are the designs hls4ml makes of
+"""The fit (on by default) without compiling: the plans the search prices are the designs hls4ml makes of
 them, the reuse factors offered are the ones hls4ml keeps, the search finds what an
 exhaustive enumeration finds, and the fit meets its budget and target (or says why not)."""
 
@@ -254,8 +254,15 @@ def test_when_nothing_fits_the_least_peak_plan_is_kept_and_the_binding_resource_
     assert not fit.fits and fit.chosen.binding == "LUT"
     peaks = [point.peak_pct for point in [fit.unfitted, *fit.alternatives]]
     assert fit.chosen.peak_pct <= min(peaks) and fit.chosen.peak_pct > 80
-    assert fit.failure().startswith(f"the design does not fit the board within 80% by estimate: at best LUT is at "
-                                    f"{fit.chosen.peak_pct:.1f}%")
+    assert fit.failure() is None  # the build refuses it before compiling (no_plan), not after
+    assert fit.no_plan("tiny-board") == (
+        f"DOES NOT FIT: no plan fits tiny-board within 80% by estimate: the smallest share reached is LUT "
+        f"{fit.chosen.peak_pct:.1f}% ({fit.chosen.io_type}): use a larger board, a smaller model or a larger --budget, "
+        "or add --allow-over-budget to build that plan anyway")
+    constrained, *_ = _fit(_recipe_model("cnn_digits"), "tiny-board", boards_dir=tmp_path, reuse_factor=1)
+    assert constrained.chosen.peak_pct > fit.chosen.peak_pct  # the constraint costs: it is named with the fix
+    assert (f"the smallest share reached is LUT {constrained.chosen.peak_pct:.1f}% ({constrained.chosen.io_type}; "
+            "--reuse-factor 1 given): drop a constraint, ") in constrained.no_plan("tiny-board")
 
 
 def test_bad_fit_options_are_one_line_and_exit_two(tmp_path):
@@ -266,10 +273,126 @@ def test_bad_fit_options_are_one_line_and_exit_two(tmp_path):
             (["--fit", "--budget", "0"], ["--budget", "greater than 0"]),
             (["--fit", "--budget", "1.5"], ["--budget", "less than or equal to 1"]),
             (["--fit", "--target-latency", "-5"], ["--target-latency", "greater than 0"]),
-            (["--budget", "0.5"], ["--budget", "add --fit"]),
-            (["--target-latency", "100"], ["--target-latency", "add --fit"])):
+            (["--no-fit", "--target-latency", "100"], ["--target-latency", "drop --no-fit"])):
         assert_user_error(run_cli("build", "cnn_digits", "--board", "pynq-z2", "--out", str(tmp_path / "r"), *options),
                           *needles)
     assert_user_error(run_cli("build", "cnn_digits", "--board", "pynq-z9", "--fit", "--out", str(tmp_path / "r")),
                       "unknown board 'pynq-z9'")
     assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------- the fit is the build's default
+
+# Each recipe's board: the one its notebook, README example or end-to-end test builds it for.
+ZOO_BOARDS = {"cnn_digits": "pynq-z2", "lstm_digits": "alveo-u250", "gru_digits": "alveo-u250",
+              "lstm_signals": "alveo-u250", "conv1d_pulses": "alveo-u250"}
+
+
+def _fit_context(recipe: str, board_name: str, tmp_path: Path, **options):
+    """A build's context up to its fit step, on the recipe's (untrained) model and a slice
+    of its test split: what ``fpga-flow build RECIPE --board BOARD`` fits, nothing trained
+    or compiled."""
+    from fpga_flow.boards import get_board
+    from fpga_flow.build import BuildContext, LoadedModel, hls_settings
+    from fpga_flow.config import build_config
+    from model_zoo import get_recipe
+
+    chosen = get_recipe(recipe)
+    data = chosen.dataset(chosen.training.seed)
+    model = _recipe_model(recipe)
+    config, board = build_config(model=recipe, board=board_name, **options), get_board(board_name)
+    ctx = BuildContext(config, board, tmp_path)
+    X = data.X_test[:64]
+    ctx.loaded = LoadedModel(model, recipe, recipe, None, "test slice", X, None, X, hls_settings(config, board))
+    return ctx
+
+
+@pytest.mark.parametrize("recipe", sorted(ZOO_BOARDS))
+def test_the_default_build_of_each_zoo_recipe_fits_its_board_before_compiling(recipe, tmp_path):
+    from fpga_flow.build import step_fit
+
+    ctx = _fit_context(recipe, ZOO_BOARDS[recipe], tmp_path)
+    assert ctx.config.fit  # the default
+    fit = step_fit(ctx)
+    assert fit.fits and fit.chosen.peak_pct <= 80
+    assert fit.kind == "csynth"
+    assert not any(tmp_path.iterdir())  # nothing written, nothing compiled
+
+
+def test_the_digits_cnn_fits_the_pynq_z2_where_hls4ml_defaults_do_not(tmp_path):
+    """``make demo``'s design: hls4ml's defaults take 140% of the PYNQ-Z2's LUTs by
+    estimate; the default build's plan is within 80% of every resource."""
+    from fpga_flow.build import step_fit
+
+    fit = step_fit(_fit_context("cnn_digits", "pynq-z2", tmp_path))
+    assert fit.unfitted.binding == "LUT" and fit.unfitted.peak_pct > 100 and not fit.unfitted.fits
+    assert all(pct <= 80 for pct in fit.chosen.utilization_pct.values() if pct is not None)
+
+
+def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_compiling(tmp_path):
+    """The attention layer is not tuned (no reuse factor hls4ml validates): alone it is
+    over the U250's LUTs by estimate, so no plan fits; the build stops at the fit with the
+    smallest share, unless --allow-over-budget."""
+    from fpga_flow.build import step_fit
+    from fpga_flow.fit import DoesNotFitError
+
+    with pytest.raises(DoesNotFitError) as refused:
+        step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path))
+    assert str(refused.value).startswith("DOES NOT FIT: no plan fits alveo-u250 within 80% by estimate: the smallest "
+                                         "share reached is LUT ")
+    allowed = step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path, allow_over_budget=True))
+    assert not allowed.fits and allowed.chosen.binding == "LUT"
+    # fpga-flow's attention kernel takes arrays: the model is never fitted into io_stream.
+    assert allowed.io_type == "io_parallel"
+    assert allowed.io_types["io_stream"] == "not searched: mhsa: attention layers have no io_stream kernel"
+
+
+def test_a_constraint_that_leaves_no_plan_stops_the_build_naming_the_smallest_share(tmp_path):
+    """The digits CNN fits the PYNQ-Z2 (above), but not in io_parallel at reuse factor 1
+    everywhere: the build stops at the fit, naming the smallest share reached and the
+    constraints given."""
+    from fpga_flow.build import step_fit
+    from fpga_flow.fit import DoesNotFitError
+
+    with pytest.raises(DoesNotFitError) as refused:
+        step_fit(_fit_context("cnn_digits", "pynq-z2", tmp_path, io_type="io_parallel", reuse_factor=1))
+    message = str(refused.value)
+    assert message.startswith("DOES NOT FIT: no plan fits pynq-z2 within 80% by estimate: the smallest share reached "
+                              "is LUT ")
+    share = float(message.split("is LUT ")[1].split("%")[0])
+    assert share > 80 and "(io_parallel; --io-type io_parallel, --reuse-factor 1 given): drop a constraint, " in message
+    assert DoesNotFitError.exit_code == 1
+
+
+def test_distributed_arithmetic_turns_the_default_fit_off_and_fit_with_it_is_refused():
+    from fpga_flow.config import build_config
+    from fpga_flow.errors import UserInputError
+
+    assert build_config(model="m.h5", board="zcu104", strategy="distributed_arithmetic").fit is False
+    assert build_config(model="m.h5", board="zcu104").fit is True
+    assert build_config(model="m.h5", board="zcu104", fit=False, budget=0.5).fit_budget == 0.5  # the budget check's
+    with pytest.raises(UserInputError, match="drop --strategy distributed_arithmetic or --fit"):
+        build_config(model="m.h5", board="zcu104", strategy="distributed_arithmetic", fit=True)
+
+
+def test_precisions_that_cost_more_are_fitted_again_and_a_plan_that_still_fits_is_kept():
+    """recheck: the same precisions keep the plan (priced again); weights and
+    activations widened to 16 bits take the first plan over a 50% budget (LUT 45% ->
+    DSP 59%), and the fit runs again from it."""
+    from fpga_flow.fit import fitted_config, recheck
+
+    model = _recipe_model("cnn_digits")
+    fit, board, settings, config = _fit(model, budget=0.5)
+    same = recheck(fit, model, board, settings, fitted_config(config, fit))
+    assert same.chosen.plan == fit.chosen.plan and same.chosen.LUT == fit.chosen.LUT
+    assert same.notes[-1].startswith("priced again with the chosen precisions")
+    wide = fitted_config(config, fit)
+    for layer in wide["LayerName"].values():  # 16-bit weights and activations where the quantizers set 6 and 8
+        precision = layer.get("Precision", {})
+        for key, value in precision.items():
+            if key == "weight" or (key == "result" and str(value).startswith("ufixed")):
+                precision[key] = str(value).split("<")[0] + "<16,6,TRN,WRAP,0>"
+    again = recheck(fit, model, board, settings, wide)
+    assert again.fits and again.chosen.peak_pct <= 50 and again.chosen.plan != fit.chosen.plan
+    assert again.notes[-1].startswith("fitted again after the precision closure")
+    assert again.unfitted == fit.unfitted

@@ -1,9 +1,11 @@
-"""``fpga-flow build --fit`` end to end, with real g++ compiles: the fitted digits CNN fits
-the PYNQ-Z2 by estimate, its project carries the planned reuse factors, and it computes
-what the unfitted design computes, bit for bit; the accumulation order that would change
-bits (under a saturating accumulator) is shown to change them; a design that cannot fit,
-and a missed target latency, end the build with one line and exit 1; a sweep drops the
-points that cannot fit before building them."""
+"""The fit (the build's default) end to end, with real g++ compiles: the default build of
+the digits CNN fits the PYNQ-Z2 by estimate and passes, its project carries the planned
+reuse factors, and it computes what the --no-fit design computes, bit for bit, which is
+over the budget and says so (exit 1, or 0 with --allow-over-budget); the accumulation
+order that would change bits (under a saturating accumulator) is shown to change them;
+a design no plan fits stops before compiling with one line, a missed target latency
+ends the build with one line and exit 1; a sweep drops the points that cannot fit
+before building them."""
 
 from __future__ import annotations
 
@@ -24,12 +26,13 @@ RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
 
 @pytest.fixture(scope="module")
 def cnn_pair(reports_root, tmp_path_factory) -> Path:
-    """The digits CNN built for the PYNQ-Z2 as configured, and with --fit (the same
-    precision policy: the fit changes no type)."""
+    """The digits CNN built for the PYNQ-Z2 with hls4ml's defaults (--no-fit, accepted
+    over the budget), and by default (fitted), with the same precision policy: the fit
+    changes no type."""
     folder = tmp_path_factory.mktemp("fit")
     common = ("cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS), "--reports-dir", str(reports_root),
               "--precision-policy", "auto", "--max-samples", "200", "--json")
-    for name, extra in (("unfitted", ()), ("fitted", ("--fit",))):
+    for name, extra in (("unfitted", ("--no-fit", "--allow-over-budget")), ("fitted", ())):
         result = run_cli("build", *common, *extra, "--out", str(folder / name))
         assert result.returncode == 0, result.stderr[-2000:]
     return folder
@@ -43,7 +46,13 @@ def test_the_fitted_cnn_fits_the_pynq_z2_by_estimate_and_the_unfitted_does_not(c
     assert unfitted.estimate.resources["LUT"] > getattr(board, "LUT")
     fit = fitted.fit
     assert fit.fits and fitted.checks.fit_budget.passed and fitted.checks.fit_budget.value <= 0.8
-    assert unfitted.fit is None and unfitted.checks.fit_budget is None
+    assert (fitted.status, fitted.verdict) == ("passed", "PASSED")
+    # Without the fit the same budget check fails, and the status says so, in one line.
+    budget = unfitted.checks.fit_budget
+    assert unfitted.fit is None and not budget.passed and budget.resource == "LUT" and budget.value > 1
+    assert unfitted.status == "does_not_fit"
+    assert unfitted.verdict == (f"DOES NOT FIT: LUT {100 * budget.value:.0f}% of pynq-z2 (budget 80%), estimate "
+                                f"+/-{100 * unfitted.estimate.error_of('LUT'):.0f}%")
     assert {key: fitted.estimate.resources[key] for key in RESOURCES} == {key: getattr(fit.chosen, key) for key in RESOURCES}
     assert fitted.estimate.latency_cycles == fit.chosen.latency_cycles
     assert fit.unfitted.LUT == unfitted.estimate.resources["LUT"]
@@ -161,21 +170,47 @@ def _speck_board(folder: Path) -> Path:
     return folder
 
 
-def test_a_design_that_cannot_fit_exits_one_naming_the_resource_and_keeps_the_best_plan(mlp_file, tmp_path):
-    out = tmp_path / "run"
-    result = run_cli("build", str(mlp_file), "--board", "speck", "--boards-dir", str(_speck_board(tmp_path / "boards")), "--fit",
-                     "--precision-policy", "default", "--max-samples", "50", "--out", str(out))
+def test_a_design_no_plan_fits_stops_before_compiling_with_one_line_unless_allowed(mlp_file, tmp_path):
+    boards, out = _speck_board(tmp_path / "boards"), tmp_path / "run"
+    common = ("build", str(mlp_file), "--board", "speck", "--boards-dir", str(boards), "--precision-policy", "default",
+              "--max-samples", "50", "--min-agreement", "0", "--no-cache")
+    result = run_cli(*common, "--out", str(out))
     assert result.returncode == 1, result.stderr[-2000:]
-    summary = read_summary(out)
-    fit = summary.fit
-    assert not fit.fits and summary.status == "check_failed" and not summary.checks.fit_budget.passed
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert lines == [f"error: the design does not fit the board within 80% by estimate: at best {fit.chosen.binding} "
-                     f"is at {fit.chosen.peak_pct:.1f}% ({fit.io_type}; the plan is in summary.json's 'fit'): use a "
-                     "larger board, a smaller model or a larger --budget"]
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: DOES NOT FIT: no plan fits speck within 80% by estimate: the smallest share reached is LUT ")
+    assert lines[0].endswith("use a larger board, a smaller model or a larger --budget, or add --allow-over-budget "
+                             "to build that plan anyway")
+    # Stopped at the fit: nothing converted or compiled, the run marked unfinished.
+    assert (out / "INCOMPLETE").read_text().split(":", 1)[1].strip() == "fit"
+    assert not (out / "hls_project").exists() and not (out / "summary.json").exists()
+    assert "Traceback" not in result.stderr
+
+    allowed = run_cli(*common, "--allow-over-budget", "--out", str(tmp_path / "allowed"))
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    summary = read_summary(tmp_path / "allowed")
+    fit = summary.fit
+    assert not fit.fits and summary.status == "does_not_fit" and not summary.checks.fit_budget.passed
     assert fit.chosen.binding == "LUT" and fit.chosen.peak_pct > 100
     assert fit.chosen.peak_pct <= min(point.peak_pct for point in [fit.unfitted, *fit.alternatives])
-    assert not (out / "INCOMPLETE").exists() and "Traceback" not in result.stderr
+    assert summary.verdict.startswith("DOES NOT FIT: LUT ") and "of speck (budget 80%)" in summary.verdict
+
+
+def test_no_fit_over_the_budget_completes_its_checks_and_exits_one_with_its_line(mlp_file, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("build", str(mlp_file), "--board", "speck", "--boards-dir", str(_speck_board(tmp_path / "boards")),
+                     "--no-fit", "--precision-policy", "default", "--max-samples", "50", "--min-agreement", "0", "--no-cache",
+                     "--out", str(out))
+    assert result.returncode == 1, result.stderr[-2000:]
+    summary = read_summary(out)  # complete: every check ran
+    assert not (out / "INCOMPLETE").exists() and summary.fidelity.csim_agreement is not None
+    assert summary.fit is None and summary.status == "does_not_fit" and summary.checks.csim_agreement.passed
+    budget = summary.checks.fit_budget
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: DOES NOT FIT: {budget.resource} {100 * budget.value:.0f}% of speck (budget 80%), estimate "
+                     f"+/-{100 * budget.estimate_error:.0f}%: drop --no-fit: the fit chooses a plan that fits, or add "
+                     "--allow-over-budget to accept it"]
+    assert summary.verdict in lines[0] and "Traceback" not in result.stderr
 
 
 def test_a_missed_target_latency_exits_one_saying_by_how_much_also_from_the_cache(mlp_file, tmp_path):
@@ -209,11 +244,12 @@ def test_sweep_with_fit_drops_the_points_that_cannot_fit_before_building_them(ml
               "--max-samples", "50", "--min-agreement", "0", "--workers", "1", "--cache-dir", str(tmp_path / "cache"))
     result = run_cli(*common, "--board", "pynq-z2,speck", "--reuse-factor", "1,5", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "--fit dropped 3 of 4 points before building them" in result.stderr.replace("\n", " ")
+    assert "the fit dropped 3 of 4 points before building them" in result.stderr.replace("\n", " ")
     rows = {(row["board"], row["reuse_factor"]): row for row in json.loads((out / "sweep.json").read_text())["points"]}
     assert {key: row["status"] for key, row in rows.items()} == {
         ("pynq-z2", 1): "passed", ("pynq-z2", 5): "dropped", ("speck", 1): "dropped", ("speck", 5): "dropped"}
-    assert rows[("speck", 1)]["error"].startswith("the design does not fit the board within 80% by estimate: at best LUT")
+    assert rows[("speck", 1)]["error"].startswith("DOES NOT FIT: no plan fits speck within 80% by estimate: the "
+                                                  "smallest share reached is LUT ")
     for board in ("pynq-z2", "speck"):
         assert rows[(board, 5)]["error"].startswith("--reuse-factor 5: layer fc1 (Dense) takes only 1, 2, 4, 8, 16, 32, 64, 128")
     for key, row in rows.items():
@@ -223,4 +259,4 @@ def test_sweep_with_fit_drops_the_points_that_cannot_fit_before_building_them(ml
 
     everything_dropped = run_cli(*common, "--board", "speck", "--out", str(tmp_path / "none"))
     assert everything_dropped.returncode == 1
-    assert "error: no point was built: --fit dropped all 1" in everything_dropped.stderr.replace("\n", " ")
+    assert "error: no point was built: the fit dropped all 1" in everything_dropped.stderr.replace("\n", " ")

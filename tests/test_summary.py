@@ -65,7 +65,7 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
     assert new.cache is None and old["cache"] is None
     assert new.toolchain.gxx == old["versions"]["gxx"]
     assert " ".join(new.toolchain.compile_flags) == old["compile_flags"]
-    assert new.config.model_dump(mode="json", exclude={"fit", "budget", "target_latency_ns", "rtl"}) == old["config"]
+    assert new.config.model_dump(mode="json", exclude={"fit", "budget", "allow_over_budget", "target_latency_ns", "rtl"}) == old["config"]
     assert not new.config.fit and new.config.rtl is False
     assert (new.artifacts, new.timings_s) == (old["artifacts"], old["timings_s"])
 
@@ -154,3 +154,87 @@ def test_a_sweep_row_takes_its_figures_from_the_point_summary():
     assert (failed.status, failed.failed_stage, failed.csim_agreement, failed.run_dir) == (
         "error", "convert", None, "/sweeps/s/runs/p")
     assert CSV_COLUMNS == tuple(SweepRow.model_fields) and "csim_agreement" in CSV_COLUMNS
+
+
+# --------------------------------------------------------------------------- status that tells the truth
+
+
+def _checks(agreement: float = 1.0, share: float = 0.5, error: float | None = 0.18, target: float | None = None):
+    from fpga_flow.summary import BudgetCheck, Check, Checks
+
+    ok = Check(value=agreement, threshold=0.99, passed=agreement >= 0.99)
+    return Checks(csim_agreement=ok, testbench_agreement=ok,
+                  fit_budget=BudgetCheck(value=share, threshold=0.8, passed=share <= 0.8, resource="LUT",
+                                         estimate_error=error),
+                  target_latency=None if target is None else Check(value=target, threshold=100, passed=target <= 100))
+
+
+def test_passed_only_when_agreement_holds_and_the_estimate_fits_the_board():
+    from fpga_flow.summary import run_status, verdict
+    from fpga_flow.synth import SynthesisResult
+
+    skipped = SynthesisResult(status="skipped", reason="not requested (--no-synth)")
+    cases = [
+        (_checks(), "passed", "PASSED"),
+        (_checks(share=1.5591), "does_not_fit", "DOES NOT FIT: LUT 156% of pynq-z2 (budget 80%), estimate +/-18%"),
+        (_checks(share=0.9, error=None), "does_not_fit", "DOES NOT FIT: LUT 90% of pynq-z2 (budget 80%)"),
+        (_checks(agreement=0.95), "check_failed", "CHECK FAILED: C-sim agreement 0.9500 below 0.99, testbench "
+                                                  "agreement 0.9500 below 0.99"),
+        (_checks(agreement=0.95, share=1.2), "check_failed",
+         "CHECK FAILED: C-sim agreement 0.9500 below 0.99, testbench agreement 0.9500 below 0.99; DOES NOT FIT: LUT "
+         "120% of pynq-z2 (budget 80%), estimate +/-18%"),
+        (_checks(target=250), "check_failed", "CHECK FAILED: latency 250 ns over the target 100 ns"),
+    ]
+    for checks, status, line in cases:
+        assert (run_status(checks, skipped), verdict(checks, "pynq-z2", skipped)) == (status, line)
+    failed = SynthesisResult(status="failed", reason="vivado_hls exited 1")
+    assert run_status(_checks(), failed) == "synthesis_failed"
+    assert verdict(_checks(), "pynq-z2", failed) == "SYNTHESIS FAILED: vivado_hls exited 1"
+
+
+def test_an_older_summary_without_a_verdict_gets_one_from_its_checks():
+    summary = read_summary(DATA / "runs" / "cnn_digits_pynq-z2_rf4_default")
+    assert summary.verdict is None and summary.status == "check_failed"
+    assert summary.headline().startswith("CHECK FAILED: C-sim agreement ")
+    assert read_summary(DATA / "runs" / "cnn_digits_pynq-z2_rf1").headline() == "PASSED"  # no budget check then
+
+
+def test_a_step_that_did_not_run_is_marked_skipped_with_its_reason(tmp_path):
+    from fpga_flow.boards import get_board
+    from fpga_flow.build import BUILD_STEPS, BuildContext, step_titles
+    from fpga_flow.config import build_config
+
+    steps = {step.name: step for item in BUILD_STEPS for step in item.steps}
+    seen: list[tuple[str, str]] = []
+    ctx = BuildContext(build_config(model="cnn_digits", board="pynq-z2", fit=False), get_board("pynq-z2"), tmp_path,
+                       progress=lambda step, state: seen.append((step, state)))
+    for name in ("rtl", "rtl_sim", "gates", "fit", "synthesis"):  # not asked: --rtl, --no-fit, --no-synth
+        steps[name].run_in(ctx)
+    assert seen == [("rtl", "start"), ("rtl", "skipped"), ("rtl_sim", "start"), ("rtl_sim", "skipped"),
+                    ("gates", "start"), ("gates", "skipped"), ("fit", "start"), ("fit", "skipped"),
+                    ("synthesis", "start"), ("synthesis", "skipped: not requested (--no-synth)")]
+    assert "Writing the RTL (da4ml)" == step_titles()["rtl"]
+
+
+def test_the_progress_list_shows_skipped_stages_without_a_tick():
+    import importlib
+    import io
+    import re
+
+    from rich.console import Console
+
+    cli_app = importlib.import_module("fpga_flow.cli.app")
+
+    captured = io.StringIO()
+    console, cli_app.console = cli_app.console, Console(file=captured, force_terminal=True, width=120)
+    try:
+        def runner(cfg, progress):
+            for step, state in (("compile", "start"), ("compile", "done"), ("rtl", "start"), ("rtl", "skipped")):
+                progress(step, state)
+
+        cli_app.run_with_progress(None, {"compile": "Compiling", "rtl": "Writing the RTL (da4ml)"}, runner, quiet=False)
+    finally:
+        cli_app.console = console
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", captured.getvalue())  # the terminal's colours
+    assert "✓ Compiling" in text and "Writing the RTL (da4ml) (skipped)" in text
+    assert "✓ Writing the RTL" not in text

@@ -61,7 +61,8 @@ def print_json(data) -> None:
 def run_with_progress(cfg, titles: dict[str, str], runner: Callable[[Any, Callable[[str, str], None]], Any],
                       quiet: bool):
     """``runner(cfg, progress)`` with a line per step on stderr: ``progress(step, state)``
-    with state "start", "done" or a message (the closure's iterations)."""
+    with state "start", "done", "skipped" (maybe with ": why") or a message (the
+    closure's iterations)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -73,6 +74,8 @@ def run_with_progress(cfg, titles: dict[str, str], runner: Callable[[Any, Callab
                 tasks[step] = bar.add_task(titles.get(step, step), total=1)
             elif state == "done":
                 bar.update(tasks[step], completed=1, description=f"[green]✓[/] {titles.get(step, step)}")
+            elif state.startswith("skipped"):  # a step that did not run (fpga_flow.build.skip_note)
+                bar.update(tasks[step], completed=1, description=f"[dim]- {titles.get(step, step)} ({state})[/]")
             else:
                 bar.update(tasks[step], description=f"{titles.get(step, step)}: {state}")
 

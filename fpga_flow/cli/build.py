@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fpga_flow.cli import options
@@ -40,8 +41,9 @@ def build(
     force: bool = options.config_option("force"),
     cache_dir: Optional[Path] = options.CACHE_DIR,
     use_cache: bool = options.USE_CACHE,
-    fit: bool = options.FIT,
+    fit: Optional[bool] = options.FIT,
     budget: Optional[float] = options.BUDGET,
+    allow_over_budget: bool = options.ALLOW_OVER_BUDGET,
     target_latency_ns: Optional[float] = options.TARGET_LATENCY,
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout; no progress display."),
 ) -> None:
@@ -54,7 +56,8 @@ def build(
 
 
 def show_summary(summary, as_json: bool) -> None:
-    """The summary as JSON on stdout or as the table; exit 1 unless the run passed."""
+    """The summary as JSON on stdout or as the table; exit 1 unless the run passed (or
+    only its budget check failed and --allow-over-budget was given)."""
     if as_json:
         print_json(summary.model_dump(mode="json"))
     else:
@@ -62,6 +65,12 @@ def show_summary(summary, as_json: bool) -> None:
     failure = summary.fit.failure() if summary.fit is not None else None
     if failure is not None:
         raise fail(failure, 1)
+    if summary.status == "does_not_fit":
+        if summary.config.allow_over_budget:
+            return
+        fix = ("drop --no-fit: the fit chooses a plan that fits" if not summary.config.fit
+               else "use a larger board or --budget")
+        raise fail(f"{summary.headline()}: {fix}, or add --allow-over-budget to accept it", 1)
     if summary.status != "passed":
         raise typer.Exit(1)
 
@@ -131,12 +140,13 @@ def render_summary(summary) -> None:
             out.print(f"[yellow]overflow[/] {layer}: {info.overflowed} of {info.values} values outside {info.type}")
     else:
         out.print("overflow: no Keras value of the evaluation set falls outside its layer's type")
-    verdict = {"passed": "[green]passed[/]", "check_failed": "[red]check failed[/]",
-               "synthesis_failed": "[red]synthesis failed[/]"}[summary.status]
+    verdict = f"[{'green' if summary.status == 'passed' else 'red'}]{escape(summary.headline())}[/]"
     required = f"agreement >= {summary.checks.csim_agreement.threshold}"
+    if summary.checks.fit_budget is not None:
+        required += f", every resource within {100 * summary.checks.fit_budget.threshold:g}% of the board by estimate"
     if summary.checks.rtl_word_agreement is not None:
         required += " and the RTL equal to the C-simulation word for word"
-    out.print(f"{verdict}: {required} required; run directory {summary.artifacts['run_dir']}")
+    out.print(f"{verdict} ({required} required); run directory {summary.artifacts['run_dir']}", highlight=False)
     out.print(f"dashboard: {summary.artifacts['dashboard']}")
 
 

@@ -54,9 +54,11 @@ def sweep(
     reports_dir: Path = options.REPORTS_DIR,
     cache_dir: Optional[Path] = options.CACHE_DIR,
     use_cache: bool = options.USE_CACHE,
-    fit: bool = options.config_option("fit", help="Fit each point to its board (its given options are kept) and drop, "
-                                                 "before building, the points whose estimate cannot fit."),
+    fit: Optional[bool] = options.config_option(
+        "fit", help="Fit each point to its board (its given options are kept) and drop, before building, the points "
+                    "whose estimate cannot fit (default: on, except for --strategy distributed_arithmetic points)."),
     budget: Optional[float] = options.BUDGET,
+    allow_over_budget: bool = options.ALLOW_OVER_BUDGET,
     target_latency_ns: Optional[float] = options.TARGET_LATENCY,
     as_json: bool = typer.Option(False, "--json", help="Print sweep.json to stdout; no progress lines."),
 ) -> None:
@@ -101,12 +103,14 @@ def sweep(
         render_table(result.rows, plan.sweep_id)
         console.print(f"table: {plan.folder / SWEEP_CSV}\ndashboard: {result.dashboard}", highlight=False)
         if dropped:
-            console.print(f"--fit dropped {dropped} of {len(plan.points)} points before building them (the table says "
-                          "why: an estimate that cannot fit the board, or a reuse factor hls4ml would change)",
+            console.print(f"the fit dropped {dropped} of {len(plan.points)} points before building them (the table "
+                          "says why: an estimate that cannot fit the board, or a reuse factor hls4ml would change)",
                           highlight=False)
     if dropped == len(plan.points):
-        raise fail(f"no point was built: --fit dropped all {dropped} (the table says why)", 1)
-    if any(row.status not in ("passed", "dropped") for row in result.rows):
+        raise fail(f"no point was built: the fit dropped all {dropped} (the table says why)", 1)
+    # The build's rule for each point: over the budget passes only with --allow-over-budget.
+    accepted = ("passed", "dropped", "does_not_fit") if allow_over_budget else ("passed", "dropped")
+    if any(row.status not in accepted for row in result.rows):
         raise typer.Exit(1)
 
 

@@ -72,7 +72,7 @@ def rtl_on_run(run_dir: Path, progress: Callable[[str, str], None] = lambda step
     """Run the RTL stages on the finished run ``run_dir`` and record them in its summary
     (sections ``rtl``, ``rtl_sim``, ``gates``, the RTL check and the status), its page and
     its run-history row; returns the updated summary."""
-    from fpga_flow.build import write_page_and_history, rtl_check, run_status
+    from fpga_flow.build import write_page_and_history, rtl_check, run_status, verdict
     from fpga_flow.rtl import gates_stage, rtl_sim_stage, rtl_stage
     from fpga_flow.summary import RunSummary, read_summary
 
@@ -99,7 +99,7 @@ def rtl_on_run(run_dir: Path, progress: Callable[[str, str], None] = lambda step
     checks = summary.checks.model_copy(update={"rtl_word_agreement": rtl_check(rtl_sim)})
     updated = RunSummary.model_validate({
         **summary.model_dump(), "rtl": rtl, "rtl_sim": rtl_sim, "gates": gates, "checks": checks,
-        "status": run_status(checks, summary.synthesis),
+        "status": run_status(checks, summary.synthesis), "verdict": verdict(checks, summary.board.name, summary.synthesis),
         "artifacts": {**summary.artifacts, "rtl_dir": str(out_dir)},
         "timings_s": {**summary.timings_s, **{f"rtl_command_{step}": s for step, s in timings.items()}},
     })
