@@ -190,10 +190,10 @@ def _timed_registers(pair: Pair, counts, timing: dict[str, float]) -> None:
             timed_registers(c, layer_timing(layer, c, pair.design, timing), pair.design, timing)
 
 
-def _top_counts(pair: Pair, figure: str) -> dict[str, float]:
+def _top_counts(pair: Pair, figure: str, counts) -> dict[str, float]:
     """The design-level quantities of ``figure``: the top function's registers (FF), or
     a constant per design (LUT's ``design`` term)."""
-    return count_top(pair.design, RULES) if figure == "FF" else {"design": 1.0}
+    return count_top(pair.design, RULES, counts) if figure == "FF" else {"design": 1.0}
 
 
 def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...],
@@ -209,7 +209,7 @@ def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...
     rows, reports, weights, traits = [], [], [], []
     for pair, counts in zip(pairs, all_counts):
         trait = [design_traits(pair.design)[name] for name in factors]
-        top = _top_counts(pair, figure)
+        top = _top_counts(pair, figure, counts)
         layer_row = lambda c: [getattr(c, attribute).get(t, 0.0) for t in terms]  # noqa: E731
         if figure in pair.untrusted:
             continue

@@ -127,6 +127,7 @@ class LayerCounts:
     stream_words: int = 1
     out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
     word_bits: int = 0  # the stream words an element-wise stream layer reads and writes
+    combinational: bool = False  # an io_parallel layer of latency 0 (set by timed_registers)
     trees: list[tuple[float, int, int]] = field(default_factory=list)  # (inputs per sum, sums, sum width) of each product
     notes: list[str] = field(default_factory=list)
 
@@ -349,7 +350,7 @@ def fifo_registers(depth: int, bits: int, rules: Rules) -> int:
     return round(bits + 3 * math.log2(depth) + 3)
 
 
-def count_top(design: Design, rules: Rules) -> dict[str, float]:
+def count_top(design: Design, rules: Rules, counts: list[LayerCounts] | None = None) -> dict[str, float]:
     """Registers of the top function, outside the layers' modules (:data:`TOP_FF_TERMS`).
 
     io_stream: each layer's output stream is a FIFO per element of the word (Vivado HLS)
@@ -357,8 +358,16 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
     :func:`fifo_registers`, counted here as flip-flops. io_parallel under DATAFLOW: every
     element of the arrays passed between layers is a channel of depth 2. io_parallel as
     one pipeline: the top registers the arrays passed between layers where its schedule
-    puts a clock edge (``boundary_bits`` counts them all, and the model's input)."""
+    puts a clock edge (``boundary_bits`` counts them, and the model's input). hls4ml's
+    io_parallel top (``#pragma HLS PIPELINE`` over the layer calls, myproject.cpp) inlines
+    nothing but lets HLS chain calls of latency 0 (activations, nnet_activation.h loops
+    fully unrolled; a dense layer whose sum fits in the clock) in one cycle: an array
+    passed from one combinational layer (``counts[i].combinational``) to another crosses
+    no clock edge and is not registered (the 25 ns pair: dense and relu at latency 0
+    share one stage, its top registers the input, one 128-word array and the output
+    layer's 3 words: 2,168 FFs for 2,160 bits)."""
     top = dict.fromkeys(TOP_FF_TERMS, 0.0)
+    flags = {c.name: c.combinational for c in counts or []}
     layers = [layer for layer in design.layers if not is_wiring(layer) and layer.kind != "unknown"]
     for index, layer in enumerate(layers):
         last = index == len(layers) - 1
@@ -376,7 +385,8 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
             if not last:
                 top["fifo_registers"] += layer.out_elements * fifo_registers(2, element, rules)
         else:
-            top["boundary_bits"] += (0 if last else layer.out_elements * element) \
+            chained = not last and flags.get(layer.name, False) and flags.get(layers[index + 1].name, False)
+            top["boundary_bits"] += (0 if last or chained else layer.out_elements * element) \
                 + (layer.in_elements * width(layer.input_type) if index == 0 else 0)
     return top
 
@@ -551,6 +561,7 @@ def timed_registers(counts: LayerCounts, timing: LayerTiming, design: Design, co
     multiply's delay on the family is the yardstick; with the shipped constants 7-series
     parts register at 5 and 10 ns, UltraScale+ parts at 5 ns but not at 10)."""
     counts.ff["stage_bits"] = stage_bits(counts, timing)
+    counts.combinational = design.io_type == "io_parallel" and timing.latency == 0
     tight = product_depth(ProductTiming(1, 1, 1, False), design.clock_period_ns, design.family, constants) > 0
     counts.ff["word_bits"] = counts.word_bits if tight else 0.0
 
