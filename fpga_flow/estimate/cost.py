@@ -36,7 +36,7 @@ one of c operands for a shared multiplier grows as sqrt(c) per bit on the pairs 
 multiplier's operands and product, accumulators and partial sums held across R cycles,
 inputs a DATAFLOW process keeps (a stream layer gathering its whole input; inputs held
 across R cycles), sliding windows, line buffers before hls4ml 0.8, the words an
-element-wise stream layer reads and writes when its step does not fit in the clock, and
+element-wise stream layer writes when its step does not fit in the clock, and
 the top function's FIFOs (:func:`fifo_registers`, :func:`count_top`). Those HLS's
 schedule places are fitted: the partial sums held where an unrolled sum's pipeline is
 cut (:func:`stage_bits`), the share of the arrays between io_parallel layers the top
@@ -126,7 +126,7 @@ class LayerCounts:
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
     out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
-    word_bits: int = 0  # the stream words an element-wise stream layer reads and writes
+    word_bits: int = 0  # the stream word an element-wise stream layer registers (its output word)
     combinational: bool = False  # an io_parallel layer of latency 0 (set by timed_registers)
     trees: list[tuple[float, int, int]] = field(default_factory=list)  # (inputs per sum, sums, sum width) of each product
     notes: list[str] = field(default_factory=list)
@@ -424,9 +424,16 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         counts.lut["stream_layer"] += 1
         counts.ff["stream_layer"] += 1
         if not layer.products and layer.function != "linear":
-            # An element-wise layer (activation, pooling) is one step from FIFO to FIFO:
-            # the words it reads and writes are its registers (a linear activation is a wire).
-            counts.word_bits = counts.out_bits + layer.channels * in_w
+            # An element-wise layer (activation, pooling) is one step from FIFO to FIFO
+            # (nnet_activation_stream.h ReLUActLoop: ``PIPELINE``, ``data.read()``, the
+            # unrolled per-element compare, ``res.write(out_data)``): when the step does not
+            # fit in the clock, the cut falls between the compare and the write, so one
+            # word crosses it, the output word; the input word is consumed in the same
+            # cycle it is read. The pairs' stream relu modules carry one output word plus
+            # a few control bits (uplane 256-bit word: 289 FFs; rheed 64 bits: 70), where
+            # counting both words put them 1.8x over (per-layer LORO FF of activations
+            # 81% -> 10%). A linear activation is a wire.
+            counts.word_bits = counts.out_bits
         if layer.products and layer.out_positions == 1 and layer.in_positions > 1:
             # A stream layer computing once per inference gathers its whole input first.
             counts.ff["input_bits"] += layer.in_elements * in_w
