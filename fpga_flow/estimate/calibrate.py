@@ -61,11 +61,12 @@ START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_s
 RULES = Rules()
 # Terms the training pairs may have none of: priced as the plain quantity they refine (a
 # saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
-# a 64-bit ROM), rather than left to the solver's start value.
+# a 64-bit ROM; io_parallel stage registers as io_stream's), rather than left to the
+# solver's start value.
 # Register quantities counted bit for bit (cost.REGISTER_TERMS): one flip-flop each, not fitted.
 FIXED_COSTS: dict[str, float] = dict.fromkeys(REGISTER_TERMS, 1.0)
 FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_lut_bits": 1 / 64,
-                                          "table_lut_bits": 1 / 64}
+                                          "table_lut_bits": 1 / 64, "parallel_stage_bits": "stage_bits"}
 
 
 # A pair whose HLS script binds every multiplication by hand (``config_op mul -impl dsp``

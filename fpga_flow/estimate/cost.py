@@ -39,8 +39,8 @@ across R cycles), sliding windows, line buffers before hls4ml 0.8, the words an
 element-wise stream layer writes when its step does not fit in the clock, and
 the top function's FIFOs (:func:`fifo_registers`, :func:`count_top`). Those HLS's
 schedule places are fitted: the partial sums held where an unrolled sum's pipeline is
-cut (:func:`stage_bits`), the share of the arrays between io_parallel layers the top
-registers, per DSP and per stream layer; Vitis HLS scales them all (:data:`FF_FACTORS`).
+cut (:func:`stage_bits`; a cost for io_parallel, one for io_stream), the share of the
+arrays between io_parallel layers the top registers, per DSP and per stream layer; Vitis HLS scales them all (:data:`FF_FACTORS`).
 A layer's figures are its module's; the top function's registers are the design's.
 
 **Latency.** A product's pipeline depth is ``ceil((t_mult + t_add * log2(n_in)) * s /
@@ -69,7 +69,7 @@ BRAM_BITS = 18432
 DEFAULT_WIDTH = 16
 LUT_TERMS = ("adder_bits", "sat_adder_bits", "lut_mult_bits", "dsp", "mux_bits", "rom_lut_bits", "elementwise_bits",
              "cast_bits", "fifo_srl_bits", "buffer_bits", "table_lut_bits", "stream_layer", "design")
-FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
+FF_TERMS = ("stage_bits", "parallel_stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
             "word_bits", "dsp", "vitis_dsp", "stream_layer")
 # Registers of the top function, outside every layer's module (count_top).
 TOP_FF_TERMS = ("fifo_registers", "boundary_bits")
@@ -567,7 +567,15 @@ def timed_registers(counts: LayerCounts, timing: LayerTiming, design: Design, co
     writes, registered when one step from FIFO to FIFO does not fit in the clock (a
     multiply's delay on the family is the yardstick; with the shipped constants 7-series
     parts register at 5 and 10 ns, UltraScale+ parts at 5 ns but not at 10)."""
-    counts.ff["stage_bits"] = stage_bits(counts, timing)
+    # The same count, priced apart by io type: an io_parallel layer's sums are scheduled
+    # inside the top's one pipeline (myproject.cpp ``PIPELINE``; nnet_dense_latency.h
+    # ``PIPELINE II=reuse_factor`` inlined into it), which places its cuts around the
+    # other layers' logic; an io_stream layer's are scheduled alone in its DATAFLOW
+    # process, per word (nnet_conv*_stream.h ``PIPELINE II=reuse_factor``). One cost for
+    # both fitted the stream pairs' FFs 1.3x low and the parallel pairs' high (LORO FF
+    # of the 33 pairs 31.1% -> 27.9% with two).
+    key = "parallel_stage_bits" if design.io_type == "io_parallel" else "stage_bits"
+    counts.ff[key] = stage_bits(counts, timing)
     counts.combinational = design.io_type == "io_parallel" and timing.latency == 0
     tight = product_depth(ProductTiming(1, 1, 1, False), design.clock_period_ns, design.family, constants) > 0
     counts.ff["word_bits"] = counts.word_bits if tight else 0.0
