@@ -13,7 +13,7 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.cost import (
     REGISTER_TERMS, Rules, count_layer, count_top, design_timing, dsp_slices, fifo_registers, layer_timing,
-    multiplier_limit, port_bits,
+    multiplier_limit, port_bits, timed_registers,
 )
 from fpga_flow.estimate.calibrate import fit, load_pairs
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
@@ -202,6 +202,24 @@ def test_top_function_registers_by_io_type_and_pipeline_style():
     assert count_top(_two_dense("io_stream", "dataflow"), RULES)["fifo_registers"] == 8 * 7
     # Vitis HLS: one FIFO of the 128-bit word, holding a second word.
     assert count_top(_two_dense("io_stream", "dataflow", "vitis_hls"), RULES)["fifo_registers"] == 128 + 7
+
+
+def test_combinational_layers_chain_without_a_register_between_them():
+    # Two io_parallel layers of latency 0 share one cycle of the top's pipeline: only the
+    # model's input (4 x 16 bits) is registered, not the 8 x 16 array between them.
+    design = _two_dense("io_parallel", "pipeline")
+    constants = {"t_mult_ns": 6.75, "t_add_ns": 0.4, "t_sat_add_ns": 0.4, "seven_series_slowdown": 3.0}
+    counts = [count_layer(layer, design, RULES, 0.5) for layer in design.layers]
+    for clock, combinational, bits in ((25.0, True, 64.0), (5.0, False, 192.0)):
+        timed = design.model_copy(update={"clock_period_ns": clock})
+        for layer, c in zip(timed.layers, counts):
+            timed_registers(c, layer_timing(layer, c, timed, {**constants, "table_cycles": 0}), timed, constants)
+            assert c.combinational is combinational
+        assert count_top(timed, RULES, counts)["boundary_bits"] == bits
+    # One combinational layer next to a pipelined one: the array between them is registered.
+    counts[1].combinational = False
+    counts[0].combinational = True
+    assert count_top(design, RULES, counts)["boundary_bits"] == 192.0
 
 
 def test_register_bits_cost_one_flip_flop_each_in_every_fit():

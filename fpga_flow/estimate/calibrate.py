@@ -61,11 +61,12 @@ START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_s
 RULES = Rules()
 # Terms the training pairs may have none of: priced as the plain quantity they refine (a
 # saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
-# a 64-bit ROM), rather than left to the solver's start value.
+# a 64-bit ROM; io_parallel stage registers as io_stream's), rather than left to the
+# solver's start value.
 # Register quantities counted bit for bit (cost.REGISTER_TERMS): one flip-flop each, not fitted.
 FIXED_COSTS: dict[str, float] = dict.fromkeys(REGISTER_TERMS, 1.0)
 FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_lut_bits": 1 / 64,
-                                          "table_lut_bits": 1 / 64}
+                                          "table_lut_bits": 1 / 64, "parallel_stage_bits": "stage_bits"}
 
 
 # A pair whose HLS script binds every multiplication by hand (``config_op mul -impl dsp``
@@ -190,10 +191,10 @@ def _timed_registers(pair: Pair, counts, timing: dict[str, float]) -> None:
             timed_registers(c, layer_timing(layer, c, pair.design, timing), pair.design, timing)
 
 
-def _top_counts(pair: Pair, figure: str) -> dict[str, float]:
+def _top_counts(pair: Pair, figure: str, counts) -> dict[str, float]:
     """The design-level quantities of ``figure``: the top function's registers (FF), or
     a constant per design (LUT's ``design`` term)."""
-    return count_top(pair.design, RULES) if figure == "FF" else {"design": 1.0}
+    return count_top(pair.design, RULES, counts) if figure == "FF" else {"design": 1.0}
 
 
 def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...],
@@ -209,7 +210,7 @@ def _fit_costs(pairs: list[Pair], all_counts, figure: str, terms: tuple[str, ...
     rows, reports, weights, traits = [], [], [], []
     for pair, counts in zip(pairs, all_counts):
         trait = [design_traits(pair.design)[name] for name in factors]
-        top = _top_counts(pair, figure)
+        top = _top_counts(pair, figure, counts)
         layer_row = lambda c: [getattr(c, attribute).get(t, 0.0) for t in terms]  # noqa: E731
         if figure in pair.untrusted:
             continue

@@ -36,11 +36,11 @@ one of c operands for a shared multiplier grows as sqrt(c) per bit on the pairs 
 multiplier's operands and product, accumulators and partial sums held across R cycles,
 inputs a DATAFLOW process keeps (a stream layer gathering its whole input; inputs held
 across R cycles), sliding windows, line buffers before hls4ml 0.8, the words an
-element-wise stream layer reads and writes when its step does not fit in the clock, and
+element-wise stream layer writes when its step does not fit in the clock, and
 the top function's FIFOs (:func:`fifo_registers`, :func:`count_top`). Those HLS's
 schedule places are fitted: the partial sums held where an unrolled sum's pipeline is
-cut (:func:`stage_bits`), the share of the arrays between io_parallel layers the top
-registers, per DSP and per stream layer; Vitis HLS scales them all (:data:`FF_FACTORS`).
+cut (:func:`stage_bits`; a cost for io_parallel, one for io_stream), the share of the
+arrays between io_parallel layers the top registers, per DSP and per stream layer; Vitis HLS scales them all (:data:`FF_FACTORS`).
 A layer's figures are its module's; the top function's registers are the design's.
 
 **Latency.** A product's pipeline depth is ``ceil((t_mult + t_add * log2(n_in)) * s /
@@ -69,7 +69,7 @@ BRAM_BITS = 18432
 DEFAULT_WIDTH = 16
 LUT_TERMS = ("adder_bits", "sat_adder_bits", "lut_mult_bits", "dsp", "mux_bits", "rom_lut_bits", "elementwise_bits",
              "cast_bits", "fifo_srl_bits", "buffer_bits", "table_lut_bits", "stream_layer", "design")
-FF_TERMS = ("stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
+FF_TERMS = ("stage_bits", "parallel_stage_bits", "shared_mult_bits", "accumulator_bits", "input_bits", "window_bits", "line_buffer_bits",
             "word_bits", "dsp", "vitis_dsp", "stream_layer")
 # Registers of the top function, outside every layer's module (count_top).
 TOP_FF_TERMS = ("fifo_registers", "boundary_bits")
@@ -126,7 +126,8 @@ class LayerCounts:
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
     out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
-    word_bits: int = 0  # the stream words an element-wise stream layer reads and writes
+    word_bits: int = 0  # the stream word an element-wise stream layer registers (its output word)
+    combinational: bool = False  # an io_parallel layer of latency 0 (set by timed_registers)
     trees: list[tuple[float, int, int]] = field(default_factory=list)  # (inputs per sum, sums, sum width) of each product
     notes: list[str] = field(default_factory=list)
 
@@ -349,7 +350,7 @@ def fifo_registers(depth: int, bits: int, rules: Rules) -> int:
     return round(bits + 3 * math.log2(depth) + 3)
 
 
-def count_top(design: Design, rules: Rules) -> dict[str, float]:
+def count_top(design: Design, rules: Rules, counts: list[LayerCounts] | None = None) -> dict[str, float]:
     """Registers of the top function, outside the layers' modules (:data:`TOP_FF_TERMS`).
 
     io_stream: each layer's output stream is a FIFO per element of the word (Vivado HLS)
@@ -357,8 +358,16 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
     :func:`fifo_registers`, counted here as flip-flops. io_parallel under DATAFLOW: every
     element of the arrays passed between layers is a channel of depth 2. io_parallel as
     one pipeline: the top registers the arrays passed between layers where its schedule
-    puts a clock edge (``boundary_bits`` counts them all, and the model's input)."""
+    puts a clock edge (``boundary_bits`` counts them, and the model's input). hls4ml's
+    io_parallel top (``#pragma HLS PIPELINE`` over the layer calls, myproject.cpp) inlines
+    nothing but lets HLS chain calls of latency 0 (activations, nnet_activation.h loops
+    fully unrolled; a dense layer whose sum fits in the clock) in one cycle: an array
+    passed from one combinational layer (``counts[i].combinational``) to another crosses
+    no clock edge and is not registered (the 25 ns pair: dense and relu at latency 0
+    share one stage, its top registers the input, one 128-word array and the output
+    layer's 3 words: 2,168 FFs for 2,160 bits)."""
     top = dict.fromkeys(TOP_FF_TERMS, 0.0)
+    flags = {c.name: c.combinational for c in counts or []}
     layers = [layer for layer in design.layers if not is_wiring(layer) and layer.kind != "unknown"]
     for index, layer in enumerate(layers):
         last = index == len(layers) - 1
@@ -376,7 +385,8 @@ def count_top(design: Design, rules: Rules) -> dict[str, float]:
             if not last:
                 top["fifo_registers"] += layer.out_elements * fifo_registers(2, element, rules)
         else:
-            top["boundary_bits"] += (0 if last else layer.out_elements * element) \
+            chained = not last and flags.get(layer.name, False) and flags.get(layers[index + 1].name, False)
+            top["boundary_bits"] += (0 if last or chained else layer.out_elements * element) \
                 + (layer.in_elements * width(layer.input_type) if index == 0 else 0)
     return top
 
@@ -414,9 +424,16 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         counts.lut["stream_layer"] += 1
         counts.ff["stream_layer"] += 1
         if not layer.products and layer.function != "linear":
-            # An element-wise layer (activation, pooling) is one step from FIFO to FIFO:
-            # the words it reads and writes are its registers (a linear activation is a wire).
-            counts.word_bits = counts.out_bits + layer.channels * in_w
+            # An element-wise layer (activation, pooling) is one step from FIFO to FIFO
+            # (nnet_activation_stream.h ReLUActLoop: ``PIPELINE``, ``data.read()``, the
+            # unrolled per-element compare, ``res.write(out_data)``): when the step does not
+            # fit in the clock, the cut falls between the compare and the write, so one
+            # word crosses it, the output word; the input word is consumed in the same
+            # cycle it is read. The pairs' stream relu modules carry one output word plus
+            # a few control bits (uplane 256-bit word: 289 FFs; rheed 64 bits: 70), where
+            # counting both words put them 1.8x over (per-layer LORO FF of activations
+            # 81% -> 10%). A linear activation is a wire.
+            counts.word_bits = counts.out_bits
         if layer.products and layer.out_positions == 1 and layer.in_positions > 1:
             # A stream layer computing once per inference gathers its whole input first.
             counts.ff["input_bits"] += layer.in_elements * in_w
@@ -550,7 +567,16 @@ def timed_registers(counts: LayerCounts, timing: LayerTiming, design: Design, co
     writes, registered when one step from FIFO to FIFO does not fit in the clock (a
     multiply's delay on the family is the yardstick; with the shipped constants 7-series
     parts register at 5 and 10 ns, UltraScale+ parts at 5 ns but not at 10)."""
-    counts.ff["stage_bits"] = stage_bits(counts, timing)
+    # The same count, priced apart by io type: an io_parallel layer's sums are scheduled
+    # inside the top's one pipeline (myproject.cpp ``PIPELINE``; nnet_dense_latency.h
+    # ``PIPELINE II=reuse_factor`` inlined into it), which places its cuts around the
+    # other layers' logic; an io_stream layer's are scheduled alone in its DATAFLOW
+    # process, per word (nnet_conv*_stream.h ``PIPELINE II=reuse_factor``). One cost for
+    # both fitted the stream pairs' FFs 1.3x low and the parallel pairs' high (LORO FF
+    # of the 33 pairs 31.1% -> 27.9% with two).
+    key = "parallel_stage_bits" if design.io_type == "io_parallel" else "stage_bits"
+    counts.ff[key] = stage_bits(counts, timing)
+    counts.combinational = design.io_type == "io_parallel" and timing.latency == 0
     tight = product_depth(ProductTiming(1, 1, 1, False), design.clock_period_ns, design.family, constants) > 0
     counts.ff["word_bits"] = counts.word_bits if tight else 0.0
 

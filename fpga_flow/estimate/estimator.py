@@ -201,6 +201,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
     shallow_rom = 0
     layers: list[LayerEstimate] = []
     timings = []
+    priced = []
     traits = design_traits(design)
     for layer in design.layers:
         counts = count_layer(layer, design, rules, calibration.known_digits_ratio)
@@ -212,6 +213,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
         timing = layer_timing(layer, counts, design, calibration.timing)
         timings.append(timing)
         timed_registers(counts, timing, design, calibration.timing)
+        priced.append(counts)
         lut = sum(calibration.lut.get(term, 0.0) * value for term, value in counts.lut.items())
         ff = _ff(counts.ff, traits, calibration)
         figures = {"LUT": lut, "FF": ff, "DSP": counts.dsp, "BRAM_18K": counts.bram}
@@ -223,7 +225,7 @@ def price(design: Design, plan: dict[str, LayerPlan] | None = None, calibration:
             reuse_factor=layer.reuse_factor, strategy=layer.strategy, LUT=round(lut), FF=round(ff), DSP=counts.dsp,
             BRAM_18K=counts.bram, latency_cycles=timing.latency, notes=counts.notes))
     totals["LUT"] += calibration.lut.get("design", 0.0)
-    totals["FF"] += _ff(count_top(design, rules), traits, calibration)
+    totals["FF"] += _ff(count_top(design, rules, priced), traits, calibration)
     latency, interval = design_timing(design, timings, calibration.timing["top_cycles"],
                                       calibration.timing.get("layer_cycles", 0.0))
     csynth = Figures(kind="csynth", latency_cycles=latency, interval_cycles=interval,
