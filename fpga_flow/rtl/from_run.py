@@ -93,7 +93,7 @@ def rtl_on_run(run_dir: Path, progress: Callable[[str, str], None] = lambda step
 
     inputs = timed("load", lambda: load_run(run_dir, out_dir))
     rtl = timed("rtl", lambda: rtl_stage(inputs.model, inputs.board, inputs.settings, inputs.hls_config,
-                                         inputs.project_dir, out_dir))
+                                         inputs.project_dir, out_dir, summary.config.stage_levels))
     rtl_sim = timed("rtl_sim", lambda: rtl_sim_stage(rtl, inputs.X, inputs.csim_out, inputs.keras_out, out_dir))
     gates = timed("gates", lambda: gates_stage(rtl, inputs.board, out_dir))
     checks = summary.checks.model_copy(update={"rtl_word_agreement": rtl_check(rtl_sim)})
