@@ -138,6 +138,7 @@ def pnr_build(tmp_path_factory):
     return out, build, deploy
 
 
+@pytest.mark.slow
 def test_pnr_build_records_post_route_figures_and_a_word_exact_top_level(pnr_build):
     out, build, _ = pnr_build
     for tool in ("verilator", "yosys"):
@@ -164,6 +165,7 @@ def test_pnr_build_records_post_route_figures_and_a_word_exact_top_level(pnr_bui
     assert "post-route Fmax" in (out / "index.html").read_text() or "pnr" in (out / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_deploy_writes_a_bitstream_bundle_whose_host_script_checks_the_simulated_board(pnr_build):
     out, build, deploy = pnr_build
     if deploy is None or not (out / "summary.json").is_file() or json.loads(
