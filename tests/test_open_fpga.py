@@ -162,7 +162,8 @@ def test_pnr_build_records_post_route_figures_and_a_word_exact_top_level(pnr_bui
     # The estimate says it does not apply; no vendor synthesis is pretended.
     assert not summary["estimate"]["in_scope"] and "does not apply to ulx3s-85f" in summary["estimate"]["scope_notes"][0]
     assert summary["synthesis"]["status"] == "skipped" and "open tools" in summary["synthesis"]["reason"]
-    assert "post-route Fmax" in (out / "index.html").read_text() or "pnr" in (out / "index.html").read_text()
+    page = (out / "dashboard.html").read_text()
+    assert f'data-metric="pnr_achieved_mhz" data-value="{pnr["achieved_mhz"]}"' in page and "Post-route open-tool figures" in page
 
 
 @pytest.mark.slow
