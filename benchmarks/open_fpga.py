@@ -5,7 +5,7 @@ the clock, and the board top level's word agreement with the C-simulation (Veril
 bytes in and bytes out).
 
     python benchmarks/open_fpga.py [--boards ulx3s-85f,...] [--models mlp_tiny,...]
-                                   [--max-samples N] [--json OUT.json]
+                                   [--max-samples N] [--runs RUN_DIR ...] [--json OUT.json]
 
 With --json it also writes the table to docs/measured/open_fpga.md. A model whose RTL
 does not fit a board (yosys' LUT4 count above the device's) is listed with that reason
@@ -20,7 +20,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,17 +29,22 @@ DEFAULT_MODELS = ("mlp_tiny",)
 
 
 def measure(model: str, board: str, max_samples: int, reports: Path) -> dict:
+    """Build MODEL for BOARD with --rtl --pnr; the run's figures."""
     out = reports / "runs" / f"{model}_{board}"
-    start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "fpga_flow", "build", model, "--board", board, "--rtl", "--pnr",
                              "--max-samples", str(max_samples), "--out", str(out), "--force",
                              "--reports-dir", str(reports), "--json"], capture_output=True, text=True, cwd=REPO)
-    row = {"model": model, "board": board, "exit": result.returncode, "build_s": round(time.perf_counter() - start, 1)}
-    summary_path = out / "summary.json"
-    if not summary_path.is_file():
-        row["note"] = (result.stderr.strip().splitlines() or ["no summary"])[-1][:160]
-        return row
-    summary = json.loads(summary_path.read_text())
+    if not (out / "summary.json").is_file():
+        note = (result.stderr.strip().splitlines() or ["no summary"])[-1][:160]
+        return {"model": model, "board": board, "exit": result.returncode, "note": note}
+    return {**tabulate(out), "exit": result.returncode}
+
+
+def tabulate(out: Path) -> dict:
+    """The figures a finished --rtl --pnr run recorded (its own step times)."""
+    summary = json.loads((out / "summary.json").read_text())
+    row = {"model": summary["model"]["name"], "board": summary["board"]["name"],
+           "build_s": summary["timings_s"].get("total"), "rtl_s": summary["timings_s"].get("rtl")}
     gates, pnr, timings = summary.get("gates") or {}, summary.get("pnr") or {}, summary["timings_s"]
     row.update({"synth_s": gates.get("seconds"), "gates_LUT4": gates.get("LUT"), "gates_CCU2C": gates.get("CARRY")})
     if pnr.get("status") != "done":
@@ -58,7 +62,7 @@ def measure(model: str, board: str, max_samples: int, reports: Path) -> dict:
     return row
 
 
-COLUMNS = ("model", "board", "status", "synth_s", "pnr_s", "bitstream_s", "LUT4", "LUT4_pct", "FF", "MULT18", "EBR",
+COLUMNS = ("model", "board", "status", "rtl_s", "synth_s", "pnr_s", "bitstream_s", "LUT4", "LUT4_pct", "FF", "MULT18", "EBR",
            "rtl_stages", "target_mhz", "achieved_mhz", "top_sim_word_agreement", "top_sim_samples", "build_s", "note")
 
 
@@ -78,12 +82,16 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
     parser.add_argument("--max-samples", type=int, default=100)
     parser.add_argument("--reports-dir", type=Path, default=None, help="default: a temporary folder")
+    parser.add_argument("--runs", type=Path, nargs="*", default=[],
+                        help="also tabulate these finished --rtl --pnr runs (built before, e.g. in parallel)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows as JSON here, and the Markdown table")
     args = parser.parse_args()
     reports = args.reports_dir or Path(tempfile.mkdtemp(prefix="open_fpga_"))
-    rows = []
-    for board in args.boards.split(","):
-        for model in args.models.split(","):
+    rows = [tabulate(run) for run in args.runs]
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    for board in filter(None, args.boards.split(",")):
+        for model in filter(None, args.models.split(",")):
             row = measure(model, board, args.max_samples, reports)
             print(json.dumps(row), flush=True)
             rows.append(row)

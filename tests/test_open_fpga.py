@@ -185,3 +185,17 @@ def test_deploy_writes_a_bitstream_bundle_whose_host_script_checks_the_simulated
     check = subprocess.run([sys.executable, "check_serial.py", "--simulate"], cwd=bundle, capture_output=True, text=True)
     assert check.returncode == 1 and "71/72 output words equal" in check.stdout
     assert json.loads((bundle / "check_results.json").read_text())["output_words_equal"] == 71
+
+
+def test_deploy_of_an_ecp5_run_without_a_bitstream_is_refused_in_one_line(tmp_path):
+    summary = json.loads((REPO / "tests" / "data" / "runs" / "cnn_digits_pynq-z2_rf1" / "summary.json").read_text())
+    ulx3s = get_board("ulx3s-85f").record().model_dump(mode="json")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({**summary, "board": ulx3s, "status": "passed"}))
+    (run / "hls_config.json").write_text("{}")
+    result = run_cli("deploy", str(run))
+    assert result.returncode == 2 and "has no bitstream: build it with --rtl --pnr on an ECP5 board" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (run / "bundle").exists()
+    pynq = run_cli("deploy", str(REPO / "tests" / "data" / "runs" / "cnn_digits_pynq-z2_rf1"), "--simulate")
+    assert pynq.returncode == 2 and "--simulate is for ECP5 runs" in pynq.stderr
