@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "fpga-flow needs Python 3.11 (hls4ml 1.3.0 + TensorFlow 2.14)"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,jupyter]'
+	$(PY) -m pip install --quiet -e '.[test,jupyter,open-fpga]'
 	$(PY) -m ipykernel install --user --name fpga-flow --display-name "fpga-flow (Python 3.11)" >/dev/null
 	touch $@
 

@@ -36,6 +36,44 @@ class Resources(BaseModel):
     URAM: int = Field(ge=0)
 
 
+# Lattice boards count resources in the device's own units, held in the same fields.
+DEVICE_UNITS: dict[str, dict[str, str]] = {"ecp5": {"LUT": "LUT4", "DSP": "MULT18", "BRAM_18K": "EBR"}}
+
+
+class PinClock(BaseModel):
+    """A board oscillator: the package pin it enters on and its frequency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pin: str
+    mhz: float = Field(gt=0)
+
+
+class SerialPins(BaseModel):
+    """The board's serial line as the FPGA sees it: ``rx`` into the FPGA, ``tx`` out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rx: str
+    tx: str
+    via: str = ""
+
+
+class OpenFPGA(BaseModel):
+    """What the open place-and-route flow (nextpnr-ecp5, ecppack) needs of a board."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nextpnr_device: Literal["12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k",
+                            "um5g-85k"]
+    package: str
+    speed: Literal[6, 7, 8]
+    oscillator: PinClock
+    uart: SerialPins
+    io_standard: str = "LVCMOS33"
+    program: str = Field(description="the programming command, without the bitstream")
+
+
 class BoardRecord(BaseModel):
     """What a run records of its board: the target, not the catalogue entry."""
 
@@ -51,11 +89,14 @@ class BoardRecord(BaseModel):
 class Board(BoardRecord):
     """A board as the build needs it: its part, clock, resources and hls4ml backend."""
 
-    vendor: Literal["AMD", "Intel"]
+    vendor: Literal["AMD", "Intel", "Lattice"]
     description: str = ""
     clock_period_ns: float = Field(gt=0, le=100)
     accelerator_board: str | None = None
     datasheet: str | None = None
+    # Lattice boards: no vendor HLS backend here (``backend`` is hls4ml's Vivado, for the
+    # C-simulation only); the design goes through the RTL and the open tools.
+    open_fpga: OpenFPGA | None = None
 
     @field_validator("part")
     @classmethod
@@ -67,6 +108,16 @@ class Board(BoardRecord):
     @property
     def clock_mhz(self) -> float:
         return 1000.0 / self.clock_period_ns
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Each resource field's unit on this device (LUT4, MULT18, EBR on ECP5)."""
+        return {key: DEVICE_UNITS.get(self.family, {}).get(key, key) for key in RESOURCE_KEYS}
+
+    @property
+    def hls_vendor_flow(self) -> bool:
+        """True when the hls4ml backend is also the board's implementation flow."""
+        return self.open_fpga is None
 
     def record(self) -> BoardRecord:
         return BoardRecord.model_validate(self.model_dump(include=set(BoardRecord.model_fields)))

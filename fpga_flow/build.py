@@ -64,8 +64,9 @@ from fpga_flow.fit import (
 )
 from fpga_flow.model_io import is_model_file
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
+from fpga_flow.rtl import check_pnr_board
 from fpga_flow.rtl.records import (
-    REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, RTLRecord, RTLSimRecord, SkippedStage,
+    REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage,
 )
 from fpga_flow.summary import (
     BudgetCheck, Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunSummary,
@@ -153,6 +154,7 @@ class BuildContext:
     rtl: RTLRecord | SkippedStage | None = None  # rtl (None without --rtl)
     rtl_sim: RTLSimRecord | SkippedStage | None = None  # rtl_sim
     gates: GateRecord | SkippedStage | None = None  # gates
+    pnr: PnRRecord | SkippedStage | None = None  # pnr (None without --pnr)
     synthesis: SynthesisResult | None = None  # synthesis
     closure_plot: Path | None = None  # plots
     cache: CacheUse | None = None  # the build-cache wrapper (None with --no-cache)
@@ -384,8 +386,9 @@ def step_estimate(ctx: BuildContext) -> Estimate:
     """Resources and latency without vendor tools, priced from the project's
     ``design.json`` (written by convert, so a project from the cache needs no graph)."""
     from fpga_flow.estimate import estimate_project
+    from fpga_flow.rtl import open_fpga_scope
 
-    return estimate_project(ctx.project.output_dir, ctx.board)
+    return open_fpga_scope(estimate_project(ctx.project.output_dir, ctx.board), ctx.board)
 
 
 def step_csim_bridge(ctx: BuildContext) -> CsimCheck:
@@ -417,7 +420,7 @@ def step_rtl(ctx: BuildContext) -> RTLRecord | SkippedStage | None:
     if not ctx.config.rtl:
         return None
     return rtl_stage(ctx.loaded.model, ctx.board, ctx.settings, ctx.hls_config, ctx.project.output_dir,
-                     ctx.run_dir / RTL_DIR)
+                     ctx.run_dir / RTL_DIR, ctx.config.stage_levels)
 
 
 def step_rtl_sim(ctx: BuildContext) -> RTLSimRecord | SkippedStage | None:
@@ -439,10 +442,23 @@ def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:
     return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR)
 
 
+def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
+    """With ``--pnr`` (ECP5 boards): the board top level simulated bytes in, bytes out
+    against the bridge's outputs, placed and routed by nextpnr-ecp5, packed by ecppack."""
+    from fpga_flow.rtl import pnr_stage
+
+    if not ctx.config.pnr:
+        return None
+    return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR)
+
+
 def step_synthesis(ctx: BuildContext) -> SynthesisResult:
     """Vendor synthesis when asked and the backend's tool is on PATH, else why not."""
     from fpga_flow.synth import SynthesisFailed, run_synthesis, skipped
 
+    if not ctx.board.hls_vendor_flow:
+        return SynthesisResult(status="skipped", reason=f"no vendor synthesis for {ctx.board.name} ({ctx.board.vendor}): "
+                                                        "--rtl --pnr runs the open tools")
     result = skipped(ctx.board.backend, ctx.config.synth)
     if result is not None:
         return result
@@ -515,6 +531,7 @@ BUILD_STEPS: tuple[Step | CachedSteps, ...] = (
     Step("rtl", "Writing the RTL (da4ml)", step_rtl, writes="rtl"),
     Step("rtl_sim", "Simulating the RTL (Verilator)", step_rtl_sim, writes="rtl_sim"),
     Step("gates", "Synthesizing the RTL (yosys)", step_gates, writes="gates"),
+    Step("pnr", "Placing and routing (nextpnr-ecp5)", step_pnr, writes="pnr"),
     Step("synthesis", "Vendor synthesis", step_synthesis, writes="synthesis"),
     Step("plots", "Plotting", step_plots, writes="closure_plot"),
 )
@@ -565,6 +582,7 @@ def run_steps(ctx: BuildContext, steps=BUILD_STEPS) -> None:
 def run_build(cfg: BuildConfig, progress: Progress = _silent) -> RunSummary:
     """Run every step; return the summary (also written to ``summary.json``)."""
     board = get_board(cfg.board, cfg.boards_dir)
+    check_pnr_board(cfg, board)
     gxx()  # fail before any work when C-simulation cannot run
     check_model_reference(cfg)
     run_dir = prepare_run_dir(cfg)
@@ -596,7 +614,8 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
                     fit_budget=budget_check(ctx.estimate, ctx.board, cfg.fit_budget),
-                    target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim))
+                    target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim),
+                    **pnr_checks(ctx.pnr))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
@@ -626,6 +645,7 @@ def make_summary(ctx: BuildContext) -> RunSummary:
         rtl=ctx.rtl,
         rtl_sim=ctx.rtl_sim,
         gates=ctx.gates,
+        pnr=ctx.pnr,
         cache=ctx.cache,
         artifacts=_artifacts(ctx),
         timings_s=ctx.timings,
@@ -674,4 +694,12 @@ def rtl_check(rtl_sim: RTLSimRecord | SkippedStage | None) -> Check | None:
     return _check(rtl_sim.word_agreement, REQUIRED_WORD_AGREEMENT)
 
 
-
+def pnr_checks(pnr: PnRRecord | SkippedStage | None) -> dict[str, Check]:
+    """Place and route's checks: the achieved Fmax at least the clock, and the board top
+    level's words equal to the C-simulation's (each when it ran)."""
+    if not isinstance(pnr, PnRRecord):
+        return {}
+    checks = {"pnr_fmax": Check(value=pnr.achieved_mhz or 0.0, threshold=pnr.target_mhz, passed=pnr.timing_met)}
+    if pnr.top_sim.word_agreement is not None:
+        checks["top_word_agreement"] = _check(pnr.top_sim.word_agreement, REQUIRED_WORD_AGREEMENT)
+    return checks

@@ -49,6 +49,12 @@ class BuildConfig(BaseModel):
                         **_flag("--synth/--no-synth"))
     rtl: bool = Field(default=False, description="After C-simulation, write the model's RTL (da4ml), simulate it with "
                       "Verilator against the C-simulation and count its gates with yosys.", **_flag("--rtl/--no-rtl"))
+    pnr: bool = Field(default=False, description="With --rtl on an ECP5 board: simulate the board top level (serial "
+                      "framing, the model) against the C-simulation, place and route it with nextpnr-ecp5 at the "
+                      "clock and write its bitstream with ecppack.", **_flag("--pnr/--no-pnr"))
+    stage_levels: int | None = Field(
+        default=None, ge=1, description="With --rtl: adder levels per pipeline stage, replacing the family's delay "
+                                        "model (lower it when --pnr misses the clock).")
     min_agreement: float = Field(
         default=0.99, ge=0, le=1, description="Fail the check (exit 1) below this C-simulation/Keras argmax agreement.")
     precision_policy: Literal[POLICIES] = Field(default="closure", description="Precision policy: default, auto or closure.")
@@ -104,6 +110,13 @@ class BuildConfig(BaseModel):
         if value and da:
             raise ValueError(f"it chooses among {' and '.join(FIT_STRATEGIES)} (the strategies the estimate is "
                              f"calibrated on): drop --strategy {DISTRIBUTED_ARITHMETIC} or --fit")
+        return value
+
+    @field_validator("pnr", "stage_levels")
+    @classmethod
+    def _only_with_rtl(cls, value, info: ValidationInfo):
+        if value and not info.data.get("rtl"):
+            raise ValueError("it works on the RTL: add --rtl")
         return value
 
     @field_validator("target_latency_ns")

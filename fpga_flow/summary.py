@@ -44,7 +44,7 @@ from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitResult
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.precision import ClosureRecord, OverflowRecord
-from fpga_flow.rtl.records import GatesSection, RTLSection, RTLSimSection
+from fpga_flow.rtl.records import GatesSection, PnRSection, RTLSection, RTLSimSection
 from fpga_flow.rundir import SUMMARY_NAME
 from fpga_flow.synth import SynthesisResult
 from fpga_flow.toolchain import Toolchain
@@ -102,14 +102,20 @@ class Checks(_Section):
                                                                    "plan's estimated latency (ns) at most the target")
     rtl_word_agreement: Check | None = Field(
         default=None, description="RTL simulation against C-simulation, word for word (only when rtl_sim ran)")
+    pnr_fmax: Check | None = Field(default=None, description="With --pnr: nextpnr's achieved Fmax (MHz) at least the "
+                                                             "design clock")
+    top_word_agreement: Check | None = Field(
+        default=None, description="With --pnr: the board top level, bytes in and out, against C-simulation")
 
     def all_passed(self) -> bool:
         return all(check.passed for check in (self.csim_agreement, self.testbench_agreement, self.fit_budget,
-                                              self.target_latency, self.rtl_word_agreement) if check is not None)
+                                              self.target_latency, self.rtl_word_agreement, self.pnr_fmax,
+                                              self.top_word_agreement) if check is not None)
 
     def failed_besides_budget(self) -> bool:
         return any(not check.passed for check in (self.csim_agreement, self.testbench_agreement, self.target_latency,
-                                                  self.rtl_word_agreement) if check is not None)
+                                                  self.rtl_word_agreement, self.pnr_fmax, self.top_word_agreement)
+                   if check is not None)
 
 
 class ConfusionMatrix(_Section):
@@ -164,6 +170,8 @@ class RunSummary(_Section):
     rtl_sim: RTLSimSection | None = Field(default=None, description="Verilator against C-simulation and Keras")
     gates: GatesSection | None = Field(default=None, description="yosys counts: an open synthesis of the RTL, "
                                                                  "neither an estimate nor a vendor report")
+    pnr: PnRSection | None = Field(default=None, description="With --pnr (ECP5 boards): post-route open-tool figures "
+                                   "of the board top level (nextpnr-ecp5), its bytes-in/bytes-out simulation, bitstream")
     cache: CacheUse | None = Field(description="None when the build ran with --no-cache")
     artifacts: dict[str, str] = Field(description="files of the run by role (run_dir, summary, hls_project, ...)")
     timings_s: dict[str, float] = Field(description="seconds per build step that ran, and total")
@@ -202,8 +210,12 @@ def verdict(checks: Checks, board: str, synthesis: SynthesisResult) -> str:
     below = [f"{name} {check.value:.4f} below {check.threshold:g}"
              for name, check in (("C-sim agreement", checks.csim_agreement),
                                  ("testbench agreement", checks.testbench_agreement),
-                                 ("RTL word agreement", checks.rtl_word_agreement))
+                                 ("RTL word agreement", checks.rtl_word_agreement),
+                                 ("board top-level word agreement", checks.top_word_agreement))
              if check is not None and not check.passed]
+    fmax = checks.pnr_fmax
+    if fmax is not None and not fmax.passed:
+        below.append(f"post-route Fmax {fmax.value:.1f} MHz below the {fmax.threshold:g} MHz clock")
     target = checks.target_latency
     if target is not None and not target.passed:
         below.append(f"latency {target.value:g} ns over the target {target.threshold:g} ns")

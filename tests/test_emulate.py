@@ -228,6 +228,7 @@ CASES = [
     ("lstm_signals", "io_parallel", "Latency", 1, "wide"),
     ("attention_digits", "io_parallel", "Latency", 1, "widened"),
     ("conv1d_pulses", "io_parallel", "Latency", 1, "default"),
+    ("mlp_tiny", "io_parallel", "Latency", 1, "default"),
     # shared peer models (hls4ml examples and public models)
     ("KERAS_3layer", "io_parallel", "Resource", 32, "stress"),
     ("KERAS_3layer_batch_norm", "io_parallel", "Latency", 1, "auto"),

@@ -28,18 +28,27 @@ def boards(
     if as_json:
         print_json([board.model_dump() for board in catalogue.values()])
         return
-    rows = {board.name: {"part": board.part, "backend": board.backend, "clock ns": f"{board.clock_period_ns:g}",
+    rows = {board.name: {"part": board.part, "backend": board.backend if board.hls_vendor_flow else "nextpnr",
+                         "clock ns": f"{board.clock_period_ns:g}",
                          **{key: f"{getattr(board.resources, key):,}" for key in RESOURCE_KEYS}}
             for board in catalogue.values()}
     console = Console()
+    # ECP5 boards: resources in the device's units, the build's figures from the open tools.
+    note = ("nextpnr: Lattice ECP5, open tools (--rtl --pnr); hls4ml's Vivado backend writes the C-simulation "
+            "only. Their LUT = LUT4, DSP = MULT18, BRAM_18K = EBR."
+            if any(not board.hls_vendor_flow for board in catalogue.values()) else None)
     whole = _board_table(f"{len(catalogue)} boards", rows, list(next(iter(rows.values()))))
     if Measurement.get(console, console.options.update_width(10_000), whole).maximum <= console.width:
         console.print(whole)
+        if note:
+            console.print(note)
         return
     # Too narrow for one table (an 80-column terminal): the device, then its resources,
     # each table whole, rather than every name and number cut short.
     console.print(_board_table(f"{len(catalogue)} boards: device", rows, ["part", "backend", "clock ns"]))
     console.print(_board_table("resources", rows, list(RESOURCE_KEYS)))
+    if note:
+        console.print(note)
 
 
 def _board_table(title: str, rows: dict[str, dict[str, str]], columns: list[str]) -> Table:

@@ -28,6 +28,8 @@ def build(
     clock_period_ns: Optional[float] = options.CLOCK,
     synth: bool = options.SYNTH,
     rtl: bool = options.RTL,
+    pnr: bool = options.PNR,
+    stage_levels: Optional[int] = options.STAGE_LEVELS,
     min_agreement: float = options.MIN_AGREEMENT,
     precision_policy: str = options.PRECISION_POLICY,
     target_agreement: float = options.TARGET_AGREEMENT,
@@ -189,4 +191,21 @@ def rtl_rows(summary) -> list[tuple[str, str]]:
     else:
         rows.append((f"open synthesis (yosys {gates.family}): LUT / FF / CARRY / DSP / BRAM_18K",
                      f"{gates.LUT:,} / {gates.FF:,} / {gates.CARRY:,} / {gates.DSP:,} / {gates.BRAM_18K:,}"))
-    return rows
+    return rows + pnr_rows(summary.pnr)
+
+
+def pnr_rows(pnr) -> list[tuple[str, str]]:
+    """The place-and-route figures (``--pnr``): post-route open-tool figures."""
+    if pnr is None:
+        return []
+    if pnr.status == "skipped":
+        return [("place and route", f"skipped: {pnr.reason}")]
+    use = " / ".join(f"{u.used:,} ({u.pct:.1f}%)" for u in pnr.utilization.values())
+    achieved = "n/a" if pnr.achieved_mhz is None else f"{pnr.achieved_mhz:g} MHz"
+    sim = pnr.top_sim
+    return [(f"post-route (nextpnr {pnr.device}): {' / '.join(pnr.utilization)}", use),
+            ("post-route Fmax / clock", f"{achieved} / {pnr.target_mhz:g} MHz"
+                                        + ("" if pnr.timing_met else ": MISSED, try --stage-levels lower")),
+            ("board top level = C-sim, bytes in/out", "skipped: " + str(sim.reason) if sim.status == "skipped"
+             else f"{100 * sim.word_agreement:.2f}% of {sim.n_samples} samples"),
+            ("bitstream", pnr.bitstream or "none")]

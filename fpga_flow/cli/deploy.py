@@ -24,6 +24,8 @@ def deploy(
         None, "--record", metavar="RESULTS.json",
         help="Write no bundle: bring check_on_board.py's results (check_results.json) of RUN_DIR's bundle back "
              "into the run's summary, run page and run history (exit 1 when that check found a differing word)."),
+    simulate: bool = typer.Option(False, "--simulate", help="ECP5 runs: after writing the bundle, run its "
+                                  "check_serial.py against the Verilator model of the top level."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON; no progress display."),
 ) -> None:
     """Write a deployment bundle: accelerator project, bitstream script, host driver, the
@@ -35,6 +37,13 @@ def deploy(
             raise UserInputError(f"--record writes no bundle: leave out {', '.join(given)}")
         _record(run_dir, record, as_json)
         return
+    from fpga_flow.deploy.ecp5 import is_open_fpga_run
+
+    if is_open_fpga_run(run_dir):
+        _deploy_ecp5(run_dir, out, force, simulate, as_json)
+        return
+    if simulate:
+        raise UserInputError("--simulate is for ECP5 runs: run the bundle's check_on_board.py --simulate instead")
     from fpga_flow.deploy.bundle import DEPLOY_STEPS, DeployConfig, run_deploy
 
     cfg = DeployConfig(run_dir=run_dir, out=out, force=force, bitstream=bitstream, platform=platform)
@@ -57,6 +66,32 @@ def deploy(
     ]
     for line in lines:
         typer.echo(line)
+
+
+def _deploy_ecp5(run_dir: Path, out: Optional[Path], force: bool, simulate: bool, as_json: bool) -> None:
+    import subprocess
+    import sys
+
+    from fpga_flow.deploy.ecp5 import deploy_ecp5
+
+    bundle, manifest = deploy_ecp5(run_dir, out, force)
+    check = None
+    if simulate:
+        check = subprocess.run([sys.executable, "check_serial.py", "--simulate"], cwd=bundle, capture_output=True,
+                               text=True)
+    if as_json:
+        print_json({"bundle": str(bundle), "manifest": manifest.model_dump(mode="json"),
+                    "simulated_check": None if check is None else check.stdout.strip()})
+    else:
+        typer.echo(f"bundle: {bundle}")
+        typer.echo(f"  bitstream: {manifest.bitstream} ({manifest.achieved_mhz} MHz achieved, "
+                   f"{manifest.target_mhz:g} MHz clock)")
+        typer.echo(f"  program: {manifest.program}")
+        typer.echo(f"  check: python check_serial.py --port /dev/ttyUSB0 ({manifest.n_samples} samples)")
+        if check is not None:
+            typer.echo(f"  simulated check: {(check.stdout + check.stderr).strip()}")
+    if check is not None and check.returncode != 0:
+        raise typer.Exit(1)
 
 
 def _record(run_dir: Path, results: Path, as_json: bool) -> None:

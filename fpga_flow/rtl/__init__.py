@@ -8,7 +8,12 @@ run and its section into ``summary.json``:
 * ``rtl_sim`` (:mod:`~fpga_flow.rtl.simulate`): Verilator on the evaluation set, compared
   word for word with the C-simulation and by argmax with Keras;
 * ``gates`` (:mod:`~fpga_flow.rtl.gates`): yosys synthesis for the board's family, cell
-  counts of kind "open synthesis of the RTL".
+  counts of kind "open synthesis of the RTL"; on an ECP5 board
+  (:mod:`~fpga_flow.rtl.ecp5`), ``synth_ecp5`` of the board top level (the model with its
+  serial framing, :mod:`~fpga_flow.rtl.top`), in the device's units;
+* ``pnr`` (``--pnr``, ECP5 boards, :mod:`~fpga_flow.rtl.pnr`): that top level simulated
+  bytes in, bytes out against the C-simulation, placed and routed by nextpnr-ecp5 and packed
+  into a bitstream by ecppack: post-route open-tool figures.
 
 A model the RTL does not mirror is refused in one line (``RTLUnsupportedError``) and a
 missing verilator or yosys skips its stage with the reason: each stage function below
@@ -25,11 +30,31 @@ import numpy as np
 
 from fpga_flow.boards import Board
 from fpga_flow.convert import HLSSettings
-from fpga_flow.errors import RTLUnsupportedError, ToolMissingError
-from fpga_flow.rtl.records import RTL_DIR, GateRecord, RTLRecord, RTLSimRecord, SkippedStage
+from fpga_flow.errors import RTLUnsupportedError, ToolMissingError, UserInputError
+from fpga_flow.rtl.records import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 
 RTL_STAGES = ("rtl", "rtl_sim", "gates")
-__all__ = ["RTL_DIR", "RTL_STAGES", "rtl_stage", "rtl_sim_stage", "gates_stage", "run_rtl_stages"]
+__all__ = ["RTL_DIR", "RTL_STAGES", "rtl_stage", "rtl_sim_stage", "gates_stage", "pnr_stage", "run_rtl_stages"]
+
+
+ESTIMATE_NOT_APPLICABLE = ("the estimate is calibrated on AMD/Xilinx reports and does not apply to {board} "
+                           "({vendor}): hls4ml's Vivado backend writes its C++ for the C-simulation only; "
+                           "--rtl gives yosys counts of the RTL in the device's units, --pnr nextpnr's")
+
+
+def open_fpga_scope(estimate, board: Board):
+    """The HLS estimate, marked out of scope on a board without a vendor HLS flow (ECP5)."""
+    if board.hls_vendor_flow:
+        return estimate
+    note = ESTIMATE_NOT_APPLICABLE.format(board=board.name, vendor=board.vendor)
+    return estimate.model_copy(update={"in_scope": False, "scope_notes": [note, *estimate.scope_notes]})
+
+
+def check_pnr_board(config, board: Board) -> None:
+    """``--pnr`` needs a board with an open place-and-route flow: refused in one line otherwise."""
+    if config.pnr and board.open_fpga is None:
+        raise UserInputError(f"--pnr: board {board.name} ({board.vendor}) has no open place-and-route flow; "
+                             "use an ECP5 board (ulx3s-85f, orangecrab-25f, ecpix5-85f) or drop --pnr")
 
 
 def _no_rtl(stage: str, rtl: RTLRecord | SkippedStage) -> SkippedStage:
@@ -37,11 +62,11 @@ def _no_rtl(stage: str, rtl: RTLRecord | SkippedStage) -> SkippedStage:
 
 
 def rtl_stage(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], project_dir: Path,
-              out_dir: Path) -> RTLRecord | SkippedStage:
+              out_dir: Path, stage_levels: int | None = None) -> RTLRecord | SkippedStage:
     from fpga_flow.rtl.generate import generate_rtl
 
     try:
-        return generate_rtl(model, board, settings, hls_config, project_dir, out_dir)
+        return generate_rtl(model, board, settings, hls_config, project_dir, out_dir, stage_levels)
     except RTLUnsupportedError as exc:
         return SkippedStage(stage="rtl", reason=str(exc))
 
@@ -59,14 +84,32 @@ def rtl_sim_stage(rtl: RTLRecord | SkippedStage, X: np.ndarray, csim_out: np.nda
 
 
 def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path) -> GateRecord | SkippedStage:
+    from fpga_flow.rtl.ecp5 import synthesize_ecp5
     from fpga_flow.rtl.gates import synthesize_gates
 
     if isinstance(rtl, SkippedStage):
         return _no_rtl("gates", rtl)
+    synthesize = synthesize_gates if board.open_fpga is None else synthesize_ecp5
     try:
-        return synthesize_gates(rtl, board, out_dir)
+        return synthesize(rtl, board, out_dir)
     except (ToolMissingError, RTLUnsupportedError) as exc:
         return SkippedStage(stage="gates", reason=str(exc))
+
+
+def pnr_stage(rtl: RTLRecord | SkippedStage, gates: GateRecord | SkippedStage, board: Board, X: np.ndarray,
+              csim_out: np.ndarray, out_dir: Path) -> PnRRecord | SkippedStage:
+    """Place and route the top level ``gates`` synthesized (ECP5 boards); skipped with the
+    reason when there is no netlist or nextpnr/ecppack is missing."""
+    from fpga_flow.rtl.pnr import place_and_route
+
+    if isinstance(rtl, SkippedStage):
+        return _no_rtl("pnr", rtl)
+    if isinstance(gates, SkippedStage):
+        return SkippedStage(stage="pnr", reason=f"no netlist: {gates.reason}")
+    try:
+        return place_and_route(rtl, board, X, csim_out, out_dir)
+    except (ToolMissingError, RTLUnsupportedError) as exc:
+        return SkippedStage(stage="pnr", reason=str(exc))
 
 
 def run_rtl_stages(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], project_dir: Path,

@@ -70,10 +70,10 @@ def load_run(run_dir: Path, work_dir: Path) -> RunInputs:
 
 def rtl_on_run(run_dir: Path, progress: Callable[[str, str], None] = lambda step, state: None):
     """Run the RTL stages on the finished run ``run_dir`` and record them in its summary
-    (sections ``rtl``, ``rtl_sim``, ``gates``, the RTL check and the status), its page and
+    (sections ``rtl``, ``rtl_sim``, ``gates``, ``pnr`` for a ``--pnr`` run, their checks and the status), its page and
     its run-history row; returns the updated summary."""
-    from fpga_flow.build import write_page_and_history, rtl_check, run_status, verdict
-    from fpga_flow.rtl import gates_stage, rtl_sim_stage, rtl_stage
+    from fpga_flow.build import pnr_checks, rtl_check, run_status, verdict, write_page_and_history
+    from fpga_flow.rtl import gates_stage, pnr_stage, rtl_sim_stage, rtl_stage
     from fpga_flow.summary import RunSummary, read_summary
 
     run_dir = Path(run_dir).resolve()
@@ -93,12 +93,16 @@ def rtl_on_run(run_dir: Path, progress: Callable[[str, str], None] = lambda step
 
     inputs = timed("load", lambda: load_run(run_dir, out_dir))
     rtl = timed("rtl", lambda: rtl_stage(inputs.model, inputs.board, inputs.settings, inputs.hls_config,
-                                         inputs.project_dir, out_dir))
+                                         inputs.project_dir, out_dir, summary.config.stage_levels))
     rtl_sim = timed("rtl_sim", lambda: rtl_sim_stage(rtl, inputs.X, inputs.csim_out, inputs.keras_out, out_dir))
     gates = timed("gates", lambda: gates_stage(rtl, inputs.board, out_dir))
-    checks = summary.checks.model_copy(update={"rtl_word_agreement": rtl_check(rtl_sim)})
+    # rtl/ was replaced: a --pnr run places and routes the new RTL again.
+    pnr = timed("pnr", lambda: pnr_stage(rtl, gates, inputs.board, inputs.X, inputs.csim_out, out_dir)) \
+        if summary.config.pnr else None
+    checks = summary.checks.model_copy(update={"rtl_word_agreement": rtl_check(rtl_sim), "pnr_fmax": None,
+                                               "top_word_agreement": None, **pnr_checks(pnr)})
     updated = RunSummary.model_validate({
-        **summary.model_dump(), "rtl": rtl, "rtl_sim": rtl_sim, "gates": gates, "checks": checks,
+        **summary.model_dump(), "rtl": rtl, "rtl_sim": rtl_sim, "gates": gates, "pnr": pnr, "checks": checks,
         "status": run_status(checks, summary.synthesis), "verdict": verdict(checks, summary.board.name, summary.synthesis),
         "artifacts": {**summary.artifacts, "rtl_dir": str(out_dir)},
         "timings_s": {**summary.timings_s, **{f"rtl_command_{step}": s for step, s in timings.items()}},

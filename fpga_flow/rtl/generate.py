@@ -51,9 +51,10 @@ def rtl_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, 
 
 
 def generate_rtl(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], project_dir: Path,
-                 out_dir: Path) -> RTLRecord:
+                 out_dir: Path, stage_levels: int | None = None) -> RTLRecord:
     """Write the RTL of the model as the project at ``project_dir`` computes it into
-    ``out_dir``; refuses (RTLUnsupportedError) what it cannot mirror."""
+    ``out_dir``; refuses (RTLUnsupportedError) what it cannot mirror. ``stage_levels``
+    (``--stage-levels``) replaces the delay model's adder levels per pipeline stage."""
     from da4ml.trace import comb_trace
 
     from fpga_flow.rtl.probe import run_probe
@@ -68,7 +69,7 @@ def generate_rtl(model, board: Board, settings: HLSSettings, hls_config: dict[st
     # Every input stays a port, used or not, so the word layout matches the C-simulation's.
     logic = comb_trace(traced.inputs.ravel(), traced.outputs.ravel(), keep_dead_inputs=True)
     return write_design(logic, traced.input_type, traced.layers, target, settings.clock_period_ns, board.part,
-                        out_dir, start)
+                        out_dir, start, stage_levels)
 
 
 def _terminate_rom_files(folder: Path) -> None:
@@ -82,12 +83,13 @@ def _terminate_rom_files(folder: Path) -> None:
 
 
 def write_design(logic, input_type: FixedType, layers: list[dict], target: FabricTarget, clock_period_ns: float,
-                 part: str, out_dir: Path, start: float) -> RTLRecord:
-    """Pipeline ``logic`` for the clock, write its Verilog and the record."""
+                 part: str, out_dir: Path, start: float, stage_levels: int | None = None) -> RTLRecord:
+    """Pipeline ``logic`` for the clock (or every ``stage_levels`` adder levels), write its
+    Verilog and the record."""
     from da4ml.codegen import VerilogModel
     from da4ml.trace import to_pipeline
 
-    cutoff = target.latency_cutoff(clock_period_ns)
+    cutoff = stage_levels or target.latency_cutoff(clock_period_ns)
     # Registers every `cutoff` adder levels, then retimed to balance the stages.
     pipeline = to_pipeline(logic, cutoff, verbose=False)
     VerilogModel(pipeline, PROJECT_NAME, out_dir / VERILOG_DIR, clock_period=clock_period_ns, part_name=part).write()

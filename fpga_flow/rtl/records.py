@@ -1,5 +1,6 @@
 """The records of the RTL stages: written to ``rtl/`` of the run (``rtl.json``,
-``rtl_sim.json``, ``gates.json``) and, as sections ``rtl``, ``rtl_sim`` and ``gates``, into
+``rtl_sim.json``, ``gates.json``, ``pnr.json``) and, as sections ``rtl``, ``rtl_sim``, ``gates``
+and ``pnr``, into
 ``summary.json`` (:class:`fpga_flow.summary.RunSummary`); one schema for writers and readers."""
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ RTL_DIR = "rtl"  # in the run directory
 RTL_RECORD = "rtl.json"
 RTL_SIM_RECORD = "rtl_sim.json"
 GATES_RECORD = "gates.json"
+PNR_RECORD = "pnr.json"
+POST_ROUTE = "post-route open-tool figures"
+BAUD = 115_200  # the board top level's serial line
 # The RTL must compute every output word the C-simulation computes: anything less fails the build's check.
 REQUIRED_WORD_AGREEMENT = 1.0
 
@@ -81,6 +85,56 @@ class GateRecord(_Record):
     seconds: float
 
 
+class Use(_Record):
+    """Cells of one kind used, of those the device has."""
+
+    used: int
+    available: int
+
+    @property
+    def pct(self) -> float:
+        return 100.0 * self.used / self.available if self.available else 0.0
+
+
+class TopSimFigures(_Record):
+    """The board top level simulated bytes in, bytes out against the C-simulation."""
+
+    status: Literal["done", "skipped"] = "done"
+    program: str | None = None
+    n_samples: int = 0
+    word_agreement: float | None = None
+    bytes_in_per_sample: int = 0
+    bytes_out_per_sample: int = 0
+    clks_per_bit: int = 0
+    build_seconds: float = 0.0
+    sim_seconds: float = 0.0
+    reason: str | None = Field(default=None, description="why it did not run (status skipped)")
+
+
+class PnRRecord(_Record):
+    """Stage ``pnr``: post-route open-tool figures of the board top level."""
+
+    status: Literal["done"] = "done"
+    kind: Literal["post-route open-tool figures"] = POST_ROUTE
+    tool: str
+    device: str = Field(description="nextpnr-ecp5 device, package and speed grade")
+    part: str
+    oscillator_mhz: float
+    pll: str | None = Field(description="EHXPLLL dividers when the clock is not the oscillator's")
+    target_mhz: float
+    achieved_mhz: float | None = Field(description="nextpnr's achieved Fmax of the design clock")
+    timing_met: bool
+    utilization: dict[str, Use] = Field(description="LUT4, FF, MULT18, EBR used of the device's")
+    cells: dict[str, Use] = Field(description="every cell type nextpnr reports, used of available")
+    baud: int = BAUD
+    top_sim: TopSimFigures
+    bitstream: str | None
+    report: str
+    log: str
+    pnr_seconds: float
+    pack_seconds: float
+
+
 class SkippedStage(_Record):
     """A stage that did not run, and the one line saying why."""
 
@@ -92,6 +146,7 @@ class SkippedStage(_Record):
 RTLSection = Annotated[Union[RTLRecord, SkippedStage], Field(discriminator="status")]
 RTLSimSection = Annotated[Union[RTLSimRecord, SkippedStage], Field(discriminator="status")]
 GatesSection = Annotated[Union[GateRecord, SkippedStage], Field(discriminator="status")]
+PnRSection = Annotated[Union[PnRRecord, SkippedStage], Field(discriminator="status")]
 Record = TypeVar("Record", bound=_Record)
 
 

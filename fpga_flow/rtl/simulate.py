@@ -43,7 +43,7 @@ def verilator_version() -> str:
     return subprocess.run([verilator(), "--version"], capture_output=True, text=True).stdout.strip()
 
 
-def _run(command: list[str], cwd: Path, log: Path, what: str) -> None:
+def run_logged(command: list[str], cwd: Path, log: Path, what: str) -> None:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     with log.open("a", encoding="utf-8") as fh:
         fh.write("$ " + " ".join(command) + "\n" + result.stdout + result.stderr)
@@ -66,14 +66,14 @@ def build_simulator(rtl: RTLRecord) -> Path:
     # times faster than Verilator's default -Os, and simulating a test set takes well under
     # a second either way.
     # da4ml's negative.v silences WIDTHTRUNC, a lint code newer than Verilator 5.006.
-    _run([tool, "--cc", "--build", "-j", "1", "-Wno-fatal", "-Wfuture-WIDTHTRUNC", f"{rtl.top}_wrapper.v", "--prefix", prefix,
+    run_logged([tool, "--cc", "--build", "-j", "1", "-Wno-fatal", "-Wfuture-WIDTHTRUNC", f"{rtl.top}_wrapper.v", "--prefix", prefix,
           "-CFLAGS", "-std=c++17 -fPIC", "-MAKEFLAGS", NO_OPT, "-I../src", "-I../src/static"], sim, log, "verilator")
-    _run(["make", "-C", "obj_dir", "-f", f"{prefix}.mk", NO_OPT, "verilated.o", "verilated_threads.o"], sim, log,
+    run_logged(["make", "-C", "obj_dir", "-f", f"{prefix}.mk", NO_OPT, "verilated.o", "verilated_threads.o"], sim, log,
          "building the Verilator runtime")
     for old in sim.glob(f"lib{rtl.top}_rtl-*.so"):
         old.unlink()
     library = sim / f"lib{rtl.top}_rtl-{uuid.uuid4().hex[:8]}.so"  # dlopen caches by path
-    _run([gxx(), "-std=c++17", "-fPIC", "-O1", "-shared", "-pthread", "-o", str(library),
+    run_logged([gxx(), "-std=c++17", "-fPIC", "-O1", "-shared", "-pthread", "-o", str(library),
           f"{rtl.top}_wrapper_binder.cc", f"obj_dir/{prefix}__ALL.a", "obj_dir/verilated.o",
           "obj_dir/verilated_threads.o", "-I.", "-Iobj_dir", f"-I{root}/include", f"-I{root}/include/vltstd"],
          sim, log, "linking the RTL simulator")

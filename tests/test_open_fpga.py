@@ -1,0 +1,201 @@
+"""ECP5 boards through the open tools: the catalogue entries, the PLL and the delay model,
+the refusals, and a real build of a small MLP with ``--rtl --pnr`` (yosys synth_ecp5,
+nextpnr-ecp5, ecppack, Verilator on the board top level) and its deploy bundle, whose host
+script runs against the Verilator model of the top level.
+
+The C-simulation is the reference: the top level's answers, bytes out of its serial line,
+must equal the words the compiled hls4ml project computes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run_cli
+from fpga_flow.boards import get_board
+from fpga_flow.build import pnr_checks, run_status
+from fpga_flow.errors import FlowError, ToolMissingError
+from fpga_flow.rtl import pnr_stage
+from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
+from fpga_flow.rtl.pnr import design_clock, parse_report
+from fpga_flow.rtl.records import PnRRecord, SkippedStage, TopSimFigures, Use
+from fpga_flow.rtl.targets import fabric_target
+from fpga_flow.rtl.top import needs_pll, pll_for
+from fpga_flow.summary import Check, Checks
+from fpga_flow.synth import SynthesisResult
+
+DATA = REPO / "tests" / "data" / "ecp5"
+ECP5_BOARDS = ("ulx3s-85f", "orangecrab-25f", "ecpix5-85f")
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_ecp5_boards_carry_device_package_pins_and_units():
+    parts = {name: get_board(name) for name in ECP5_BOARDS}
+    assert {b.part for b in parts.values()} == {"LFE5U-85F-6BG381C", "LFE5U-25F-8MG285C", "LFE5UM5G-85F-8BG554I"}
+    ulx3s = parts["ulx3s-85f"]
+    assert ulx3s.open_fpga.package == "CABGA381" and ulx3s.open_fpga.oscillator.pin == "G2"
+    assert ulx3s.units == {"LUT": "LUT4", "FF": "FF", "DSP": "MULT18", "BRAM_18K": "EBR", "URAM": "URAM"}
+    assert parts["orangecrab-25f"].resources.DSP == 28 and parts["orangecrab-25f"].resources.BRAM_18K == 56
+    assert all(not b.hls_vendor_flow for b in parts.values()) and get_board("pynq-z2").hls_vendor_flow
+    # The ECP5 delay model: 5 adder levels per stage at 50 MHz, 2 at 100 MHz.
+    assert fabric_target(ulx3s).latency_cutoff(ulx3s.clock_period_ns) == 5
+    assert fabric_target(parts["ecpix5-85f"]).latency_cutoff(10.0) == 2
+
+
+def test_the_pll_matches_ecppll_where_the_clock_is_not_the_oscillators():
+    ulx3s, crab = get_board("ulx3s-85f"), get_board("orangecrab-25f")
+    assert needs_pll(ulx3s, ulx3s.clock_mhz) and not needs_pll(crab, crab.clock_mhz)
+    ecppll = shutil.which("yowasp-ecppll") or shutil.which("yowasp-ecppll", path=str(Path(sys.executable).parent))
+    if ecppll is None:
+        pytest.skip("yowasp-ecppll not installed (pip install 'fpga-flow[open-fpga]')")
+    for f_in, f_out in ((25, 50), (25, 33), (100, 75), (48, 120)):
+        pll = pll_for(f_in, f_out)
+        assert 400 <= pll.f_out * pll.output <= 800 and f_in / pll.reference >= 3.125
+        printed = subprocess.run([ecppll, "-i", str(f_in), "-o", str(f_out)], capture_output=True, text=True).stdout
+        achieved = float(re.search(r"clkout0 frequency:\s*([\d.]+)", printed)[1])
+        assert abs(pll.f_out - f_out) <= abs(achieved - f_out) + 1e-3, (f_in, f_out, printed)
+
+
+def test_nextpnr_report_gives_utilization_and_fmax():
+    cells, fmax = parse_report((DATA / "nextpnr_report.json").read_text())
+    assert cells["TRELLIS_COMB"].available == 83640 and cells["TRELLIS_COMB"].used > 0
+    assert design_clock(fmax, 50.0) == max(a for a, c in fmax.values() if abs(c - 50.0) < 1)
+    assert design_clock({}, 50.0) is None
+    with pytest.raises(FlowError, match="unreadable nextpnr report") as err:
+        parse_report('{"fmax": {}}')
+    assert err.value.exit_code == 1
+
+
+def test_yosys_ecp5_cells_are_counted_in_device_units():
+    assert count_ecp5_cells({"LUT4": 10, "TRELLIS_FF": 4, "CCU2C": 3, "MULT18X18D": 1, "DP16KD": 2, "PFUMX": 9}) == \
+        {"LUT": 10, "FF": 4, "CARRY": 3, "DSP": 1, "BRAM_18K": 2}
+
+
+def test_a_missed_clock_and_a_differing_top_level_fail_the_build_check():
+    def record(met: bool, words: float) -> PnRRecord:
+        return PnRRecord(tool="nextpnr", device="85k CABGA381 speed 6", part="LFE5U-85F-6BG381C", oscillator_mhz=25,
+                         pll=None, target_mhz=50.0, achieved_mhz=61.0 if met else 41.5, timing_met=met,
+                         utilization={"LUT4": Use(used=1, available=2)}, cells={}, bitstream=None, report="r", log="l",
+                         top_sim=TopSimFigures(n_samples=3, word_agreement=words), pnr_seconds=1, pack_seconds=1)
+    ok = Check(value=1.0, threshold=0.99, passed=True)
+    synthesis = SynthesisResult(status="skipped", reason="no vendor synthesis")
+    for met, words, status in ((True, 1.0, "passed"), (False, 1.0, "check_failed"), (True, 0.9, "check_failed")):
+        checks = pnr_checks(record(met, words))
+        assert run_status(Checks(csim_agreement=ok, testbench_agreement=ok, **checks), synthesis) == status
+    assert pnr_checks(record(False, 1.0))["pnr_fmax"].value == 41.5
+    assert pnr_checks(SkippedStage(stage="pnr", reason="x")) == {}
+
+
+def test_missing_tools_and_netlists_skip_place_and_route_with_the_reason():
+    with pytest.raises(ToolMissingError, match="no-such-nextpnr not found: install it"):
+        open_tool("no-such-nextpnr", purpose="place and route", install="pip install x")
+    skipped = pnr_stage(SkippedStage(stage="rtl", reason="no mirror"), None, get_board("ulx3s-85f"), None, None, Path())
+    assert skipped.reason == "no RTL: no mirror"
+    rtl = object()  # any RTL record: the gates skip decides
+    gates = SkippedStage(stage="gates", reason="yosys not found on PATH")
+    assert pnr_stage(rtl, gates, get_board("ulx3s-85f"), None, None, Path()).reason == "no netlist: yosys not found on PATH"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--board", "pynq-z2", "--rtl", "--pnr"], "--pnr: board pynq-z2 (AMD) has no open place-and-route flow"),
+    (["--board", "ulx3s-85f", "--pnr"], "--pnr: it works on the RTL: add --rtl"),
+    (["--board", "ulx3s-85f", "--stage-levels", "3"], "--stage-levels: it works on the RTL: add --rtl"),
+])
+def test_pnr_is_refused_in_one_line_before_any_work(tmp_path, args, needle):
+    result = run_cli("build", "mlp_tiny", *args, "--out", str(tmp_path / "run"), "--reports-dir", str(tmp_path))
+    assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+# --------------------------------------------------------------------------- real tools
+
+
+@pytest.fixture(scope="module")
+def pnr_build(tmp_path_factory):
+    """``fpga-flow build --rtl --pnr`` of a small MLP for the ULX3S (50 MHz from its 25 MHz
+    oscillator through the PLL), then ``fpga-flow deploy``."""
+    import tensorflow as tf
+
+    folder = tmp_path_factory.mktemp("pnr_build")
+    tf.random.set_seed(3)
+    model = tf.keras.Sequential([tf.keras.layers.Input((6,), name="x"), tf.keras.layers.Dense(4, name="dense"),
+                                 tf.keras.layers.Activation("relu", name="relu"), tf.keras.layers.Dense(3, name="out")])
+    model.save(folder / "mlp.h5")
+    out = folder / "run"
+    build = run_cli("build", str(folder / "mlp.h5"), "--board", "ulx3s-85f", "--rtl", "--pnr",
+                    "--precision-policy", "auto", "--max-samples", "24", "--out", str(out),
+                    "--reports-dir", str(folder), "--no-cache")
+    deploy = run_cli("deploy", str(out), "--simulate") if build.returncode == 0 else None
+    return out, build, deploy
+
+
+@pytest.mark.slow
+def test_pnr_build_records_post_route_figures_and_a_word_exact_top_level(pnr_build):
+    out, build, _ = pnr_build
+    for tool in ("verilator", "yosys"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    pnr = summary["pnr"]
+    if pnr["status"] == "skipped":
+        pytest.skip(pnr["reason"])
+    assert pnr["kind"] == "post-route open-tool figures" and pnr["pll"].startswith("CLKI_DIV 1")
+    assert set(pnr["utilization"]) == {"LUT4", "FF", "MULT18", "EBR"} and pnr["utilization"]["LUT4"]["used"] > 0
+    assert pnr["utilization"]["LUT4"]["available"] == 83640
+    assert pnr["achieved_mhz"] >= pnr["target_mhz"] == 50.0 and summary["checks"]["pnr_fmax"]["passed"]
+    assert pnr["top_sim"]["word_agreement"] == 1.0 and pnr["top_sim"]["n_samples"] == 24
+    assert summary["checks"]["top_word_agreement"]["passed"] and summary["status"] == "passed"
+    # The gates stage synthesized the board top level for ECP5, in the device's units.
+    assert summary["gates"]["family"] == "ecp5" and summary["gates"]["cells"].get("EHXPLLL") == 1
+    # ecppack's bitstream: the ECP5 preamble.
+    assert b"\xff\xff\xbd\xb3" in Path(pnr["bitstream"]).read_bytes()[:512]
+    # The estimate says it does not apply; no vendor synthesis is pretended.
+    assert not summary["estimate"]["in_scope"] and "does not apply to ulx3s-85f" in summary["estimate"]["scope_notes"][0]
+    assert summary["synthesis"]["status"] == "skipped" and "open tools" in summary["synthesis"]["reason"]
+    page = (out / "dashboard.html").read_text()
+    assert f'data-metric="pnr_achieved_mhz" data-value="{pnr["achieved_mhz"]}"' in page and "Post-route open-tool figures" in page
+
+
+@pytest.mark.slow
+def test_deploy_writes_a_bitstream_bundle_whose_host_script_checks_the_simulated_board(pnr_build):
+    out, build, deploy = pnr_build
+    if deploy is None or not (out / "summary.json").is_file() or json.loads(
+            (out / "summary.json").read_text())["pnr"]["status"] != "done":
+        pytest.skip("no place-and-route run to deploy")
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    bundle = out / "bundle"
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert (bundle / manifest["bitstream"]).is_file() and manifest["bitstream"].endswith(".bit")
+    assert "openFPGALoader -b ulx3s" in (bundle / "program.sh").read_text()
+    assert "72/72 output words equal" in deploy.stdout
+    # A board that answers one wrong byte is caught: exit 1, the count named.
+    expected = bytearray((bundle / "data" / "expected_output.bin").read_bytes())
+    expected[0] ^= 1
+    (bundle / "data" / "expected_output.bin").write_bytes(bytes(expected))
+    check = subprocess.run([sys.executable, "check_serial.py", "--simulate"], cwd=bundle, capture_output=True, text=True)
+    assert check.returncode == 1 and "71/72 output words equal" in check.stdout
+    assert json.loads((bundle / "check_results.json").read_text())["output_words_equal"] == 71
+
+
+def test_deploy_of_an_ecp5_run_without_a_bitstream_is_refused_in_one_line(tmp_path):
+    summary = json.loads((REPO / "tests" / "data" / "runs" / "cnn_digits_pynq-z2_rf1" / "summary.json").read_text())
+    ulx3s = get_board("ulx3s-85f").record().model_dump(mode="json")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({**summary, "board": ulx3s, "status": "passed"}))
+    (run / "hls_config.json").write_text("{}")
+    result = run_cli("deploy", str(run))
+    assert result.returncode == 2 and "has no bitstream: build it with --rtl --pnr on an ECP5 board" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (run / "bundle").exists()
+    pynq = run_cli("deploy", str(REPO / "tests" / "data" / "runs" / "cnn_digits_pynq-z2_rf1"), "--simulate")
+    assert pynq.returncode == 2 and "--simulate is for ECP5 runs" in pynq.stderr
