@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import CNN_EPOCHS, REPO, run_cli
 from fpga_flow.boards import Board, get_board
 from fpga_flow.convert import HLSSettings, base_hls_config, convert
 from fpga_flow.csim import Bridge, compile_project
@@ -266,7 +266,8 @@ def test_rtl_of_cnn_digits_is_word_exact(reports_root, tmp_path):
     from fpga_flow.train import trained_or_train
     from model_zoo import get_recipe
 
-    trained = trained_or_train(get_recipe("cnn_digits"), reports_root / "zoo", None)
+    # The session's export (CNN_EPOCHS): None would retrain the recipe's full 30 epochs.
+    trained = trained_or_train(get_recipe("cnn_digits"), reports_root / "zoo", CNN_EPOCHS)
     model, data = trained.load_model(), trained.load_data()
     X = data["X"][:120]
     board, settings, config, project, csim = _c_simulated(model, "pynq-z2", X, tmp_path)
