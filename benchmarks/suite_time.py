@@ -90,7 +90,8 @@ def markdown(result: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="write benchmarks/results/suite_time.json and docs/measured/suite_time.md")
+    parser.add_argument("--json", action="store_true",
+                        help="write benchmarks/results/suite_time.json and docs/measured/suite_time.md")
     parser.add_argument("pytest_args", nargs="*", help="after --: pytest's arguments (default: -q -n 2 --dist loadfile)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

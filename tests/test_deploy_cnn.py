@@ -190,7 +190,8 @@ def test_a_differing_word_fails_the_check_and_is_recorded_as_failed(cnn_run, bun
     assert recorded.returncode == 1, recorded.stderr[-2000:]
     dom = Dom((cnn_run / "dashboard.html").read_text())
     cell = dom.one(data_metric="board_word_agreement")
-    assert "bad" in cell["attrs"]["class"] and cell["attrs"]["data-value"] == str(found["output_words_equal"] / found["output_words"])
+    assert "bad" in cell["attrs"]["class"]
+    assert cell["attrs"]["data-value"] == str(found["output_words_equal"] / found["output_words"])
     assert "sample 3 output 7" in dom.one(data_metric="board_mismatches")["text"]
 
 
@@ -358,7 +359,8 @@ def test_a_run_whose_network_differs_is_compiled_again_and_refused(cnn_run, bund
     values = bias.read_text().strip().split(",")
     values[0] = "0.5" if float(values[0]) != 0.5 else "-0.5"
     bias.write_text(",".join(values) + "\n")
-    assert differs_from_run(read_run(run_copy), bundle / "hls_project") == "the network's sources or weights differ from the run's"
+    differs = differs_from_run(read_run(run_copy), bundle / "hls_project")
+    assert differs == "the network's sources or weights differ from the run's"
     with pytest.raises(StageFailedError, match="computes differently from the run's C-simulation"):
         step_compare(comparison(cnn_run, bundle, run_copy))
 

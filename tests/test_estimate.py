@@ -12,10 +12,17 @@ import pytest
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.cost import (
-    REGISTER_TERMS, Rules, count_layer, count_top, dsp_slices, fifo_registers, multiplier_limit, port_bits,
+    REGISTER_TERMS,
+    Rules,
+    count_layer,
+    count_top,
+    dsp_slices,
+    fifo_registers,
+    multiplier_limit,
+    port_bits,
 )
-from fpga_flow.estimate.fit import fit, load_pairs
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
+from fpga_flow.estimate.fit import fit, load_pairs
 from fpga_flow.estimate.from_pair import load_pair_design
 from fpga_flow.estimate.truth import load_pair_truth
 from fpga_flow.estimate.validation import error_report, medians, pair_row

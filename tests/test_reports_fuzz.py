@@ -14,8 +14,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fpga_flow.reports import ParsedReport, ReportParseError, parse_data, parse_report
-from fpga_flow.reports import catapult, cosim, csynth, export, intel, logs, vivado
+from fpga_flow.reports import (
+    ParsedReport,
+    ReportParseError,
+    catapult,
+    cosim,
+    csynth,
+    export,
+    intel,
+    logs,
+    parse_data,
+    parse_report,
+    vivado,
+)
 from fpga_flow.reports.text import decode
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "vendor_reports"
@@ -254,7 +265,8 @@ PATHOLOGICAL = {
     "deep json": b'{"compileInfo":' + b"[" * 200_000,
     "deep xml": b"<profile>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"<UserAssignments/></profile>",
     "spaces before quote": b"Timing Analyzer Summary\nType  : Slow" + b" " * 200_000 + b"x\nSlack : 1\nTNS : 0\n",
-    "many stage markers": b"****** Vitis HLS - High-Level Synthesis v2023.1\n" + b"***** C/RTL SYNTHESIS *****\nERROR: x\n" * 50_000,
+    "many stage markers": (b"****** Vitis HLS - High-Level Synthesis v2023.1\n"
+                           + b"***** C/RTL SYNTHESIS *****\nERROR: x\n" * 50_000),
 }
 
 
