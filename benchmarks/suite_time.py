@@ -3,7 +3,7 @@ and its subprocesses': builds, g++, Verilator), so a run on a busy machine still
 each file costs. The suite's target is ``make test`` in at most 15 minutes on 2 cores;
 with ``--dist loadfile`` a file runs on one worker, so the largest file bounds the wall time.
 
-    python benchmarks/suite_time.py [--json] [-- PYTEST ARGS]   # default: the whole suite as make test runs it
+    python benchmarks/suite_time.py [--json] [--log FILE] [-- PYTEST ARGS]   # default: the whole suite as make test runs it
 
 Runs pytest with this file as a plugin (``-p suite_time``), which writes one JSON line per
 test (setup, call and teardown together: a module's fixtures count in its first test, a
@@ -92,6 +92,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true",
                         help="write benchmarks/results/suite_time.json and docs/measured/suite_time.md")
+    parser.add_argument("--log", type=Path, help="keep the per-test log (JSON lines, in the order each worker ran them) here")
     parser.add_argument("pytest_args", nargs="*", help="after --: pytest's arguments (default: -q -n 2 --dist loadfile)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -103,6 +104,8 @@ def main() -> int:
                                 *(args.pytest_args or ["-q", "-n", "2", "--dist", "loadfile"])], cwd=REPO, env=env)
         wall = time.perf_counter() - start
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+        if args.log is not None and log.is_file():
+            args.log.write_text(log.read_text())
     result = summarize(records, wall, code)
     print(markdown(result))
     print("slowest tests (CPU s, wall s):")

@@ -171,3 +171,11 @@ def cnn_pynq_z2_build(session_store) -> tuple[Path, subprocess.CompletedProcess]
     folder = session_store.get({"what": "build", "model": "cnn_digits", "board": "pynq-z2", "epochs": CNN_EPOCHS}, make)
     process = json.loads((folder / "process.json").read_text())
     return folder / "cnn_pynq-z2", subprocess.CompletedProcess(**process)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The order the files and tests ran in (pytest-randomly's seed), also under -q."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(f"test order: pytest-randomly seed {seed}; run it again with "
+                                    f"--randomly-seed={seed}, or in the written order with -p no:randomly")
