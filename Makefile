@@ -7,7 +7,7 @@ FPGA_FLOW := $(VENV)/bin/fpga-flow
 DEMO_MODEL ?= cnn_digits
 DEMO_BOARD ?= pynq-z2
 
-.PHONY: install system-deps demo test benchmarks clean
+.PHONY: install system-deps demo lint test test-fast benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "fpga-flow needs Python 3.11 (hls4ml 1.3.0 + TensorFlow 2.14)"'
@@ -37,10 +37,23 @@ demo: install system-deps
 
 # One pytest worker per core, at most 4 (each holds TensorFlow and runs builds); a test
 # file stays on one worker, so its module fixtures (trained models, builds) run once.
+# Files and tests run in a random order (pytest-randomly; the seed is printed at the top):
+# rerun one order with PYTEST_ARGS='--randomly-seed=N' (or =last), or keep the written
+# order while debugging with PYTEST_ARGS='-p no:randomly'.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
+PYTEST_ARGS ?=
 
-test: install system-deps
-	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
+# ruff: lint and import order (rules in pyproject.toml); `ruff check --fix` repairs most.
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint system-deps
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+
+# The inner loop: no training, no C++ compile, no browser (those tests are marked slow or
+# browser); a few minutes on 2 cores.
+test-fast: install
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile -m "not slow and not browser" $(PYTEST_ARGS)
 
 benchmarks: install
 	$(PY) benchmarks/build_cnn.py

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from fpga_flow.build import run_build
@@ -99,7 +98,8 @@ def row_text(row: dict) -> str:
         timing.append(f"yosys {seconds['gates']:.0f}s")
     words = (f"words {sim['word_agreement']:.4f} argmax {sim['argmax_agreement_keras']:.4f}"
              if sim["status"] == "done" else f"rtl_sim skipped: {sim['reason']}")
-    return (f"{row['model']:<34} {', '.join(timing)}; {words}; LUT/FF/DSP/BRAM yosys {counts(gates if gates['status'] == 'done' else None)}"
+    yosys = counts(gates if gates["status"] == "done" else None)
+    return (f"{row['model']:<34} {', '.join(timing)}; {words}; LUT/FF/DSP/BRAM yosys {yosys}"
             f" | estimate {counts(row['estimate'])} | report {counts(row['vendor_report'])}")
 
 

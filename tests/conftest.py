@@ -1,32 +1,34 @@
-"""Shared fixtures: the repository's paths, a CLI runner, and a CNN trained once per session."""
+"""Shared fixtures: the repository's paths, a CLI runner, zoo models trained once per
+session, and a reports folder of its own for each test file.
+
+No test file sees state another file left: the only things computed once and reused
+across files (a trained zoo export, the digits CNN built for the PYNQ-Z2) come from
+:class:`SessionStore`, keyed by what determines them and made under a file lock, so the
+xdist workers of one session make each once, whichever worker asks first, and every file
+gets the same result whatever the order the files run in."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CNN_EPOCHS = 12
-
-
-@pytest.fixture(scope="session", autouse=True)
-def isolated_history(tmp_path_factory):
-    """Builds and report parsing record into a run history; keep the tests' rows out of
-    the repository's reports/fpga_flow.db."""
-    path = tmp_path_factory.mktemp("history") / "fpga_flow.db"
-    previous = os.environ.get("FPGA_FLOW_DB")
-    os.environ["FPGA_FLOW_DB"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("FPGA_FLOW_DB", None)
-    else:
-        os.environ["FPGA_FLOW_DB"] = previous
+# The recurrent recipes' short training in the tests (test_recurrent, test_deploy_alveo).
+RNN_EPOCHS = 12
+HISTORY_NAME = "fpga_flow.db"
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -38,26 +40,142 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     )
 
 
-@pytest.fixture(scope="session")
-def reports_root(tmp_path_factory) -> Path:
-    """A reports folder holding a cnn_digits export trained once for the session."""
-    root = tmp_path_factory.mktemp("reports")
-    result = run_cli("train", "cnn_digits", "--epochs", str(CNN_EPOCHS), "--out", str(root / "zoo" / "cnn_digits"), "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["test_accuracy"] > 0.9
-    return root
+# --------------------------------------------------------------------------- once per session
+
+
+def session_folder(tmp_path_factory) -> Path:
+    """The folder every worker of this pytest session shares: pytest-xdist gives each
+    worker its own basetemp (``pytest-N/popen-gwK``) under the session's folder; without
+    xdist the basetemp is the session's folder itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """Hash of the code that makes what the store holds (fpga_flow and model_zoo)."""
+    digest = hashlib.sha256()
+    for package in ("fpga_flow", "model_zoo"):
+        for path in sorted((REPO / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class SessionStore:
+    """Results made once per session, each in ``<folder>/<key>/`` where the key hashes a
+    description of the result and the code that makes it. The first worker to ask makes
+    it while holding an exclusive flock on ``<key>.lock``; the others wait on the lock,
+    then read it. A result is complete exactly when its ``COMPLETE`` file exists (written
+    last), so one left half-made by a killed worker is made again, never read."""
+
+    COMPLETE = "COMPLETE"
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        with open(self.folder / f"{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get(self, what: dict, make: Callable[[Path], None]) -> Path:
+        """The folder holding ``what``; ``make(folder)`` fills it the first time."""
+        text = json.dumps(what, sort_keys=True)
+        key = hashlib.sha256(f"{text}\0{code_digest()}".encode()).hexdigest()[:20]
+        folder = self.folder / key
+        done = folder / self.COMPLETE
+        if done.is_file():
+            return folder
+        with self._locked(key):
+            if not done.is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                done.write_text(text)
+        return folder
 
 
 @pytest.fixture(scope="session")
-def cnn_pynq_z2_build(reports_root) -> tuple[Path, subprocess.CompletedProcess]:
+def session_store(tmp_path_factory) -> SessionStore:
+    return SessionStore(session_folder(tmp_path_factory) / "session-store")
+
+
+def trained_export(store: SessionStore, recipe: str, epochs: int) -> Path:
+    """A finished ``fpga-flow train`` export of ``recipe`` (read it, or copy it: never
+    write into it), trained once per session."""
+
+    def make(folder: Path) -> None:
+        result = run_cli("train", recipe, "--epochs", str(epochs), "--out", str(folder / recipe), "--json")
+        assert result.returncode == 0, result.stderr[-2000:]
+
+    return store.get({"what": "train", "recipe": recipe, "epochs": epochs}, make) / recipe
+
+
+def reports_folder(store: SessionStore, folder: Path, *exports: tuple[str, int]) -> Path:
+    """``folder`` made a reports folder holding copies of the ``(recipe, epochs)`` exports:
+    a build given ``--reports-dir folder --epochs N`` reuses them instead of training."""
+    for recipe, epochs in exports:
+        shutil.copytree(trained_export(store, recipe, epochs), folder / "zoo" / recipe)
+    return folder
+
+
+# --------------------------------------------------------------------------- per test file
+
+
+@pytest.fixture(scope="module", autouse=True)
+def isolated_history(tmp_path_factory) -> Iterator[Path]:
+    """Builds and report parsing record into a run history: each test file gets one of its
+    own, out of the repository's reports/fpga_flow.db and out of the other files' way."""
+    path = tmp_path_factory.mktemp("history") / HISTORY_NAME
+    previous = os.environ.get("FPGA_FLOW_DB")
+    os.environ["FPGA_FLOW_DB"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("FPGA_FLOW_DB", None)
+    else:
+        os.environ["FPGA_FLOW_DB"] = previous
+
+
+@pytest.fixture(scope="module")
+def reports_root(session_store, tmp_path_factory) -> Path:
+    """This test file's reports folder, holding the session's cnn_digits export (trained
+    for CNN_EPOCHS): its builds, build cache and retrainings stay in this file."""
+    return reports_folder(session_store, tmp_path_factory.mktemp("reports"), ("cnn_digits", CNN_EPOCHS))
+
+
+@pytest.fixture(scope="session")
+def cnn_pynq_z2_build(session_store) -> tuple[Path, subprocess.CompletedProcess]:
     """``fpga-flow build cnn_digits --board pynq-z2`` once for the session (test_build_cnn
-    reads it; the deploy tests deploy a copy of it), and the finished process. It runs in
-    the folder that holds the reports folder and names both folders relatively, as a user
-    typing ``--reports-dir reports`` does: nothing the run records may depend on that folder."""
-    out = reports_root.parent / "cnn_pynq-z2"
-    # Cold (--no-cache): other tests build this design into the same reports folder's cache,
-    # in an order the test workers decide, and a cached build times none of its steps.
-    result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
-                     "--reports-dir", reports_root.name, "--out", out.name, "--no-cache", "--json",
-                     cwd=reports_root.parent)
-    return out, result
+    reads it; the deploy tests deploy a copy of it: never write into it), and the finished
+    process. It runs in the folder that holds its reports folder (``reports``, holding the
+    session's cnn_digits export) and names both folders relatively, as a user typing
+    ``--reports-dir reports`` does: nothing the run records may depend on that folder.
+    It records into a run history of its own beside the run (``fpga_flow.db``), which a
+    test file copies to see the run in its history."""
+
+    def make(folder: Path) -> None:
+        reports_folder(session_store, folder / "reports", ("cnn_digits", CNN_EPOCHS))
+        # Cold (--no-cache): a cached build times none of its steps, and test_build_cnn reads the timings.
+        result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
+                         "--reports-dir", "reports", "--out", "cnn_pynq-z2", "--no-cache", "--json", cwd=folder,
+                         env={"FPGA_FLOW_DB": str(folder / HISTORY_NAME)})
+        (folder / "process.json").write_text(json.dumps(
+            {"args": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))
+
+    folder = session_store.get({"what": "build", "model": "cnn_digits", "board": "pynq-z2", "epochs": CNN_EPOCHS}, make)
+    process = json.loads((folder / "process.json").read_text())
+    return folder / "cnn_pynq-z2", subprocess.CompletedProcess(**process)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The order the files and tests ran in (pytest-randomly's seed), also under -q."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(f"test order: pytest-randomly seed {seed}; run it again with "
+                                    f"--randomly-seed={seed}, or in the written order with -p no:randomly")

@@ -3,7 +3,6 @@ API, and the attention_digits recipe built for a board with the precision closur
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import hls4ml
 import numpy as np
 import pytest
 
-import hls4ml
 from fpga_flow.attention import reference as ref
 
 TEMPLATES = Path(hls4ml.__file__).parent / "templates" / "vivado"

@@ -81,9 +81,8 @@ def test_unconvertible_layer_is_named_before_conversion(tmp_path):
 
 
 def test_hard_recurrent_activation_names_the_replacement(tmp_path):
-    from qkeras import QLSTM, quantized_bits
-
     import tensorflow as tf
+    from qkeras import QLSTM, quantized_bits
 
     q = quantized_bits(8, 0, alpha=1)
     model = tf.keras.Sequential([tf.keras.layers.Input((8, 8), name="rows"),

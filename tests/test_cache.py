@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
+from fpga_flow.cache import BuildCache, array_digest, design_key, installed_source_digest, model_digest, parse_size, source_digest
 from fpga_flow.summary import RunSummary
-from fpga_flow.cache import (
-    BuildCache, array_digest, design_key, installed_source_digest, model_digest, parse_size, source_digest,
-)
 
 SPAWN = multiprocessing.get_context("spawn")
 

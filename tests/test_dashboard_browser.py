@@ -25,7 +25,9 @@ WIDTH = 1300
 
 def _missing_browser() -> str | None:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    return f"{' and '.join(missing)} missing: install Debian's chromium and chromium-driver (make system-deps)" if missing else None
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} missing: install Debian's chromium and chromium-driver (make system-deps)"
 
 
 @pytest.fixture(scope="module")

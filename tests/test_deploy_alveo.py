@@ -18,18 +18,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import RNN_EPOCHS, reports_folder, run_cli
 from fpga_flow.deploy import standin
 from fpga_flow.deploy.board import driver
 from fpga_flow.summary import read_summary
-
-pytestmark = pytest.mark.slow
 
 FAKE_TOOL = """#!/bin/sh
 echo "FAKE {name}: stands in for AMD's tool in fpga-flow's tests and always fails"
 echo "ERROR: [HLS 200-70] FAKE {name} failed"
 exit 1
 """
+
+
+# --------------------------------------------------------------------------- one spelling per type
+
+
+@pytest.mark.parametrize("spelling", ["ap_fixed<16,6>", "ap_ufixed<9,1>", "ap_fixed<18,6,AP_RND,AP_SAT>",
+                                      "ap_fixed<13,4,AP_RND_CONV,AP_SAT_SYM>", "ap_ufixed<8,0,AP_TRN,AP_SAT>",
+                                      "ap_fixed<12,3,AP_RND,AP_WRAP>"])
+def test_the_bundle_spells_a_type_as_the_run_records_it(spelling):
+    """summary.json records each type as hls4ml spells it (the default modes left out:
+    ``ap_fixed<16,6>``); the manifest's type is the same type and must read the same, or a
+    run whose input keeps hls4ml's default type shows two spellings of it (and the test
+    below, comparing them, failed for such a run)."""
+    from hls4ml.backends.fpga.fpga_backend import FPGABackend
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+
+    from fpga_flow.deploy.project import fixed_point
+
+    precision = APTypeConverter().convert(FPGABackend.convert_precision_string(spelling))
+    assert fixed_point(precision, "input").cpp() == precision.definition_cpp()
+
+
+# --------------------------------------------------------------------------- gru_digits on the Alveo U250
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +65,12 @@ def fake_tools(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def gru_run(tmp_path_factory) -> Path:
-    # The reports folder test_recurrent.py trains gru_digits into, so one session trains it once.
-    reports = tmp_path_factory.getbasetemp() / "rnn-gru_digits"
+def gru_run(session_store, tmp_path_factory) -> Path:
+    # The session's gru_digits export, trained once whichever file asks first (test_recurrent builds it too).
+    reports = reports_folder(session_store, tmp_path_factory.mktemp("reports"), ("gru_digits", RNN_EPOCHS))
     out = tmp_path_factory.mktemp("deploy") / "gru_run"
-    result = run_cli("build", "gru_digits", "--board", "alveo-u250", "--epochs", "12", "--reports-dir", str(reports),
-                     "--out", str(out), "--max-samples", "200", "--json")
+    result = run_cli("build", "gru_digits", "--board", "alveo-u250", "--epochs", str(RNN_EPOCHS), "--reports-dir",
+                     str(reports), "--out", str(out), "--max-samples", "200", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     return out
 
@@ -60,6 +81,7 @@ def deployed(gru_run, fake_tools):
     return gru_run / "bundle", result
 
 
+@pytest.mark.slow
 def test_a_failed_vivado_run_exits_1_naming_its_stage(deployed):
     bundle, result = deployed
     assert result.returncode == 1, result.stderr[-2000:]
@@ -72,11 +94,13 @@ def test_a_failed_vivado_run_exits_1_naming_its_stage(deployed):
     assert (bundle / driver.MANIFEST_FILE).is_file() and not (bundle / driver.INCOMPLETE_FILE).exists()
 
 
+@pytest.mark.slow
 def test_the_bundle_targets_the_alveo_kernel_with_the_runs_arithmetic(gru_run, deployed):
     bundle, _ = deployed
     summary = read_summary(gru_run)
     manifest = driver.read_manifest(bundle)
-    assert (manifest.kind, manifest.accelerator_board, manifest.overlay) == ("alveo", "alveo-u250", "overlay/myproject_kernel.xclbin")
+    assert (manifest.kind, manifest.accelerator_board, manifest.overlay) == \
+        ("alveo", "alveo-u250", "overlay/myproject_kernel.xclbin")
     assert manifest.input.model_type.cpp() == summary.precision.layer_precisions["sequence"]["result"]
     assert manifest.input.model_type.signed and manifest.input.model_type.width not in (8, 16, 32)
     assert manifest.input.word_type.width == manifest.output.word_type.width == 32
@@ -89,6 +113,7 @@ def test_the_bundle_targets_the_alveo_kernel_with_the_runs_arithmetic(gru_run, d
     assert (bundle / "hls_project" / "src" / "krnl_rtl_int.sv").is_file()
 
 
+@pytest.mark.slow
 def test_check_on_board_simulate_agrees_word_for_word(gru_run, deployed):
     bundle, _ = deployed
     n_test = read_summary(gru_run).data.n_eval
@@ -101,6 +126,7 @@ def test_check_on_board_simulate_agrees_word_for_word(gru_run, deployed):
     assert found["batch_size"] == 64 and "100.000%" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_stand_in_kernel_reads_only_what_was_synced_to_the_device(deployed):
     bundle, _ = deployed
     pynq = standin.simulated_pynq(bundle)
@@ -119,6 +145,7 @@ def test_the_stand_in_kernel_reads_only_what_was_synced_to_the_device(deployed):
         kernel.call(inbuf, outbuf, 64, 11)
 
 
+@pytest.mark.slow
 def test_alveo_bitstream_needs_a_platform(gru_run, fake_tools, tmp_path):
     result = run_cli("deploy", str(gru_run), "--out", str(tmp_path / "b"), "--bitstream", env={"PATH": fake_tools})
     assert result.returncode == 2 and "--platform" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -35,13 +35,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cnn_run(cnn_pynq_z2_build, tmp_path_factory) -> Path:
+def cnn_run(cnn_pynq_z2_build, isolated_history, tmp_path_factory) -> Path:
     """A copy of the session's run (same folder name, so the same run id): deploy writes
-    into the run it deploys, and test_build_cnn reads the original as the build left it."""
+    into the run it deploys, and test_build_cnn reads the original as the build left it.
+    The run is recorded into this file's run history, as the build recorded it into its own."""
     out, result = cnn_pynq_z2_build
     assert result.returncode == 0, result.stderr[-2000:]
     copy = tmp_path_factory.mktemp("deploy") / out.name
     shutil.copytree(out, copy)
+    RunHistory(isolated_history).record_run(read_summary(copy))
     return copy
 
 
@@ -112,10 +114,11 @@ def test_deploy_writes_a_complete_bundle(bundle):
     assert "python3 check_on_board.py" in readme and "bash build_bitstream.sh" in readme and "sudo -i" in readme
 
 
-def test_deploy_runs_from_another_folder_than_the_build(cnn_pynq_z2_build, reports_root, deployed):
+def test_deploy_runs_from_another_folder_than_the_build(cnn_pynq_z2_build, deployed):
     """The build ran beside its reports folder and named it relatively; deploy ran from the
     repository. The model file is recorded absolute, so deploy found it."""
     out, _ = cnn_pynq_z2_build
+    reports_root = out.parent / "reports"
     summary = read_summary(out)
     assert not summary.config.reports_dir.is_absolute()  # the build was given a relative folder
     assert Path(summary.model.source) == reports_root / "zoo" / "cnn_digits" / "model.h5"
@@ -187,7 +190,8 @@ def test_a_differing_word_fails_the_check_and_is_recorded_as_failed(cnn_run, bun
     assert recorded.returncode == 1, recorded.stderr[-2000:]
     dom = Dom((cnn_run / "dashboard.html").read_text())
     cell = dom.one(data_metric="board_word_agreement")
-    assert "bad" in cell["attrs"]["class"] and cell["attrs"]["data-value"] == str(found["output_words_equal"] / found["output_words"])
+    assert "bad" in cell["attrs"]["class"]
+    assert cell["attrs"]["data-value"] == str(found["output_words_equal"] / found["output_words"])
     assert "sample 3 output 7" in dom.one(data_metric="board_mismatches")["text"]
 
 
@@ -355,7 +359,8 @@ def test_a_run_whose_network_differs_is_compiled_again_and_refused(cnn_run, bund
     values = bias.read_text().strip().split(",")
     values[0] = "0.5" if float(values[0]) != 0.5 else "-0.5"
     bias.write_text(",".join(values) + "\n")
-    assert differs_from_run(read_run(run_copy), bundle / "hls_project") == "the network's sources or weights differ from the run's"
+    differs = differs_from_run(read_run(run_copy), bundle / "hls_project")
+    assert differs == "the network's sources or weights differ from the run's"
     with pytest.raises(StageFailedError, match="computes differently from the run's C-simulation"):
         step_compare(comparison(cnn_run, bundle, run_copy))
 

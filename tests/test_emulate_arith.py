@@ -7,10 +7,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import hls4ml
 import numpy as np
 import pytest
 
-import hls4ml
 from fpga_flow.emulate import arith
 from fpga_flow.fixed import FixedType
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import hls4ml
 import numpy as np
 import pytest
 
-import hls4ml
 from fpga_flow.emulate import arith, tables
 from fpga_flow.fixed import FixedType
 
@@ -76,7 +76,8 @@ def test_tables_match_hls4ml_initializers(tmp_path):
         theirs = got[offset:offset + len(ours)]
         offset += len(ours)
         differ = np.flatnonzero(ours != theirs)
-        assert differ.size == 0, f"{label}: {differ.size} entries differ, first at {differ[0]}: {ours[differ[0]]} != {theirs[differ[0]]}"
+        assert differ.size == 0, \
+            f"{label}: {differ.size} entries differ, first at {differ[0]}: {ours[differ[0]]} != {theirs[differ[0]]}"
     assert offset == len(got)
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from conftest import run_cli
 from fpga_flow.estimate.design import FREE_KINDS
-
 from test_build_errors import assert_user_error
 
 

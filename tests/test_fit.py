@@ -4,9 +4,7 @@ exhaustive enumeration finds, and the fit meets its budget and target (or says w
 
 from __future__ import annotations
 
-import copy
 import itertools
-from pathlib import Path
 
 import pytest
 

@@ -94,7 +94,8 @@ def test_parsed_reports_are_recorded_once_per_report_and_source(history, tmp_pat
     reports = history.runs(kind="report")
     assert len(reports) == 2
     record = history.get(first)
-    assert (record["lut"], record["dsp"], record["part"], record["figures_source"]) == (116694, 2557, "xcu250-figd2104-2L-e", VENDOR)
+    assert (record["lut"], record["dsp"], record["part"], record["figures_source"]) == \
+        (116694, 2557, "xcu250-figd2104-2L-e", VENDOR)
     assert record["source_path"] == str(source.resolve())
     assert record["summary"] == {"source_path": str(source.resolve()), "report": report}
     assert [s.run_id for s in history.summaries()] == ["cnn_digits_pynq-z2_rf1"]

@@ -159,7 +159,8 @@ def test_float_baseline_has_the_architecture_without_quantizers(recipe):
     data = chosen.dataset(chosen.training.seed)
     quantized = chosen.builder(data.input_shape, data.n_classes)
     plain = _dequantized(quantized)
-    assert not [layer for layer in plain.layers if type(layer).__name__.startswith("Q") and type(layer).__name__ != "QMultiHeadSelfAttention"]
+    assert not [layer for layer in plain.layers
+                if type(layer).__name__.startswith("Q") and type(layer).__name__ != "QMultiHeadSelfAttention"]
     assert plain.count_params() == quantized.count_params()
     assert plain.output_shape == quantized.output_shape
     for layer in plain.layers:

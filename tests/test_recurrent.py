@@ -9,14 +9,14 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import RNN_EPOCHS, reports_folder, run_cli
 from fpga_flow.errors import UnsupportedModelError
 from fpga_flow.summary import read_summary
 
 
 def qrnn(cell: str, **options):
     import tensorflow as tf
-    from qkeras import QDense, QGRU, QLSTM, quantized_bits
+    from qkeras import QGRU, QLSTM, QDense, quantized_bits
 
     from fpga_flow.compat import patch_qkeras_for_tensorflow
 
@@ -113,10 +113,10 @@ def test_synthetic_signals_are_deterministic_and_balanced():
     ("lstm_digits", "io_parallel"), ("lstm_digits", "io_stream"),
     ("gru_digits", "io_parallel"), ("gru_digits", "io_stream"),
 ])
-def test_recipe_builds_and_closes_to_keras(recipe, io_type, tmp_path_factory):
-    reports = tmp_path_factory.getbasetemp() / f"rnn-{recipe}"
+def test_recipe_builds_and_closes_to_keras(recipe, io_type, session_store, tmp_path_factory):
+    reports = reports_folder(session_store, tmp_path_factory.mktemp("reports"), (recipe, RNN_EPOCHS))
     out = tmp_path_factory.mktemp(f"{recipe}-{io_type}")
-    result = run_cli("build", recipe, "--board", "alveo-u250", "--io-type", io_type, "--epochs", "12",
+    result = run_cli("build", recipe, "--board", "alveo-u250", "--io-type", io_type, "--epochs", str(RNN_EPOCHS),
                      "--reports-dir", str(reports), "--out", str(out), "--force", "--json", "--max-samples", "200",
                      "--min-agreement", "0.97")
     # Exit 0 exactly: both C-simulations agree with Keras on >= 97% of the evaluation split.

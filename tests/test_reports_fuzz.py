@@ -6,6 +6,7 @@ external entities or entity expansion is refused."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,14 +14,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fpga_flow.reports import ParsedReport, ReportParseError, parse_data, parse_report
-from fpga_flow.reports import catapult, cosim, csynth, export, intel, logs, vivado
+from fpga_flow.reports import (
+    ParsedReport,
+    ReportParseError,
+    catapult,
+    cosim,
+    csynth,
+    export,
+    intel,
+    logs,
+    parse_data,
+    parse_report,
+    vivado,
+)
 from fpga_flow.reports.text import decode
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "vendor_reports"
 # Byte-level mutations start from the first 32 KB of each real file: every table the
-# parsers read starts there, and it keeps 2000 cases per parser within seconds.
+# parsers read starts there, and it keeps each case fast.
 SEED_BYTES = 32 * 1024
+# Cases per parser: 300 in the suite (the same ones every run: derandomized), about 1 s of
+# CPU per parser; FUZZ_EXAMPLES=2000 fuzzes deeper (several seconds per parser, 26 parsers).
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ_PATH = Path("fuzzed-report")
 
 # Parsers that take the file's bytes (XML, and the dispatcher); the others take its text.
@@ -164,9 +179,10 @@ def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow  # seconds of CPU per parser, 26 parsers: not in make test-fast
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", sorted(PARSERS))
-@settings(max_examples=2000, deadline=None, derandomize=True, database=None,
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_only_report_parse_error_escapes(name: str, data: st.DataObject) -> None:
@@ -249,7 +265,8 @@ PATHOLOGICAL = {
     "deep json": b'{"compileInfo":' + b"[" * 200_000,
     "deep xml": b"<profile>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"<UserAssignments/></profile>",
     "spaces before quote": b"Timing Analyzer Summary\nType  : Slow" + b" " * 200_000 + b"x\nSlack : 1\nTNS : 0\n",
-    "many stage markers": b"****** Vitis HLS - High-Level Synthesis v2023.1\n" + b"***** C/RTL SYNTHESIS *****\nERROR: x\n" * 50_000,
+    "many stage markers": (b"****** Vitis HLS - High-Level Synthesis v2023.1\n"
+                           + b"***** C/RTL SYNTHESIS *****\nERROR: x\n" * 50_000),
 }
 
 

@@ -224,7 +224,8 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "vitis_hls/nrp_nautilus_hls4ml/vitis_hls.log": {
         "tool_version": "2022.2", "part": "xcu250-figd2104-2L-e", "target_clock_ns": 5.0,  # lines 2, 37, 41
         "log.failed_stage": None, "log.errors": [],
-        "log.harmless_errors": ["ERROR: [HLS 200-642] The 'config_array_partition -maximum_size' command is not supported."],  # line 33
+        # line 33
+        "log.harmless_errors": ["ERROR: [HLS 200-642] The 'config_array_partition -maximum_size' command is not supported."],
         "log.estimated_fmax_mhz": 275.05,               # line 470
     },
     "vivado_hls/yanlunhuang_hls4ml_layer/firmware_failed_run/vivado_hls.log": {

@@ -149,7 +149,8 @@ def test_a_worker_killed_during_a_point_is_retried_and_leaves_nothing_corrupt(re
     assert set(info.by_kind) == {"design", "object"} and info.by_kind["design"]["entries"] == 2
     for manifest in cache.entries():
         folder = cache.folder / "entries" / manifest["key"]
-        assert sorted(p.name for p in folder.iterdir()) == sorted(["entry.json"] + ([manifest["payload"]] if manifest["payload"] else []))
+        expected = ["entry.json"] + ([manifest["payload"]] if manifest["payload"] else [])
+        assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
     run_ids = {row.run_id for row in result.rows}
     assert len(_history_rows(run_ids)) == 2
 

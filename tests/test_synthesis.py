@@ -64,6 +64,7 @@ def build(tiny_model, tmp_path, path_dir, *extra):
                    env={"PATH": f"{path_dir}:{os.environ['PATH']}"})
 
 
+@pytest.mark.slow  # a whole build: g++ compiles the bridge and the testbench
 def test_missing_tool_is_skipped_with_its_name(tiny_model, tmp_path):
     result = build(tiny_model, tmp_path, tmp_path / "empty-bin", "--synth")
     assert result.returncode == 0, result.stderr[-1500:]
@@ -71,6 +72,7 @@ def test_missing_tool_is_skipped_with_its_name(tiny_model, tmp_path):
     assert synthesis["status"] == "skipped" and synthesis["reason"] == "vitis-run not found on PATH"
 
 
+@pytest.mark.slow  # a whole build: g++ compiles the bridge and the testbench
 def test_fake_tool_reports_are_parsed_into_the_summary(tiny_model, tmp_path):
     result = build(tiny_model, tmp_path, fake_tool(tmp_path / "bin", FAKE_SUCCESS), "--synth")
     assert result.returncode == 0, result.stderr[-1500:]
@@ -86,6 +88,7 @@ def test_fake_tool_reports_are_parsed_into_the_summary(tiny_model, tmp_path):
     assert "synth 1" in (project / "build_opt.tcl").read_text()
 
 
+@pytest.mark.slow  # a whole build: g++ compiles the bridge and the testbench
 def test_fake_tool_failure_names_the_failed_stage_and_exits_one(tiny_model, tmp_path):
     result = build(tiny_model, tmp_path, fake_tool(tmp_path / "bin", FAKE_FAILURE), "--synth")
     assert result.returncode == 1, result.stderr[-1500:]

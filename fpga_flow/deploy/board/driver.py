@@ -97,8 +97,14 @@ class FixedPoint:
         return self.width - self.integer
 
     def cpp(self) -> str:
-        """The C++ spelling, e.g. ``ap_ufixed<32,1,AP_RND,AP_SAT,0>``."""
+        """The C++ spelling, e.g. ``ap_ufixed<32,1,AP_RND,AP_SAT,0>``, exactly as hls4ml
+        spells the type (APFixedPrecisionDefinition), which is how the run's summary.json
+        records it: the default modes are left out, ``ap_fixed<16,6>`` and not
+        ``ap_fixed<16,6,AP_TRN,AP_WRAP,0>``, so one type has one spelling in the run and
+        in its bundle."""
         kind = "ap_fixed" if self.signed else "ap_ufixed"
+        if (self.rounding, self.overflow) == ("TRN", "WRAP"):
+            return "{}<{},{}>".format(kind, self.width, self.integer)
         return "{}<{},{},AP_{},AP_{},0>".format(kind, self.width, self.integer, self.rounding, self.overflow)
 
 
