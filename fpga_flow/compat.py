@@ -10,6 +10,16 @@ RESERVED_LAYER_NAMES = ("input",)
 HARD_ACTIVATIONS = ("hard_sigmoid", "hard_tanh", "hard_swish")
 # The recurrent layers hls4ml 1.3.0 converts; a Bidirectional layer wraps two of them.
 RECURRENT_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU", "Bidirectional")
+# Layers hls4ml 1.3.0 converts but every backend a board uses (Vivado, Vitis,
+# VivadoAccelerator) writes wrong: class -> why and the fix.
+REFUSED_LAYERS = {
+    # hls4ml's Vivado backend registers no SimpleRNN template (backends/vivado/passes/
+    # recurrent_templates.py covers LSTM and GRU): the project is written without the
+    # layer's function call and its output is never computed
+    cls: "hls4ml 1.3.0's Vivado and Vitis backends have no SimpleRNN implementation (the layer is written "
+         "without a function call and the design outputs nothing); use an LSTM or GRU (QLSTM/QGRU) instead"
+    for cls in ("SimpleRNN", "QSimpleRNN")
+}
 
 
 def supported_layer_classes() -> set[str]:
@@ -60,6 +70,8 @@ def check_convertible(model) -> None:
                 f"layer '{layer.name}' ({cls}) has no hls4ml 1.3.0 converter; replace it with a supported layer "
                 "(see hls4ml.converters.get_supported_keras_layers()) or register one through hls4ml's Extension API"
             )
+        if cls in REFUSED_LAYERS:
+            raise UnsupportedModelError(f"layer '{layer.name}' ({cls}): {REFUSED_LAYERS[cls]}")
         if cls in RECURRENT_CLASSES:
             _check_recurrent(layer, cls)
 
@@ -94,7 +106,11 @@ def _serialized_activation(value):
 def _check_recurrent(layer, cls: str) -> None:
     if cls == "Bidirectional":
         for wrapped in (layer.forward_layer, layer.backward_layer):
-            _check_recurrent(wrapped, type(wrapped).__name__)
+            wrapped_cls = type(wrapped).__name__
+            if wrapped_cls in REFUSED_LAYERS:
+                raise UnsupportedModelError(f"layer '{layer.name}' (Bidirectional {wrapped_cls}): "
+                                            f"{REFUSED_LAYERS[wrapped_cls]}")
+            _check_recurrent(wrapped, wrapped_cls)
         return
     if cls == "QGRU" and not getattr(layer.cell, "reset_after", True):
         raise UnsupportedModelError(

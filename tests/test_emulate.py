@@ -256,14 +256,9 @@ def _design(name, request):
     return _recipe_model(name, trained)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, io_type, strategy, reuse, variant", CASES, ids=[c[0] for c in CASES])
-def test_emulator_matches_the_compiled_cpp_word_for_word(name, io_type, strategy, reuse, variant, request,
-                                                         tmp_path):
-    model, X = _design(name, request)
-    board = get_board(BOARD)
-    settings = HLSSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse)
-    config = _configure(model, X, settings, variant)
+def assert_emulated_word_for_word(model, X, board, settings: HLSSettings, config: dict, tmp_path: Path) -> np.ndarray:
+    """The emulator and the compiled C++ (-O0) agree on every traced layer and every
+    output word; returns the compiled outputs."""
     emulator = Emulator(model_graph(model, board, settings, tmp_path / "graph", copy.deepcopy(config)))
     emulated, emulated_layers = emulator.trace(X)
     project = convert(model, board, settings, tmp_path / "project", config)
@@ -273,6 +268,18 @@ def test_emulator_matches_the_compiled_cpp_word_for_word(name, io_type, strategy
         differ = np.flatnonzero(emulated_layers[layer].ravel() != words.ravel())
         assert differ.size == 0, f"{layer}: {differ.size} of {words.size} values differ"
     np.testing.assert_array_equal(emulated, compiled)
+    return compiled
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, io_type, strategy, reuse, variant", CASES, ids=[c[0] for c in CASES])
+def test_emulator_matches_the_compiled_cpp_word_for_word(name, io_type, strategy, reuse, variant, request,
+                                                         tmp_path):
+    model, X = _design(name, request)
+    board = get_board(BOARD)
+    settings = HLSSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse)
+    config = _configure(model, X, settings, variant)
+    compiled = assert_emulated_word_for_word(model, X, board, settings, config, tmp_path)
     if variant == "stress" and name == "KERAS_3layer":
         # the check is sensitive: summing these products in input order instead of the
         # Resource kernel's order changes the saturating sums
