@@ -15,6 +15,7 @@ RECIPE_MODULES = (
     "lstm_signals",
     "attention_digits",
     "conv1d_pulses",
+    "tiny_resnet",
 )
 
 

@@ -120,3 +120,28 @@ def detector_pulses(seed: int = 7, n_per_class: int = 600) -> Dataset:
     y = np.asarray(labels, dtype=np.int64)
     X_train, X_test, y_train, y_test = _split(X, y, seed)
     return Dataset(X_train, y_train, X_test, y_test, PULSE_CLASSES)
+
+
+def coloured_digits(seed: int = 7, size: int = 32, scale: int = 3) -> Dataset:
+    """scikit-learn's digits as 32x32 RGB images, made locally: each 8x8 digit upscaled
+    (``scale`` x ``scale`` blocks), placed at a random offset, painted in a random
+    light colour over a random dark one, with pixel noise -- the shape of
+    CIFAR-10 (32x32x3, ten classes) that MLPerf Tiny's image classification takes,
+    without a download. Values in [0, 1], (N, 32, 32, 3)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    n = len(digits.images)
+    glyph = np.kron(digits.images / 16.0, np.ones((scale, scale)))  # (N, 24, 24)
+    side = glyph.shape[1]
+    background = rng.uniform(0.0, 0.35, (n, 1, 1, 3))
+    foreground = rng.uniform(0.6, 1.0, (n, 1, 1, 3))
+    images = np.broadcast_to(background, (n, size, size, 3)).copy()
+    for i, (dy, dx) in enumerate(rng.integers(0, size - side + 1, (n, 2))):
+        alpha = glyph[i][..., None]
+        window = images[i, dy:dy + side, dx:dx + side]
+        images[i, dy:dy + side, dx:dx + side] = window * (1 - alpha) + foreground[i] * alpha
+    images = np.clip(images + rng.normal(0.0, 0.04, images.shape), 0.0, 1.0).astype(np.float32)
+    X_train, X_test, y_train, y_test = _split(images, digits.target.astype(np.int64), seed)
+    return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES)

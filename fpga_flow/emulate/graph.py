@@ -23,6 +23,7 @@ from fpga_flow.emulate.kernels import DenseSpec, Schedule, SoftmaxSpec, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
 
+CHUNK = 128  # samples emulated at once
 Run = Callable[[list[Tensor]], "Tensor | list[Tensor]"]  # one Tensor per output (a list for several)
 
 # Activation tables: (builder, input range) as nnet_activation.h indexes them
@@ -87,7 +88,13 @@ class Emulator:
 
     def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Outputs and every traced layer's output, per sample, as float64 (what the
-        compiled bridge returns)."""
+        compiled bridge returns). Computed CHUNK samples at a time: a 32x32 convolution's
+        windows take over a megabyte of words per sample."""
+        chunks = [self._trace(X[start:start + CHUNK]) for start in range(0, len(X), CHUNK)] or [self._trace(X)]
+        traces = {name: np.concatenate([chunk[1][name] for chunk in chunks]) for name in chunks[0][1]}
+        return np.concatenate([chunk[0] for chunk in chunks]), traces
+
+    def _trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         X = _through(np.asarray(X, dtype=np.float64).reshape((len(X),) + self._input_shape), self._axi_in)
         values = {self._input_name: Tensor(arith.from_float(X, self._input_type), self._input_type)}
         traces: dict[str, np.ndarray] = {}
