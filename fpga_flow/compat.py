@@ -164,3 +164,31 @@ def patch_qkeras_for_tensorflow() -> None:
         nest.is_sequence = nest.is_nested
     if not hasattr(array_ops, "unstack"):
         array_ops.unstack = tf.unstack
+
+
+def patch_hls4ml_conv2d_batchnorm() -> None:
+    """hls4ml 1.3.0 transposes a QConv2DBatchnorm's folded kernel twice under the Resource
+    strategy: ``Conv2DBatchnorm.initialize`` stores it transposed (axes 3, 0, 1, 2) for
+    Resource, and the Vivado backend's ``ApplyResourceStrategy`` pass transposes every
+    Resource convolution's kernel again, so the C++ multiplies by scrambled weights
+    (measured: ResNet-8 stem outputs off by 7.0 where Keras's largest is 3.8). Store the
+    folded kernel as a Conv2D stores its kernel and leave the one transposition to the
+    pass. Installed files are not touched; applying it twice is harmless."""
+    from hls4ml.model import layers
+
+    cls = layers.Conv2DBatchnorm
+    if getattr(cls, "_fpga_flow_single_transpose", False):
+        return
+
+    def initialize(self):
+        layers.Conv2D.initialize(self)
+        folded_weights, folded_bias = self._get_folded_weights()
+        self.weights["weight"].data_unquantized = folded_weights
+        self.weights["weight"].data = self.get_attr("weight_quantizer")(folded_weights)
+        self.weights["bias"].data_unquantized = folded_bias
+        bias_quantizer = self.get_attr("bias_quantizer")
+        if bias_quantizer is not None:
+            self.weights["bias"].data = bias_quantizer(folded_bias)
+
+    cls.initialize = initialize
+    cls._fpga_flow_single_transpose = True

@@ -16,6 +16,7 @@ RECIPE_MODULES = (
     "attention_digits",
     "conv1d_pulses",
     "tiny_resnet",
+    "jet_mlp",
 )
 
 

@@ -145,3 +145,26 @@ def coloured_digits(seed: int = 7, size: int = 32, scale: int = 3) -> Dataset:
     images = np.clip(images + rng.normal(0.0, 0.04, images.shape), 0.0, 1.0).astype(np.float32)
     X_train, X_test, y_train, y_test = _split(images, digits.target.astype(np.int64), seed)
     return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES)
+
+
+JET_CLASSES = ("g", "q", "W", "Z", "t")
+JET_FEATURES = 16
+
+
+def jet_features(seed: int = 7, n_per_class: int = 1000) -> Dataset:
+    """Sixteen high-level jet-substructure-like features for five jet classes (gluon,
+    light quark, W, Z, top), the shape of hls4ml's jet-tagging benchmark, made locally:
+    each class draws from a Gaussian with its own mean and correlations (W and Z close
+    to each other, as in the real data), standardized. (N, 16)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, (len(JET_CLASSES), JET_FEATURES))
+    centres[3] = centres[2] + rng.normal(0.0, 0.35, JET_FEATURES)  # Z close to W
+    features, labels = [], []
+    for label, centre in enumerate(centres):
+        mixing = rng.normal(0.0, 0.45, (JET_FEATURES, JET_FEATURES)) + np.eye(JET_FEATURES)
+        features.append(centre + rng.standard_normal((n_per_class, JET_FEATURES)) @ mixing)
+        labels.append(np.full(n_per_class, label))
+    X = np.concatenate(features)
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    X_train, X_test, y_train, y_test = _split(X, np.concatenate(labels).astype(np.int64), seed)
+    return Dataset(X_train, y_train, X_test, y_test, JET_CLASSES)

@@ -305,3 +305,16 @@ def test_a_reuse_factor_hls4ml_cannot_compile_is_refused_like_g_plus_plus(tmp_pa
     graph = model_graph(model, board, settings, tmp_path, base_hls_config(model, settings, board.backend))
     with pytest.raises(StageFailedError, match="shortcut: reuse factor 4 .*g\\+\\+ cannot compile"):
         Emulator(graph)
+
+
+@pytest.mark.parametrize("strategy", ["Latency", "Resource"])
+def test_a_folded_batchnorm_convolution_computes_keras_function_under_either_strategy(strategy, tmp_path):
+    """hls4ml 1.3.0 transposes a Resource QConv2DBatchnorm's kernel twice; with
+    fpga_flow.compat's patch the design (emulated: bit-exact to its C++, above) follows
+    Keras to within its fixed-point types, as the Latency design does."""
+    model, X = _model("conv2d_batchnorm")
+    board, settings = get_board(BOARD), HLSSettings(io_type="io_stream", strategy=strategy, reuse_factor=1)
+    graph = model_graph(model, board, settings, tmp_path, base_hls_config(model, settings, board.backend))
+    keras = model.predict(X, verbose=0)
+    emulated = Emulator(graph).predict(X).reshape(keras.shape)
+    assert np.abs(emulated - keras).max() < 0.05 * np.abs(keras).max()
