@@ -228,7 +228,8 @@ CASES = [
     ("lstm_signals", "io_parallel", "Latency", 1, "wide"),
     ("attention_digits", "io_parallel", "Latency", 1, "widened"),
     ("conv1d_pulses", "io_parallel", "Latency", 1, "default"),
-    ("tiny_resnet", "io_stream", "Latency", 1, "auto"),  # folded QConv2DBatchnorm, ResNet skips, strides
+    ("tiny_resnet", "io_stream", "Latency", 1, "auto"),
+    ("jet_mlp", "io_parallel", "Resource", 8, "stress"),  # folded QConv2DBatchnorm, ResNet skips, strides
     # shared peer models (hls4ml examples and public models)
     ("KERAS_3layer", "io_parallel", "Resource", 32, "stress"),
     ("KERAS_3layer_batch_norm", "io_parallel", "Latency", 1, "auto"),
