@@ -6,9 +6,11 @@ benchmarks/results/realistic.json and docs/measured/realistic.md.
 
     python benchmarks/realistic.py [--json] [--models tiny_resnet,...] [--boards pynq-z2,...]
                                    [--max-samples 200] [--reports-dir reports] [--timeout 900]
+                                   [--runs RUN_DIR ...]
 
 Each build is ``fpga-flow build MODEL --board BOARD --fit --no-cache`` in a subprocess,
-as a user runs it, cold (no build cache); zoo recipes are trained beforehand into
+as a user runs it, cold (no build cache), into --runs-dir (kept: ``--runs`` tabulates
+them again without rebuilding); zoo recipes are trained beforehand into
 REPORTS_DIR/zoo if no export is there (untimed). ``--fit`` is passed explicitly so the
 figures are the fitted build's whether or not the fit is the default. A build that
 fails is a row naming its last line; a build over ``--timeout`` is a row saying so.
@@ -21,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -76,12 +77,17 @@ def build_row(name: str, board: str, reports: Path, scratch: Path, max_samples: 
     wall = round(time.perf_counter() - start, 1)
     if not (out / "summary.json").is_file():
         return {"model": name, "board": board, "wall_s": wall, "error": last_line(built.stderr, "no summary")}
-    summary = json.loads((out / "summary.json").read_text())
+    return summary_row(json.loads((out / "summary.json").read_text()), wall, built.returncode)
+
+
+def summary_row(summary: dict, wall: float | None, exit_code: int | None) -> dict:
+    """One row from a fitted build's summary.json."""
+    name, board = summary["model"]["name"], summary["board"]["name"]
     fit, estimate = summary.get("fit") or {}, summary["estimate"]
     chosen = fit.get("chosen") or {}
     closure = (summary["precision"].get("closure") or {}).get("realization") or {}
     return {
-        "model": name, "board": board, "status": summary["status"], "exit_code": built.returncode, "wall_s": wall,
+        "model": name, "board": board, "status": summary["status"], "exit_code": exit_code, "wall_s": wall,
         "io_type": chosen.get("io_type", summary["hls"]["io_type"]),
         "plan": chosen.get("plan", {}), "fits": chosen.get("fits"),
         "utilization_pct": {key: (chosen.get("utilization_pct") or {}).get(key) for key in RESOURCES},
@@ -131,20 +137,22 @@ def main() -> int:
     parser.add_argument("--max-samples", type=int, default=200, help="evaluation samples per build")
     parser.add_argument("--reports-dir", type=Path, default=REPO / "reports")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per build")
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "benchmarks" / "results" / "realistic_runs",
+                        help="where the builds' run directories are kept")
+    parser.add_argument("--runs", type=Path, nargs="*", default=[],
+                        help="run directories of fitted builds already made, tabulated as they are (before the rest)")
     parser.add_argument("--json-out", type=Path, default=REPO / "benchmarks" / "results" / "realistic.json")
     args = parser.parse_args()
 
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="fpga-flow-realistic-") as scratch:
-        for name in args.models.split(","):
-            error = train_if_missing(name, args.reports_dir, args.timeout)
-            for board in args.boards.split(","):
-                row = {"model": name, "board": board, "error": f"training failed: {error}"} if error else \
-                    build_row(name, board, args.reports_dir, Path(scratch), args.max_samples, args.timeout)
-                rows.append(row)
-                if not args.json:
-                    print(f"{name} on {board}: {row.get('error') or row['status']} ({row.get('wall_s', '-')} s)",
-                          flush=True)
+    rows = [summary_row(json.loads((run / "summary.json").read_text()), None, None) for run in args.runs]
+    for name in filter(None, args.models.split(",")):
+        error = train_if_missing(name, args.reports_dir, args.timeout)
+        for board in args.boards.split(","):
+            row = {"model": name, "board": board, "error": f"training failed: {error}"} if error else \
+                build_row(name, board, args.reports_dir, args.runs_dir, args.max_samples, args.timeout)
+            rows.append(row)
+            if not args.json:
+                print(f"{name} on {board}: {row.get('error') or row['status']} ({row.get('wall_s', '-')} s)", flush=True)
     record = {"max_samples": args.max_samples, "load_average": os.getloadavg(), "cpus": os.cpu_count(), "rows": rows}
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(record, indent=1), encoding="utf-8")
