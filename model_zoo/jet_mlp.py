@@ -12,7 +12,9 @@ def build_jet_mlp(input_shape: tuple[int, ...], n_classes: int):
     from tensorflow.keras import layers, models
 
     weights = quantized_bits(6, 0, alpha=1)
-    stack = [layers.Input(shape=input_shape, name="features")]
+    # not "features": hls4ml's VivadoAccelerator writer replaces the input's name in every testbench line
+    # that holds it (vivado_accelerator_writer.py), "tb_input_features.dat" included
+    stack = [layers.Input(shape=input_shape, name="jets")]
     for index, width in enumerate((64, 32, 32), start=1):
         stack += [QDense(width, kernel_quantizer=weights, bias_quantizer=weights, name=f"fc{index}"),
                   QActivation(quantized_relu(8, 3), name=f"relu{index}")]
