@@ -272,6 +272,13 @@ def build_conv(layer, exact_product: bool = False) -> Run:
     if int(layer.get_attr("dilation", 1)) != 1:
         raise NotEmulableError(f"layer {layer.name}: dilated convolution is not emulated")
     kernel, stride, pads = _window(layer, "filt", layer.class_name.endswith(("2D", "2DBatchnorm")))
+    if (layer.class_name in ("Conv2D", "Conv2DBatchnorm") and kernel == (1, 1) and max(stride) > 1
+            and _io_type(layer) == "io_stream"):
+        # measured on tiny_resnet's folded 1x1 stride-2 shortcuts: conv_2d_buffer_cl sends a
+        # one-row kernel through compute_output_buffer_1d, and the stream holds extra pixels
+        # ("contains leftover data"); the design does not compute the strided convolution
+        raise NotEmulableError(f"layer {layer.name}: hls4ml 1.3.0's io_stream 1x1 convolution with stride {stride} "
+                               "writes extra pixels (use a QConv2D, which hls4ml makes a pointwise convolution)")
     n_chan, n_filt = int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
     n_in = int(np.prod(kernel)) * n_chan
     spec = dense_spec(layer, n_in, n_filt, exact_product=exact_product)
