@@ -126,6 +126,9 @@ def plans(rows: list[dict]) -> str:
             settings = ", ".join(f"{layer} {choice['strategy']}/{choice['reuse_factor']}"
                                  for layer, choice in r["plan"].items())
             lines.append(f"- {r['model']} on {r['board']} ({r['io_type']}): {settings}")
+        if r.get("unpriced_layers"):
+            lines.append(f"  - not priced by the estimate ({len(r['unpriced_layers'])} layers, so its figures are low): "
+                         + ", ".join(r["unpriced_layers"]))
     return "\n".join(lines)
 
 
