@@ -9,6 +9,16 @@ from fpga_flow.layers import RECURRENT_KERAS_CLASSES as RECURRENT_CLASSES
 
 RESERVED_LAYER_NAMES = ("input",)
 HARD_ACTIVATIONS = ("hard_sigmoid", "hard_tanh", "hard_swish")
+# Layers hls4ml 1.3.0 converts but every backend a board uses (Vivado, Vitis,
+# VivadoAccelerator) writes wrong: class -> why and the fix.
+REFUSED_LAYERS = {
+    # hls4ml's Vivado backend registers no SimpleRNN template (backends/vivado/passes/
+    # recurrent_templates.py covers LSTM and GRU): the project is written without the
+    # layer's function call and its output is never computed
+    cls: "hls4ml 1.3.0's Vivado and Vitis backends have no SimpleRNN implementation (the layer is written "
+         "without a function call and the design outputs nothing); use an LSTM or GRU (QLSTM/QGRU) instead"
+    for cls in ("SimpleRNN", "QSimpleRNN")
+}
 
 
 def supported_layer_classes() -> set[str]:
@@ -59,6 +69,8 @@ def check_convertible(model) -> None:
                 f"layer '{layer.name}' ({cls}) has no hls4ml 1.3.0 converter; replace it with a supported layer "
                 "(see hls4ml.converters.get_supported_keras_layers()) or register one through hls4ml's Extension API"
             )
+        if cls in REFUSED_LAYERS:
+            raise UnsupportedModelError(f"layer '{layer.name}' ({cls}): {REFUSED_LAYERS[cls]}")
         if cls in RECURRENT_CLASSES:
             _check_recurrent(layer, cls)
 
@@ -93,7 +105,11 @@ def _serialized_activation(value):
 def _check_recurrent(layer, cls: str) -> None:
     if cls == "Bidirectional":
         for wrapped in (layer.forward_layer, layer.backward_layer):
-            _check_recurrent(wrapped, type(wrapped).__name__)
+            wrapped_cls = type(wrapped).__name__
+            if wrapped_cls in REFUSED_LAYERS:
+                raise UnsupportedModelError(f"layer '{layer.name}' (Bidirectional {wrapped_cls}): "
+                                            f"{REFUSED_LAYERS[wrapped_cls]}")
+            _check_recurrent(wrapped, wrapped_cls)
         return
     if cls == "QGRU" and not getattr(layer.cell, "reset_after", True):
         raise UnsupportedModelError(
@@ -147,3 +163,31 @@ def patch_qkeras_for_tensorflow() -> None:
         nest.is_sequence = nest.is_nested
     if not hasattr(array_ops, "unstack"):
         array_ops.unstack = tf.unstack
+
+
+def patch_hls4ml_conv2d_batchnorm() -> None:
+    """hls4ml 1.3.0 transposes a QConv2DBatchnorm's folded kernel twice under the Resource
+    strategy: ``Conv2DBatchnorm.initialize`` stores it transposed (axes 3, 0, 1, 2) for
+    Resource, and the Vivado backend's ``ApplyResourceStrategy`` pass transposes every
+    Resource convolution's kernel again, so the C++ multiplies by scrambled weights
+    (measured: ResNet-8 stem outputs off by 7.0 where Keras's largest is 3.8). Store the
+    folded kernel as a Conv2D stores its kernel and leave the one transposition to the
+    pass. Installed files are not touched; applying it twice is harmless."""
+    from hls4ml.model import layers
+
+    cls = layers.Conv2DBatchnorm
+    if getattr(cls, "_fpga_flow_single_transpose", False):
+        return
+
+    def initialize(self):
+        layers.Conv2D.initialize(self)
+        folded_weights, folded_bias = self._get_folded_weights()
+        self.weights["weight"].data_unquantized = folded_weights
+        self.weights["weight"].data = self.get_attr("weight_quantizer")(folded_weights)
+        self.weights["bias"].data_unquantized = folded_bias
+        bias_quantizer = self.get_attr("bias_quantizer")
+        if bias_quantizer is not None:
+            self.weights["bias"].data = bias_quantizer(folded_bias)
+
+    cls.initialize = initialize
+    cls._fpga_flow_single_transpose = True

@@ -19,6 +19,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fpga_flow.boards import Board
+from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm
 from fpga_flow.errors import UnsupportedModelError, UserInputError
 from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re-exported)
     DISTRIBUTED_ARITHMETIC, FIT_STRATEGIES, IO_TYPES, STRATEGIES, canonical_strategy, is_distributed_arithmetic,
@@ -132,6 +133,7 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
     only records ``output_dir``), with tracing on."""
     import hls4ml
 
+    patch_hls4ml_conv2d_batchnorm()  # hls4ml 1.3.0 scrambles a Resource QConv2DBatchnorm's kernel otherwise
     kwargs: dict[str, Any] = {}
     if board.backend == "VivadoAccelerator":
         kwargs["board"] = board.accelerator_board

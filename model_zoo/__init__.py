@@ -16,6 +16,8 @@ RECIPE_MODULES = (
     "attention_digits",
     "conv1d_pulses",
     "mlp_tiny",
+    "tiny_resnet",
+    "jet_mlp",
 )
 
 

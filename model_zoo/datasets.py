@@ -13,11 +13,12 @@ DIGIT_CLASSES = tuple(str(d) for d in range(10))
 # it costs more than a whole 'fpga-flow estimate', which looks recipes up but loads no data.
 
 
-def _split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A stratified 75/25 train/test split."""
+def _split(X: np.ndarray, y: np.ndarray, seed: int,
+           test_size: float | int = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A stratified train/test split (75/25 unless told)."""
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
 
 
 def _digits_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -120,3 +121,56 @@ def detector_pulses(seed: int = 7, n_per_class: int = 600) -> Dataset:
     y = np.asarray(labels, dtype=np.int64)
     X_train, X_test, y_train, y_test = _split(X, y, seed)
     return Dataset(X_train, y_train, X_test, y_test, PULSE_CLASSES)
+
+
+COLOURED_TEST = 200
+
+
+def coloured_digits(seed: int = 7, size: int = 32, scale: int = 3) -> Dataset:
+    """scikit-learn's digits as 32x32 RGB images, made locally: each 8x8 digit upscaled
+    (``scale`` x ``scale`` blocks), placed at a random offset, painted in a random
+    light colour over a random dark one, with pixel noise -- the shape of
+    CIFAR-10 (32x32x3, ten classes) that MLPerf Tiny's image classification takes,
+    without a download. Values in [0, 1], (N, 32, 32, 3)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    n = len(digits.images)
+    glyph = np.kron(digits.images / 16.0, np.ones((scale, scale)))  # (N, 24, 24)
+    side = glyph.shape[1]
+    background = rng.uniform(0.0, 0.35, (n, 1, 1, 3))
+    foreground = rng.uniform(0.6, 1.0, (n, 1, 1, 3))
+    images = np.broadcast_to(background, (n, size, size, 3)).copy()
+    for i, (dy, dx) in enumerate(rng.integers(0, size - side + 1, (n, 2))):
+        alpha = glyph[i][..., None]
+        window = images[i, dy:dy + side, dx:dx + side]
+        images[i, dy:dy + side, dx:dx + side] = window * (1 - alpha) + foreground[i] * alpha
+    images = np.clip(images + rng.normal(0.0, 0.04, images.shape), 0.0, 1.0).astype(np.float32)
+    # 200 test images: C-simulating a ResNet-8 costs about a quarter of a CPU second per
+    # image in each of the build's two C simulations
+    X_train, X_test, y_train, y_test = _split(images, digits.target.astype(np.int64), seed, test_size=COLOURED_TEST)
+    return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES)
+
+
+JET_CLASSES = ("g", "q", "W", "Z", "t")
+JET_FEATURES = 16
+
+
+def jet_features(seed: int = 7, n_per_class: int = 1000) -> Dataset:
+    """Sixteen high-level jet-substructure-like features for five jet classes (gluon,
+    light quark, W, Z, top), the shape of hls4ml's jet-tagging benchmark, made locally:
+    each class draws from a Gaussian with its own mean and correlations (W and Z close
+    to each other, as in the real data), standardized. (N, 16)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, (len(JET_CLASSES), JET_FEATURES))
+    centres[3] = centres[2] + rng.normal(0.0, 0.35, JET_FEATURES)  # Z close to W
+    features, labels = [], []
+    for label, centre in enumerate(centres):
+        mixing = rng.normal(0.0, 0.45, (JET_FEATURES, JET_FEATURES)) + np.eye(JET_FEATURES)
+        features.append(centre + rng.standard_normal((n_per_class, JET_FEATURES)) @ mixing)
+        labels.append(np.full(n_per_class, label))
+    X = np.concatenate(features)
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    X_train, X_test, y_train, y_test = _split(X, np.concatenate(labels).astype(np.int64), seed)
+    return Dataset(X_train, y_train, X_test, y_test, JET_CLASSES)

@@ -53,7 +53,7 @@ class Recipe:
 
     name: str
     description: str
-    family: str  # cnn | rnn | attention
+    family: str  # cnn | rnn | attention | mlp
     builder: Callable[[tuple[int, ...], int], object]
     dataset: Callable[[int], Dataset]
     training: TrainingSettings = field(default_factory=TrainingSettings)

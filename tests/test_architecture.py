@@ -73,10 +73,12 @@ ALLOWED_CYCLES: list[tuple[str, ...]] = [
     # estimate.stage/rtl.from_run -> build, convert -> precision/estimate, and summary
     # taking its sections from the engines. It opens once the pipeline and records
     # packages exist (docs/architecture.md). rtl.pnr and rtl.topsim (ECP5 place and route)
-    # joined it through the rtl package, as rtl.simulate had.
+    # joined it through the rtl package, as rtl.simulate had; emulate.spatial (the new
+    # convolution kinds) through the emulator.
     ("fpga_flow.build", "fpga_flow.cache", "fpga_flow.convert", "fpga_flow.csim", "fpga_flow.dashboard",
      "fpga_flow.emulate.attention", "fpga_flow.emulate.diagnose", "fpga_flow.emulate.graph", "fpga_flow.emulate.realize",
-     "fpga_flow.emulate.recurrent", "fpga_flow.estimate", "fpga_flow.estimate.stage", "fpga_flow.fit",
+     "fpga_flow.emulate.recurrent", "fpga_flow.emulate.spatial", "fpga_flow.estimate", "fpga_flow.estimate.stage",
+     "fpga_flow.fit",
      "fpga_flow.history", "fpga_flow.precision", "fpga_flow.rtl", "fpga_flow.rtl.generate",
      "fpga_flow.rtl.pnr", "fpga_flow.rtl.probe", "fpga_flow.rtl.simulate", "fpga_flow.rtl.topsim", "fpga_flow.rtl.trace",
      "fpga_flow.summary"),

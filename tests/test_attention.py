@@ -69,15 +69,19 @@ def test_multiplier_estimate_counts_the_kernels_multiplies(heads, seq_len, embed
 
 
 @pytest.mark.slow
-def test_conversion_compiles_and_follows_keras(tmp_path):
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_conversion_compiles_and_follows_keras(io_type, tmp_path):
+    """Both io types; io_stream buffers the sequence and runs the same kernel, so the
+    emulator (the kernel's numpy model) gives its words too."""
     from fpga_flow.boards import get_board
-    from fpga_flow.convert import HLSSettings, base_hls_config, convert
+    from fpga_flow.convert import HLSSettings, base_hls_config, convert, model_graph
     from fpga_flow.csim import Bridge, compile_project
+    from fpga_flow.emulate.graph import Emulator
     from fpga_flow.precision import infer_precisions
 
     model = small_model()
     X = np.random.default_rng(1).uniform(-1, 1, (64, 6, 5)).astype(np.float32)
-    board, settings = get_board("alveo-u250"), HLSSettings()
+    board, settings = get_board("alveo-u250"), HLSSettings(io_type=io_type)
     config = infer_precisions(model, base_hls_config(model, settings, board.backend), X)
     project = convert(model, board, settings, tmp_path / "prj", config)
     assert "nnet::qmhsa<" in (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
@@ -86,6 +90,8 @@ def test_conversion_compiles_and_follows_keras(tmp_path):
     bridge = Bridge.load(compile_project(project.output_dir))
     hardware, keras = bridge.predict(X), model.predict(X, verbose=0).reshape(len(X), -1)
     assert np.abs(hardware - keras).max() < 0.1 * np.abs(keras).max()
+    emulated = Emulator(model_graph(model, board, settings, tmp_path / "graph", config)).predict(X)
+    np.testing.assert_array_equal(emulated, hardware)
 
 
 @pytest.mark.slow

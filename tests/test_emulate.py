@@ -229,6 +229,8 @@ CASES = [
     ("attention_digits", "io_parallel", "Latency", 1, "widened"),
     ("conv1d_pulses", "io_parallel", "Latency", 1, "default"),
     ("mlp_tiny", "io_parallel", "Latency", 1, "default"),
+    ("tiny_resnet", "io_stream", "Latency", 1, "auto"),
+    ("jet_mlp", "io_parallel", "Resource", 8, "stress"),  # folded QConv2DBatchnorm, ResNet skips, strides
     # shared peer models (hls4ml examples and public models)
     ("KERAS_3layer", "io_parallel", "Resource", 32, "stress"),
     ("KERAS_3layer_batch_norm", "io_parallel", "Latency", 1, "auto"),
@@ -244,7 +246,9 @@ def test_every_zoo_recipe_and_convertible_peer_is_in_a_case():
     from model_zoo import recipes
 
     covered = {case[0] for case in CASES}
-    assert set(recipes()) <= covered
+    # tiny_resnet's 1x1 stride-2 folded shortcuts are written wrong by hls4ml 1.3.0 in
+    # io_stream (the emulator refuses them); its layer kinds are in test_emulate_layers.py
+    assert set(recipes()) - {"tiny_resnet"} <= covered
     refused = {"KERAS_3layer_binary_smaller", "KERAS_3layer_ternary_small", "btag_qgru_int0_frac8"}  # see README
     assert {p.name for p in PEERS.iterdir() if p.is_dir()} - refused <= covered
 
@@ -257,14 +261,9 @@ def _design(name, request):
     return _recipe_model(name, trained)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, io_type, strategy, reuse, variant", CASES, ids=[c[0] for c in CASES])
-def test_emulator_matches_the_compiled_cpp_word_for_word(name, io_type, strategy, reuse, variant, request,
-                                                         tmp_path):
-    model, X = _design(name, request)
-    board = get_board(BOARD)
-    settings = HLSSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse)
-    config = _configure(model, X, settings, variant)
+def assert_emulated_word_for_word(model, X, board, settings: HLSSettings, config: dict, tmp_path: Path) -> np.ndarray:
+    """The emulator and the compiled C++ (-O0) agree on every traced layer and every
+    output word; returns the compiled outputs."""
     emulator = Emulator(model_graph(model, board, settings, tmp_path / "graph", copy.deepcopy(config)))
     emulated, emulated_layers = emulator.trace(X)
     project = convert(model, board, settings, tmp_path / "project", config)
@@ -274,6 +273,18 @@ def test_emulator_matches_the_compiled_cpp_word_for_word(name, io_type, strategy
         differ = np.flatnonzero(emulated_layers[layer].ravel() != words.ravel())
         assert differ.size == 0, f"{layer}: {differ.size} of {words.size} values differ"
     np.testing.assert_array_equal(emulated, compiled)
+    return compiled
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, io_type, strategy, reuse, variant", CASES, ids=[c[0] for c in CASES])
+def test_emulator_matches_the_compiled_cpp_word_for_word(name, io_type, strategy, reuse, variant, request,
+                                                         tmp_path):
+    model, X = _design(name, request)
+    board = get_board(BOARD)
+    settings = HLSSettings(io_type=io_type, strategy=strategy, reuse_factor=reuse)
+    config = _configure(model, X, settings, variant)
+    compiled = assert_emulated_word_for_word(model, X, board, settings, config, tmp_path)
     if variant == "stress" and name == "KERAS_3layer":
         # the check is sensitive: summing these products in input order instead of the
         # Resource kernel's order changes the saturating sums

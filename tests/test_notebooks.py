@@ -17,7 +17,7 @@ from conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 ISSUE_NOTEBOOKS = {"01_cnn_train_export.ipynb", "02_lstm_train_export.ipynb", "03_attention_train_export.ipynb",
-                   "04_reports_and_dashboard.ipynb"}
+                   "04_reports_and_dashboard.ipynb", "05_tiny_resnet_train_build.ipynb"}
 SMALL_TRAINING = {"EPOCHS": 4, "MAX_SAMPLES": 120}
 SMALL = {
     "01_cnn_train_export.ipynb": SMALL_TRAINING,
@@ -25,6 +25,8 @@ SMALL = {
     "03_attention_train_export.ipynb": SMALL_TRAINING,
     # 04 runs on its own defaults: what the repository holds, as a user has it.
     "04_reports_and_dashboard.ipynb": {"MAX_SAMPLES": 120},
+    # a ResNet on two cores: two epochs, a short C-simulation
+    "05_tiny_resnet_train_build.ipynb": {"EPOCHS": 2, "MAX_SAMPLES": 60},
 }
 # Training curves, float baseline, confusion matrix, resources; for 04: the vendor
 # projects, and the estimate against the vendor figures.

@@ -1,4 +1,5 @@
-// Quantized multi-head self-attention for hls4ml (io_parallel).
+// Quantized multi-head self-attention for hls4ml (io_parallel; io_stream buffers the
+// sequence, one packet of embed_dim values per position, and runs the same kernel).
 // Arithmetic: every intermediate has a CONFIG_T type (AP_TRN, AP_SAT); softmax reads
 // two ROM tables (exp of the spread to the row maximum, and the reciprocal of the sum),
 // addressed by the top table_bits bits of an unsigned fixed-point value.
@@ -6,6 +7,7 @@
 #ifndef NNET_QMHSA_H_
 #define NNET_QMHSA_H_
 
+#include "hls_stream.h"
 #include "nnet_common.h"
 
 namespace nnet {
@@ -129,6 +131,43 @@ Heads:
     }
     qmhsa_dense<typename CONFIG_T::proj_t, res_T, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
                 typename CONFIG_T::accum_t, T, C, D>(context, res, wo, bo);
+}
+
+// io_stream: the whole sequence is needed before the first output (every position
+// attends to every other), so it is read into an array, computed, and written back.
+template <class data_T, class res_T, typename CONFIG_T>
+void qmhsa(hls::stream<data_T> &data, hls::stream<res_T> &res,
+           typename CONFIG_T::weight_t wq[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::weight_t wk[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::weight_t wv[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::embed_dim],
+           typename CONFIG_T::bias_t bo[CONFIG_T::embed_dim], typename CONFIG_T::exp_t exp_rom[CONFIG_T::table_size],
+           typename CONFIG_T::inv_t inv_rom[CONFIG_T::table_size]) {
+    static_assert(data_T::size == CONFIG_T::embed_dim && res_T::size == CONFIG_T::embed_dim,
+                  "io_stream attention: one packet per position, of embed_dim values");
+    typename data_T::value_type in[CONFIG_T::seq_len * CONFIG_T::embed_dim];
+    typename res_T::value_type out[CONFIG_T::seq_len * CONFIG_T::embed_dim];
+ReadSequence:
+    for (unsigned t = 0; t < CONFIG_T::seq_len; t++) {
+        data_T packet = data.read();
+        for (unsigned i = 0; i < CONFIG_T::embed_dim; i++) {
+            in[t * CONFIG_T::embed_dim + i] = packet[i];
+        }
+    }
+    qmhsa<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, wq, bq, wk, bk, wv, bv, wo, bo,
+                                                                             exp_rom, inv_rom);
+WriteSequence:
+    for (unsigned t = 0; t < CONFIG_T::seq_len; t++) {
+        res_T packet;
+        PRAGMA_DATA_PACK(packet)
+        for (unsigned i = 0; i < CONFIG_T::embed_dim; i++) {
+            packet[i] = out[t * CONFIG_T::embed_dim + i];
+        }
+        res.write(packet);
+    }
 }
 
 } // namespace nnet

@@ -23,6 +23,7 @@ from fpga_flow.emulate.kernels import DenseSpec, Schedule, SoftmaxSpec, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
 
+CHUNK = 128  # samples emulated at once
 Run = Callable[[list[Tensor]], "Tensor | list[Tensor]"]  # one Tensor per output (a list for several)
 
 # Activation tables: (builder, input range) as nnet_activation.h indexes them
@@ -73,6 +74,7 @@ class Emulator:
             raise NotEmulableError("emulation supports single-input, single-output models")
         self._output_name = graph.outputs[0]
         self._input_name = graph.inputs[0]
+        self._axi_in, self._axi_out = axi_types(graph)
         self._steps = []
         for layer in graph.get_layers():
             if layer.class_name == "Input":
@@ -86,8 +88,14 @@ class Emulator:
 
     def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Outputs and every traced layer's output, per sample, as float64 (what the
-        compiled bridge returns)."""
-        X = np.asarray(X, dtype=np.float64).reshape((len(X),) + self._input_shape)
+        compiled bridge returns). Computed CHUNK samples at a time: a 32x32 convolution's
+        windows take over a megabyte of words per sample."""
+        chunks = [self._trace(X[start:start + CHUNK]) for start in range(0, len(X), CHUNK)] or [self._trace(X)]
+        traces = {name: np.concatenate([chunk[1][name] for chunk in chunks]) for name in chunks[0][1]}
+        return np.concatenate([chunk[0] for chunk in chunks]), traces
+
+    def _trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        X = _through(np.asarray(X, dtype=np.float64).reshape((len(X),) + self._input_shape), self._axi_in)
         values = {self._input_name: Tensor(arith.from_float(X, self._input_type), self._input_type)}
         traces: dict[str, np.ndarray] = {}
         for step in self._steps:
@@ -102,10 +110,39 @@ class Emulator:
                 traces[step.name] = produced[0].values().reshape((len(X),) + tuple(
                     self.spec["traced_layers"][step.name]))
         out = values[self._output_name]
-        return out.values().reshape(len(X), -1), traces
+        return _through(out.values().reshape(len(X), -1), self._axi_out), traces
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.trace(X)[0]
+
+
+def axi_types(graph) -> tuple[FixedType | str, FixedType | str]:
+    """The words the top function exchanges with the bridge: a VivadoAccelerator design's
+    top is its AXI wrapper (``myproject_axi``), whose ``T_in``/``T_out`` are ``float`` by
+    default (``AcceleratorConfig.Precision``), or a fixed type; other backends take and
+    give ``double``."""
+    if graph.config.backend.name != "VivadoAccelerator":
+        return "double", "double"
+    precision = graph.config.config.get("AcceleratorConfig", {}).get("Precision", {})
+    words = []
+    for key in ("Input", "Output"):
+        text = str(precision.get(key, "float"))
+        if text in ("float", "double"):
+            words.append(text)
+            continue
+        t = fixed_type(graph.config.backend.convert_precision_string(text), f"AXI {key.lower()}")
+        # VivadoAcceleratorConfig._next_factor8_type: the width rounded up to whole bytes
+        words.append(FixedType(-(-t.width // 8) * 8, t.integer, t.signed, t.rounding, t.overflow))
+    return words[0], words[1]
+
+
+def _through(values: np.ndarray, word: FixedType | str) -> np.ndarray:
+    """Values passed through one interface word (float: round to nearest single)."""
+    if word == "double":
+        return values
+    if word == "float":
+        return values.astype(np.float32).astype(np.float64)
+    return arith.to_float(arith.from_float(values, word), word)
 
 
 # --------------------------------------------------------------------------- builders
@@ -179,7 +216,18 @@ def _schedule(layer, n_in: int, n_out: int) -> Schedule:
     if strategy == "latency" and not transposed:
         return Schedule.in_order(n_in, n_out)
     if strategy == "resource" and transposed:
-        return Schedule.resource(n_in, n_out, int(layer.get_attr("reuse_factor")))
+        reuse = int(layer.get_attr("reuse_factor"))
+        if reuse < n_in and -(-n_in * n_out // reuse) % n_out:
+            # dense_resource_rf_leq_nin / conv_*_resource_cl: assert((block_factor % n_out == 0
+            # || reuse_factor >= n_in) && "The current Reuse Factor is not allowed")
+            raise StageFailedError(f"layer {layer.name}: reuse factor {reuse} is not allowed for {n_in} inputs and "
+                                   f"{n_out} outputs (hls4ml's Resource kernel asserts: its C simulation aborts)")
+        if reuse > n_in and reuse % n_in and "Conv" in layer.class_name:
+            # convolution_templates.py names nnet::DenseResource_rf_gt_nin, which nnet_dense.h
+            # does not define (dense layers take the _rem0 kernel for any reuse above n_in)
+            raise StageFailedError(f"layer {layer.name}: reuse factor {reuse} (above {n_in} inputs, not a multiple) "
+                                   "makes hls4ml name a kernel it does not define: g++ cannot compile the design")
+        return Schedule.resource(n_in, n_out, reuse)
     raise NotEmulableError(f"layer {layer.name}: strategy {strategy} is not emulated")
 
 
@@ -223,7 +271,14 @@ def _window(layer, size: str, two_d: bool) -> tuple[tuple[int, ...], tuple[int, 
 def build_conv(layer, exact_product: bool = False) -> Run:
     if int(layer.get_attr("dilation", 1)) != 1:
         raise NotEmulableError(f"layer {layer.name}: dilated convolution is not emulated")
-    kernel, stride, pads = _window(layer, "filt", layer.class_name in ("Conv2D", "PointwiseConv2D"))
+    kernel, stride, pads = _window(layer, "filt", layer.class_name.endswith(("2D", "2DBatchnorm")))
+    if (layer.class_name in ("Conv2D", "Conv2DBatchnorm") and kernel == (1, 1) and max(stride) > 1
+            and _io_type(layer) == "io_stream"):
+        # measured on tiny_resnet's folded 1x1 stride-2 shortcuts: conv_2d_buffer_cl sends a
+        # one-row kernel through compute_output_buffer_1d, and the stream holds extra pixels
+        # ("contains leftover data"); the design does not compute the strided convolution
+        raise NotEmulableError(f"layer {layer.name}: hls4ml 1.3.0's io_stream 1x1 convolution with stride {stride} "
+                               "writes extra pixels (use a QConv2D, which hls4ml makes a pointwise convolution)")
     n_chan, n_filt = int(layer.get_attr("n_chan")), int(layer.get_attr("n_filt"))
     n_in = int(np.prod(kernel)) * n_chan
     spec = dense_spec(layer, n_in, n_filt, exact_product=exact_product)
@@ -454,6 +509,14 @@ def build_qmhsa(layer) -> Run:
     return build_attention(layer)
 
 
+def build_spatial(layer) -> Run:
+    # deferred: fpga_flow.emulate.spatial builds on this module's helpers
+    from fpga_flow.emulate import spatial
+
+    builder = {"Resize": spatial.build_resize, "Concatenate": spatial.build_concatenate}
+    return builder.get(layer.class_name, spatial.build_depthwise)(layer)
+
+
 def build_recurrent(layer) -> Run:
     from fpga_flow.emulate.recurrent import build_recurrent_layer
 
@@ -464,6 +527,11 @@ BUILDERS: dict[str, Callable[[object], Run]] = {
     "Dense": build_dense,
     "Conv1D": build_conv,
     "Conv2D": build_conv,
+    "Conv2DBatchnorm": build_conv,  # QConv2DBatchnorm: hls4ml folds the normalization into the kernel and bias
+    "DepthwiseConv1D": build_spatial,
+    "DepthwiseConv2D": build_spatial,  # also the depthwise half of a SeparableConv2D
+    "Resize": build_spatial,  # UpSampling1D/2D
+    "Concatenate": build_spatial,
     "PointwiseConv1D": build_conv,
     "PointwiseConv2D": build_conv,
     "Activation": build_activation,
@@ -473,6 +541,7 @@ BUILDERS: dict[str, Callable[[object], Run]] = {
     "GlobalPooling1D": build_global_pooling,
     "GlobalPooling2D": build_global_pooling,
     "Reshape": build_reshape,
+    "Repack": build_reshape,  # io_stream's repack_stream: the same words in other stream packets
     "ZeroPadding1D": build_zero_padding,
     "ZeroPadding2D": build_zero_padding,
     "Clone": build_clone,
