@@ -13,8 +13,15 @@ a reports folder every run shares, so training is not timed. ``--from-export NAM
 builds those recipes from their trained export instead (``model.h5`` with
 ``--test-data data.npz``), so a checkout that does not know a recipe can build it too:
 give the same list to both runs. g++ runs through a pass-through wrapper on PATH that
-logs every invocation with its duration: a "full compile" is a compile of the firmware
-(``myproject.cpp``), and "g++ s" is the wall time of all invocations.
+logs every invocation with its duration: a "full compile" is a compile of the network's
+top (``myproject.cpp``, hls4ml's or the per-layer split's), and "g++ s" is the wall time of
+all invocations. Each row also gives the compile/C-simulation split: the seconds of every
+compiled unit (``compiled.json``) and of the two C-simulations.
+
+``--rtl`` builds with ``--rtl`` and adds the RTL stages (rtl, rtl_sim, gates) to the table.
+``--rebuild`` also times an unchanged rebuild answered by the run cache (a cached build,
+then the same command again, wall time of the second). With ``--json`` the table is also
+written as Markdown to docs/measured/build_time.md, with every label measured so far.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "peer_models"
 MODELS = ("cnn_digits", "lstm_digits", "KERAS_conv1d_small", "KERAS_conv2d_model", "conv1d_pulses")
 STAGES = ("load", "precision", "convert", "compile", "csim_bridge", "testbench", "total")
+RTL_STAGES = ("rtl", "rtl_sim", "gates")
+TABLE = REPO / "docs" / "measured" / "build_time.md"
 WRAPPER = """#!{python}
 import os, subprocess, sys, time
 start = time.perf_counter()
@@ -64,7 +73,7 @@ def run(checkout: Path, args: list[str], env: dict, timeout: float) -> subproces
 
 
 def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path, timeout: float,
-            from_export: bool = False) -> dict:
+            from_export: bool = False, rtl: bool = False, rebuild: bool = False) -> dict:
     gxx = shutil.which("g++")
     bin_dir = scratch / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -84,18 +93,23 @@ def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path,
     start = time.perf_counter()
     argument = model_argument(name, export if from_export else None)
     built = run(checkout, ["build", *argument, "--board", board, "--reports-dir", str(reports),
-                           "--out", str(out), "--force", "--no-cache", "--min-agreement", "0", "--json"], env, timeout)
+                           "--out", str(out), "--force", "--no-cache", "--min-agreement", "0", "--json",
+                           *(["--rtl"] if rtl else [])], env, timeout)
     wall = time.perf_counter() - start
     if built.returncode not in (0, 1) or not (out / "summary.json").is_file():
         return {"model": name, "error": (built.stderr.strip().splitlines() or ["no output"])[-1]}
     summary = json.loads((out / "summary.json").read_text())
     calls = [ast.literal_eval(line) for line in log.read_text().splitlines()]  # (seconds, argv) from the wrapper
-    full = [seconds for seconds, argv in calls if any(arg.endswith("firmware/myproject.cpp") for arg in argv)]
+    full = [seconds for seconds, argv in calls if "-c" in argv and any(arg.endswith("/myproject.cpp") for arg in argv)]
+    compiled = json.loads((out / "hls_project" / "build" / "compiled.json").read_text())
     closure = summary["precision"].get("closure") or {}
     return {
         "model": name + (" (export)" if from_export else ""),
         "wall_s": round(wall, 1),
-        "timings_s": {stage: summary["timings_s"].get(stage) for stage in STAGES},
+        "timings_s": {stage: summary["timings_s"].get(stage) for stage in (*STAGES, *(RTL_STAGES if rtl else ()))},
+        "units_s": compiled.get("unit_seconds", {}),
+        "rebuild_s": unchanged_rebuild(checkout, argument, board, reports, scratch / f"rebuild-{name}", env, timeout)
+        if rebuild else None,
         "full_compiles": len(full),
         "gxx_invocations": len(calls),
         "gxx_s": round(sum(seconds for seconds, _ in calls), 1),
@@ -103,6 +117,44 @@ def measure(checkout: Path, name: str, board: str, reports: Path, scratch: Path,
         "csim_agreement": summary["fidelity"]["csim_agreement"],
         "testbench_agreement": summary["fidelity"]["testbench_agreement"],
     }
+
+
+def unchanged_rebuild(checkout: Path, argument: list[str], board: str, reports: Path, folder: Path, env: dict,
+                      timeout: float) -> dict | None:
+    """Wall seconds of the second of two identical cached builds, and whether the run
+    cache answered it (False on a checkout without one)."""
+    args = ["build", *argument, "--board", board, "--reports-dir", str(reports), "--cache-dir", str(folder / "cache"),
+            "--min-agreement", "0", "--json"]
+    for attempt in ("first", "again"):
+        start = time.perf_counter()
+        done = run(checkout, [*args, "--out", str(folder / attempt)], env, timeout)
+        if done.returncode not in (0, 1):
+            return None
+    seconds = round(time.perf_counter() - start, 2)
+    return {"s": seconds, "run_hit": bool((json.loads(done.stdout).get("cache") or {}).get("run_hit"))}
+
+
+def markdown(records: list[dict]) -> str:
+    """Every recorded label's rows as one Markdown table (docs/measured/build_time.md)."""
+    stages = [*STAGES, *RTL_STAGES]
+    lines = ["<!-- generated by benchmarks/build_time.py; do not edit -->", "",
+             "Cold build (no cache) seconds per stage; units: the slowest compiled unit; rebuild: an unchanged "
+             "rebuild's wall seconds (run cache).", "",
+             "| label | model | " + " | ".join(stages) + " | slowest unit | full compiles | g++ s | rebuild s |",
+             "|---|---|" + "---:|" * len(stages) + "---|---:|---:|---:|"]
+    for record in records:
+        for row in record["models"]:
+            if "error" in row:
+                lines.append(f"| {record['label']} | {row['model']} | cannot build: {row['error']} |")
+                continue
+            cells = " | ".join("" if row["timings_s"].get(s) is None else f"{row['timings_s'][s]:.1f}" for s in stages)
+            unit = max(row.get("units_s", {}).items(), key=lambda item: item[1], default=("", 0))
+            rebuild = row.get("rebuild_s")
+            if isinstance(rebuild, dict):
+                rebuild = f"{rebuild['s']}{' (run cache)' if rebuild['run_hit'] else ''}"
+            lines.append(f"| {record['label']} | {row['model']} | {cells} | {unit[0]} {unit[1]:.1f} | "
+                         f"{row['full_compiles']} | {row['gxx_s']:.0f} | {'' if rebuild is None else rebuild} |")
+    return "\n".join(lines) + "\n"
 
 
 def table(rows: list[dict], label: str) -> str:
@@ -147,7 +199,9 @@ def main() -> int:
                         help="where zoo recipes are trained (kept between runs; default: a temporary folder)")
     parser.add_argument("--from-export", default="", help="zoo recipes to build from their trained export (comma list)")
     parser.add_argument("--timeout", type=float, default=7200)
-    parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    parser.add_argument("--json", action="store_true", help="also print the rows as JSON and write the Markdown table")
+    parser.add_argument("--rtl", action="store_true", help="build with --rtl and time the RTL stages (gates: yosys)")
+    parser.add_argument("--rebuild", action="store_true", help="also time an unchanged rebuild (run cache)")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
                         help="print the before/after table of two earlier runs and exit")
@@ -165,7 +219,7 @@ def main() -> int:
         reports = args.reports_dir.resolve() if args.reports_dir else Path(scratch) / "reports"
         for name in args.models.split(","):
             rows.append(measure(checkout, name, args.board, reports, Path(scratch), args.timeout,
-                                name in args.from_export.split(",")))
+                                name in args.from_export.split(","), args.rtl, args.rebuild))
             print(table(rows[-1:], args.label).splitlines()[-1], flush=True)
     commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
@@ -176,6 +230,9 @@ def main() -> int:
     print(table(rows, f"{args.label} ({commit})"))
     if args.json:
         print(json.dumps(rows, indent=2))
+        records = [json.loads(path.read_text()) for path in sorted(json_out.parent.glob("build_time_*.json"))]
+        TABLE.parent.mkdir(parents=True, exist_ok=True)
+        TABLE.write_text(markdown(records), encoding="utf-8")
     print(f"wrote {json_out}")
     return 0
 

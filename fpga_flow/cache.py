@@ -468,6 +468,10 @@ class CacheUse(BaseModel):
     steps: list[str] = Field(description="the build steps the entry stands for")
     model_digest: str = Field(description="hash of the model's architecture and weights")
     source_digest: str = Field(description="hash of the fpga_flow package the entry was built with")
+    run_key: str | None = Field(default=None, description="the run cache's key (fpga_flow.run_cache) on a full hit")
+    run_hit: bool = Field(default=False, description="True when the whole run was restored from the identical "
+                                                     "earlier run: no step ran, TensorFlow was not imported")
+    restored_from: str | None = Field(default=None, description="on a full hit, the run id the results come from")
 
 
 class CachedSteps:

@@ -6,6 +6,12 @@ optimization level, keep the compiler log, and reuse the objects);
 (b) the testbench: hls4ml's ``myproject_test.cpp`` linked against the same object,
 fed ``tb_data/`` written from the test set, and its ``csim_results.log`` read back.
 
+Both runs are needed though they call the same objects on the same inputs: the testbench
+is hls4ml's own harness (inputs parsed from text with ``atof``; on accelerator boards the
+AXI wrapper between the harness and the network), which the bridge never exercises, and
+only the bridge gives the per-layer traces (the overflow report). A rebuild of an
+unchanged run repeats neither (:mod:`fpga_flow.run_cache`).
+
 The fixed-point arithmetic is integer code, so the optimization level changes compile
 time (minutes at -O3 for a large Conv1D model) but not a single output bit.
 
@@ -13,7 +19,8 @@ The translation units (the firmware, the bridge, the testbench) are independent:
 compile in parallel, one per core. Given an object store (the build cache), each object
 is kept under the hash of its preprocessed source, flags and compiler, so a unit whose
 preprocessed text did not change is copied instead of compiled (``-E`` costs ~0.3 s where
-compiling costs 5 s to minutes).
+compiling costs 5 s to minutes). A network with heavy layers compiles as one unit per
+such layer (:mod:`fpga_flow.csim_split`).
 """
 
 from __future__ import annotations
@@ -32,12 +39,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import numpy.ctypeslib as npc
 
 from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME
+from fpga_flow.csim_split import COMMON_HEADER, split_network, write_split
 from fpga_flow.errors import StageFailedError
 from fpga_flow.toolchain import Toolchain, require_tool, toolchain_with
 
@@ -48,6 +56,7 @@ BUILD_SUBDIR = "build"
 COMPILED_RECORD = "compiled.json"  # in BUILD_SUBDIR: what compile_project left there
 OBJECT_KIND = "object"  # the build cache's entries holding one compiled unit
 OBJECT_NAME = "unit.o"
+NO_SPLIT_ENV = "FPGA_FLOW_NO_SPLIT"  # 1: compile the network as hls4ml wrote it, one unit (benchmarks)
 _log_lock = threading.Lock()
 
 
@@ -101,6 +110,7 @@ class CompiledProject:
     seconds: float
     testbench_object: Path | None = None
     reused_objects: tuple[str, ...] = ()
+    unit_seconds: tuple[tuple[str, float], ...] = ()  # (source, wall seconds to compile or copy it)
 
     @classmethod
     def open(cls, project_dir: str | Path) -> "CompiledProject":
@@ -112,7 +122,8 @@ class CompiledProject:
         testbench = record.get("testbench_object")
         return cls(project_dir, build / record["library"], tuple(build / name for name in record["objects"]),
                    tuple(record["flags"]), record["seconds"], build / testbench if testbench else None,
-                   tuple(record.get("reused_objects", ())))
+                   tuple(record.get("reused_objects", ())),
+                   tuple((source, seconds) for source, seconds in record.get("unit_seconds", {}).items()))
 
 
 def weights_dir(project_dir: Path) -> Path:
@@ -150,15 +161,19 @@ class _Unit:
     obj: Path
     what: str
     defines: tuple[str, ...] = ()
+    prepare: Callable[[], None] | None = None  # run before compiling it (not when its object is reused)
 
 
 def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects: ObjectStore | None = None,
-                    jobs: int | None = None, extra_sources: tuple[Path, ...] = ()) -> CompiledProject:
+                    jobs: int | None = None, extra_sources: tuple[Path, ...] = (), split: bool | None = None) -> CompiledProject:
     """Compile the firmware, the bridge and the testbench (in parallel, ``jobs`` at a time,
     default one per core; objects reused from ``objects`` by content) and link the bridge library.
 
     ``extra_sources`` (absolute paths, compiled inside the project like the bridge) are
-    linked into the library too: deploy's software stand-in for the overlay is one."""
+    linked into the library too: deploy's software stand-in for the overlay is one.
+    With ``split``, the network compiles as one unit per layer where it can
+    (:mod:`fpga_flow.csim_split`): the layers compile in parallel and, reading no weights,
+    are reused from ``objects`` across project folders (default: on unless ``$FPGA_FLOW_NO_SPLIT`` is 1)."""
     project_dir = Path(project_dir).resolve()
     compiler = gxx()
     flags = compile_flags(opt_level)
@@ -171,6 +186,8 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects
     # Every firmware source: accelerator backends add an AXI wrapper beside the model.
     firmware = [_Unit(f"firmware/{source.name}", build / f"{source.stem}.o", f"firmware ({source.name})", weights)
                 for source in sorted((project_dir / "firmware").glob("*.cpp"))]
+    if split if split is not None else os.environ.get(NO_SPLIT_ENV) != "1":
+        firmware = _split_units(project_dir, build, firmware, weights, compiler, flags, log_path)
     # The bridge calls the firmware and loads no weights: without the weights folder its
     # object does not depend on where the project lies (and is reused across folders).
     bridge = _Unit(f"{PROJECT_NAME}_bridge.cpp", bridge_object(project_dir), "bridge")
@@ -183,7 +200,9 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects
     workers = max(1, min(len(units), jobs or os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_compile_unit, compiler, flags, unit, project_dir, log_path, objects) for unit in units]
-        reused = tuple(unit.source for unit, future in zip(units, futures) if future.result())
+        results = [future.result() for future in futures]
+    reused = tuple(unit.source for unit, (hit, _) in zip(units, results) if hit)
+    unit_seconds = {unit.source: seconds for unit, (_, seconds) in zip(units, results)}
     for old in build.glob(f"{PROJECT_NAME}-*.so"):
         old.unlink()
     library = link_library([unit.obj for unit in (*firmware, bridge, *extras)], build, log_path)
@@ -191,23 +210,76 @@ def compile_project(project_dir: str | Path, opt_level: str = OPT_LEVEL, objects
     (build / COMPILED_RECORD).write_text(json.dumps({
         "library": library.name, "objects": [unit.obj.name for unit in firmware], "flags": flags, "seconds": seconds,
         "testbench_object": testbench.obj.name if testbench else None, "reused_objects": list(reused),
+        "unit_seconds": unit_seconds,
     }), encoding="utf-8")
     return CompiledProject.open(project_dir)
 
 
+class _Once:
+    """Call ``action`` the first time the object is called; later (and concurrent) calls
+    wait for that one. A failure is raised to every caller."""
+
+    def __init__(self, action: Callable[[], None]):
+        self._action, self._lock, self._done, self._error = action, threading.Lock(), False, None
+
+    def __call__(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._done = True
+                try:
+                    self._action()
+                except BaseException as exc:
+                    self._error = exc
+            if self._error is not None:
+                raise self._error
+
+
+def _split_units(project_dir: Path, build: Path, firmware: list[_Unit], weights: tuple[str, ...], compiler: str,
+                 flags: list[str], log_path: Path) -> list[_Unit]:
+    """``firmware`` with the network's unit replaced by its per-layer units and top, when
+    it splits (the top's object keeps the network object's name: it alone reads weights)."""
+    split = split_network(project_dir, PROJECT_NAME) if "-std=c++11" not in flags else None  # inline needs C++17
+    if split is None:
+        return firmware
+    folder = write_split(split, project_dir, BUILD_SUBDIR).relative_to(project_dir)
+    include = ("-Ifirmware",)  # the split files include the project's headers from there
+    top = _Unit(f"{folder}/{split.top}", network_object(project_dir), f"firmware ({split.top}, split)",
+                (*include, *weights))
+    header = project_dir / folder / COMMON_HEADER
+    precompiled = _Once(lambda: _run_compiler(
+        [compiler, *flags, *include, "-x", "c++-header", str(header), "-o", f"{header}.gch"],
+        project_dir, log_path, f"precompiled {COMMON_HEADER}"))
+    layers = [_Unit(f"{folder}/{source}", build / f"{Path(source).stem}.o", f"layer {name}", include, precompiled)
+              for name, source in split.layers.items()]
+    network = f"firmware/{PROJECT_NAME}.cpp"
+    return [unit for unit in firmware if unit.source != network] + [top, *layers]
+
+
 def _compile_unit(compiler: str, flags: list[str], unit: _Unit, project_dir: Path, log_path: Path,
-                  objects: ObjectStore | None) -> bool:
-    """Compile one unit into ``unit.obj``; True when its object came from the store."""
+                  objects: ObjectStore | None) -> tuple[bool, float]:
+    """Compile one unit into ``unit.obj``: whether its object came from the store, and the seconds it took."""
+    start = time.perf_counter()
+    hit = _compile_or_reuse(compiler, flags, unit, project_dir, log_path, objects)
+    return hit, round(time.perf_counter() - start, 3)
+
+
+def _compile_or_reuse(compiler: str, flags: list[str], unit: _Unit, project_dir: Path, log_path: Path,
+                      objects: ObjectStore | None) -> bool:
     def command(output: Path) -> list[str]:
         return [compiler, *flags, *unit.defines, "-c", unit.source, "-o", str(output)]
 
+    def compile_to(output: Path) -> None:
+        if unit.prepare is not None:
+            unit.prepare()
+        _run_compiler(command(output), project_dir, log_path, unit.what)
+
     key = _object_key(compiler, flags, unit, project_dir) if objects is not None else None
     if key is None:
-        _run_compiler(command(unit.obj), project_dir, log_path, unit.what)
+        compile_to(unit.obj)
         return False
 
     def create(payload: Path) -> dict[str, str]:
-        _run_compiler(command(payload / OBJECT_NAME), project_dir, log_path, unit.what)
+        compile_to(payload / OBJECT_NAME)
         return {"source": unit.source}
 
     with objects.get_or_create(key, OBJECT_KIND, create) as entry:

@@ -33,10 +33,10 @@ PACKAGE = "fpga_flow"
 LAYERS: dict[str, tuple[str, ...]] = {
     "leaf": ("errors", "fixed", "boards", "layers", "rundir", "toolchain"),
     "records": ("config", "summary"),
-    "engine": ("convert", "csim", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
+    "engine": ("convert", "csim", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
                "compat", "model_io", "train", "fidelity"),
     "store/view": ("cache", "history", "dashboard"),
-    "pipeline": ("build",),
+    "pipeline": ("build", "run_cache"),
     "product": ("deploy", "sweep", "api"),
     "cli": ("cli", "__main__"),
 }

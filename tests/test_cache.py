@@ -296,3 +296,70 @@ def test_no_cache_builds_without_touching_a_cache(model_files, tmp_path):
     assert summary["cache"] is None and "build_cache" not in summary["timings_s"]
     assert not (tmp_path / "cache").exists()
     assert Path(summary["artifacts"]["csim_library"]).parent == tmp_path / "run" / "hls_project" / "build"
+
+
+# --------------------------------------------------------------------------- the whole-run cache
+
+# The command as a user runs it, reporting on stderr whether TensorFlow was imported.
+CLI_WITH_IMPORT_MARKER = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write(f\"\\ntensorflow imported: {'tensorflow' in sys.modules}\\n\"))\n"
+    "from fpga_flow.cli import app\n"
+    "app(prog_name='fpga-flow')\n"
+)
+
+
+def _build_marked(model: Path, data: Path, tmp_path: Path, out: str, *options: str):
+    import subprocess
+    import sys
+
+    args = ["build", str(model), "--board", "pynq-z2", "--test-data", str(data), "--precision-policy", "default",
+            "--min-agreement", "0", "--reports-dir", str(tmp_path), "--out", str(tmp_path / out), "--json", *options]
+    result = subprocess.run([sys.executable, "-c", CLI_WITH_IMPORT_MARKER, *args], cwd=REPO, capture_output=True,
+                            text=True, timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = result.stderr.strip().splitlines()[-1]
+    return json.loads(result.stdout), imported == "tensorflow imported: True"
+
+
+def _comparable(summary: dict) -> dict:
+    """A summary without what differs between two runs of one build: id, time, the
+    cache's record, timings, the run folder in paths, the --out option."""
+    run_dir = summary["artifacts"]["run_dir"]
+    kept = {key: value for key, value in summary.items()
+            if key not in ("run_id", "created_utc", "cache", "timings_s", "artifacts", "config")}
+    kept["artifacts"] = {role: path.replace(run_dir, "RUN") for role, path in summary["artifacts"].items()}
+    kept["config"] = {key: value for key, value in summary["config"].items() if key != "out"}
+    return kept
+
+
+@pytest.mark.slow
+def test_an_unchanged_rebuild_is_restored_without_tensorflow_and_any_edit_misses(model_files, tmp_path):
+    model = tmp_path / "model.h5"
+    shutil.copy2(model_files / "model.h5", model)
+    data = model_files / "data.npz"
+    first, first_tf = _build_marked(model, data, tmp_path, "first")
+    assert first_tf and first["cache"]["run_hit"] is False
+
+    again, again_tf = _build_marked(model, data, tmp_path, "again")
+    assert again["cache"]["run_hit"] is True and again["cache"]["restored_from"] == first["run_id"]
+    assert not again_tf, "a full hit imported TensorFlow"
+    assert _comparable(again) == _comparable(first)
+    assert set(again["timings_s"]) == {"run_cache", "total"}
+    # a complete run of its own: the summary on disk, the page, the project with its library
+    run = tmp_path / "again"
+    assert json.loads((run / "summary.json").read_text()) == again
+    assert not (run / "INCOMPLETE").exists() and (run / "dashboard.html").is_file()
+    library = Path(again["artifacts"]["csim_library"])
+    assert library.parent == run / "hls_project" / "build" and library.is_file()
+    from fpga_flow.csim import Bridge, CompiledProject
+
+    X = np.load(data)["X"][30:]
+    assert np.array_equal(Bridge.load(CompiledProject.open(run / "hls_project")).predict(X),
+                          Bridge.load(CompiledProject.open(tmp_path / "first" / "hls_project")).predict(X))
+
+    option, option_tf = _build_marked(model, data, tmp_path, "option", "--min-agreement", "0.01")
+    assert option["cache"]["run_hit"] is False and option_tf
+    shutil.copy2(model_files / "changed.h5", model)  # one weight edited, the same path
+    edited, _ = _build_marked(model, data, tmp_path, "edited")
+    assert edited["cache"]["run_hit"] is False and edited["cache"]["model_digest"] != first["cache"]["model_digest"]

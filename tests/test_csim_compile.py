@@ -66,3 +66,63 @@ def test_without_a_store_everything_compiles_and_is_recorded(three_layer, tmp_pa
     assert record["reused_objects"] == [] and record["testbench_object"] == "myproject_test.o"
     assert compiled.testbench_object.is_file()
     assert Bridge.load(compiled).predict(X).shape == (len(X), 5)
+
+
+# --------------------------------------------------------------------------- per-layer units
+
+
+@pytest.fixture(scope="module")
+def two_heavy_layers():
+    """Two Dense layers of 5120 weights (each its own unit) around a light one."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(3)
+    layers = tf.keras.layers
+    model = tf.keras.Sequential([layers.Input((64,), name="x"), layers.Dense(80, name="wide"),
+                                 layers.Activation("relu", name="relu"), layers.Dense(64, name="back"),
+                                 layers.Dense(3, name="out")])
+    return model, np.random.default_rng(3).standard_normal((12, 64)).astype(np.float32)
+
+
+def _plain_project(model, folder):
+    board, settings = get_board("alveo-u250"), HLSSettings()
+    return convert(model, board, settings, folder, base_hls_config(model, settings, board.backend)).output_dir
+
+
+def test_heavy_layers_compile_as_their_own_units_and_compute_the_same_words(two_heavy_layers, tmp_path):
+    model, X = two_heavy_layers
+    whole = compile_project(_plain_project(model, tmp_path / "whole"), "-O0", split=False, jobs=2)
+    assert not any(obj.name.startswith("layer_") for obj in whole.firmware_objects)
+    store = BuildCache(tmp_path / "cache")
+    split = compile_project(_plain_project(model, tmp_path / "split"), "-O0", split=True, objects=store, jobs=2)
+    names = {obj.name for obj in split.firmware_objects}
+    assert {"myproject.o", "layer_wide.o", "layer_back.o"} <= names and "layer_relu.o" not in names
+    assert "fpga_flow_layer_wide(" in (split.project_dir / "build" / "split" / "myproject.cpp").read_text()
+    expected = Bridge.load(whole).predict(X)
+    np.testing.assert_array_equal(Bridge.load(split).predict(X), expected)
+    bench = run_testbench(split, X, expected)  # hls4ml's testbench links the per-layer objects
+    np.testing.assert_allclose(bench.predictions, expected, atol=1e-5)  # it prints 6 significant digits
+
+    # A changed weight: only the top (which reads the weights) compiles again; the layer
+    # units read none and are reused, here from another folder.
+    weights = model.get_weights()
+    weights[0][5, 7] += 0.5
+    model.set_weights(weights)
+    again = compile_project(_plain_project(model, tmp_path / "changed"), "-O0", split=True, objects=store, jobs=2)
+    assert {"build/split/layer_wide.cpp", "build/split/layer_back.cpp"} <= set(again.reused_objects)
+    assert "build/split/myproject.cpp" not in again.reused_objects
+    changed = Bridge.load(again).predict(X)
+    assert not np.array_equal(changed, expected)
+    np.testing.assert_array_equal(changed, Bridge.load(
+        compile_project(_plain_project(model, tmp_path / "changed_whole"), "-O0", split=False, jobs=2)).predict(X))
+
+
+def test_light_or_streaming_networks_stay_one_unit(three_layer, two_heavy_layers, tmp_path):
+    from fpga_flow.csim_split import split_network
+
+    assert split_network(_project(three_layer[0], tmp_path / "light"), "myproject") is None  # no heavy layer
+    model = two_heavy_layers[0]
+    board, settings = get_board("alveo-u250"), HLSSettings(io_type="io_stream")
+    stream = convert(model, board, settings, tmp_path / "stream", base_hls_config(model, settings, board.backend))
+    assert split_network(stream.output_dir, "myproject") is None
+    assert split_network(_plain_project(model, tmp_path / "heavy"), "myproject") is not None

@@ -14,6 +14,7 @@ from fpga_flow.cli import options
 from fpga_flow.cli.app import app, console, fail, print_json, run_with_progress, user_errors
 from fpga_flow.config import build_config
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
+from fpga_flow.run_cache import run_build_cached, titles
 
 
 @app.command()
@@ -52,9 +53,8 @@ def build(
     """Convert MODEL for BOARD with hls4ml, C-simulate it two ways, and check it against Keras."""
     # Every parameter but --json is the BuildConfig field of its name.
     fields = {name: value for name, value in locals().items() if name != "as_json"}
-    from fpga_flow.build import run_build, step_titles
-
-    show_summary(run_with_progress(build_config(**fields), step_titles(), run_build, quiet=as_json), as_json)
+    # An unchanged rebuild is answered from the run cache before anything heavy is imported.
+    show_summary(run_with_progress(build_config(**fields), titles(), run_build_cached, quiet=as_json), as_json)
 
 
 def show_summary(summary, as_json: bool) -> None:
