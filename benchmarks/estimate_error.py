@@ -19,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES
 from fpga_flow.estimate.calibrate import LAYER_FIGURES
+from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES
 from fpga_flow.estimate.validation import error_report
 
 REPO = Path(__file__).resolve().parents[1]

@@ -51,29 +51,43 @@ import numpy as np
 
 from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
-from fpga_flow.cache import CacheUse, CachedSteps
+from fpga_flow.cache import CachedSteps, CacheUse
 from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph, validated_hls_settings
-from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, gxx, run_testbench
+from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, current_toolchain, gxx, run_testbench
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.fidelity import Fidelity, compare, confusion
 from fpga_flow.fit import (
-    DoesNotFitError, FitRequest, FitResult, budget_share, check_plan_kept, fit_design, fitted_config, recheck, with_plan,
+    DoesNotFitError,
+    FitRequest,
+    FitResult,
+    budget_share,
+    check_plan_kept,
+    fit_design,
+    fitted_config,
+    recheck,
+    with_plan,
 )
 from fpga_flow.model_io import is_model_file
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
 from fpga_flow.rtl import check_pnr_board
-from fpga_flow.rtl.records import (
-    REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage,
-)
+from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.summary import (
-    BudgetCheck, Check, Checks, ConfusionMatrix, DataSection, FidelitySection, ModelSection, PrecisionSection, RunSummary,
-    run_status, verdict,
+    BudgetCheck,
+    Check,
+    Checks,
+    ConfusionMatrix,
+    DataSection,
+    FidelitySection,
+    ModelSection,
+    PrecisionSection,
+    RunSummary,
+    run_status,
+    verdict,
 )
 from fpga_flow.synth import SynthesisResult
-from fpga_flow.csim import current_toolchain
 
 SYNTHETIC_SAMPLES = 1000
 CLOSURE_PLOT_NAME = "precision_closure.svg"

@@ -61,12 +61,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow import rundir
 from fpga_flow.convert import HLSProject
-from fpga_flow.csim import CompiledProject
+from fpga_flow.csim import CompiledProject, current_toolchain
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitRequest, FitResult
 from fpga_flow.precision import PrecisionChoice
-from fpga_flow.csim import current_toolchain
 
 if TYPE_CHECKING:
     from fpga_flow.build import BuildContext, Step

@@ -22,7 +22,12 @@ from fpga_flow.boards import Board
 from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm
 from fpga_flow.errors import UnsupportedModelError, UserInputError
 from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re-exported)
-    DISTRIBUTED_ARITHMETIC, FIT_STRATEGIES, IO_TYPES, STRATEGIES, canonical_strategy, is_distributed_arithmetic,
+    DISTRIBUTED_ARITHMETIC,
+    FIT_STRATEGIES,
+    IO_TYPES,
+    STRATEGIES,
+    canonical_strategy,
+    is_distributed_arithmetic,
 )
 
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these

@@ -96,7 +96,6 @@ from __future__ import annotations
 
 import copy
 import heapq
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal

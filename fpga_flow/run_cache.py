@@ -35,8 +35,7 @@ from typing import Any
 
 from fpga_flow import rundir
 from fpga_flow.boards import get_board
-from fpga_flow.build import Progress, check_model_reference, prepare_run_dir, run_build, step_titles, \
-    write_page_and_history
+from fpga_flow.build import Progress, check_model_reference, prepare_run_dir, run_build, step_titles, write_page_and_history
 from fpga_flow.cache import BuildCache, default_cache_dir, digest, installed_source_digest, source_digest
 from fpga_flow.config import BuildConfig
 from fpga_flow.csim import current_toolchain, gxx

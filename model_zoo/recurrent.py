@@ -17,7 +17,7 @@ def _weights():
 
 def build_qrnn(cell: str, units: int):
     def build(input_shape: tuple[int, ...], n_classes: int):
-        from qkeras import QDense, QGRU, QLSTM
+        from qkeras import QGRU, QLSTM, QDense
         from tensorflow.keras import layers, models
 
         from fpga_flow.compat import patch_qkeras_for_tensorflow

@@ -16,8 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fpga_flow.estimate.calibration import CALIBRATION_FILE  # noqa: E402
 from fpga_flow.estimate.calibrate import write_calibration  # noqa: E402
+from fpga_flow.estimate.calibration import CALIBRATION_FILE  # noqa: E402
 
 
 def main() -> int:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_emulate import assert_emulated_word_for_word
 
 from fpga_flow.boards import get_board
 from fpga_flow.compat import check_convertible, supported_layer_classes
 from fpga_flow.convert import HLSSettings, base_hls_config, model_graph
 from fpga_flow.emulate.graph import BUILDERS, Emulator
 from fpga_flow.errors import UnsupportedModelError
+from test_emulate import assert_emulated_word_for_word
 
 BOARD = "pynq-z2"
 SAMPLES = 24

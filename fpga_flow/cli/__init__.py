@@ -1,14 +1,16 @@
 """The ``fpga-flow`` command. Each command lives in its own module and registers on ``app``."""
 
+from fpga_flow.cli import (
+    boards_zoo,  # noqa: F401  (registers commands)
+    build,  # noqa: F401
+    cache,  # noqa: F401
+    dashboard,  # noqa: F401
+    deploy,  # noqa: F401
+    estimate,  # noqa: F401
+    report,  # noqa: F401
+    rtl,  # noqa: F401
+    sweep,  # noqa: F401
+)
 from fpga_flow.cli.app import app
-from fpga_flow.cli import boards_zoo  # noqa: F401  (registers commands)
-from fpga_flow.cli import build  # noqa: F401
-from fpga_flow.cli import dashboard  # noqa: F401
-from fpga_flow.cli import report  # noqa: F401
-from fpga_flow.cli import rtl  # noqa: F401
-from fpga_flow.cli import sweep  # noqa: F401
-from fpga_flow.cli import cache  # noqa: F401
-from fpga_flow.cli import estimate  # noqa: F401
-from fpga_flow.cli import deploy  # noqa: F401
 
 __all__ = ["app"]

@@ -90,8 +90,8 @@ def train(
     """Train a zoo recipe with quantization-aware training and export it."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from model_zoo import get_recipe
     from fpga_flow.train import train_recipe
+    from model_zoo import get_recipe
 
     chosen = get_recipe(recipe)
     out = out or Path("reports") / "zoo" / chosen.name

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fpga_flow.cli import options
-from fpga_flow.cli.app import app, console, fail, print_json, run_with_progress, user_errors
+from fpga_flow.cli.app import app, fail, print_json, run_with_progress, user_errors
 from fpga_flow.config import build_config
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.run_cache import run_build_cached, titles

@@ -44,20 +44,36 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from fpga_flow import rundir
-from fpga_flow.rundir import PROJECT_DIR
 from fpga_flow.boards import get_board
 from fpga_flow.convert import PROJECT_NAME
-from fpga_flow.csim import (BRIDGE_SPEC, BUILD_SUBDIR, Bridge, CompiledProject, bridge_object, compile_project, gxx,
-                            gxx_version, link_library, network_object)
+from fpga_flow.csim import (
+    BRIDGE_SPEC,
+    BUILD_SUBDIR,
+    Bridge,
+    CompiledProject,
+    bridge_object,
+    compile_project,
+    current_toolchain,
+    gxx,
+    gxx_version,
+    link_library,
+    network_object,
+)
 from fpga_flow.deploy import bitstream, standin
 from fpga_flow.deploy.board import driver
-from fpga_flow.deploy.project import (ALVEO, AXI_WRAPPER, AcceleratorProject, AcceleratorTarget, accelerator_target,
-                                      convert_accelerator)
+from fpga_flow.deploy.project import (
+    ALVEO,
+    AXI_WRAPPER,
+    AcceleratorProject,
+    AcceleratorTarget,
+    accelerator_target,
+    convert_accelerator,
+)
 from fpga_flow.deploy.record import note_bundle
 from fpga_flow.deploy.run_record import PassedRun, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
-from fpga_flow.csim import current_toolchain
+from fpga_flow.rundir import PROJECT_DIR
 
 BUNDLE_SUBDIR = "bundle"
 BOARD_FILES = ("driver.py", "check_on_board.py")

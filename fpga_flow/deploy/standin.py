@@ -26,12 +26,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from fpga_flow.rundir import PROJECT_DIR
 from fpga_flow.csim import compile_project, weights_dir
-from fpga_flow.deploy.board.driver import (ALVEO_BURST_BEATS, ZYNQ_MAX_TRANSFER_BYTES, BundleManifest,
-                                           read_manifest)
+from fpga_flow.deploy.board.driver import ALVEO_BURST_BEATS, ZYNQ_MAX_TRANSFER_BYTES, BundleManifest, read_manifest
 from fpga_flow.deploy.templates import render
-from fpga_flow.rundir import write_json_atomic
+from fpga_flow.rundir import PROJECT_DIR, write_json_atomic
 
 SIM_DIR = "sim"
 SOURCE = "standin.cpp"

@@ -31,8 +31,21 @@ import numpy as np
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, FigureError, Scope
 from fpga_flow.estimate.cost import (
-    FF_FACTORS, FF_TERMS, LATENCY_CONSTANTS, LUT_TERMS, REGISTER_TERMS, TOP_FF_TERMS, Rules, count_layer, count_top, design_traits,
-    design_timing, layer_timing, timed_registers, uniform_digits_share, weight_bits,
+    FF_FACTORS,
+    FF_TERMS,
+    LATENCY_CONSTANTS,
+    LUT_TERMS,
+    REGISTER_TERMS,
+    TOP_FF_TERMS,
+    Rules,
+    count_layer,
+    count_top,
+    design_timing,
+    design_traits,
+    layer_timing,
+    timed_registers,
+    uniform_digits_share,
+    weight_bits,
 )
 from fpga_flow.estimate.design import Design
 from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estimate, price, scope_key

@@ -62,7 +62,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from fpga_flow.estimate.design import (  # noqa: F401  (SEVEN_SERIES is also the fit's)
-    RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, csd_digits, is_wiring,
+    RECURRENT_KINDS,
+    SEVEN_SERIES,
+    TABLE_FUNCTIONS,
+    Design,
+    LayerDesign,
+    NumberType,
+    Product,
+    csd_digits,
+    is_wiring,
 )
 
 BRAM_BITS = 18432

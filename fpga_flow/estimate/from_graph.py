@@ -16,7 +16,15 @@ import numpy as np
 
 from fpga_flow.boards import Board
 from fpga_flow.estimate.design import (
-    RECURRENT_KINDS, TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, Table, constant_digits, parse_type,
+    RECURRENT_KINDS,
+    TABLE_FUNCTIONS,
+    Design,
+    LayerDesign,
+    NumberType,
+    Product,
+    Table,
+    constant_digits,
+    parse_type,
 )
 from fpga_flow.layers import is_distributed_arithmetic
 

@@ -26,7 +26,15 @@ import numpy as np
 
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.design import (
-    TABLE_FUNCTIONS, Design, LayerDesign, NumberType, Product, Table, constant_digits, family_of_part, parse_type,
+    TABLE_FUNCTIONS,
+    Design,
+    LayerDesign,
+    NumberType,
+    Product,
+    Table,
+    constant_digits,
+    family_of_part,
+    parse_type,
 )
 
 PROJECT_FILE = "project.json"

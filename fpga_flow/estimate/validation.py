@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fpga_flow.estimate.calibrate import (
-    LAYER_FIGURES, Pair, PairResult, ape, cross_validated, estimate_pairs, figure_values, fit, layer_rows, load_pairs,
+    LAYER_FIGURES,
+    Pair,
+    PairResult,
+    ape,
+    cross_validated,
+    estimate_pairs,
+    figure_values,
+    fit,
+    layer_rows,
+    load_pairs,
 )
 from fpga_flow.estimate.calibration import load_calibration
 from fpga_flow.estimate.truth import CSYNTH, CSYNTH_FIGURES, SYNTH_FIGURES, VIVADO_SYNTH

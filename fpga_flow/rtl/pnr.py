@@ -26,8 +26,8 @@ from fpga_flow.boards import Board
 from fpga_flow.errors import StageFailedError, ToolMissingError
 from fpga_flow.rtl.ecp5 import ECP5_DIR, NETLIST, open_tool
 from fpga_flow.rtl.records import PNR_RECORD, PnRRecord, RTLRecord, TopSimFigures, Use, write_record
-from fpga_flow.rtl.top import LPF_FILE, TOP_FILE, frame_of, needs_pll, pll_for
 from fpga_flow.rtl.simulate import run_logged
+from fpga_flow.rtl.top import LPF_FILE, TOP_FILE, frame_of, needs_pll, pll_for
 from fpga_flow.rtl.topsim import simulate_top
 
 BITSTREAM = "fpga_flow_top.bit"

@@ -23,7 +23,7 @@ import numpy as np
 from fpga_flow.csim import gxx
 from fpga_flow.errors import StageFailedError
 from fpga_flow.rtl.records import BAUD, RTLRecord
-from fpga_flow.rtl.simulate import NO_OPT, run_logged, input_words, output_values, verilator
+from fpga_flow.rtl.simulate import NO_OPT, input_words, output_values, run_logged, verilator
 from fpga_flow.rtl.top import TOP, Frame
 
 SIM_CLKS_PER_BIT = 16

@@ -39,7 +39,6 @@ from fpga_flow.rtl import arith, tables
 from fpga_flow.rtl.probe import ElementwiseMap, ProbeRequest, ProbeResult, SoftmaxTables, WeightArray
 
 
-
 @dataclass
 class TracedModel:
     """The traced network: free input variables, output variables, and per-layer notes."""
