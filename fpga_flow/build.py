@@ -449,11 +449,15 @@ def step_rtl_sim(ctx: BuildContext) -> RTLSimRecord | SkippedStage | None:
 
 def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:
     """The RTL synthesized by yosys for the board's family; skipped without yosys."""
+    from fpga_flow.cache import default_cache_dir
     from fpga_flow.rtl import gates_stage
 
     if ctx.rtl is None:
         return None
-    return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR)
+    cfg = ctx.config
+    # yosys' counts per pipeline stage, kept by content beside the build cache's entries.
+    modules = Path(cfg.cache_dir or default_cache_dir(cfg.reports_dir)) / "gates" if cfg.use_cache else None
+    return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR, cache_dir=modules)
 
 
 def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:

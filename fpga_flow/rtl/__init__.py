@@ -83,7 +83,8 @@ def rtl_sim_stage(rtl: RTLRecord | SkippedStage, X: np.ndarray, csim_out: np.nda
         return SkippedStage(stage="rtl_sim", reason=str(exc))
 
 
-def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path) -> GateRecord | SkippedStage:
+def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path,
+                cache_dir: Path | None = None) -> GateRecord | SkippedStage:
     from fpga_flow.rtl.ecp5 import synthesize_ecp5
     from fpga_flow.rtl.gates import synthesize_gates
 
@@ -91,7 +92,8 @@ def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path) -> G
         return _no_rtl("gates", rtl)
     synthesize = synthesize_gates if board.open_fpga is None else synthesize_ecp5
     try:
-        return synthesize(rtl, board, out_dir)
+        return synthesize(rtl, board, out_dir, cache_dir=cache_dir) if synthesize is synthesize_gates \
+            else synthesize(rtl, board, out_dir)
     except (ToolMissingError, RTLUnsupportedError) as exc:
         return SkippedStage(stage="gates", reason=str(exc))
 

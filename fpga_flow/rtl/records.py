@@ -83,6 +83,9 @@ class GateRecord(_Record):
     cells: dict[str, int] = Field(description="every cell type yosys mapped to, by count")
     log: str
     seconds: float
+    per_module: bool = Field(False, description="counts summed over the pipeline stages synthesized one by one "
+                             "(see fpga_flow/rtl/gates.py for the error measured against the whole design)")
+    cached_modules: int = Field(0, description="modules whose counts came from the per-module cache")
 
 
 class Use(_Record):
