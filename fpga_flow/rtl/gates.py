@@ -184,8 +184,9 @@ def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Pat
     By default each pipeline stage is synthesized alone, in parallel (``jobs`` processes,
     one per core), and the counts summed with those of the top synthesized with the
     stages as black boxes; each module's counts are cached by content in ``cache_dir``
-    (none without it; the build passes ``<cache>/gates`` unless ``--no-cache``). ``whole=True`` synthesizes the flattened
-    design in one yosys run, as before (the reference the sums were measured against).
+    (none without it; the build passes ``<cache>/gates`` unless ``--no-cache``).
+    ``whole=True`` synthesizes the flattened design in one yosys run, as before (the
+    reference the sums were measured against).
     """
     tool = yosys()
     version = subprocess.run([tool, "-V"], capture_output=True, text=True).stdout.strip()
