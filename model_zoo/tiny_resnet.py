@@ -35,7 +35,7 @@ BITS = 8
 
 
 def build_tiny_resnet(input_shape: tuple[int, ...], n_classes: int, filters: tuple[int, int, int] = FILTERS):
-    from qkeras import QActivation, QConv2DBatchnorm, QDense, quantized_bits, quantized_relu
+    from qkeras import QActivation, QConv2D, QConv2DBatchnorm, QDense, quantized_bits, quantized_relu
     from tensorflow.keras import layers, models
 
     weights = quantized_bits(BITS, 0, alpha=1)
@@ -51,10 +51,13 @@ def build_tiny_resnet(input_shape: tuple[int, ...], n_classes: int, filters: tup
         stride = 1 if stack == 1 else 2
         y = QActivation(relu, name=f"s{stack}_relu1")(conv(x, n, 3, stride, f"s{stack}_conv1"))
         y = conv(y, n, 3, 1, f"s{stack}_conv2")
-        shortcut = x if stack == 1 else conv(x, n, 1, stride, f"s{stack}_shortcut")
+        # The projection shortcut is a plain QConv2D: hls4ml 1.3.0 turns a 1x1 Conv2D into a
+        # pointwise convolution (correct with stride 2 in io_stream), while a folded 1x1
+        # Conv2DBatchnorm goes through its line buffer's 1-D path and writes extra pixels.
+        shortcut = x if stack == 1 else QConv2D(n, 1, strides=stride, padding="same", kernel_quantizer=weights,
+                                                 bias_quantizer=weights, name=f"s{stack}_shortcut")(x)
         x = QActivation(relu, name=f"s{stack}_relu2")(layers.Add(name=f"s{stack}_add")([y, shortcut]))
-    x = layers.AveragePooling2D(pool_size=x.shape[1], name="pool")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = QDense(n_classes, kernel_quantizer=weights, bias_quantizer=weights, name="logits")(x)
     outputs = layers.Activation("softmax", name="softmax")(x)
     return models.Model(inputs, outputs, name="tiny_resnet")
@@ -68,5 +71,5 @@ RECIPE = Recipe(
     builder=build_tiny_resnet,
     dataset=coloured_digits,
     training=TrainingSettings(epochs=8, batch_size=32, learning_rate=3e-3, seed=7),
-    hls=HLSDefaults(io_type="io_stream", strategy="Resource", reuse_factor=1),
+    hls=HLSDefaults(io_type="io_stream", strategy="Latency", reuse_factor=1),
 )

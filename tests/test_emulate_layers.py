@@ -93,6 +93,17 @@ def _pointwise():
     return inputs, QConv1D(3, 1, kernel_quantizer=_quantizer(), bias_quantizer=_quantizer(), name="pw1")(h)
 
 
+def _pointwise_stride2():
+    """tiny_resnet's projection shortcut: a 1x1 QConv2D with stride 2 (hls4ml's pointwise
+    convolution), whose io_stream form the emulator builds, checked here against g++."""
+    from qkeras import QConv2D
+    from tensorflow.keras import layers
+
+    inputs = layers.Input((6, 6, 3), name="image")
+    return inputs, QConv2D(4, (1, 1), strides=2, padding="same", kernel_quantizer=_quantizer(),
+                           bias_quantizer=_quantizer(), name="pw2s")(inputs)
+
+
 def _zero_padding():
     from tensorflow.keras import layers
 
@@ -164,6 +175,7 @@ KINDS = {
     "separable2d": (_separable2d, "io_parallel", "Latency", 1),
     "separable1d_stream": (_separable1d, "io_stream", "Latency", 1),
     "pointwise": (_pointwise, "io_parallel", "Resource", 3),
+    "pointwise_stride2_stream": (_pointwise_stride2, "io_stream", "Resource", 3),
     "zero_padding": (_zero_padding, "io_parallel", "Latency", 1),
     "upsampling": (_upsampling, "io_parallel", "Latency", 1),
     "upsampling_stream": (_upsampling, "io_stream", "Latency", 1),
