@@ -23,8 +23,10 @@ ESTIMATED_RESOURCE_KEYS = RESOURCE_KEYS[:4]
 KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D")
 # hls4ml's recurrent classes: they use their reuse factor for a second (recurrent) product.
 RECURRENT_HLS_CLASSES = ("LSTM", "GRU")
-# hls4ml 1.3 classes whose reuse factor its backend validates (get_layer_mult_size knows them).
-TUNED_CLASSES = KERNEL_CLASSES + RECURRENT_HLS_CLASSES
+# hls4ml 1.3 classes whose reuse factor its backend validates (get_layer_mult_size knows them:
+# it matches "Conv2D" in the class name, so the folded QConv2DBatchnorm and the pointwise
+# form hls4ml gives a 1x1 convolution take the plain convolution's n_in and n_out).
+TUNED_CLASSES = KERNEL_CLASSES + ("Conv2DBatchnorm", "PointwiseConv1D", "PointwiseConv2D") + RECURRENT_HLS_CLASSES
 # The Keras/QKeras recurrent layers hls4ml 1.3.0 converts; a Bidirectional layer wraps two of them.
 RECURRENT_KERAS_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU", "Bidirectional")
 # QKeras layer class -> the Keras class it quantizes (a float copy of a model swaps them).

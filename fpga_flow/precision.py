@@ -244,7 +244,26 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
         precision = layer_config.get("Precision")
         if isinstance(precision, dict) and "exp_table" in precision:
             _infer_softmax(name, layer_config, outputs)
+    for layer in model.layers:
+        if type(layer).__name__ in AVERAGE_POOLING_CLASSES and layer.name in layer_configs:
+            _infer_average_accumulator(layer, layer_configs[layer.name].get("Precision"), outputs.get(layer.name))
     return config
+
+
+AVERAGE_POOLING_CLASSES = ("AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
+
+
+def _infer_average_accumulator(layer, precision: Any, observed: np.ndarray | None) -> None:
+    """An average pooling sums its window in ``accum_t`` before dividing: the sum of n
+    values needs log2(n) integer bits more than the mean. hls4ml 1.3.0 leaves an 'auto'
+    accumulator at the model default (fixed<16,6> wraps: tiny_resnet's global average of
+    8x8 ReLU outputs up to 8 reached 0.49 agreement, and widening its fraction did not help)."""
+    if not isinstance(precision, dict) or observed is None:
+        return
+    window = int(np.prod(layer.input_shape[1:-1] if type(layer).__name__.startswith("Global") else layer.pool_size))
+    signed = bool((observed < 0).any())
+    integer = integer_bits_for(2.0 * float(np.abs(observed).max()) * window, signed)
+    precision["accum"] = str(fixed_for(integer, RESULT_FRACTION, signed))
 
 
 def _infer_softmax(name: str, layer_config: dict, outputs: dict) -> None:

@@ -93,6 +93,17 @@ def _pointwise():
     return inputs, QConv1D(3, 1, kernel_quantizer=_quantizer(), bias_quantizer=_quantizer(), name="pw1")(h)
 
 
+def _pointwise_stride2():
+    """tiny_resnet's projection shortcut: a 1x1 QConv2D with stride 2 (hls4ml's pointwise
+    convolution), whose io_stream form the emulator builds, checked here against g++."""
+    from qkeras import QConv2D
+    from tensorflow.keras import layers
+
+    inputs = layers.Input((6, 6, 3), name="image")
+    return inputs, QConv2D(4, (1, 1), strides=2, padding="same", kernel_quantizer=_quantizer(),
+                           bias_quantizer=_quantizer(), name="pw2s")(inputs)
+
+
 def _zero_padding():
     from tensorflow.keras import layers
 
@@ -164,6 +175,7 @@ KINDS = {
     "separable2d": (_separable2d, "io_parallel", "Latency", 1),
     "separable1d_stream": (_separable1d, "io_stream", "Latency", 1),
     "pointwise": (_pointwise, "io_parallel", "Resource", 3),
+    "pointwise_stride2_stream": (_pointwise_stride2, "io_stream", "Resource", 3),
     "zero_padding": (_zero_padding, "io_parallel", "Latency", 1),
     "upsampling": (_upsampling, "io_parallel", "Latency", 1),
     "upsampling_stream": (_upsampling, "io_stream", "Latency", 1),
@@ -314,3 +326,43 @@ def test_a_folded_batchnorm_convolution_computes_keras_function_under_either_str
     keras = model.predict(X, verbose=0)
     emulated = Emulator(graph).predict(X).reshape(keras.shape)
     assert np.abs(emulated - keras).max() < 0.05 * np.abs(keras).max()
+
+
+# --------------------------------------------------------------------------- a realistic QConv2DBatchnorm model
+
+def _five_conv_batchnorm():
+    """Five QConv2DBatchnorm layers and a QDense on 32x32x3, 8-bit (the shape of issue 20's
+    MLPerf Tiny image classifier): filters 8, 16, 16, 24, 24, strides 4, 1, 2, 1, 1."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2DBatchnorm, QDense, quantized_bits, quantized_relu
+    from tensorflow.keras import layers
+
+    tf.keras.utils.set_random_seed(3)
+    weights = quantized_bits(8, 0, alpha=1)
+    x = inputs = layers.Input((32, 32, 3), name="image")
+    for i, (filters, stride) in enumerate(zip((8, 16, 16, 24, 24), (4, 1, 2, 1, 1))):
+        x = QConv2DBatchnorm(filters, 3, strides=stride, padding="same", kernel_quantizer=weights,
+                             bias_quantizer=weights, name=f"conv{i}")(x)
+        x = QActivation(quantized_relu(8, 3), name=f"relu{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    outputs = QDense(10, kernel_quantizer=weights, bias_quantizer=weights, name="logits")(x)
+    return tf.keras.Model(inputs, outputs, name="five_conv_batchnorm")
+
+
+@pytest.mark.slow
+def test_five_conv_batchnorm_layers_on_32x32x3_build_fitted_for_the_pynq_z2_without_a_per_candidate_compile(tmp_path):
+    """Issue 20's done-when: the default build fits the board by estimate with every layer
+    priced, its precision closure emulates every candidate (none compiled), and it passes."""
+    from fpga_flow.api import build
+
+    path = tmp_path / "five_conv_batchnorm.h5"
+    _five_conv_batchnorm().save(path)
+    summary = build(str(path), "pynq-z2", reports_dir=str(tmp_path / "reports")).model_dump()
+    fit, estimate, closure = summary["fit"], summary["estimate"], summary["precision"]["closure"]
+    assert fit is not None and fit["chosen"]["fits"] and fit["chosen"]["peak_pct"] <= 80
+    tuned = {layer["layer"] for layer in fit["layers"]}
+    assert {f"conv{i}" for i in range(5)} <= tuned  # the folded convolutions are fitted, not left at reuse 1
+    assert estimate["unpriced_layers"] == []
+    assert closure["realization"]["compiled_iterations"] == 0, closure["realization"]["fallback_reason"]
+    assert closure["realization"]["emulated_iterations"] >= 1
+    assert summary["status"] == "passed", summary["status"]
