@@ -21,7 +21,9 @@ import pytest
 from conftest import REPO, run_cli
 from fpga_flow.boards import get_board
 from fpga_flow.build import pnr_checks, run_status
+from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError, ToolMissingError
+from fpga_flow.fit import FitRequest
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
 from fpga_flow.rtl.pnr import design_clock, parse_report
@@ -63,6 +65,18 @@ def test_the_pll_matches_ecppll_where_the_clock_is_not_the_oscillators():
         printed = subprocess.run([ecppll, "-i", str(f_in), "-o", str(f_out)], capture_output=True, text=True).stdout
         achieved = float(re.search(r"clkout0 frequency:\s*([\d.]+)", printed)[1])
         assert abs(pll.f_out - f_out) <= abs(achieved - f_out) + 1e-3, (f_in, f_out, printed)
+
+
+def test_the_fit_keeps_the_design_the_rtl_mirrors_on_an_ecp5_board_with_rtl():
+    def request(board: str, **options) -> FitRequest:
+        return FitRequest.of(BuildConfig(model="mlp_tiny", board=board, **options))
+
+    mirrored = request("ulx3s-85f", rtl=True)
+    assert (mirrored.io_type, mirrored.strategy) == ("io_parallel", "Latency")
+    # Without --rtl, on a board with a vendor flow, or where the user fixed them: the user's choice.
+    assert (request("ulx3s-85f").io_type, request("pynq-z2", rtl=True).strategy) == (None, None)
+    fixed = request("ulx3s-85f", rtl=True, io_type="io_stream", strategy="Resource")
+    assert (fixed.io_type, fixed.strategy) == ("io_stream", "Resource")
 
 
 def test_nextpnr_report_gives_utilization_and_fmax():
