@@ -102,7 +102,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fpga_flow.boards import Board
+from fpga_flow.boards import Board, get_board
 from fpga_flow.convert import FIT_STRATEGIES, IO_TYPES, PROJECT_NAME, HLSSettings, model_graph
 from fpga_flow.errors import FlowError, UnsupportedModelError, UserInputError
 from fpga_flow.estimate import Design, Estimate, LayerDesign, LayerPlan, NumberType, price
@@ -162,9 +162,17 @@ class FitRequest(BaseModel):
 
     @classmethod
     def of(cls, config) -> "FitRequest":
-        """The request of a build configuration (``fpga_flow.config.BuildConfig``)."""
-        return cls(budget=config.fit_budget, target_latency_ns=config.target_latency_ns, io_type=config.io_type,
-                   strategy=config.strategy, reuse_factor=config.reuse_factor)
+        """The request of a build configuration (``fpga_flow.config.BuildConfig``).
+
+        Invariant enforced here: on a board with no vendor flow (ECP5: the design goes
+        through the RTL and the open tools) a build with ``--rtl`` is fitted in io_parallel
+        with the Latency strategy, the only design the RTL mirrors (``fpga_flow/rtl/trace.py``
+        refuses io_stream and Resource), unless the user fixed the io type or strategy."""
+        io_type, strategy = config.io_type, config.strategy
+        if config.rtl and not get_board(config.board, config.boards_dir).hls_vendor_flow:
+            io_type, strategy = io_type or "io_parallel", strategy or "Latency"
+        return cls(budget=config.fit_budget, target_latency_ns=config.target_latency_ns, io_type=io_type,
+                   strategy=strategy, reuse_factor=config.reuse_factor)
 
 
 class LayerSetting(BaseModel):

@@ -20,7 +20,9 @@ import pytest
 from conftest import REPO, run_cli
 from fpga_flow.boards import get_board
 from fpga_flow.build import pnr_checks, run_status
+from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError, ToolMissingError
+from fpga_flow.fit import FitRequest
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
 from fpga_flow.rtl.pnr import design_clock, parse_report
@@ -45,8 +47,8 @@ def test_ecp5_boards_carry_device_package_pins_and_units():
     assert ulx3s.units == {"LUT": "LUT4", "FF": "FF", "DSP": "MULT18", "BRAM_18K": "EBR", "URAM": "URAM"}
     assert parts["orangecrab-25f"].resources.DSP == 28 and parts["orangecrab-25f"].resources.BRAM_18K == 56
     assert all(not b.hls_vendor_flow for b in parts.values()) and get_board("pynq-z2").hls_vendor_flow
-    # The ECP5 delay model: 5 adder levels per stage at 50 MHz, 2 at 100 MHz.
-    assert fabric_target(ulx3s).latency_cutoff(ulx3s.clock_period_ns) == 5
+    # The ECP5 delay model (post-route): 4 adder levels per stage at 50 MHz, 2 at 100 MHz.
+    assert fabric_target(ulx3s).latency_cutoff(ulx3s.clock_period_ns) == 4
     assert fabric_target(parts["ecpix5-85f"]).latency_cutoff(10.0) == 2
 
 
@@ -62,6 +64,18 @@ def test_the_pll_matches_ecppll_where_the_clock_is_not_the_oscillators():
         printed = subprocess.run([ecppll, "-i", str(f_in), "-o", str(f_out)], capture_output=True, text=True).stdout
         achieved = float(re.search(r"clkout0 frequency:\s*([\d.]+)", printed)[1])
         assert abs(pll.f_out - f_out) <= abs(achieved - f_out) + 1e-3, (f_in, f_out, printed)
+
+
+def test_the_fit_keeps_the_design_the_rtl_mirrors_on_an_ecp5_board_with_rtl():
+    def request(board: str, **options) -> FitRequest:
+        return FitRequest.of(BuildConfig(model="mlp_tiny", board=board, **options))
+
+    mirrored = request("ulx3s-85f", rtl=True)
+    assert (mirrored.io_type, mirrored.strategy) == ("io_parallel", "Latency")
+    # Without --rtl, on a board with a vendor flow, or where the user fixed them: the user's choice.
+    assert (request("ulx3s-85f").io_type, request("pynq-z2", rtl=True).strategy) == (None, None)
+    fixed = request("ulx3s-85f", rtl=True, io_type="io_stream", strategy="Resource")
+    assert (fixed.io_type, fixed.strategy) == ("io_stream", "Resource")
 
 
 def test_nextpnr_report_gives_utilization_and_fmax():
@@ -121,13 +135,18 @@ def test_pnr_is_refused_in_one_line_before_any_work(tmp_path, args, needle):
 @pytest.fixture(scope="module")
 def pnr_build(tmp_path_factory):
     """``fpga-flow build --rtl --pnr`` of a small MLP for the ULX3S (50 MHz from its 25 MHz
-    oscillator through the PLL), then ``fpga-flow deploy``."""
+    oscillator through the PLL), then ``fpga-flow deploy``. Its weights are multiples of
+    1/4 in [-1, 1], so the inferred precisions are narrow and each product is a shift: the
+    place and route is the test's longest step, and this keeps the design (the model and
+    the serial top level) small."""
     import tensorflow as tf
 
     folder = tmp_path_factory.mktemp("pnr_build")
-    tf.random.set_seed(3)
     model = tf.keras.Sequential([tf.keras.layers.Input((6,), name="x"), tf.keras.layers.Dense(4, name="dense"),
                                  tf.keras.layers.Activation("relu", name="relu"), tf.keras.layers.Dense(3, name="out")])
+    rng = np.random.default_rng(3)
+    for layer in (model.get_layer("dense"), model.get_layer("out")):
+        layer.set_weights([rng.integers(-4, 5, size=w.shape) / 4 for w in layer.get_weights()])
     model.save(folder / "mlp.h5")
     out = folder / "run"
     build = run_cli("build", str(folder / "mlp.h5"), "--board", "ulx3s-85f", "--rtl", "--pnr",
