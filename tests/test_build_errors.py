@@ -140,9 +140,11 @@ def test_ctrl_c_mid_build_leaves_no_complete_looking_run(reports_root, tmp_path)
     out = tmp_path / "interrupted"
     process = subprocess.Popen(
         [sys.executable, "-m", "fpga_flow", "build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
-         "--reports-dir", str(reports_root), "--out", str(out)],
+         "--reports-dir", str(reports_root), "--out", str(out), "--no-cache"],
         cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    # --no-cache: another file may have left this very build in the run cache, which would
+    # answer it before it could be interrupted.
     deadline = time.time() + 300
     while time.time() < deadline and not (out / "hls_project").exists() and not (out / "closure_work").exists():
         time.sleep(0.2)

@@ -27,7 +27,7 @@ from conftest import REPO
 from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
-BOARDS_IN_CATALOGUE = 11
+BOARDS_IN_CATALOGUE = 14  # 11 Xilinx boards and 3 ECP5 boards (open tools)
 
 
 def outside_env(**extra: str) -> dict[str, str]:
@@ -126,7 +126,9 @@ def test_installed_package_builds_an_attention_model(installed, tmp_path):
     out = tmp_path / "run"
     result = run_installed(installed, "build", str(tmp_path / "attention.h5"), "--board", "pynq-z2", "--out", str(out),
                            "--precision-policy", "default", "--min-agreement", "0", "--max-samples", "20",
-                           "--reports-dir", str(tmp_path / "reports"), "--no-cache", "--json")
+                           "--reports-dir", str(tmp_path / "reports"), "--no-cache", "--allow-over-budget", "--json")
+    # The attention layer alone is over the PYNQ-Z2's DSPs by estimate: the build is made
+    # anyway (--allow-over-budget), since what is tested is that the kernel compiles.
     assert result.returncode == 0, result.stderr[-3000:]
     summary = read_summary(out)
     assert "QMultiHeadSelfAttention" in summary.model.layer_families
