@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -38,6 +39,18 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         [sys.executable, "-m", "fpga_flow", *args],
         cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def interruptible(*args: str, **kwargs) -> subprocess.Popen:
+    """``Popen`` of a command a test will interrupt with SIGINT, as Ctrl-C would.
+
+    A process started from a background job of a shell without job control (``cmd &`` in a
+    script, ``nohup``: how CI and unattended runs often start ``make test``) inherits SIGINT
+    *ignored* (POSIX), and Python then installs no KeyboardInterrupt handler: the child
+    would run to its end and exit 0. The child gets SIGINT's default back before exec, so
+    the test sees what a user at a terminal sees, whoever started pytest.
+    """
+    return subprocess.Popen(list(args), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
 
 
 # --------------------------------------------------------------------------- once per session

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CNN_EPOCHS, REPO, run_cli
+from conftest import CNN_EPOCHS, REPO, interruptible, run_cli
 
 
 def assert_user_error(result, *needles: str, code: int = 2) -> None:
@@ -136,13 +136,11 @@ def test_missing_gxx_is_reported_before_any_work(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="seen in both clean-clone runs of 2026-12-07 after fit became the default: the "
-                   "build exited 0 after SIGINT (with --no-cache too); not yet diagnosed (issue 22 note)")
 def test_ctrl_c_mid_build_leaves_no_complete_looking_run(reports_root, tmp_path):
     out = tmp_path / "interrupted"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fpga_flow", "build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
-         "--reports-dir", str(reports_root), "--out", str(out), "--no-cache"],
+    process = interruptible(
+        sys.executable, "-m", "fpga_flow", "build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
+         "--reports-dir", str(reports_root), "--out", str(out), "--no-cache",
         cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     # --no-cache: another file may have left this very build in the run cache, which would

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CNN_EPOCHS, REPO, run_cli
+from conftest import CNN_EPOCHS, REPO, interruptible, run_cli
 from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
@@ -155,14 +155,12 @@ def test_a_worker_killed_during_a_point_is_retried_and_leaves_nothing_corrupt(re
     assert len(_history_rows(run_ids)) == 2
 
 
-@pytest.mark.xfail(strict=False, reason="seen once after fit became the default (CI run of 2026-12-07): the sweep "
-                   "exited 1, not 130, after SIGINT; not yet reproduced alone (issue 22 note)")
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(reports_root, tmp_path):
     out = tmp_path / "sweep"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fpga_flow", "sweep", "cnn_digits", "--board", "pynq-z2", "--reuse-factor", "1,2,4,8,16",
+    process = interruptible(
+        sys.executable, "-m", "fpga_flow", "sweep", "cnn_digits", "--board", "pynq-z2", "--reuse-factor", "1,2,4,8,16",
          "--precision-policy", "default", "--max-samples", "40", "--min-agreement", "0.5", "--epochs", str(CNN_EPOCHS),
-         "--no-fit", "--reports-dir", str(reports_root), "--cache-dir", str(tmp_path / "cache"), "--out", str(out)],
+         "--no-fit", "--reports-dir", str(reports_root), "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
         cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
