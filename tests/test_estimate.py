@@ -12,21 +12,12 @@ import pytest
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.calibrate import fit, load_pairs
-from fpga_flow.estimate.cost import (
-    REGISTER_TERMS,
-    Rules,
-    count_layer,
-    count_top,
-    design_timing,
-    dsp_slices,
-    fifo_registers,
-    layer_timing,
-    multiplier_limit,
-    port_bits,
-    timed_registers,
-)
+from fpga_flow.estimate.cost import count_layer, count_top, fifo_registers
+from fpga_flow.estimate.counts import REGISTER_TERMS, Rules, dsp_slices, port_bits
 from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
+from fpga_flow.estimate.products import multiplier_limit
+from fpga_flow.estimate.timing import design_timing, layer_timing, timed_registers
 from fpga_flow.estimate.truth import load_pair_truth
 from fpga_flow.estimate.validation import error_report, medians, pair_row
 

@@ -30,26 +30,13 @@ import numpy as np
 
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, FigureError, Scope
-from fpga_flow.estimate.cost import (
-    FF_FACTORS,
-    FF_TERMS,
-    LATENCY_CONSTANTS,
-    LUT_TERMS,
-    REGISTER_TERMS,
-    TOP_FF_TERMS,
-    Rules,
-    count_layer,
-    count_top,
-    design_timing,
-    design_traits,
-    layer_timing,
-    timed_registers,
-    uniform_digits_share,
-    weight_bits,
-)
+from fpga_flow.estimate.cost import count_layer, count_top
+from fpga_flow.estimate.counts import FF_FACTORS, FF_TERMS, LUT_TERMS, REGISTER_TERMS, TOP_FF_TERMS, Rules, design_traits
 from fpga_flow.estimate.design import Design
 from fpga_flow.estimate.estimator import CSYNTH, RESOURCES, VIVADO_SYNTH, Estimate, price, scope_key
 from fpga_flow.estimate.from_pair import PROJECT_FILE, load_pair_design
+from fpga_flow.estimate.products import uniform_digits_share, weight_bits
+from fpga_flow.estimate.timing import LATENCY_CONSTANTS, design_timing, layer_timing, timed_registers
 from fpga_flow.estimate.truth import CSYNTH_FIGURES, SYNTH_FIGURES, PairTruth, load_pair_truth
 
 # Weight of a pair's per-layer reports against its total, per figure fitted.
@@ -76,7 +63,7 @@ RULES = Rules()
 # saturating adder costs at least an adder), or by what the hardware stores (a LUT6 holds
 # a 64-bit ROM; io_parallel stage registers as io_stream's), rather than left to the
 # solver's start value.
-# Register quantities counted bit for bit (cost.REGISTER_TERMS): one flip-flop each, not fitted.
+# Register quantities counted bit for bit (counts.REGISTER_TERMS): one flip-flop each, not fitted.
 FIXED_COSTS: dict[str, float] = dict.fromkeys(REGISTER_TERMS, 1.0)
 FALLBACK_TERMS: dict[str, str | float] = {"sat_adder_bits": "adder_bits", "rom_lut_bits": 1 / 64,
                                           "table_lut_bits": 1 / 64, "parallel_stage_bits": "stage_bits"}
