@@ -13,11 +13,11 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.calibrate import fit, load_pairs
 from fpga_flow.estimate.cost import count_layer, count_top, fifo_registers
-from fpga_flow.estimate.counts import REGISTER_TERMS, Rules, dsp_slices, port_bits
-from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
+from fpga_flow.estimate.counts import REGISTER_TERMS, ProductTiming, Rules, dsp_slices, port_bits
+from fpga_flow.estimate.design import constant_digits, constant_profile, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
 from fpga_flow.estimate.products import multiplier_limit
-from fpga_flow.estimate.timing import design_timing, layer_timing, timed_registers
+from fpga_flow.estimate.timing import design_timing, layer_timing, product_depth, timed_registers
 from fpga_flow.estimate.truth import load_pair_truth
 from fpga_flow.estimate.validation import error_report, medians, pair_row
 
@@ -100,6 +100,55 @@ def test_constant_multipliers_go_to_dsp_only_with_three_csd_digits():
     assert result.multipliers == 5
     assert result.dsp == 2
     assert result.lut["lut_mult_bits"] == 2 * 1 * (16 + 8)
+
+
+def test_a_constant_multiplies_at_the_bits_its_value_takes_not_its_declared_width():
+    # 21 = 10101b: three CSD digits, 5 bits and a sign. Declared ap_fixed<16,6>, by a 12-bit
+    # input: 12 x 16 would be a DSP; 12 x 6 = 72 bits is not (HLS sizes a constant by its
+    # value, as the HGQ pairs' 10-bit-declared weights show: 110 -> 75 DSPs against 60).
+    declared, narrow = NumberType(width=16, integer=6, signed=True), NumberType(width=12, integer=4, signed=True)
+    values = np.full((4, 2), 21 / 2 ** 10)
+    layer, design = dense(values, weight_type=declared, input_type=narrow)
+    assert counts(layer, design).dsp == 8  # the declared width: one DSP each
+    profile = constant_profile(values, declared)
+    assert profile[3][6] == 8 and sum(map(sum, profile)) == 8
+    product = layer.products[0].model_copy(update={"weight_profile": profile})
+    result = counts(layer.model_copy(update={"products": [product]}), design)
+    assert result.dsp == 0
+    assert result.lut["lut_mult_bits"] == 8 * 2 * (12 + 6)  # two adders each, as wide as the value
+    # By a 16-bit input, 16 x 6 = 96 bits: a DSP again.
+    wide = product.model_copy(update={"input_type": FIXED16})
+    assert counts(layer.model_copy(update={"products": [wide]}), design).dsp == 8
+
+
+def test_shift_and_add_products_have_no_multiplier_delay():
+    timing = {"t_mult_ns": 6.0, "t_add_ns": 0.5, "t_shift_add_ns": 1.0, "t_sat_add_ns": 1.0,
+              "seven_series_slowdown": 1.0}
+    # A DSP product: 6 + 0.5 * log2(64) = 9 ns, one register at 5 ns.
+    assert product_depth(ProductTiming(64, 1, 1, False), 5.0, "virtexuplus", timing) == 1
+    # Shifts and adds, 1.5 CSD terms a weight: 1.0 * log2(96) = 6.6 ns; 1 term: 6 ns, 16 inputs: 4 ns.
+    assert product_depth(ProductTiming(64, 1, 1, False, 1.5), 5.0, "virtexuplus", timing) == 1
+    assert product_depth(ProductTiming(16, 1, 1, False, 1.0), 5.0, "virtexuplus", timing) == 0
+    # The layer: weights of one digit are wires into the sum, latency 0 and no FF at all.
+    layer, design = dense(np.ones((16, 4)))
+    result = counts(layer, design)
+    assert result.products[0].shift_add == 1.0
+    estimate = price(design)
+    assert estimate.per_layer[0].latency_cycles == 0
+    assert estimate.per_layer[0].FF == 0
+
+
+def test_an_unshared_latency_layer_at_reuse_r_takes_the_r_1_cycles_in_io_parallel():
+    # Weights of 3 and 7 (two digits): no DSP, so the multiplier limit binds nothing and the
+    # layer is its R = 1 hardware: the same latency at R = 64 as at R = 1.
+    weights = np.tile([3.0, 7.0], (16, 2))
+    one, design_one = dense(weights)
+    many, design_many = dense(weights, reuse=64)
+    timing = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_shift_add_ns": 1.0, "t_sat_add_ns": 1.0,
+              "seven_series_slowdown": 1.0, "table_cycles": 0}
+    cycles = [layer_timing(layer, counts(layer, d), d, timing).latency for layer, d in ((one, design_one),
+                                                                                       (many, design_many))]
+    assert cycles[0] == cycles[1] < 64
 
 
 def test_zero_weights_cost_nothing_under_latency_but_everything_under_resource():
@@ -208,7 +257,9 @@ def test_combinational_layers_chain_without_a_register_between_them():
     # Two io_parallel layers of latency 0 share one cycle of the top's pipeline: only the
     # model's input (4 x 16 bits) is registered, not the 8 x 16 array between them.
     design = _two_dense("io_parallel", "pipeline")
-    constants = {"t_mult_ns": 6.75, "t_add_ns": 0.4, "t_sat_add_ns": 0.4, "seven_series_slowdown": 3.0}
+    # Weights of 1: shifts and adds, 2 and 3 levels of 3 ns: pipelined at 5 ns, not at 25.
+    constants = {"t_mult_ns": 6.75, "t_add_ns": 0.4, "t_shift_add_ns": 3.0, "t_sat_add_ns": 0.4,
+                 "seven_series_slowdown": 3.0}
     counts = [count_layer(layer, design, RULES, 0.5) for layer in design.layers]
     for clock, combinational, bits in ((25.0, True, 64.0), (5.0, False, 192.0)):
         timed = design.model_copy(update={"clock_period_ns": clock})
@@ -216,6 +267,8 @@ def test_combinational_layers_chain_without_a_register_between_them():
             timed_registers(c, layer_timing(layer, c, timed, {**constants, "table_cycles": 0}), timed, constants)
             assert c.combinational is combinational
         assert count_top(timed, RULES, counts)["boundary_bits"] == bits
+        # A layer of latency 0 holds no register: every FF term of its module is 0.
+        assert all(value == 0 for c in counts for value in c.ff.values()) is combinational
     # One combinational layer next to a pipelined one: the array between them is registered.
     counts[1].combinational = False
     counts[0].combinational = True

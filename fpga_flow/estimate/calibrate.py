@@ -48,6 +48,7 @@ TIMING_LAYER_WEIGHT = 1.0  # the same, in the latency fit
 TIMING_GRID: dict[str, tuple[float, ...]] = {
     "t_mult_ns": tuple(np.round(np.arange(0.5, 8.01, 0.25), 2)),
     "t_add_ns": tuple(np.round(np.arange(0.0, 2.01, 0.05), 2)),
+    "t_shift_add_ns": tuple(np.round(np.arange(0.0, 3.01, 0.05), 2)),
     "t_sat_add_ns": tuple(np.round(np.arange(0.0, 4.01, 0.1), 2)),
     "seven_series_slowdown": tuple(np.round(np.arange(1.0, 4.01, 0.1), 2)),
     "shared_word_cycles": tuple(float(v) for v in range(0, 41)),
@@ -56,7 +57,7 @@ TIMING_GRID: dict[str, tuple[float, ...]] = {
     "top_cycles": tuple(float(v) for v in range(0, 16)),
     "layer_cycles": tuple(float(v) for v in np.arange(0.0, 3.01, 0.25)),
 }
-START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.5, "shared_word_cycles": 8.0,
+START_TIMING = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_shift_add_ns": 0.5, "t_sat_add_ns": 1.0, "seven_series_slowdown": 1.5, "shared_word_cycles": 8.0,
                 "step_cycles": 5.0, "table_cycles": 1.0, "top_cycles": 3.0, "layer_cycles": 0.0}
 RULES = Rules()
 # Terms the training pairs may have none of: priced as the plain quantity they refine (a

@@ -51,6 +51,7 @@ class ProductTiming:
     reuse: int
     steps: int  # applications computed one after the other (io_parallel positions)
     chained: bool  # saturating or rounding sums: a chain of additions, not a tree
+    shift_add: float = 0.0  # CSD terms per multiplication when all are shifts and adds (0: multipliers)
 
 
 @dataclass

@@ -72,6 +72,18 @@ def weight_digits(product: Product, rules: Rules, known_digits_ratio: float) -> 
     return histogram
 
 
+def weight_classes(product: Product, rules: Rules, known_digits_ratio: float) -> list[tuple[int, int, float]]:
+    """The product's non-zero constant weights as (CSD digits, bits, count): from the
+    weights' values when known (:func:`~.design.constant_profile`; HLS sizes a constant
+    multiplication by the constant's value, so a 3-bit HGQ weight declared
+    ``ap_fixed<10,3>`` multiplies as 3 bits), else :func:`weight_digits` at the declared
+    width."""
+    if product.weight_profile is not None:
+        return [(d, b, float(n)) for d, row in enumerate(product.weight_profile) for b, n in enumerate(row) if n]
+    declared = width(product.weight_type)
+    return [(d, declared, n) for d, n in enumerate(weight_digits(product, rules, known_digits_ratio)) if n]
+
+
 def multiplier_limit(product: Product) -> int:
     """hls4ml's ``multiplier_limit`` of a Latency-strategy product at reuse factor R,
     ``ceil(n_in * n_out / R) - floor(n_zeros / R)``: the limit of its ``ALLOCATION
@@ -98,18 +110,24 @@ def count_product(product: Product, layer: LayerDesign, design: Design, rules: R
     reuse, copies = product.reuse_factor, product.parallel
     lut = counts.lut
     dsp_capable = in_w * w_w >= rules.dsp_min_product_bits
+    shift_add = 0.0
     if product.constant:
         total = product.n_nonzero
-        digits = weight_digits(product, rules, known_digits_ratio)
-        dsp_mults = sum(digits[rules.const_dsp_digits:]) if dsp_capable else 0.0
+        constants = weight_classes(product, rules, known_digits_ratio)
+        on_dsp = [(d, b, n) for d, b, n in constants if d >= rules.const_dsp_digits
+                  and in_w * b >= rules.dsp_min_product_bits]
+        dsp_mults = sum(n for _, _, n in on_dsp)
         general = copies * multiplier_limit(product)
         shared = reuse > 1 and dsp_mults * copies > general
-        for count_digits, count in enumerate(digits):
-            if count_digits >= rules.const_dsp_digits and dsp_capable:
+        for count_digits, bits, count in constants:
+            if (count_digits, bits, count) in on_dsp:
                 if not shared:
-                    counts.dsp += round(copies * count * dsp_slices(in_w, w_w, design.family))
+                    counts.dsp += round(copies * count * dsp_slices(in_w, bits, design.family))
             else:
-                lut["lut_mult_bits"] += copies * count * max(0, count_digits - 1) * (in_w + w_w)
+                lut["lut_mult_bits"] += copies * count * max(0, count_digits - 1) * (in_w + bits)
+        if not dsp_mults and total:
+            # Every multiplication is shifts and adds: CSD terms per multiplication.
+            shift_add = max(1.0, sum(d * n for d, _, n in constants) / sum(n for _, _, n in constants))
         # Unrolled multiplications: all of them, or the shifts and adds beside shared DSPs.
         unrolled = copies * (total - (dsp_mults if shared else 0.0))
         lut[adders] += max(0.0, unrolled - (0 if shared else copies * product.n_out)) * acc_w
@@ -133,8 +151,13 @@ def count_product(product: Product, layer: LayerDesign, design: Design, rules: R
         _shared(product, layer, design, rules, counts, general, total, (in_w, w_w, acc_w), adders)
     counts.multipliers += round(multipliers)
     steps = math.ceil(product.positions / copies) if layer.io_type == "io_parallel" else 1
-    # Saturating or rounding sums chain their additions (module docstring).
-    counts.products.append(ProductTiming(math.ceil(per_cycle), reuse, steps, adders == "sat_adder_bits" and per_cycle > 1))
+    # Saturating or rounding sums chain their additions (module docstring). A product
+    # whose DSP multiplications fit under the limit is the R = 1 hardware and takes the
+    # R = 1 cycles in io_parallel (the z7020 pair's QKeras layers at R = 64, all shifts
+    # and adds: its output layer reports latency 2; the design 52 cycles, not 4 x 64).
+    cycles = reuse if shared or layer.io_type == "io_stream" else 1
+    counts.products.append(ProductTiming(math.ceil(per_cycle), cycles, steps,
+                                         adders == "sat_adder_bits" and per_cycle > 1, shift_add))
 
 
 def _shared(product: Product, layer: LayerDesign, design: Design, rules: Rules, counts: LayerCounts,

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from fpga_flow.estimate.counts import LayerCounts, ProductTiming, version_tuple
 from fpga_flow.estimate.design import RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign
 
-LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_sat_add_ns", "seven_series_slowdown", "shared_word_cycles",
+LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_shift_add_ns", "t_sat_add_ns", "seven_series_slowdown",
+                     "shared_word_cycles",
                      "step_cycles", "table_cycles", "top_cycles", "layer_cycles")
 
 
@@ -30,9 +31,18 @@ def product_depth(product: ProductTiming, clock_ns: float, family: str, timing: 
     """Pipeline stages of a product: a multiply then an adder tree of ``log2(inputs)``
     levels, or, when every partial sum saturates or rounds (not associative, so HLS
     cannot rebalance it), a chain of ``inputs`` additions; on a 7-series part all of it
-    ``seven_series_slowdown`` times slower."""
+    ``seven_series_slowdown`` times slower.
+
+    A product whose constant multiplications are all shifts and adds (no DSP: few CSD
+    digits, or few bits, as HGQ's weights) has no multiplier delay: HLS adds the shifted
+    copies of the inputs in the same tree as the sum, ``log2(inputs * terms)`` levels of
+    ``t_shift_add`` each (LUT adders, fitted apart from ``t_add``: after a DSP the sum
+    partly runs in the slices' cascaded post-adders), ``terms`` the CSD digits per weight (the HGQ pairs' dense layers of 1-bit to 3-bit
+    weights at 5 ns report latency 0, and 0 FFs)."""
     if product.chained:
         delay = timing["t_mult_ns"] + timing["t_sat_add_ns"] * product.inputs
+    elif product.shift_add:
+        delay = timing.get("t_shift_add_ns", timing["t_add_ns"]) * math.log2(max(1.0, product.inputs * product.shift_add))
     else:
         delay = timing["t_mult_ns"] + timing["t_add_ns"] * math.log2(max(1, product.inputs))
     if family.lower() in SEVEN_SERIES:
@@ -145,6 +155,12 @@ def timed_registers(counts: LayerCounts, timing: LayerTiming, design: Design, co
     counts.combinational = design.io_type == "io_parallel" and timing.latency == 0
     tight = product_depth(ProductTiming(1, 1, 1, False), design.clock_period_ns, design.family, constants) > 0
     counts.ff["word_bits"] = counts.word_bits if tight else 0.0
+    if counts.combinational:
+        # A module of latency 0 has no clock edge inside it, so HLS places no register in
+        # it: whatever its arithmetic, its flip-flops are 0 (the 25 ns pair's dense layer
+        # and the HGQ pairs' dense layers at latency 0 report 0 FFs, as every io_parallel
+        # activation does). Its result is registered, if at all, by the top (count_top).
+        counts.ff = dict.fromkeys(counts.ff, 0.0)
 
 
 def stage_bits(counts: LayerCounts, timing: LayerTiming) -> float:
