@@ -13,11 +13,11 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.calibrate import fit, load_pairs
 from fpga_flow.estimate.cost import count_layer, count_top, fifo_registers
-from fpga_flow.estimate.counts import REGISTER_TERMS, ProductTiming, Rules, dsp_slices, port_bits
+from fpga_flow.estimate.counts import REGISTER_TERMS, LayerCounts, ProductTiming, Rules, dsp_slices, port_bits
 from fpga_flow.estimate.design import constant_digits, constant_profile, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
 from fpga_flow.estimate.products import multiplier_limit
-from fpga_flow.estimate.timing import design_timing, layer_timing, product_depth, timed_registers
+from fpga_flow.estimate.timing import LayerTiming, design_timing, layer_timing, product_depth, stage_bits, timed_registers
 from fpga_flow.estimate.truth import load_pair_truth
 from fpga_flow.estimate.validation import error_report, medians, pair_row
 
@@ -187,6 +187,26 @@ def test_resource_reuse_factor_shares_general_multipliers():
         layer, design = dense(WEIGHTS, reuse=reuse, strategy="resource")
         # ceil(8 weights / R) general multipliers, 16 x 8 bits: a DSP each.
         assert counts(layer, design).dsp == expected
+
+
+def test_a_shared_multiplier_registers_its_operands_its_product_is_a_stage_register():
+    layer, design = dense(WEIGHTS, reuse=3, strategy="resource")
+    result = counts(layer, design)
+    # ceil(8 / 3) = 3 multipliers, each a 16-bit input and an 8-bit weight; no product bits.
+    assert result.ff["shared_mult_bits"] == 3 * (16 + 8)
+
+
+def test_a_chain_of_saturating_sums_carries_one_running_sum_and_the_next_products_per_cut():
+    chained, tree = LayerCounts("c", "dense", True), LayerCounts("t", "dense", True)
+    for c, is_chain in ((chained, True), (tree, False)):
+        c.trees.append((64, 16, 28))
+        c.products.append(ProductTiming(64, 1, 1, is_chain))
+    timing = LayerTiming(latency=26, interval=1, fill=26, stages=27)
+    # 26 cuts, each the running sum and 64 / 27 products, for 16 sums of 28 bits.
+    assert stage_bits(chained, timing) == pytest.approx(16 * 28 * 26 * (1 + 64 / 27))
+    # A tree cut 26 times carries far more: 64 ** (1 - k / 27) partial sums at cut k.
+    assert stage_bits(tree, timing) == pytest.approx(16 * 28 * sum(64 ** (1 - k / 27) for k in range(1, 27)))
+    assert stage_bits(tree, timing) > 3 * stage_bits(chained, timing)
 
 
 def test_dsp_slices_by_operand_widths_and_family():

@@ -21,7 +21,7 @@ FF_TERMS = ("stage_bits", "parallel_stage_bits", "shared_mult_bits", "accumulato
 # Registers of the top function, outside every layer's module (count_top).
 TOP_FF_TERMS = ("fifo_registers", "boundary_bits")
 # FF terms that count register bits one for one (a FIFO's flip-flops, a stored array, an
-# accumulator, a shared multiplier's operands and product): one flip-flop per bit, not
+# accumulator, a shared multiplier's operands): one flip-flop per bit, not
 # fitted. The others count registers HLS's schedule places (where a pipeline is cut, which
 # arrays between layers it registers, control per layer or DSP) and are fitted.
 REGISTER_TERMS = ("fifo_registers", "line_buffer_bits", "window_bits", "input_bits", "accumulator_bits", "word_bits",
