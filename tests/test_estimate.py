@@ -528,6 +528,25 @@ def test_stream_pooling2d_before_hls4ml_1_0_takes_two_cycles_a_word_under_10_ns(
     assert _timing(_stream_conv("latency", 1, version="1.3"), 1, TIMING).latency == 100
 
 
+def test_stream_pooling2d_since_hls4ml_0_8_registers_a_second_window():
+    # 2x2 window x 2 channels x 16 bits = 128 bits; since 0.8 the pool_window copy doubles it.
+    for version, bits in (("0.7", 128), ("0.8", 256), ("1.3", 256)):
+        design = _stream_conv("latency", 1, version=version)
+        assert counts(design.layers[1], design).ff["window_bits"] == bits, version
+
+
+def test_vitis_hls_leaves_an_elementwise_stream_word_to_its_fifo():
+    # A stream pooling layer at 5 ns registers its 2 x 16-bit output word under Vivado HLS;
+    # under Vitis HLS the word's FIFO holds it (count_top), the layer adds none.
+    constants = {**TIMING, "t_mult_ns": 6.0}
+    for tool, bits in (("vivado_hls", 32), ("vitis_hls", 0)):
+        design = _stream_conv("latency", 1).model_copy(update={"hls_tool": tool})
+        pool = design.layers[1]
+        c = counts(pool, design)
+        timed_registers(c, layer_timing(pool, c, design, constants), design, constants)
+        assert c.ff["word_bits"] == bits, tool
+
+
 def test_io_parallel_latency_adds_the_layer_cycles_between_computing_layers():
     layer, design = dense(np.ones((4, 3)))
     second = layer.model_copy(update={"name": "fc2"})

@@ -170,6 +170,13 @@ def count_layer(layer: LayerDesign, design: Design, rules: Rules, known_digits_r
         if layer.kernel and (layer.kind.startswith("pool") or "conv" in layer.kind):
             # The sliding window: kernel positions x channels, in registers.
             counts.ff["window_bits"] += math.prod(layer.kernel) * layer.channels * in_w
+            if layer.kind == "pooling2d" and version_tuple(design.hls4ml_version) >= rules.shift_register_buffers_from_version:
+                # Since hls4ml 0.8 (nnet_pooling_stream.h compute_pool_buffer_2d) the unrolled
+                # FiltLoop copies each channel's window out of the static kernel_data into its
+                # own pool_window (ARRAY_PARTITION complete) inside the pixel's pipeline: a
+                # second window of registers (the hls4ml 1.2 pair's 2x2 pools: 581 and 677
+                # FFs for windows of 256 and 320 bits and words of 64 and 80).
+                counts.ff["window_bits"] += math.prod(layer.kernel) * layer.channels * in_w
         if len(layer.kernel) == 2 and layer.kernel[0] > 1:
             # Line buffer: kernel height - 1 rows of the input image.
             row = round(math.sqrt(layer.in_positions)) if layer.in_positions > 1 else 1

@@ -154,7 +154,11 @@ def timed_registers(counts: LayerCounts, timing: LayerTiming, design: Design, co
     counts.ff[key] = stage_bits(counts, timing)
     counts.combinational = design.io_type == "io_parallel" and timing.latency == 0
     tight = product_depth(ProductTiming(1, 1, 1, False), design.clock_period_ns, design.family, constants) > 0
-    counts.ff["word_bits"] = counts.word_bits if tight else 0.0
+    # Vitis HLS keeps a stream word in one FIFO of the whole word, which holds the word
+    # written (count_top counts it there): the layer adds no register of its own (the
+    # Vitis Conv1D pair's stream relu and zero-padding modules: 10 and 16 FFs for words of
+    # 256 and 144 bits, where Vivado HLS's per-element FIFOs leave it to the layer).
+    counts.ff["word_bits"] = counts.word_bits if tight and design.hls_tool != "vitis_hls" else 0.0
     if counts.combinational:
         # A module of latency 0 has no clock edge inside it, so HLS places no register in
         # it: whatever its arithmetic, its flip-flops are 0 (the 25 ns pair's dense layer
