@@ -593,3 +593,23 @@ def test_vivado_synthesis_rebuilds_shallow_weight_roms_in_luts():
         rom = counts(layer, design).bram
         assert rom > 0 and result.csynth.BRAM_18K == rom
         assert result.vivado_synth.BRAM_18K == (rom if kept else 0)
+
+
+def test_vivado_synthesis_rebuilds_fifos_of_64_words_or_fewer_in_luts():
+    # The conv's output FIFO: 4 elements of 16 bits, one block each in csynth beyond 16 words.
+    for depth, kept in ((36, False), (64, False), (66, True)):
+        design = _stream_conv("latency", 1)
+        conv = design.layers[0].model_copy(update={"fifo_depth": depth})
+        design = design.model_copy(update={"layers": [conv, design.layers[1]]})
+        c = counts(conv, design)
+        assert c.bram == 4
+        assert c.shallow_rom_bram == (0 if kept else 4), depth
+        result = price(design)
+        assert result.vivado_synth.BRAM_18K == result.csynth.BRAM_18K - (0 if kept else 4)
+
+
+def test_post_synthesis_dsp_and_bram_are_counted_not_scaled_by_the_fit():
+    pairs, failed = load_pairs(PAIRS)
+    assert not failed
+    ratios = fit(pairs).synth_ratio
+    assert ratios["DSP"] == ratios["BRAM_18K"] == 1.0

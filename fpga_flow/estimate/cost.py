@@ -63,7 +63,14 @@ def _fifo(layer: LayerDesign, rules: Rules, counts: LayerCounts) -> None:
         return
     element = layer.result_type.width
     if layer.fifo_depth > rules.fifo_srl_max_depth:
-        counts.bram += layer.out_pack * math.ceil(element / 18) * math.ceil(layer.fifo_depth / 1024)
+        blocks = layer.out_pack * math.ceil(element / 18) * math.ceil(layer.fifo_depth / 1024)
+        counts.bram += blocks
+        if layer.fifo_depth <= rules.synth_fifo_max_depth:
+            # csynth binds a FIFO deeper than 16 to block RAM; Vivado synthesis builds one of
+            # 64 words or fewer from LUTs (the Berk-Bilgin stream pairs: their FIFOs of 32 to 64
+            # words, 48 blocks in csynth, are gone after synthesis, those of 66 to 68 words,
+            # 33 blocks, stay: 33 reported; the PYNQ CNNs' 36-word FIFOs go too).
+            counts.shallow_rom_bram += blocks
     else:
         counts.lut["fifo_srl_bits"] += layer.out_pack * element
 

@@ -41,6 +41,7 @@ class Rules:
     forced_bram_from_version: tuple[int, int] = (1, 0)
     shift_register_buffers_from_version: tuple[int, int] = (0, 8)
     synth_rom_max_depth: int = 16
+    synth_fifo_max_depth: int = 64
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class LayerCounts:
     ff: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FF_TERMS, 0.0))
     products: list[ProductTiming] = field(default_factory=list)
     shared_weights: bool = False  # some weight product is shared (reuse factor > 1)
-    shallow_rom_bram: int = 0  # of ``bram``: weight ROMs Vivado synthesis builds in LUTs (Rules.synth_rom_max_depth)
+    # Of ``bram``: shallow weight ROMs and FIFOs Vivado synthesis builds in LUTs
+    # (Rules.synth_rom_max_depth, Rules.synth_fifo_max_depth).
+    shallow_rom_bram: int = 0
     word_reuse: int = 1  # cycles a stream word occupies the layer's shared operators
     stream_words: int = 1
     out_bits: int = 0  # the layer's output: its stream word, or its whole io_parallel array
