@@ -12,21 +12,12 @@ import pytest
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType, Product, price
 from fpga_flow.estimate.calibrate import fit, load_pairs
-from fpga_flow.estimate.cost import (
-    REGISTER_TERMS,
-    Rules,
-    count_layer,
-    count_top,
-    design_timing,
-    dsp_slices,
-    fifo_registers,
-    layer_timing,
-    multiplier_limit,
-    port_bits,
-    timed_registers,
-)
-from fpga_flow.estimate.design import constant_digits, csd_digits, family_of_part, parse_type
+from fpga_flow.estimate.cost import count_layer, count_top, fifo_registers
+from fpga_flow.estimate.counts import REGISTER_TERMS, LayerCounts, ProductTiming, Rules, dsp_slices, port_bits
+from fpga_flow.estimate.design import constant_digits, constant_profile, csd_digits, family_of_part, parse_type
 from fpga_flow.estimate.from_pair import load_pair_design
+from fpga_flow.estimate.products import multiplier_limit
+from fpga_flow.estimate.timing import LayerTiming, design_timing, layer_timing, product_depth, stage_bits, timed_registers
 from fpga_flow.estimate.truth import load_pair_truth
 from fpga_flow.estimate.validation import error_report, medians, pair_row
 
@@ -111,6 +102,55 @@ def test_constant_multipliers_go_to_dsp_only_with_three_csd_digits():
     assert result.lut["lut_mult_bits"] == 2 * 1 * (16 + 8)
 
 
+def test_a_constant_multiplies_at_the_bits_its_value_takes_not_its_declared_width():
+    # 21 = 10101b: three CSD digits, 5 bits and a sign. Declared ap_fixed<16,6>, by a 12-bit
+    # input: 12 x 16 would be a DSP; 12 x 6 = 72 bits is not (HLS sizes a constant by its
+    # value, as the HGQ pairs' 10-bit-declared weights show: 110 -> 75 DSPs against 60).
+    declared, narrow = NumberType(width=16, integer=6, signed=True), NumberType(width=12, integer=4, signed=True)
+    values = np.full((4, 2), 21 / 2 ** 10)
+    layer, design = dense(values, weight_type=declared, input_type=narrow)
+    assert counts(layer, design).dsp == 8  # the declared width: one DSP each
+    profile = constant_profile(values, declared)
+    assert profile[3][6] == 8 and sum(map(sum, profile)) == 8
+    product = layer.products[0].model_copy(update={"weight_profile": profile})
+    result = counts(layer.model_copy(update={"products": [product]}), design)
+    assert result.dsp == 0
+    assert result.lut["lut_mult_bits"] == 8 * 2 * (12 + 6)  # two adders each, as wide as the value
+    # By a 16-bit input, 16 x 6 = 96 bits: a DSP again.
+    wide = product.model_copy(update={"input_type": FIXED16})
+    assert counts(layer.model_copy(update={"products": [wide]}), design).dsp == 8
+
+
+def test_shift_and_add_products_have_no_multiplier_delay():
+    timing = {"t_mult_ns": 6.0, "t_add_ns": 0.5, "t_shift_add_ns": 1.0, "t_sat_add_ns": 1.0,
+              "seven_series_slowdown": 1.0}
+    # A DSP product: 6 + 0.5 * log2(64) = 9 ns, one register at 5 ns.
+    assert product_depth(ProductTiming(64, 1, 1, False), 5.0, "virtexuplus", timing) == 1
+    # Shifts and adds, 1.5 CSD terms a weight: 1.0 * log2(96) = 6.6 ns; 1 term: 6 ns, 16 inputs: 4 ns.
+    assert product_depth(ProductTiming(64, 1, 1, False, 1.5), 5.0, "virtexuplus", timing) == 1
+    assert product_depth(ProductTiming(16, 1, 1, False, 1.0), 5.0, "virtexuplus", timing) == 0
+    # The layer: weights of one digit are wires into the sum, latency 0 and no FF at all.
+    layer, design = dense(np.ones((16, 4)))
+    result = counts(layer, design)
+    assert result.products[0].shift_add == 1.0
+    estimate = price(design)
+    assert estimate.per_layer[0].latency_cycles == 0
+    assert estimate.per_layer[0].FF == 0
+
+
+def test_an_unshared_latency_layer_at_reuse_r_takes_the_r_1_cycles_in_io_parallel():
+    # Weights of 3 and 7 (two digits): no DSP, so the multiplier limit binds nothing and the
+    # layer is its R = 1 hardware: the same latency at R = 64 as at R = 1.
+    weights = np.tile([3.0, 7.0], (16, 2))
+    one, design_one = dense(weights)
+    many, design_many = dense(weights, reuse=64)
+    timing = {"t_mult_ns": 3.0, "t_add_ns": 0.5, "t_shift_add_ns": 1.0, "t_sat_add_ns": 1.0,
+              "seven_series_slowdown": 1.0, "table_cycles": 0}
+    cycles = [layer_timing(layer, counts(layer, d), d, timing).latency for layer, d in ((one, design_one),
+                                                                                       (many, design_many))]
+    assert cycles[0] == cycles[1] < 64
+
+
 def test_zero_weights_cost_nothing_under_latency_but_everything_under_resource():
     layer, design = dense(WEIGHTS)
     assert counts(layer, design).multipliers == 5  # Latency drops the 3 zeros
@@ -147,6 +187,26 @@ def test_resource_reuse_factor_shares_general_multipliers():
         layer, design = dense(WEIGHTS, reuse=reuse, strategy="resource")
         # ceil(8 weights / R) general multipliers, 16 x 8 bits: a DSP each.
         assert counts(layer, design).dsp == expected
+
+
+def test_a_shared_multiplier_registers_its_operands_its_product_is_a_stage_register():
+    layer, design = dense(WEIGHTS, reuse=3, strategy="resource")
+    result = counts(layer, design)
+    # ceil(8 / 3) = 3 multipliers, each a 16-bit input and an 8-bit weight; no product bits.
+    assert result.ff["shared_mult_bits"] == 3 * (16 + 8)
+
+
+def test_a_chain_of_saturating_sums_carries_one_running_sum_and_the_next_products_per_cut():
+    chained, tree = LayerCounts("c", "dense", True), LayerCounts("t", "dense", True)
+    for c, is_chain in ((chained, True), (tree, False)):
+        c.trees.append((64, 16, 28))
+        c.products.append(ProductTiming(64, 1, 1, is_chain))
+    timing = LayerTiming(latency=26, interval=1, fill=26, stages=27)
+    # 26 cuts, each the running sum and 64 / 27 products, for 16 sums of 28 bits.
+    assert stage_bits(chained, timing) == pytest.approx(16 * 28 * 26 * (1 + 64 / 27))
+    # A tree cut 26 times carries far more: 64 ** (1 - k / 27) partial sums at cut k.
+    assert stage_bits(tree, timing) == pytest.approx(16 * 28 * sum(64 ** (1 - k / 27) for k in range(1, 27)))
+    assert stage_bits(tree, timing) > 3 * stage_bits(chained, timing)
 
 
 def test_dsp_slices_by_operand_widths_and_family():
@@ -217,7 +277,9 @@ def test_combinational_layers_chain_without_a_register_between_them():
     # Two io_parallel layers of latency 0 share one cycle of the top's pipeline: only the
     # model's input (4 x 16 bits) is registered, not the 8 x 16 array between them.
     design = _two_dense("io_parallel", "pipeline")
-    constants = {"t_mult_ns": 6.75, "t_add_ns": 0.4, "t_sat_add_ns": 0.4, "seven_series_slowdown": 3.0}
+    # Weights of 1: shifts and adds, 2 and 3 levels of 3 ns: pipelined at 5 ns, not at 25.
+    constants = {"t_mult_ns": 6.75, "t_add_ns": 0.4, "t_shift_add_ns": 3.0, "t_sat_add_ns": 0.4,
+                 "seven_series_slowdown": 3.0}
     counts = [count_layer(layer, design, RULES, 0.5) for layer in design.layers]
     for clock, combinational, bits in ((25.0, True, 64.0), (5.0, False, 192.0)):
         timed = design.model_copy(update={"clock_period_ns": clock})
@@ -225,6 +287,8 @@ def test_combinational_layers_chain_without_a_register_between_them():
             timed_registers(c, layer_timing(layer, c, timed, {**constants, "table_cycles": 0}), timed, constants)
             assert c.combinational is combinational
         assert count_top(timed, RULES, counts)["boundary_bits"] == bits
+        # A layer of latency 0 holds no register: every FF term of its module is 0.
+        assert all(value == 0 for c in counts for value in c.ff.values()) is combinational
     # One combinational layer next to a pipelined one: the array between them is registered.
     counts[1].combinational = False
     counts[0].combinational = True
@@ -464,6 +528,25 @@ def test_stream_pooling2d_before_hls4ml_1_0_takes_two_cycles_a_word_under_10_ns(
     assert _timing(_stream_conv("latency", 1, version="1.3"), 1, TIMING).latency == 100
 
 
+def test_stream_pooling2d_since_hls4ml_0_8_registers_a_second_window():
+    # 2x2 window x 2 channels x 16 bits = 128 bits; since 0.8 the pool_window copy doubles it.
+    for version, bits in (("0.7", 128), ("0.8", 256), ("1.3", 256)):
+        design = _stream_conv("latency", 1, version=version)
+        assert counts(design.layers[1], design).ff["window_bits"] == bits, version
+
+
+def test_vitis_hls_leaves_an_elementwise_stream_word_to_its_fifo():
+    # A stream pooling layer at 5 ns registers its 2 x 16-bit output word under Vivado HLS;
+    # under Vitis HLS the word's FIFO holds it (count_top), the layer adds none.
+    constants = {**TIMING, "t_mult_ns": 6.0}
+    for tool, bits in (("vivado_hls", 32), ("vitis_hls", 0)):
+        design = _stream_conv("latency", 1).model_copy(update={"hls_tool": tool})
+        pool = design.layers[1]
+        c = counts(pool, design)
+        timed_registers(c, layer_timing(pool, c, design, constants), design, constants)
+        assert c.ff["word_bits"] == bits, tool
+
+
 def test_io_parallel_latency_adds_the_layer_cycles_between_computing_layers():
     layer, design = dense(np.ones((4, 3)))
     second = layer.model_copy(update={"name": "fc2"})
@@ -510,3 +593,23 @@ def test_vivado_synthesis_rebuilds_shallow_weight_roms_in_luts():
         rom = counts(layer, design).bram
         assert rom > 0 and result.csynth.BRAM_18K == rom
         assert result.vivado_synth.BRAM_18K == (rom if kept else 0)
+
+
+def test_vivado_synthesis_rebuilds_fifos_of_64_words_or_fewer_in_luts():
+    # The conv's output FIFO: 4 elements of 16 bits, one block each in csynth beyond 16 words.
+    for depth, kept in ((36, False), (64, False), (66, True)):
+        design = _stream_conv("latency", 1)
+        conv = design.layers[0].model_copy(update={"fifo_depth": depth})
+        design = design.model_copy(update={"layers": [conv, design.layers[1]]})
+        c = counts(conv, design)
+        assert c.bram == 4
+        assert c.shallow_rom_bram == (0 if kept else 4), depth
+        result = price(design)
+        assert result.vivado_synth.BRAM_18K == result.csynth.BRAM_18K - (0 if kept else 4)
+
+
+def test_post_synthesis_dsp_and_bram_are_counted_not_scaled_by_the_fit():
+    pairs, failed = load_pairs(PAIRS)
+    assert not failed
+    ratios = fit(pairs).synth_ratio
+    assert ratios["DSP"] == ratios["BRAM_18K"] == 1.0

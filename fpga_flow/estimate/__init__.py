@@ -3,9 +3,10 @@ calibrated on real reports (``calibration.json``), each figure saying which repo
 predicts (``csynth`` or ``vivado_synth``).
 
 Pieces: :mod:`.design` (the neutral description), :mod:`.from_graph` and
-:mod:`.from_pair` (its producers), :mod:`.cost` (the counted arithmetic), :mod:`.estimator`
-(pricing, with per-layer plans), :mod:`.calibrate` and :mod:`.truth` (calibration on pairs),
-:mod:`.stage` (the build's step, cached projects and ``fpga-flow estimate``).
+:mod:`.from_pair` (its producers), :mod:`.counts`, :mod:`.products`, :mod:`.cost` and
+:mod:`.timing` (the counted arithmetic and cycles), :mod:`.estimator` (pricing, with
+per-layer plans), :mod:`.calibrate` and :mod:`.truth` (calibration on pairs), :mod:`.stage`
+(the build's step, cached projects and ``fpga-flow estimate``).
 """
 
 from fpga_flow.estimate.design import DESIGN_FILE, Design, LayerDesign, NumberType, Product, Table

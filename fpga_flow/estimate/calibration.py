@@ -34,7 +34,7 @@ class Scope(BaseModel):
 
 
 class Calibration(BaseModel):
-    """Fitted constants of the cost model (:mod:`fpga_flow.estimate.cost`) and their measured error."""
+    """Fitted constants of the cost model (:mod:`fpga_flow.estimate.cost` and the modules it uses) and their measured error."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -46,11 +46,11 @@ class Calibration(BaseModel):
     known_digits_ratio: float = Field(
         description="Trained weights with enough CSD digits for a DSP, over the share uniform values of their bits would have "
                     "(prices weights a description does not give).")
-    lut: dict[str, float] = Field(description="csynth LUTs per unit of each counted quantity (cost.LUT_TERMS).")
-    ff: dict[str, float] = Field(description="csynth FFs per unit of each counted quantity (cost.FF_TERMS).")
+    lut: dict[str, float] = Field(description="csynth LUTs per unit of each counted quantity (counts.LUT_TERMS).")
+    ff: dict[str, float] = Field(description="csynth FFs per unit of each counted quantity (counts.FF_TERMS).")
     ff_factors: dict[str, float] = Field(
-        description="FF count of a design with each trait (cost.FF_FACTORS) over one without it.")
-    timing: dict[str, float] = Field(description="Latency constants (cost.LATENCY_CONSTANTS).")
+        description="FF count of a design with each trait (counts.FF_FACTORS) over one without it.")
+    timing: dict[str, float] = Field(description="Latency constants (timing.LATENCY_CONSTANTS).")
     synth_ratio: dict[str, float] = Field(
         description="Vivado post-synthesis figure over the csynth estimate, per resource (median over the pairs).")
     error: dict[str, dict[str, FigureError]] = Field(

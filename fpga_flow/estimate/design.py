@@ -100,9 +100,12 @@ def csd_digits(value: int) -> int:
     return digits
 
 
-def constant_digits(values: np.ndarray, number_type: NumberType, rounding: str = "trn") -> list[int]:
-    """Histogram of the CSD digit counts of the non-zero weights once stored in
-    ``number_type`` (index = digits; index 0 stays 0).
+def constant_profile(values: np.ndarray, number_type: NumberType, rounding: str = "trn") -> list[list[int]]:
+    """The non-zero weights once stored in ``number_type``, counted by their CSD digits
+    (row) and by the bits their value takes, sign included (column): ``profile[d][b]``
+    weights have d digits and b bits. HLS sizes a constant multiplication by the
+    constant's value, not its declared type (HGQ writes one type for weights of 1 to 10
+    bits), so both decide what a multiplication by it costs.
 
     The stored integer is ``values * 2**fraction`` truncated toward minus infinity
     (ap_fixed's default AP_TRN) or rounded to nearest (``rounding="rnd"``, what a
@@ -115,12 +118,25 @@ def constant_digits(values: np.ndarray, number_type: NumberType, rounding: str =
     if number_type.signed:
         stored = np.where(stored >= span // 2, stored - span, stored)
     uniques, occurrences = np.unique(stored[stored != 0], return_counts=True)
-    histogram = [0, 0]
+    profile: list[list[int]] = [[], []]
     for value, count in zip(uniques, occurrences):
-        digits = csd_digits(value)
-        histogram.extend([0] * (digits + 1 - len(histogram)))
-        histogram[digits] += int(count)
-    return histogram
+        digits, bits = csd_digits(value), abs(int(value)).bit_length() + 1
+        profile.extend([] for _ in range(digits + 1 - len(profile)))
+        row = profile[digits]
+        row.extend([0] * (bits + 1 - len(row)))
+        row[bits] += int(count)
+    return profile
+
+
+def digit_counts(profile: list[list[int]]) -> list[int]:
+    """Non-zero weights by CSD digit count (index = digits) of a :func:`constant_profile`."""
+    return [sum(row) for row in profile]
+
+
+def constant_digits(values: np.ndarray, number_type: NumberType, rounding: str = "trn") -> list[int]:
+    """Histogram of the CSD digit counts of the non-zero weights once stored in
+    ``number_type`` (index = digits; index 0 stays 0); see :func:`constant_profile`."""
+    return digit_counts(constant_profile(values, number_type, rounding))
 
 
 class Product(BaseModel):
@@ -150,6 +166,9 @@ class Product(BaseModel):
     parallel: int = Field(default=1, ge=1, description="Copies of the block working side by side (io_parallel conv: pixels per step).")
     weight_digits: list[int] | None = Field(
         default=None, description="Non-zero weights by CSD digit count (index = digits), or None when the weights are unknown.")
+    weight_profile: list[list[int]] | None = Field(
+        default=None, description="Non-zero weights by CSD digits (row) and by the bits their value takes, sign included "
+                                  "(column), or None when unknown (the declared width stands in).")
 
 
 class Table(BaseModel):

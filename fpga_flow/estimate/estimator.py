@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, load_calibration
-from fpga_flow.estimate.cost import Rules, count_layer, count_top, design_timing, design_traits, layer_timing, timed_registers
+from fpga_flow.estimate.cost import count_layer, count_top
+from fpga_flow.estimate.counts import Rules, design_traits
 from fpga_flow.estimate.design import UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
+from fpga_flow.estimate.timing import design_timing, layer_timing, timed_registers
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
 MODEL_NAME = "fpga-flow calibrated estimate"

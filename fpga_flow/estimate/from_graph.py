@@ -23,7 +23,8 @@ from fpga_flow.estimate.design import (
     NumberType,
     Product,
     Table,
-    constant_digits,
+    constant_profile,
+    digit_counts,
     parse_type,
 )
 from fpga_flow.layers import is_distributed_arithmetic
@@ -62,8 +63,8 @@ def _weight_type(layer, name: str) -> NumberType | None:
     return _type(weight.type) if weight is not None else None
 
 
-def _stored(layer, name: str) -> tuple[int, int, list[int] | None]:
-    """(weights, non-zero weights once stored, CSD digit histogram) of one weight array."""
+def _stored(layer, name: str) -> tuple[int, int, list[list[int]] | None]:
+    """(weights, non-zero weights once stored, their CSD digits and bits) of one weight array."""
     weight = layer.weights.get(name)
     if weight is None:
         return 0, 0, None
@@ -72,8 +73,8 @@ def _stored(layer, name: str) -> tuple[int, int, list[int] | None]:
     if number is None:
         return int(data.size), int(np.count_nonzero(data)), None
     rounding = str(getattr(getattr(weight.type, "precision", None), "rounding_mode", "") or "").upper()
-    histogram = constant_digits(data, number, "rnd" if "RND" in rounding else "trn")
-    return int(data.size), sum(histogram), histogram
+    profile = constant_profile(data, number, "rnd" if "RND" in rounding else "trn")
+    return int(data.size), sum(digit_counts(profile)), profile
 
 
 def _strategy(layer, default: str) -> str:
@@ -83,12 +84,14 @@ def _strategy(layer, default: str) -> str:
 
 def _product(layer, name: str, weight: str, n_in: int, n_out: int, positions: int, parallel: int, strategy: str,
              reuse: int, input_type: NumberType | None, n_weights: int | None = None) -> Product:
-    size, nonzero, digits = _stored(layer, weight)
+    size, nonzero, profile = _stored(layer, weight)
+    latency = strategy == "latency" and profile is not None
     return Product(
         name=name, n_in=max(1, n_in), n_out=max(1, n_out), positions=max(1, positions), parallel=max(1, parallel),
         n_weights=n_weights or size or n_in * n_out, n_nonzero=nonzero, constant=strategy == "latency",
         weight_type=_weight_type(layer, weight), input_type=input_type, accum_type=_type(layer.get_attr("accum_t")),
-        reuse_factor=max(1, reuse), weight_digits=digits if strategy == "latency" else None,
+        reuse_factor=max(1, reuse), weight_digits=digit_counts(profile) if latency else None,
+        weight_profile=profile if latency else None,
         zero_weights=_zeros(layer, weight),
     )
 

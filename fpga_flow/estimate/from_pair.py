@@ -32,7 +32,8 @@ from fpga_flow.estimate.design import (
     NumberType,
     Product,
     Table,
-    constant_digits,
+    constant_profile,
+    digit_counts,
     family_of_part,
     parse_type,
 )
@@ -111,8 +112,9 @@ def _find_weights(arrays: dict[str, np.ndarray], layer_name: str | None, shape: 
 
 
 def _digits(entry: dict[str, Any], arrays: dict[str, np.ndarray], layer_name: str | None,
-            notes: list[str]) -> list[int] | None:
-    """CSD digit histogram of one weight array, checked against the collector's count."""
+            notes: list[str]) -> list[list[int]] | None:
+    """CSD digits and bits of one weight array (:func:`constant_profile`), checked against
+    the collector's count."""
     stored_type = parse_type(entry.get("declared_type_resolved"))
     expected = entry.get("n_nonzero_after_quantization")
     values = _find_weights(arrays, layer_name, entry.get("numpy_shape") or [])
@@ -121,9 +123,9 @@ def _digits(entry: dict[str, Any], arrays: dict[str, np.ndarray], layer_name: st
             notes.append(f"weights {entry.get('array')}: not found in the model file")
         return None
     for rounding in ("trn", "rnd"):
-        histogram = constant_digits(values, stored_type, rounding)
-        if sum(histogram) == expected:
-            return histogram
+        profile = constant_profile(values, stored_type, rounding)
+        if sum(digit_counts(profile)) == expected:
+            return profile
     notes.append(f"weights {entry.get('array')}: the model file's values do not give the project's "
                  f"{expected} non-zero weights (folded or retrained): digits unknown")
     return None
@@ -142,7 +144,7 @@ def _strategy(layer: dict[str, Any], default: str) -> str:
 
 
 def _product(name: str, config: dict[str, Any], layer: dict[str, Any], input_type: NumberType | None,
-             positions: int, weight: dict[str, Any] | None, digits: list[int] | None, strategy: str,
+             positions: int, weight: dict[str, Any] | None, digits: list[list[int]] | None, strategy: str,
              constant: bool = True) -> Product:
     n_in, n_out = _int(config.get("n_in"), 1), _int(config.get("n_out"), 1)
     precision = config.get("precision") or layer.get("precision") or {}
@@ -158,7 +160,8 @@ def _product(name: str, config: dict[str, Any], layer: dict[str, Any], input_typ
         name=name, n_in=n_in, n_out=n_out, positions=positions, n_weights=n_weights, n_nonzero=min(nonzero, n_weights),
         constant=constant and strategy == "latency", weight_type=weight_type or parse_type(precision.get("weight")),
         input_type=input_type, accum_type=parse_type(precision.get("accum")),
-        reuse_factor=_int(config.get("reuse_factor"), 1) or 1, weight_digits=digits,
+        reuse_factor=_int(config.get("reuse_factor"), 1) or 1,
+        weight_digits=digit_counts(digits) if digits is not None else None, weight_profile=digits,
         zero_weights=_int(config.get("n_zeros"), None),
     )
 
@@ -175,7 +178,7 @@ def _tables(layer: dict[str, Any]) -> list[Table]:
 
 
 def _conv_layer(layer: dict[str, Any], config: dict[str, Any], kind: str, io_type: str, strategy: str,
-                input_type: NumberType | None, weight: dict[str, Any] | None, digits: list[int] | None,
+                input_type: NumberType | None, weight: dict[str, Any] | None, digits: list[list[int]] | None,
                 name: str) -> tuple[Product, dict[str, Any]]:
     """A convolution's product and geometry from its conv config (and mult sub-config)."""
     mult = (layer.get("sub_configs") or {}).get("mult_config") or config.get("mult_config") or {}
@@ -391,7 +394,7 @@ def _softmax_product(entry: dict[str, Any], io_type: str, pack: int, n_in: int, 
 
 
 def _recurrent(entry: dict[str, Any], kind: str, input_type: NumberType | None, weights: list[dict[str, Any]],
-               digits: list[list[int] | None], strategy: str) -> tuple[dict[str, Any], list[Product]]:
+               digits: list[list[list[int]] | None], strategy: str) -> tuple[dict[str, Any], list[Product]]:
     """Products of a recurrent layer per time step: input kernel, recurrent kernel, gates."""
     subs = entry.get("sub_configs") or {}
     state = _int(entry.get("n_state") or entry.get("n_out"), 1)
