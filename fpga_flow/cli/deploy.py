@@ -44,11 +44,11 @@ def deploy(
         return
     if simulate:
         raise UserInputError("--simulate is for ECP5 runs: run the bundle's check_on_board.py --simulate instead")
-    from fpga_flow.deploy.bundle import DEPLOY_STEPS, DeployConfig, run_deploy
+    from fpga_flow.deploy.bundle import BITSTREAM_STEP, DEPLOY_STEPS, DeployConfig, run_deploy
+    from fpga_flow.pipeline.driver import titles
 
     cfg = DeployConfig(run_dir=run_dir, out=out, force=force, bitstream=bitstream, platform=platform)
-    titles = {name: title for name, title, _ in DEPLOY_STEPS} | {"bitstream": "Building the bitstream (Vivado)"}
-    result = run_with_progress(cfg, titles, run_deploy, quiet=as_json)
+    result = run_with_progress(cfg, titles((*DEPLOY_STEPS, BITSTREAM_STEP)), run_deploy, quiet=as_json)
     if as_json:
         print_json(result.to_dict())
         return
