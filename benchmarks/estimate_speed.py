@@ -67,7 +67,7 @@ def main() -> int:
 
 def _design_of(model: str, board: str) -> dict:
     from fpga_flow.config import build_config
-    from fpga_flow.estimate import estimate_model
+    from fpga_flow.pipeline.estimate_only import estimate_model
 
     _, design = estimate_model(build_config(model=model, board=board, precision_policy="auto", use_cache=False,
                                             record_history=False))

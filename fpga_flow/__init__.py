@@ -24,7 +24,7 @@ _register_extensions()
 _LAZY = {
     "recipes": "fpga_flow.api", "train_float_baseline": "fpga_flow.api", "parse_reports": "fpga_flow.api",
     "run_history": "fpga_flow.api",
-    "BuildConfig": "fpga_flow.config", "run_build": "fpga_flow.build", "RunSummary": "fpga_flow.summary",
+    "BuildConfig": "fpga_flow.config", "run_build": "fpga_flow.pipeline", "RunSummary": "fpga_flow.summary",
     "read_summary": "fpga_flow.summary",
     "TrainedModel": "fpga_flow.train", "train_recipe": "fpga_flow.train", "trained_or_train": "fpga_flow.train",
     "Board": "fpga_flow.boards", "get_board": "fpga_flow.boards", "load_boards": "fpga_flow.boards",

@@ -7,33 +7,42 @@
     page = api.dashboard(["reports/runs"], "reports/dashboard")   # fpga-flow dashboard
 
 ``recipes()`` and ``boards()`` are ``fpga-flow zoo`` and ``fpga-flow boards``;
+``estimate`` and ``rtl`` are ``fpga-flow estimate`` and ``fpga-flow rtl RUN_DIR``;
 ``train_float_baseline`` and ``run_history`` have no CLI twin. The notebooks in
-``notebooks/`` walk through all of them.
+``notebooks/`` walk through all of them. The command line calls these functions: what a
+command runs is orchestrated once, in :mod:`fpga_flow.pipeline`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
+from fpga_flow.boards import get_board, load_boards
+from fpga_flow.config import BuildConfig, build_config
+from fpga_flow.dashboard import collect_runs, write_dashboard
+from fpga_flow.estimate import Design, Estimate
+from fpga_flow.history import RunHistory, default_db_path
 from fpga_flow.layers import QKERAS_TO_KERAS
-from fpga_flow.train import TrainedModel
-
-if TYPE_CHECKING:
-    from fpga_flow.summary import RunSummary
+from fpga_flow.model_io import custom_objects
+from fpga_flow.pipeline.context import Progress, silent
+from fpga_flow.pipeline.estimate_only import estimate_model
+from fpga_flow.pipeline.rtl_on_run import rtl_on_run
+from fpga_flow.pipeline.run_cache import run_build_cached
+from fpga_flow.reports import collect, utilization_against
+from fpga_flow.summary import RunSummary
+from fpga_flow.train import TrainedModel, _seed_everything, train_recipe
+from model_zoo import get_recipe
+from model_zoo import recipes as zoo_recipes
 
 
 def recipes() -> dict:
     """Zoo recipes by name."""
-    from model_zoo import recipes as zoo_recipes
-
     return zoo_recipes()
 
 
 def boards(boards_dir: str | Path | None = None) -> dict:
     """The board catalogue by name."""
-    from fpga_flow.boards import load_boards
-
     return load_boards(boards_dir)
 
 
@@ -43,9 +52,6 @@ def train(recipe: str, epochs: int | None = None, reports_dir: str | Path = "rep
     exported to ``reports_dir/zoo/<recipe>`` where ``build(recipe, reports_dir=...)`` finds
     it. ``on_epoch(epoch, epochs, logs)`` is called after each epoch. The returned
     TrainedModel knows its test accuracy, export folder and ``history()`` (the curves)."""
-    from fpga_flow.train import train_recipe
-    from model_zoo import get_recipe
-
     chosen = get_recipe(recipe)
     return train_recipe(chosen, Path(reports_dir) / "zoo" / chosen.name, epochs=epochs, on_epoch=on_epoch)
 
@@ -53,10 +59,7 @@ def train(recipe: str, epochs: int | None = None, reports_dir: str | Path = "rep
 def train_float_baseline(recipe: str, epochs: int | None = None):
     """The recipe's architecture with every QKeras quantizer removed, trained the same
     way: returns ``(model, history, test_accuracy)`` to compare QAT against."""
-    import tensorflow as tf
-
-    from fpga_flow.train import _seed_everything
-    from model_zoo import get_recipe
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only training needs it here
 
     chosen = get_recipe(recipe)
     settings = chosen.training
@@ -88,9 +91,7 @@ def _dequantized(model):
     quantizers, QKeras's initializer wrappers and range clipping removed; quantized
     activations become the float function they approximate; fpga-flow's attention keeps
     its class with every quantizer off."""
-    import tensorflow as tf
-
-    from fpga_flow.model_io import custom_objects
+    import tensorflow as tf  # deferred: TensorFlow is heavy and only this baseline needs it here
 
     config = model.get_config()
     for layer in config["layers"]:
@@ -118,7 +119,7 @@ def _dequantized(model):
         return tf.keras.Model.from_config(config)
 
 
-def build(model: str | Path, board: str, **options: Any) -> RunSummary:
+def build(model: str | Path, board: str, progress: Progress | None = None, **options: Any) -> RunSummary:
     """``fpga-flow build`` from Python. ``model`` is a zoo recipe name (trained first
     unless ``reports_dir/zoo/<recipe>`` already holds it with the same epochs), a Keras
     ``.h5`` file, or a ``.json`` architecture with ``weights=``. Options are
@@ -135,18 +136,37 @@ def build(model: str | Path, board: str, **options: Any) -> RunSummary:
     ``precision``, ``estimate``, ``fit``, ``synthesis``, ``board``, ``artifacts``. A check
     that fails is a ``status`` (``check_failed``, ``does_not_fit``: the estimate over the
     budget, ``synthesis_failed``) with ``headline()`` saying what failed in one line, not
-    an exception."""
-    from fpga_flow.build import run_build
-    from fpga_flow.config import build_config
+    an exception. An unchanged rebuild is restored from the run cache (``use_cache=False``
+    builds afresh). ``progress(step, state)`` hears each step start and end."""
+    return build_from_config(build_config(model=str(model), board=board, **options), progress)
 
-    return run_build(build_config(model=str(model), board=board, **options))
+
+def build_from_config(config: BuildConfig, progress: Progress | None = None) -> RunSummary:
+    """:func:`build` with its configuration already validated (``fpga-flow build``): the
+    run restored from the run cache on a full hit, else built and then stored there."""
+    return run_build_cached(config, progress)
+
+
+def estimate(model: str | Path, board: str, **options: Any) -> tuple[Estimate, Design]:
+    """``fpga-flow estimate`` from Python: the model loaded and given its precisions as
+    the build does (``precision_policy`` "auto" or "default"), converted to an hls4ml graph
+    for ``board`` and priced; nothing compiled or written, nothing cached or recorded.
+    Returns the estimate and the design description it priced."""
+    config = build_config(model=str(model), board=board, **{"use_cache": False, "record_history": False, **options})
+    return estimate_model(config)
+
+
+def rtl(run_dir: str | Path, progress: Progress | None = None) -> RunSummary:
+    """``fpga-flow rtl RUN_DIR`` from Python: the RTL stages on a finished run, recorded in
+    its summary, page and run history; returns the updated summary."""
+    return rtl_on_run(Path(run_dir), progress or silent)
+
+
 
 
 def run_history(reports_dir: str | Path = "reports"):
     """The run history (a :class:`fpga_flow.history.RunHistory`) builds in ``reports_dir``
     record themselves in: ``$FPGA_FLOW_DB`` if set, else ``reports_dir/fpga_flow.db``."""
-    from fpga_flow.history import RunHistory, default_db_path
-
     return RunHistory(default_db_path(reports_dir))
 
 
@@ -155,9 +175,6 @@ def dashboard(paths: Iterable[str | Path] = (), out_dir: str | Path = "reports/d
     """One self-contained HTML page over the runs found under ``paths`` (run directories
     or trees of them) and, with ``history_db``, every build recorded in that run history
     that ``paths`` did not already hold (``fpga-flow dashboard``). Returns the page's path."""
-    from fpga_flow.dashboard import collect_runs, write_dashboard
-    from fpga_flow.history import RunHistory
-
     summaries, warnings = collect_runs([Path(p) for p in paths])
     if history_db is not None:
         known = {summary.run_id for summary in summaries}
@@ -174,15 +191,11 @@ def parse_reports(paths: str | Path | Iterable[str | Path], board: str | None = 
     from. An absent figure is ``None``, never 0. With ``board``, also ``board_utilization_pct``
     against that catalogue board; with ``history_db``, each build is recorded in that run
     history (kind ``report``). A file that cannot be parsed raises its ReportParseError."""
-    from fpga_flow.reports import collect, utilization_against
-
     found = collect([Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths])
     if found.errors:
         raise found.errors[0]
     totals = None
     if board is not None:
-        from fpga_flow.boards import get_board
-
         totals = get_board(board, boards_dir).resources.model_dump()
     builds = []
     for root, report in found.builds:
@@ -192,8 +205,6 @@ def parse_reports(paths: str | Path | Iterable[str | Path], board: str | None = 
             record["board_utilization_pct"] = utilization_against(report.resources, totals)
         builds.append(record)
     if history_db is not None:
-        from fpga_flow.history import RunHistory
-
         store = RunHistory(history_db)
         for root, report in found.builds:
             store.record_report(report.to_dict(), root)

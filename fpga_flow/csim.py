@@ -10,7 +10,7 @@ Both runs are needed though they call the same objects on the same inputs: the t
 is hls4ml's own harness (inputs parsed from text with ``atof``; on accelerator boards the
 AXI wrapper between the harness and the network), which the bridge never exercises, and
 only the bridge gives the per-layer traces (the overflow report). A rebuild of an
-unchanged run repeats neither (:mod:`fpga_flow.run_cache`).
+unchanged run repeats neither (:mod:`fpga_flow.pipeline.run_cache`).
 
 The fixed-point arithmetic is integer code, so the optimization level changes compile
 time (minutes at -O3 for a large Conv1D model) but not a single output bit.

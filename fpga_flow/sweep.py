@@ -1,6 +1,6 @@
 """Design-space sweeps: every combination of boards and HLS settings, one Dask task each.
 
-A point is :func:`fpga_flow.build.run_build` in a worker process, writing its own run
+A point is :func:`fpga_flow.pipeline.run.run_build` in a worker process, writing its own run
 directory under the sweep folder; the directory is finished only when its
 ``summary.json`` lands, and a point that runs again (its worker died) replaces what
 the earlier attempt left. The scheduler reruns a point whose worker died, up to
@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
@@ -33,13 +33,22 @@ from pydantic import BaseModel, ConfigDict
 
 from fpga_flow import rundir
 from fpga_flow.boards import get_board
-from fpga_flow.build import BuildContext, check_model_reference, hls_settings, run_build, step_check, step_fit, step_load
 from fpga_flow.config import BuildConfig, build_config, cli_flag
+from fpga_flow.csim import gxx
+from fpga_flow.dashboard import write_dashboard
 from fpga_flow.errors import FlowError, UserInputError
 from fpga_flow.fit import DoesNotFitError
+from fpga_flow.history import RunHistory, default_db_path
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.model_io import is_model_file
+from fpga_flow.pipeline.context import BuildContext
+from fpga_flow.pipeline.driver import run_steps
+from fpga_flow.pipeline.flows import FIT_PROBE_STEPS
+from fpga_flow.pipeline.run import check_model_reference, run_build
+from fpga_flow.pipeline.steps import hls_settings
 from fpga_flow.summary import RunStatus, RunSummary, read_summary
+from fpga_flow.train import trained_or_train
+from model_zoo import get_recipe
 
 SWEEP_JSON = "sweep.json"
 SWEEP_CSV = "sweep.csv"
@@ -213,11 +222,8 @@ def unfit_points(sweep: Sweep) -> dict[str, str]:
     """Before any point is built: the points the fit refuses (no plan within the budget,
     or a given reuse factor hls4ml would change), each with the one line that says why.
     Nothing is compiled: each fitted point runs its build's own fit step
-    (:func:`fpga_flow.build.step_fit`); a point built with --no-fit is never dropped (its
-    budget check fails after its build instead)."""
-    from dataclasses import replace
-
-
+    (:data:`fpga_flow.pipeline.flows.FIT_PROBE_STEPS`, the model loaded once); a point
+    built with --no-fit is never dropped (its budget check fails after its build instead)."""
     dropped: dict[str, str] = {}
     loaded = None
     with tempfile.TemporaryDirectory(prefix="fpga-flow-fit-") as scratch:
@@ -227,11 +233,11 @@ def unfit_points(sweep: Sweep) -> dict[str, str]:
             board = get_board(config.board, config.boards_dir)
             context = BuildContext(config, board, Path(scratch))
             if loaded is None:
-                context.loaded = loaded = step_load(context)
-                step_check(context)
+                run_steps(context, FIT_PROBE_STEPS, stop_after="check")
+                loaded = context.loaded
             context.loaded = replace(loaded, settings=hls_settings(config, board))
             try:
-                step_fit(context)
+                run_steps(context, FIT_PROBE_STEPS, start_at="fit")
             except (UserInputError, DoesNotFitError) as exc:
                 dropped[point.name] = str(exc)
     return dropped
@@ -239,8 +245,6 @@ def unfit_points(sweep: Sweep) -> dict[str, str]:
 
 def check_folder(sweep: Sweep, force: bool) -> None:
     """Refuse to run over an earlier sweep's folder unless told to replace it."""
-    from fpga_flow.csim import gxx
-
     gxx()
     if not force and sweep.folder.exists() and any(sweep.folder.iterdir()):
         raise UserInputError(f"sweep folder {sweep.folder} already exists: choose another --out or add --force to replace it")
@@ -254,9 +258,6 @@ def prepare(sweep: Sweep, force: bool) -> None:
     sweep.folder.mkdir(parents=True)
     config = sweep.configs[0]
     if not is_model_file(config.model):
-        from fpga_flow.train import trained_or_train
-        from model_zoo import get_recipe
-
         trained_or_train(get_recipe(config.model), config.reports_dir / "zoo", config.epochs)
 
 
@@ -332,7 +333,7 @@ def write_tables(result: SweepResult, started_utc: str) -> None:
 @contextlib.contextmanager
 def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A client of the given scheduler, or of a LocalCluster that lives as long as the block."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # deferred: Dask is heavy and only a sweep needs it
 
     if scheduler is not None:
         try:
@@ -360,10 +361,7 @@ def run_sweep(
     on_point: Callable[[dict[str, Any], int, int], None] | None = None,
 ) -> SweepResult:
     """Run every point on Dask; ``on_point(row, finished, total)`` after each point."""
-    from distributed import as_completed
-
-    from fpga_flow.dashboard import write_dashboard
-    from fpga_flow.history import RunHistory, default_db_path
+    from distributed import as_completed  # deferred: Dask is heavy and only a sweep needs it
 
     if workers is not None and scheduler is not None:
         raise UserInputError("--workers sizes a local cluster: give --workers or --scheduler, not both")

@@ -1,6 +1,6 @@
 """The programs and packages that turn a model into a build's files: recorded in every
 run summary and part of every build-cache key (with the source of fpga_flow itself,
-see :func:`fpga_flow.cache.source_digest`); and the external programs the build runs
+see :func:`fpga_flow.pipeline.design_cache.source_digest`); and the external programs the build runs
 (compilers, simulators, synthesis), found on PATH or named in one line with how to
 install them."""
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from fpga_flow.cache import BuildCache, array_digest, design_key, installed_source_digest, model_digest, parse_size, source_digest
+from fpga_flow.cache import BuildCache, array_digest, parse_size
+from fpga_flow.pipeline.design_cache import design_key, installed_source_digest, model_digest, source_digest
 from fpga_flow.summary import RunSummary
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -243,8 +244,8 @@ def model_files(tmp_path_factory):
 
 @pytest.mark.slow
 def test_rebuild_reuses_the_cache_and_a_changed_weight_or_setting_misses(model_files, tmp_path):
-    from fpga_flow.build import run_build
     from fpga_flow.config import BuildConfig
+    from fpga_flow.pipeline import run_build
 
     def build(name: str, model: str = "model.h5", **options) -> RunSummary:
         config = BuildConfig(model=str(model_files / model), board="pynq-z2", test_data=model_files / "data.npz",

@@ -74,7 +74,7 @@ def run_with_progress(cfg, titles: dict[str, str], runner: Callable[[Any, Callab
                 tasks[step] = bar.add_task(titles.get(step, step), total=1)
             elif state == "done":
                 bar.update(tasks[step], completed=1, description=f"[green]✓[/] {titles.get(step, step)}")
-            elif state.startswith("skipped"):  # a step that did not run (fpga_flow.build.skip_note)
+            elif state.startswith("skipped"):  # a step that did not run (fpga_flow.pipeline.driver.skip_note)
                 bar.update(tasks[step], completed=1, description=f"[dim]- {titles.get(step, step)} ({state})[/]")
             else:
                 bar.update(tasks[step], description=f"{titles.get(step, step)}: {state}")

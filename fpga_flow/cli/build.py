@@ -1,4 +1,4 @@
-"""``fpga-flow build``: parse options, run the build steps, render the result."""
+"""``fpga-flow build``: parse options, run the build (:func:`fpga_flow.api.build_from_config`), render the result."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fpga_flow import api
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, fail, print_json, run_with_progress, user_errors
 from fpga_flow.config import build_config
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
-from fpga_flow.run_cache import run_build_cached, titles
+from fpga_flow.pipeline.run_cache import titles
 
 
 @app.command()
@@ -54,7 +55,7 @@ def build(
     # Every parameter but --json is the BuildConfig field of its name.
     fields = {name: value for name, value in locals().items() if name != "as_json"}
     # An unchanged rebuild is answered from the run cache before anything heavy is imported.
-    show_summary(run_with_progress(build_config(**fields), titles(), run_build_cached, quiet=as_json), as_json)
+    show_summary(run_with_progress(build_config(**fields), titles(), api.build_from_config, quiet=as_json), as_json)
 
 
 def show_summary(summary, as_json: bool) -> None:

@@ -3,13 +3,19 @@ of the bundle back to the run."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from fpga_flow.cli.app import app, print_json, run_with_progress, user_errors
+from fpga_flow.deploy.bundle import BITSTREAM_STEP, DEPLOY_STEPS, DeployConfig, run_deploy
+from fpga_flow.deploy.ecp5 import deploy_ecp5, is_open_fpga_run
+from fpga_flow.deploy.record import record_check
 from fpga_flow.errors import UserInputError
+from fpga_flow.pipeline.driver import titles
 
 
 @app.command()
@@ -37,18 +43,13 @@ def deploy(
             raise UserInputError(f"--record writes no bundle: leave out {', '.join(given)}")
         _record(run_dir, record, as_json)
         return
-    from fpga_flow.deploy.ecp5 import is_open_fpga_run
-
     if is_open_fpga_run(run_dir):
         _deploy_ecp5(run_dir, out, force, simulate, as_json)
         return
     if simulate:
         raise UserInputError("--simulate is for ECP5 runs: run the bundle's check_on_board.py --simulate instead")
-    from fpga_flow.deploy.bundle import DEPLOY_STEPS, DeployConfig, run_deploy
-
     cfg = DeployConfig(run_dir=run_dir, out=out, force=force, bitstream=bitstream, platform=platform)
-    titles = {name: title for name, title, _ in DEPLOY_STEPS} | {"bitstream": "Building the bitstream (Vivado)"}
-    result = run_with_progress(cfg, titles, run_deploy, quiet=as_json)
+    result = run_with_progress(cfg, titles((*DEPLOY_STEPS, BITSTREAM_STEP)), run_deploy, quiet=as_json)
     if as_json:
         print_json(result.to_dict())
         return
@@ -69,11 +70,6 @@ def deploy(
 
 
 def _deploy_ecp5(run_dir: Path, out: Optional[Path], force: bool, simulate: bool, as_json: bool) -> None:
-    import subprocess
-    import sys
-
-    from fpga_flow.deploy.ecp5 import deploy_ecp5
-
     bundle, manifest = deploy_ecp5(run_dir, out, force)
     check = None
     if simulate:
@@ -95,8 +91,6 @@ def _deploy_ecp5(run_dir: Path, out: Optional[Path], force: bool, simulate: bool
 
 
 def _record(run_dir: Path, results: Path, as_json: bool) -> None:
-    from fpga_flow.deploy.record import record_check
-
     deployed, history = record_check(run_dir, results)
     check = deployed.board_check.results
     if as_json:

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from fpga_flow import api
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, print_json, user_errors
-from fpga_flow.config import build_config
 from fpga_flow.estimate.stage import ESTIMATE_POLICIES
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 
@@ -40,9 +40,7 @@ def estimate(
     seconds: the model is converted to an hls4ml graph, nothing is compiled or written."""
     # Every parameter but --json is the BuildConfig field of its name.
     fields = {name: value for name, value in locals().items() if name != "as_json"}
-    from fpga_flow.estimate import estimate_model
-
-    result, _ = estimate_model(build_config(**fields, use_cache=False, record_history=False))
+    result, _ = api.estimate(**fields)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return

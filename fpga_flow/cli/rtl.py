@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
+from fpga_flow import api
 from fpga_flow.cli.app import app, console, user_errors
+from fpga_flow.cli.build import show_summary
 
 
 @app.command()
@@ -17,11 +19,9 @@ def rtl(
 ) -> None:
     """Write RUN_DIR's model as RTL, simulate it against the run's C-simulation and count
     its gates; the run's summary.json and page gain the figures."""
-    from fpga_flow.cli.build import show_summary
-    from fpga_flow.rtl.from_run import rtl_on_run
 
     def progress(step: str, state: str) -> None:
         if state == "start" and not as_json:
             console.print(f"{step} ...", highlight=False)
 
-    show_summary(rtl_on_run(run_dir, progress), as_json)
+    show_summary(api.rtl(run_dir, progress), as_json)

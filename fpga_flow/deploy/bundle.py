@@ -33,12 +33,11 @@ import filecmp
 import json
 import shutil
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -73,6 +72,9 @@ from fpga_flow.deploy.record import note_bundle
 from fpga_flow.deploy.run_record import PassedRun, csim_output_dtype, evaluation_inputs, read_run
 from fpga_flow.deploy.templates import render
 from fpga_flow.errors import StageFailedError, UserInputError
+from fpga_flow.model_io import load_keras_model
+from fpga_flow.pipeline.context import Progress, silent
+from fpga_flow.pipeline.driver import Step, run_step, run_steps
 from fpga_flow.rundir import PROJECT_DIR
 
 BUNDLE_SUBDIR = "bundle"
@@ -105,23 +107,19 @@ class DeployContext:
     expected_words: np.ndarray | None = None
     provenance: driver.Provenance | None = None
     manifest: driver.BundleManifest | None = None
+    progress: Progress = silent
     timings: dict[str, float] = field(default_factory=dict)
 
-
-Step = Callable[[DeployContext], None]
-Progress = Callable[[str, str], None]
-
-
-def _silent(step: str, state: str) -> None:
-    pass
+    @property
+    def marker_dir(self) -> Path:
+        """Where the driver's INCOMPLETE marker names the running step."""
+        return self.bundle_dir
 
 
 # --------------------------------------------------------------------------- steps
 
 
 def step_convert(ctx: DeployContext) -> None:
-    from fpga_flow.model_io import load_keras_model
-
     run = ctx.run
     model = load_keras_model(run.summary.model.source, run.summary.model.weights)
     ctx.X = evaluation_inputs(run, tuple(model.input_shape[1:]))
@@ -278,13 +276,16 @@ def _manifest(ctx: DeployContext) -> driver.BundleManifest:
     )
 
 
-DEPLOY_STEPS: tuple[tuple[str, str, Step], ...] = (
-    ("convert", "Converting again for the accelerator (VivadoAccelerator)", step_convert),
-    ("standin", "Compiling the AXI wrapper (g++)", step_standin),
-    ("expected", "C-simulating the evaluation inputs word by word", step_expected),
-    ("compare", "Comparing with the run's C-simulation (g++)", step_compare),
-    ("files", "Writing driver, check, script and README", step_files),
+DEPLOY_STEPS: tuple[Step, ...] = (
+    Step("convert", "Converting again for the accelerator (VivadoAccelerator)", step_convert),
+    Step("standin", "Compiling the AXI wrapper (g++)", step_standin),
+    Step("expected", "C-simulating the evaluation inputs word by word", step_expected),
+    Step("compare", "Comparing with the run's C-simulation (g++)", step_compare),
+    Step("files", "Writing driver, check, script and README", step_files),
 )
+# With --bitstream, after the bundle is complete (and stays so: a failed tool run leaves it usable).
+BITSTREAM_STEP = Step("bitstream", "Building the bitstream (Vivado)",
+                      lambda ctx: bitstream.run_script(ctx.bundle_dir, ctx.target.kind, ctx.config.platform), marks=False)
 
 
 # --------------------------------------------------------------------------- driver
@@ -326,29 +327,17 @@ def prepare(cfg: DeployConfig) -> tuple[PassedRun, AcceleratorTarget, Path]:
     return run, target, bundle_dir
 
 
-def run_deploy(cfg: DeployConfig, progress: Progress = _silent) -> DeployResult:
+def run_deploy(cfg: DeployConfig, progress: Progress = silent) -> DeployResult:
     run, target, bundle_dir = prepare(cfg)
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    ctx = DeployContext(cfg, run, target, bundle_dir.resolve())
-    for name, _title, step in DEPLOY_STEPS:
-        rundir.mark_incomplete(ctx.bundle_dir, name)
-        progress(name, "start")
-        start = time.perf_counter()
-        step(ctx)
-        ctx.timings[name] = round(time.perf_counter() - start, 3)
-        progress(name, "done")
+    ctx = DeployContext(cfg, run, target, bundle_dir.resolve(), progress=progress)
+    run_steps(ctx, DEPLOY_STEPS)
     manifest = ctx.manifest
     rundir.write_json_atomic(ctx.bundle_dir / driver.MANIFEST_FILE, MANIFEST_ADAPTER.dump_python(manifest, mode="json"))
     rundir.clear_incomplete(ctx.bundle_dir)
     # The run notes its bundle before the bitstream runs: a failed tool run leaves a usable bundle.
     history = note_bundle(run, manifest, ctx.bundle_dir)
-    overlay = None
-    if cfg.bitstream:
-        progress("bitstream", "start")
-        start = time.perf_counter()
-        overlay = bitstream.run_script(ctx.bundle_dir, target.kind, cfg.platform)
-        ctx.timings["bitstream"] = round(time.perf_counter() - start, 3)
-        progress("bitstream", "done")
+    overlay = run_step(ctx, BITSTREAM_STEP) if cfg.bitstream else None
     return DeployResult(ctx.bundle_dir, manifest, overlay, history, ctx.timings)
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fpga_flow import rundir
 from fpga_flow.deploy.board import driver
 from fpga_flow.deploy.run_record import PassedRun, read_run
 from fpga_flow.deploy.section import BoardCheck, DeployRecord, read_check_results, refuse_foreign
 from fpga_flow.errors import UserInputError
+from fpga_flow.pipeline.publish import publish
 from fpga_flow.summary import RunSummary
 
 
@@ -39,17 +39,6 @@ def record_check(run_dir: Path, results_path: Path) -> tuple[DeployRecord, str]:
 
 
 def save(run_dir: Path, summary: RunSummary) -> str:
-    """Write the summary (atomically), the run page and the run history's record."""
-    from fpga_flow.dashboard import write_run_page
-    from fpga_flow.history import RunHistory, default_db_path
-
-    rundir.write_json_atomic(run_dir / rundir.SUMMARY_NAME, summary.model_dump(mode="json"))
-    write_run_page(run_dir)
-    # The history the build recorded into: the same rule as the build's (FPGA_FLOW_DB, else
-    # the reports folder, relative to the current folder when it was given relative).
-    path = default_db_path(summary.config.reports_dir)
-    if not path.is_file():
-        return f"no run history at {path}: not updated"
-    if RunHistory(path, create=False).update_run(summary):
-        return f"run history {path}: updated"
-    return f"run history {path}: run {summary.run_id} is not recorded there, not updated"
+    """Write the summary (atomically), the run page and the run history's record (the
+    record the build made, brought up to date)."""
+    return publish(run_dir, summary, history="update")

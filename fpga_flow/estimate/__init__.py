@@ -11,9 +11,9 @@ per-layer plans), :mod:`.calibrate` and :mod:`.truth` (calibration on pairs), :m
 
 from fpga_flow.estimate.design import DESIGN_FILE, Design, LayerDesign, NumberType, Product, Table
 from fpga_flow.estimate.estimator import Estimate, Figures, LayerEstimate, LayerPlan, price
-from fpga_flow.estimate.stage import estimate, estimate_model, estimate_project, read_design, write_design
+from fpga_flow.estimate.stage import estimate, estimate_project, read_design, write_design
 
 __all__ = [
     "DESIGN_FILE", "Design", "Estimate", "Figures", "LayerDesign", "LayerEstimate", "LayerPlan", "NumberType",
-    "Product", "Table", "estimate", "estimate_model", "estimate_project", "price", "read_design", "write_design",
+    "Product", "Table", "estimate", "estimate_project", "price", "read_design", "write_design",
 ]

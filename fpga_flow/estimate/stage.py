@@ -1,14 +1,12 @@
-"""The estimate as the rest of fpga-flow uses it: from a converted graph (the build),
-from a written project's ``design.json`` (a cached build), and from a model reference
-alone (``fpga-flow estimate``: load, convert to a graph, price; nothing compiled or
-written)."""
+"""The estimate as the rest of fpga-flow uses it: from a converted graph (the build, and
+``fpga-flow estimate`` through :mod:`fpga_flow.pipeline.estimate_only`) and from a written
+project's ``design.json`` (a cached build)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
-from fpga_flow.boards import Board, get_board
+from fpga_flow.boards import Board
 from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.design import DESIGN_FILE, Design
 from fpga_flow.estimate.estimator import Estimate, price
@@ -46,27 +44,8 @@ def _available(board: Board) -> dict[str, int]:
     return {key: value for key, value in board.resources.model_dump().items() if key != "URAM"}
 
 
-def estimate_model(config) -> tuple[Estimate, Design]:
-    """Load the model of the build configuration ``config`` and choose its precisions the
-    way the build does (its load, check and precision steps), convert it to an hls4ml
-    graph for the board and price it; nothing is compiled or written. Bad input raises a
-    one-line UserInputError."""
-    from fpga_flow.build import BuildContext, step_check, step_load, step_precision
-    from fpga_flow.convert import model_graph
-    from fpga_flow.model_io import without_autograph
-
-    if config.precision_policy not in ESTIMATE_POLICIES:
-        raise UserInputError(f"--precision-policy {config.precision_policy}: the estimate compiles nothing, so use "
-                             f"one of {', '.join(ESTIMATE_POLICIES)} (closure needs C-simulation: 'fpga-flow build')")
-    board = get_board(config.board, config.boards_dir)
-    with tempfile.TemporaryDirectory(prefix="fpga-flow-estimate-") as scratch:
-        context = BuildContext(config, board, Path(scratch))
-        with without_autograph():  # nothing here traces a tf.function (model_io.without_autograph)
-            context.loaded = step_load(context)
-            step_check(context)
-            context.precision = step_precision(context)
-        graph = model_graph(context.loaded.model, board, context.loaded.settings, Path(scratch) / "graph",
-                            context.precision.hls_config)
-        design = describe_graph(graph, board, context.loaded.settings.clock_period_ns)
-    design = design.model_copy(update={"name": context.loaded.name})
+def price_design(graph, board: Board, clock_period_ns: float, name: str) -> tuple[Estimate, Design]:
+    """The estimate of a converted graph and the design description it prices, named
+    ``name`` (``fpga-flow estimate``, :mod:`fpga_flow.pipeline.estimate_only`)."""
+    design = describe_graph(graph, board, clock_period_ns).model_copy(update={"name": name})
     return price(design, available=_available(board)), design

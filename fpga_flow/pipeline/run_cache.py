@@ -7,7 +7,7 @@ recipe's export (``model.h5``, ``data.npz``, ``metadata.json``) with the zoo's o
 every build option but where the run goes (``out``, ``force``, the cache and history
 switches), the whole board declaration, the toolchain (package versions, g++ version and
 flags) and every file of the fpga_flow package (the build cache's
-:func:`~fpga_flow.cache.installed_source_digest`). A build of the same key computes the
+:func:`~fpga_flow.pipeline.design_cache.installed_source_digest`). A build of the same key computes the
 same words: the C-simulations of the same library on the same inputs.
 
 An entry of kind ``run`` in the build cache (its store and locking,
@@ -35,18 +35,22 @@ from typing import Any
 
 from fpga_flow import rundir
 from fpga_flow.boards import get_board
-from fpga_flow.build import Progress, check_model_reference, prepare_run_dir, run_build, step_titles, write_page_and_history
-from fpga_flow.cache import BuildCache, default_cache_dir, digest, installed_source_digest, source_digest
+from fpga_flow.cache import BuildCache, default_cache_dir, digest
 from fpga_flow.config import BuildConfig
 from fpga_flow.csim import current_toolchain, gxx
 from fpga_flow.model_io import is_model_file
+from fpga_flow.pipeline.context import Progress, silent
+from fpga_flow.pipeline.design_cache import installed_source_digest, source_digest
+from fpga_flow.pipeline.flows import step_titles
+from fpga_flow.pipeline.publish import publish
+from fpga_flow.pipeline.run import check_model_reference, prepare_run_dir, run_build
 from fpga_flow.summary import RunSummary
 
 RUN_KIND = "run"
 RUN_KEY_SCHEME = 1
 RESTORE_STEP = "run_cache"
 RESTORE_TITLE = "Restoring the identical earlier run (run cache)"
-ZOO_DIR = Path(__file__).resolve().parent.parent / "model_zoo"
+ZOO_DIR = Path(__file__).resolve().parents[2] / "model_zoo"
 ZOO_EXPORT_FILES = ("model.h5", "data.npz", "metadata.json")
 # Where the run goes and whether it is cached or recorded: not what its results follow from.
 NOT_IN_KEY = ("out", "force", "cache_dir", "use_cache", "record_history")
@@ -94,10 +98,6 @@ def _store(cfg: BuildConfig) -> BuildCache:
     return BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir))
 
 
-def _silent(step: str, state: str) -> None:
-    pass
-
-
 def titles() -> dict[str, str]:
     """Every step's title, the restore's included."""
     return {**step_titles(), RESTORE_STEP: RESTORE_TITLE}
@@ -106,7 +106,7 @@ def titles() -> dict[str, str]:
 def run_build_cached(cfg: BuildConfig, progress: Progress | None = None) -> RunSummary:
     """The run restored from the run cache on a full hit, else :func:`run_build`, whose
     finished run is then stored under the key its inputs had before it started."""
-    progress = progress or _silent
+    progress = progress or silent
     key = run_key(cfg)
     if key is not None:
         summary = restore_run(cfg, key, progress)
@@ -139,7 +139,7 @@ def store_run(cfg: BuildConfig, key: str, summary: RunSummary) -> None:
 def restore_run(cfg: BuildConfig, key: str, progress: Progress | None = None) -> RunSummary | None:
     """The run of ``key`` copied into a new run folder, or None (no entry, or its design
     entry, which the library reads weights from, was evicted)."""
-    progress = progress or _silent
+    progress = progress or silent
     start = time.perf_counter()
     store = _store(cfg)
     with store.read(key) as entry:
@@ -156,8 +156,7 @@ def restore_run(cfg: BuildConfig, key: str, progress: Progress | None = None) ->
             shutil.copytree(entry.payload / "run", run_dir, symlinks=True, dirs_exist_ok=True)
             rundir.mark_incomplete(run_dir, RESTORE_STEP)
             summary = restored_summary(entry.meta["summary"], cfg, run_dir, key, time.perf_counter() - start)
-            rundir.write_json_atomic(run_dir / rundir.SUMMARY_NAME, summary.model_dump(mode="json"))
-    write_page_and_history(cfg, run_dir, summary)
+    publish(run_dir, summary, kind="build")
     rundir.clear_incomplete(run_dir)
     progress(RESTORE_STEP, "done")
     return summary

@@ -1,0 +1,113 @@
+"""The one step driver: every command that runs steps (build, the estimate, the sweep's
+fit probe, ``fpga-flow rtl`` on a finished run, deploy) runs them through
+:func:`run_step` / :func:`run_steps`.
+
+A step is a function ``run(ctx) -> result`` over a context that has ``progress``
+(``progress(step, state)``), ``timings`` (seconds by step name) and ``marker_dir``
+(where the ``INCOMPLETE`` marker names the running step). The driver marks the folder,
+reports the start, times the step, stores its result in the context field it
+``writes``, and reports how it ended: "done", or "skipped" (with the reason) for a step
+that did not run (:func:`skip_note`). It catches nothing: an error or Ctrl-C
+(KeyboardInterrupt) leaves the marker naming the step it stopped in and goes up to the
+command, which maps it to its exit code.
+
+A list of steps may hold groups: an object with ``steps`` (its own steps) and
+``run_in(ctx)`` that runs them its own way (the build cache,
+:class:`fpga_flow.pipeline.design_cache.CachedSteps`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol
+
+from fpga_flow import rundir
+
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named step; ``writes`` is the context field its result goes to. A step with
+    ``marks`` off leaves the folder's marker alone (a step on a finished run or bundle,
+    which must keep looking finished)."""
+
+    name: str
+    title: str
+    run: Callable[[Any], Any]
+    writes: str | None = None
+    marks: bool = True
+
+    @property
+    def steps(self) -> tuple["Step", ...]:
+        return (self,)
+
+    def run_in(self, ctx: Any) -> None:
+        run_step(ctx, self)
+
+
+class StepGroup(Protocol):
+    steps: tuple[Step, ...]
+
+    def run_in(self, ctx: Any) -> None: ...
+
+
+def run_step(ctx: Any, step: Step) -> Any:
+    """Run one step over ``ctx`` (see the module docstring); returns its result."""
+    if step.marks:
+        rundir.mark_incomplete(ctx.marker_dir, step.name)
+    ctx.progress(step.name, "start")
+    start = time.perf_counter()
+    result = step.run(ctx)
+    if step.writes is not None:
+        setattr(ctx, step.writes, result)
+    ctx.timings[step.name] = round(time.perf_counter() - start, 3)
+    ctx.progress(step.name, skip_note(result) if step.writes is not None else "done")
+    return result
+
+
+def skip_note(result: Any) -> str:
+    """The progress state a step ends in: "done", or "skipped" (with the reason when the
+    result gives one) for a step that did not run: it returned None (not asked: --rtl,
+    --no-fit, no closure to plot) or a record whose status is "skipped"."""
+    if result is None:
+        return SKIPPED
+    if getattr(result, "status", None) == "skipped":
+        reason = getattr(result, "reason", None)
+        return f"{SKIPPED}: {reason}" if reason else SKIPPED
+    return "done"
+
+
+def step_names(steps: Iterable[Step | StepGroup]) -> list[str]:
+    """Every step's name in order, those inside groups included."""
+    return [step.name for item in steps for step in item.steps]
+
+
+def run_steps(ctx: Any, steps: Iterable[Step | StepGroup], start_at: str | None = None,
+              stop_after: str | None = None) -> None:
+    """Run ``steps`` in order over ``ctx``, from the step ``start_at`` (default: the first)
+    through the step ``stop_after`` (default: the last), as FINN's ``start_step`` and
+    ``stop_step``. A bound inside a group runs that group's steps one by one, without the
+    group's own way (a build stopped after ``precision`` stores no cache entry)."""
+    steps = tuple(steps)
+    names = step_names(steps)
+    for bound in (start_at, stop_after):
+        if bound is not None and bound not in names:
+            raise ValueError(f"no step '{bound}' among {', '.join(names)}")
+    started = start_at is None
+    for item in steps:
+        inner = [step.name for step in item.steps]
+        cut = start_at in inner[1:] or stop_after in inner[:-1]
+        for unit in (item.steps if cut else (item,)):
+            unit_names = [step.name for step in unit.steps]
+            started = started or start_at in unit_names
+            if started:
+                unit.run_in(ctx)
+            if stop_after in unit_names:
+                return
+
+
+def titles(steps: Iterable[Step | StepGroup]) -> dict[str, str]:
+    """Every step's title by name, those inside groups included."""
+    return {step.name: step.title for item in steps for step in item.steps}
