@@ -14,9 +14,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing import Any, Callable
 
 from fpga_flow.boards import Board
 from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm
@@ -29,40 +27,11 @@ from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re
     canonical_strategy,
     is_distributed_arithmetic,
 )
+from fpga_flow.records.hls import HLSSettings, validated_hls_settings  # noqa: F401 (re-exported)
 
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
 BRIDGE_SPEC = "bridge.json"
-
-
-class HLSSettings(BaseModel):
-    """Everything about the HLS project that the user chooses, besides precisions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    io_type: Literal[IO_TYPES] = "io_parallel"
-    strategy: Literal[STRATEGIES] = "Latency"
-    reuse_factor: int = Field(default=1, ge=1)
-    clock_period_ns: float = Field(default=10.0, gt=0, le=100)
-    default_precision: str = Field(default="ap_fixed<16,6>", description="hls4ml's model-wide default type")
-
-    @model_validator(mode="after")
-    def _one_cycle_for_distributed_arithmetic(self) -> "HLSSettings":
-        if is_distributed_arithmetic(self.strategy) and self.reuse_factor != 1:
-            # hls4ml refuses it layer by layer ("rf != 1, but has strategy = distributed_arithmetic").
-            raise ValueError(f"strategy {DISTRIBUTED_ARITHMETIC} computes every product in one cycle: "
-                             f"use --reuse-factor 1 (got {self.reuse_factor})")
-        return self
-
-
-def validated_hls_settings(**fields: Any) -> HLSSettings:
-    """Validated HLSSettings; a combination hls4ml cannot build is a one-line UserInputError."""
-    try:
-        return HLSSettings(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        reason = first.get("ctx", {}).get("error", first["msg"])
-        raise UserInputError(f"{'.'.join(map(str, first['loc'])) or 'HLS settings'}: {reason}".removeprefix(": ")) from None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from fpga_flow.boards import RESOURCE_KEYS
 from fpga_flow.errors import UserInputError
-from fpga_flow.estimate import Estimate
+from fpga_flow.records.estimate import Estimate
 from fpga_flow.summary import RunSummary, parse_summary
 
 DB_ENV = "FPGA_FLOW_DB"

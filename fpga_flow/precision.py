@@ -25,15 +25,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.compat import RECURRENT_CLASSES
-from fpga_flow.emulate.diagnose import LimitRecord
-from fpga_flow.emulate.realize import RealizationRecord
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare, layer_errors
 from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
 from fpga_flow.layers import KERNEL_CLASSES, POLICIES  # noqa: F401 (POLICIES re-exported)
+from fpga_flow.records.precision import (  # noqa: F401 (the records are re-exported for their readers)
+    ClosureIteration,
+    ClosureRecord,
+    LimitRecord,
+    OverflowRecord,
+    PrecisionChoice,
+    RealizationRecord,
+    RejectedChange,
+)
 
 FRACTION_STEP = 2
 MAX_TABLE_SIZE = 8192
@@ -53,72 +59,6 @@ class ClosureStep:
     agreement: float
     max_abs_error: float
     layer_errors: dict[str, float] = field(default_factory=dict)
-
-
-class ClosureIteration(BaseModel):
-    """One configuration the closure compiled and measured on the calibration split."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    iteration: int
-    layer: str | None = Field(description="the layer widened (None: a whole configuration)")
-    change: str
-    agreement: float
-    max_abs_error: float
-
-
-class RejectedChange(BaseModel):
-    """A configuration the closure measured and dropped because its C++ did not compile or run."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    layer: str | None = Field(description="the layer widened (None: a whole configuration, default or inferred)")
-    change: str
-    reason: str
-
-
-class ClosureRecord(BaseModel):
-    """What the ``closure`` policy tried and chose. The chosen types themselves are the
-    run's ``precision.layer_precisions`` (what hls4ml made of the chosen configuration)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    target_agreement: float
-    calibration_size: int
-    default_agreement_calibration: float | None = Field(
-        description="agreement of hls4ml's default configuration on the calibration split")
-    stopped_because: str
-    chosen_iteration: int | None
-    rejected_changes: list[RejectedChange]
-    iterations: list[ClosureIteration]
-    layer_error_before: dict[str, float] = Field(description="relative error per layer, hls4ml's default configuration")
-    layer_error_after: dict[str, float] = Field(description="relative error per layer, the chosen configuration")
-    realization: RealizationRecord | None = Field(
-        default=None, description="how the candidates were computed (emulated or compiled); None before the emulator")
-    hls4ml_limits: list[LimitRecord] = Field(
-        default_factory=list, description="layers whose remaining error no hls4ml configuration removes (with evidence)")
-
-
-class OverflowRecord(BaseModel):
-    """Keras values of one layer that fall outside its C++ result type."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str
-    values: int
-    overflowed: int
-    fraction: float
-
-
-class PrecisionChoice(BaseModel):
-    """The precision stage's result: the hls4ml configuration the policy chose and, for
-    ``closure``, the record of how."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    policy: str
-    hls_config: dict[str, Any]
-    closure: ClosureRecord | None = None
 
 
 @dataclass

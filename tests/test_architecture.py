@@ -4,8 +4,9 @@ Every ``import`` statement of every module under ``fpga_flow/`` is read from its
 those inside functions included (a function-level import closes a cycle just as a
 top-level one does, only later). Modules belong to layers, lowest first:
 
-    leaf       errors, fixed, boards, layers, rundir, toolchain
-    records    config, summary (the models run summaries are made of)
+    leaf       errors, fixed, boards, layers, rundir, toolchain (and the board-side
+               driver's dataclasses, deploy.board.driver: stdlib and numpy only)
+    records    records (the data-only section models), config, summary
     engine     convert, csim, emulate, estimate, precision, fit, rtl, reports, attention,
                synth, compat, model_io, train, fidelity
     store/view cache, history, dashboard
@@ -24,6 +25,8 @@ prints both lists as they are now.
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +35,7 @@ PACKAGE = "fpga_flow"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "leaf": ("errors", "fixed", "boards", "layers", "rundir", "toolchain"),
-    "records": ("config", "summary"),
+    "records": ("records", "config", "summary"),
     "engine": ("convert", "csim", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
                "compat", "model_io", "train", "fidelity"),
     "store/view": ("cache", "history", "dashboard"),
@@ -42,6 +45,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
 }
 RANK = {unit: rank for rank, units in enumerate(LAYERS.values()) for unit in units}
 LAYER_OF = {unit: layer for layer, units in LAYERS.items() for unit in units}
+# Modules whose layer is not their unit's: the board-side driver is shipped to the board and
+# imports no fpga_flow; its dataclasses are the one definition of a bundle's manifest and of
+# check_on_board.py's results, which records.deploy validates.
+MODULE_LAYERS = {"fpga_flow.deploy.board.driver": "leaf"}
 
 # Imports that climb a layer today: "importer -> imported" (modules), and why. Remove an
 # entry when its import goes; add none (move the shared thing down instead).
@@ -52,36 +59,20 @@ ALLOWED: dict[str, str] = {
     "fpga_flow.cache -> fpga_flow.build": "CachedSteps wraps build's BuildContext and Step",
     "fpga_flow.estimate.stage -> fpga_flow.build": "estimate-only pipeline rebuilt from build's steps",
     "fpga_flow.rtl.from_run -> fpga_flow.build": "rtl on a finished run: run page, history, status from build",
-    # summary.py takes its section models from the modules that fill them; they move into
-    # a data-only records package (the next session's work, docs/architecture.md).
-    "fpga_flow.summary -> fpga_flow.cache": "section model CacheUse",
-    "fpga_flow.summary -> fpga_flow.convert": "section model HLSSettings",
-    "fpga_flow.summary -> fpga_flow.deploy": "deploy/__init__ runs on the way to deploy.section",
-    "fpga_flow.summary -> fpga_flow.deploy.section": "section model DeployRecord",
-    "fpga_flow.summary -> fpga_flow.estimate": "section model Estimate",
-    "fpga_flow.summary -> fpga_flow.fit": "section model FitResult",
-    "fpga_flow.summary -> fpga_flow.precision": "section models ClosureRecord, OverflowRecord",
-    "fpga_flow.summary -> fpga_flow.rtl": "rtl/__init__ runs on the way to rtl.records",
-    "fpga_flow.summary -> fpga_flow.rtl.records": "section models RTLSection, RTLSimSection, GatesSection",
-    "fpga_flow.summary -> fpga_flow.synth": "section model SynthesisResult",
 }
 
 # Groups of modules that import each other (counting function-level imports), as sorted
 # tuples. The aim is none.
 ALLOWED_CYCLES: list[tuple[str, ...]] = [
     # One group, closed by function-level imports: build -> cache -> build (CachedSteps),
-    # estimate.stage/rtl.from_run -> build, convert -> precision/estimate, and summary
-    # taking its sections from the engines. It opens once the pipeline and records
-    # packages exist (docs/architecture.md). rtl.pnr and rtl.topsim (ECP5 place and route)
-    # joined it through the rtl package, as rtl.simulate had; emulate.spatial (the new
-    # convolution kinds) through the emulator.
-    ("fpga_flow.build", "fpga_flow.cache", "fpga_flow.convert", "fpga_flow.csim", "fpga_flow.dashboard",
-     "fpga_flow.emulate.attention", "fpga_flow.emulate.diagnose", "fpga_flow.emulate.graph", "fpga_flow.emulate.realize",
-     "fpga_flow.emulate.recurrent", "fpga_flow.emulate.spatial", "fpga_flow.estimate", "fpga_flow.estimate.stage",
-     "fpga_flow.fit",
-     "fpga_flow.history", "fpga_flow.precision", "fpga_flow.rtl", "fpga_flow.rtl.generate",
-     "fpga_flow.rtl.pnr", "fpga_flow.rtl.probe", "fpga_flow.rtl.simulate", "fpga_flow.rtl.topsim", "fpga_flow.rtl.trace",
-     "fpga_flow.summary"),
+    # estimate.stage/rtl.from_run -> build, convert -> precision/estimate, the emulator's
+    # graph reaching its layer kinds, rtl's __init__ reaching its stages. It opens once the
+    # pipeline package exists and the shared things move down (docs/architecture.md).
+    ("fpga_flow.build", "fpga_flow.cache", "fpga_flow.convert", "fpga_flow.csim", "fpga_flow.emulate.attention",
+     "fpga_flow.emulate.diagnose", "fpga_flow.emulate.graph", "fpga_flow.emulate.realize", "fpga_flow.emulate.recurrent",
+     "fpga_flow.emulate.spatial", "fpga_flow.estimate", "fpga_flow.estimate.stage", "fpga_flow.fit", "fpga_flow.rtl",
+     "fpga_flow.rtl.generate", "fpga_flow.rtl.pnr", "fpga_flow.rtl.probe", "fpga_flow.rtl.simulate", "fpga_flow.rtl.topsim",
+     "fpga_flow.rtl.trace"),
 ]
 
 
@@ -105,6 +96,10 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
             return candidate
         parts.pop()
     return None
+
+
+def _imports_something(path: Path) -> bool:
+    return any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(ast.parse(path.read_text())))
 
 
 def imports_of(module: str, path: Path, modules: dict[str, Path]) -> dict[str, int]:
@@ -135,10 +130,11 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> dict[str, i
                 continue
             found.setdefault(target, node.lineno)
             # Importing a.b.c runs a/b/__init__ first: an edge to each enclosing package
-            # the importer is not itself inside (the root package excepted: everything is).
+            # the importer is not itself inside (the root package excepted: everything is),
+            # unless that __init__ imports nothing (a docstring runs no code).
             parent = target.rpartition(".")[0]
             while parent and parent != PACKAGE:
-                if not (module == parent or module.startswith(parent + ".")):
+                if not (module == parent or module.startswith(parent + ".")) and _imports_something(modules[parent]):
                     found.setdefault(parent, node.lineno)
                 parent = parent.rpartition(".")[0]
     return found
@@ -155,8 +151,13 @@ def unit_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else PACKAGE
 
 
+def layer_of(module: str) -> str:
+    return MODULE_LAYERS.get(module) or LAYER_OF[unit_of(module)]
+
+
 def climbing_imports(graph: dict[str, dict[str, int]]) -> dict[str, str]:
     """``importer -> imported`` for every import into a higher layer, with where it is."""
+    layer_rank = {layer: rank for rank, layer in enumerate(LAYERS)}
     found = {}
     for module, targets in graph.items():
         unit = unit_of(module)
@@ -164,9 +165,9 @@ def climbing_imports(graph: dict[str, dict[str, int]]) -> dict[str, str]:
             continue  # the package's __init__ registers extensions and loads the API lazily
         for target, line in targets.items():
             imported = unit_of(target)
-            if imported != unit and imported != PACKAGE and RANK[imported] > RANK[unit]:
-                found[f"{module} -> {target}"] = (f"line {line}: {LAYER_OF[unit]} {unit} imports "
-                                                  f"{LAYER_OF[imported]} {imported}")
+            if imported != unit and imported != PACKAGE and layer_rank[layer_of(target)] > layer_rank[layer_of(module)]:
+                found[f"{module} -> {target}"] = (f"line {line}: {layer_of(module)} {unit} imports "
+                                                  f"{layer_of(target)} {imported}")
     return found
 
 
@@ -229,6 +230,37 @@ def test_no_new_import_cycle():
     assert not new and not gone, (
         "import cycles changed (counting function-level imports); ALLOWED_CYCLES may only shrink.\n"
         f"new or grown: {new}\nno longer there: {gone}")
+
+
+# What reading finished work must not load: the engines that made it, and TensorFlow.
+ENGINES = ("fpga_flow.emulate", "fpga_flow.fit", "fpga_flow.estimate", "fpga_flow.precision", "fpga_flow.convert",
+           "fpga_flow.csim", "fpga_flow.rtl", "fpga_flow.synth", "fpga_flow.cache", "fpga_flow.build", "tensorflow",
+           "keras", "qkeras")
+
+
+def loaded_by(module: str) -> list[str]:
+    """The modules a fresh Python has loaded after ``import module``."""
+    code = f"import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=PACKAGE_DIR.parent)
+    return json.loads(done.stdout)
+
+
+def test_reading_runs_loads_records_not_engines():
+    """summary, history and dashboard read data: the records package, never an engine."""
+    for module in ("fpga_flow.summary", "fpga_flow.history", "fpga_flow.dashboard"):
+        loaded = loaded_by(module)
+        assert module in loaded and "fpga_flow.records.estimate" in loaded
+        engines = [name for name in loaded if name.startswith(ENGINES)]
+        assert not engines, f"import {module} loads {engines}"
+
+
+def test_records_import_no_engine():
+    graph = import_graph()
+    records = [module for module in graph if unit_of(module) == "records"]
+    assert len(records) > 5
+    for module in records:
+        assert all(layer_of(target) in ("leaf", "records") for target in graph[module]), (module, graph[module])
 
 
 def test_the_checks_see_a_violation(tmp_path, monkeypatch):
