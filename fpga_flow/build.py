@@ -56,7 +56,7 @@ from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph, validated_hls_settings
 from fpga_flow.csim import Bridge, CompiledProject, TestbenchResult, compile_project, current_toolchain, gxx, run_testbench
 from fpga_flow.errors import UserInputError
-from fpga_flow.estimate import Estimate
+from fpga_flow.estimate import Estimate, write_design
 from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.fidelity import Fidelity, compare, confusion
 from fpga_flow.fit import (
@@ -377,6 +377,8 @@ def step_convert(ctx: BuildContext) -> HLSProject:
     """The hls4ml project of the chosen configuration (fitted, unless --no-fit), written
     to ``ctx.project_dir``."""
     project = convert(ctx.loaded.model, ctx.board, ctx.settings, ctx.project_dir, ctx.hls_config)
+    # design.json, the description step_estimate prices (so a cached project needs no graph)
+    write_design(project.graph, ctx.board, ctx.settings.clock_period_ns, project.output_dir)
     if ctx.fit is not None:
         check_plan_kept(project.graph, ctx.fit.chosen.plan)
     return project
@@ -398,7 +400,7 @@ def _object_store(cfg: BuildConfig):
 
 def step_estimate(ctx: BuildContext) -> Estimate:
     """Resources and latency without vendor tools, priced from the project's
-    ``design.json`` (written by convert, so a project from the cache needs no graph)."""
+    ``design.json`` (written by step_convert, so a project from the cache needs no graph)."""
     from fpga_flow.estimate import estimate_project
     from fpga_flow.rtl import open_fpga_scope
 

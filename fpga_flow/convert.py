@@ -2,8 +2,10 @@
 
 Besides hls4ml's own files, the project gets ``bridge.json``: the shapes of the model's
 inputs, outputs and traced layers, which is all the C-simulation needs to call the
-compiled library without the hls4ml graph (so a cached project is usable as it is), and
-``design.json``: the description the resource estimate prices (fpga_flow.estimate).
+compiled library without the hls4ml graph (so a cached project is usable as it is). The
+build's convert step adds ``design.json`` beside it, the description the resource
+estimate prices (:func:`fpga_flow.estimate.write_design`: the estimate builds on the
+converted graph, so conversion does not call it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fpga_flow.boards import Board
-from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm
+from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm, tie_state_quantizer_types
 from fpga_flow.errors import UnsupportedModelError, UserInputError
 from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re-exported)
     DISTRIBUTED_ARITHMETIC,
@@ -64,8 +66,6 @@ def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any
             default_reuse_factor=settings.reuse_factor,
         )
     config["Model"]["Strategy"] = settings.strategy
-    from fpga_flow.precision import tie_state_quantizer_types
-
     tie_state_quantizer_types(model, config)  # without it the C++ does not compile
     for layer_config in config["LayerName"].values():
         if "ReuseFactor" in layer_config:
@@ -82,12 +82,9 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
             before_write: Callable[[Any], None] | None = None) -> HLSProject:
     """Convert and write the project for ``board``; conversion errors name the layer.
 
-    Besides hls4ml's files the project gets ``bridge.json`` and ``design.json`` (the
-    description the estimate prices, so a cached project is estimated without its graph).
+    Besides hls4ml's files the project gets ``bridge.json`` (see the module docstring).
     ``before_write`` gets the hls4ml graph after conversion and before it is written, to set
     what depends on the converted types (deploy chooses the AXI word types from them)."""
-    from fpga_flow.estimate import write_design
-
     output_dir = Path(output_dir)
     log = io.StringIO()
     graph = model_graph(model, board, settings, output_dir, hls_config, log)  # converts a copy of hls_config
@@ -97,7 +94,6 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
         graph.write()
     (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
     _write_bridge_spec(graph, output_dir)
-    write_design(graph, board, settings.clock_period_ns, output_dir)
     return HLSProject(output_dir, graph)
 
 

@@ -26,10 +26,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fpga_flow.compat import RECURRENT_CLASSES
+from fpga_flow.compat import RECURRENT_CLASSES, tie_recurrent_types
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare, layer_errors
-from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
+from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for, is_fixed_spelling
 from fpga_flow.layers import KERNEL_CLASSES, POLICIES  # noqa: F401 (POLICIES re-exported)
 from fpga_flow.records.precision import (  # noqa: F401 (the records are re-exported for their readers)
     ClosureIteration,
@@ -142,10 +142,6 @@ def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
     return values
 
 
-def _is_fixed_explicit(spec: Any) -> bool:
-    return isinstance(spec, str) and FixedType.parse(spec) is not None
-
-
 def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> dict[str, Any]:
     """The ``auto`` policy: a new hls4ml config with inferred precisions."""
     config = copy.deepcopy(hls_config)
@@ -169,8 +165,8 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
         result = precision.get("result")
         # Table-based activations left 'auto' get the model default type, whatever their range.
         sized_by_default = result == "auto" and "table" in precision
-        if observed is not None and (_is_fixed_explicit(result) or sized_by_default):
-            current = FixedType.parse(result) if _is_fixed_explicit(result) else None
+        if observed is not None and (is_fixed_spelling(result) or sized_by_default):
+            current = FixedType.parse(result) if is_fixed_spelling(result) else None
             fraction = max(current.fractional if current else 0, RESULT_FRACTION)
             signed = bool((observed < 0).any())
             integer = integer_bits_for(2.0 * float(np.abs(observed).max()), signed)
@@ -317,7 +313,7 @@ def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, 
         if key in WEIGHT_KEYS and quantized_weights:
             continue
         current = precision.get(key)
-        current = current if _is_fixed_explicit(current) else actual.get(key)
+        current = current if is_fixed_spelling(current) else actual.get(key)
         if current is not None:
             widen(precision, key, current)
     if "TableSize" in layer_config and layer_config["TableSize"] < MAX_TABLE_SIZE:
@@ -404,7 +400,7 @@ def close_precisions(
             exhausted.add(layer)
             continue
         if layer in recurrent:
-            change += _tie_recurrent_types(model, layer, candidate["LayerName"])
+            change += tie_recurrent_types(model, layer, candidate["LayerName"])
         # Some hls4ml kernels tie types together (a recurrent layer's state and input):
         # a widening the C++ cannot compile is dropped, not fatal.
         trial = attempt(candidate, len(result.steps), layer, change)
@@ -424,53 +420,6 @@ def close_precisions(
     result.hls_config = best_config
     result.chosen_iteration = best_step.iteration
     return result
-
-
-def _tie_recurrent_types(model, name: str, layer_configs: dict[str, Any]) -> str:
-    """hls4ml's recurrent kernels run one dense template over the input and the state,
-    and write gate sums into result-typed arrays: input, result and accumulator types
-    must be one type. Widen them together."""
-    precision = layer_configs[name]["Precision"]
-    state_type = precision.get("result")
-    if not _is_fixed_explicit(state_type):
-        return ""
-    precision["accum"] = state_type
-    source = _inbound_name(model, name)
-    if source in layer_configs:
-        layer_configs[source].setdefault("Precision", {})["result"] = state_type
-        return f"; {source} result -> {state_type} (tied to the state type)"
-    return ""
-
-
-def tie_state_quantizer_types(model, hls_config: dict[str, Any]) -> list[str]:
-    """Make QKeras recurrent layers with a ``state_quantizer`` compile.
-
-    Root cause of the failure: hls4ml 1.3.0 maps the state quantizer to the layer's
-    ``accum`` type, but its LSTM/GRU kernels call ``dense<data_T, res_T>`` on the input
-    and on the state and write the result into ``accum_t`` arrays, so the C++ only
-    compiles when input, result and accumulator types are one type. The state type is
-    what QKeras computes the state in, so all three become it (rounding and saturating,
-    as the quantizer does). Returns the layers changed."""
-    changed = []
-    for layer in model.layers:
-        if type(layer).__name__ not in RECURRENT_CLASSES or layer.name not in hls_config["LayerName"]:
-            continue
-        precision = hls_config["LayerName"][layer.name].get("Precision", {})
-        state = FixedType.parse(precision.get("accum", ""))
-        if state is None or precision.get("result") == str(state):
-            continue
-        precision["result"] = str(FixedType(state.width, state.integer, state.signed, "RND", "SAT"))
-        _tie_recurrent_types(model, layer.name, hls_config["LayerName"])
-        changed.append(layer.name)
-    return changed
-
-
-def _inbound_name(model, name: str) -> str | None:
-    """The single Keras layer (or model input) feeding layer ``name``."""
-    layer = model.get_layer(name)
-    inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
-    inbound = inbound if isinstance(inbound, list) else [inbound]
-    return inbound[0].name if len(inbound) == 1 else None
 
 
 def _rank(step: ClosureStep) -> tuple[float, float]:
