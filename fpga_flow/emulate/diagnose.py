@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fpga_flow.emulate.graph import Emulator, _product_kind
+from fpga_flow.emulate.builders import _product_kind
+from fpga_flow.emulate.graph import Emulator
 from fpga_flow.errors import NotEmulableError
 from fpga_flow.fidelity import compare, layer_errors
 from fpga_flow.records.precision import LimitRecord
