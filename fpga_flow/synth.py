@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from fpga_flow import reports
 from fpga_flow.errors import StageFailedError
 from fpga_flow.records.synth import SynthesisResult
 
@@ -85,8 +86,6 @@ def run_synthesis(project_dir: str | Path, backend: str) -> SynthesisResult:
 
     Raises StageFailedError naming the failed stage when the tool fails.
     """
-    from fpga_flow import reports
-
     project_dir = Path(project_dir)
     tool = synthesis_tool(backend)
     if tool is None or shutil.which(tool.executable) is None:
