@@ -9,7 +9,7 @@ top-level one does, only later). Modules belong to layers, lowest first:
     records    records (the data-only section models), config, summary
     engine     convert, csim, emulate, estimate, precision, fit, rtl, reports, attention,
                synth, compat, model_io, train, fidelity
-    store/view cache, history, dashboard
+    store/view cache, history, figures, charts, dashboard
     pipeline   build
     product    deploy, sweep, api
     cli        cli, __main__
@@ -38,7 +38,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "records": ("records", "config", "summary"),
     "engine": ("convert", "csim", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
                "compat", "model_io", "train", "fidelity"),
-    "store/view": ("cache", "history", "dashboard"),
+    "store/view": ("cache", "history", "figures", "charts", "dashboard"),
     "pipeline": ("build", "run_cache"),
     "product": ("deploy", "sweep", "api"),
     "cli": ("cli", "__main__"),
@@ -64,15 +64,10 @@ ALLOWED: dict[str, str] = {
 # Groups of modules that import each other (counting function-level imports), as sorted
 # tuples. The aim is none.
 ALLOWED_CYCLES: list[tuple[str, ...]] = [
-    # One group, closed by function-level imports: build -> cache -> build (CachedSteps),
-    # estimate.stage/rtl.from_run -> build, convert -> precision/estimate, the emulator's
-    # graph reaching its layer kinds, rtl's __init__ reaching its stages. It opens once the
-    # pipeline package exists and the shared things move down (docs/architecture.md).
-    ("fpga_flow.build", "fpga_flow.cache", "fpga_flow.convert", "fpga_flow.csim", "fpga_flow.emulate.attention",
-     "fpga_flow.emulate.diagnose", "fpga_flow.emulate.graph", "fpga_flow.emulate.realize", "fpga_flow.emulate.recurrent",
-     "fpga_flow.emulate.spatial", "fpga_flow.estimate", "fpga_flow.estimate.stage", "fpga_flow.fit", "fpga_flow.rtl",
-     "fpga_flow.rtl.generate", "fpga_flow.rtl.pnr", "fpga_flow.rtl.probe", "fpga_flow.rtl.simulate", "fpga_flow.rtl.topsim",
-     "fpga_flow.rtl.trace"),
+    # Closed by the build's steps driven outside build.py: build -> cache -> build
+    # (CachedSteps wraps BuildContext/Step), estimate.stage -> build (the estimate-only
+    # pipeline). It opens once those steps and their driver are fpga_flow/pipeline/.
+    ("fpga_flow.build", "fpga_flow.cache", "fpga_flow.estimate", "fpga_flow.estimate.stage", "fpga_flow.fit"),
 ]
 
 
@@ -232,6 +227,69 @@ def test_no_new_import_cycle():
         f"new or grown: {new}\nno longer there: {gone}")
 
 
+# Files holding imports of fpga_flow modules inside functions that no comment marks as
+# deferring a heavy dependency, and why each is there. A ratchet like ALLOWED: it only
+# shrinks; a new function-level import imports at the top instead (move the shared thing
+# down), or says in a comment with the word "deferred" which heavy import it puts off.
+UNMARKED_FUNCTION_IMPORTS: dict[str, str] = {
+    # The pipeline and what drives it (fpga_flow/pipeline/ replaces these).
+    "fpga_flow/api.py": "the API loads the build, history and dashboard on use",
+    "fpga_flow/build.py": "steps import their engines when they run",
+    "fpga_flow/estimate/stage.py": "the estimate-only pipeline reruns build's steps",
+    "fpga_flow/rtl/from_run.py": "rtl on a finished run reruns build's checks",
+    "fpga_flow/sweep.py": "the sweep loads training, history and dashboard on use",
+    "fpga_flow/cli/boards_zoo.py": "each command loads what it runs",
+    "fpga_flow/cli/cache.py": "each command loads what it runs",
+    "fpga_flow/cli/dashboard.py": "each command loads what it runs",
+    "fpga_flow/cli/deploy.py": "each command loads what it runs",
+    "fpga_flow/cli/estimate.py": "each command loads what it runs",
+    "fpga_flow/cli/report.py": "each command loads what it runs",
+    "fpga_flow/cli/rtl.py": "each command loads what it runs",
+    "fpga_flow/cli/sweep.py": "each command loads what it runs",
+    # Deploy and the model loaders.
+    "fpga_flow/deploy/board/check_on_board.py": "runs on the board; --simulate loads the stand-in on the host",
+    "fpga_flow/deploy/bundle.py": "loads the Keras model (TensorFlow) when a bundle is written",
+    "fpga_flow/deploy/ecp5.py": "reads the run and board when deploying to ECP5",
+    "fpga_flow/deploy/record.py": "writes the run page and history when recording",
+    "fpga_flow/estimate/from_graph.py": "attention's multiplication count",
+    "fpga_flow/model_io.py": "the QKeras/TensorFlow patches load with TensorFlow",
+    "fpga_flow/train.py": "loads the Keras model (TensorFlow) on use",
+    "fpga_flow/attention/__init__.py": "the Keras layer (TensorFlow) loads on use",
+    "fpga_flow/__init__.py": "registers the attention layer with hls4ml on import",
+}
+
+
+def unmarked_function_imports(root: Path = PACKAGE_DIR) -> dict[str, list[int]]:
+    """Per file, the lines of fpga_flow imports inside functions with no "deferred" comment
+    on the line or the three lines above it."""
+    found: dict[str, list[int]] = {}
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        lines = text.splitlines()
+        for function in ast.walk(ast.parse(text)):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else \
+                    [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                    [PACKAGE] if isinstance(node, ast.ImportFrom) else []
+                if not any(name == PACKAGE or name.startswith(PACKAGE + ".") for name in names):
+                    continue
+                context = "\n".join(lines[max(0, node.lineno - 4):node.lineno]).lower()
+                if "deferred" not in context:
+                    found.setdefault(path.relative_to(root.parent).as_posix(), []).append(node.lineno)
+    return found
+
+
+def test_function_level_imports_are_marked_deferred():
+    found = unmarked_function_imports()
+    new = {path: lines for path, lines in found.items() if path not in UNMARKED_FUNCTION_IMPORTS}
+    gone = sorted(set(UNMARKED_FUNCTION_IMPORTS) - set(found))
+    assert not new, ("fpga_flow imports inside functions (import at the top, or say which heavy import is deferred "
+                     f"in a comment with the word 'deferred'): {new}")
+    assert not gone, f"no unmarked function-level import left, so remove from UNMARKED_FUNCTION_IMPORTS: {gone}"
+
+
 # What reading finished work must not load: the engines that made it, and TensorFlow.
 ENGINES = ("fpga_flow.emulate", "fpga_flow.fit", "fpga_flow.estimate", "fpga_flow.precision", "fpga_flow.convert",
            "fpga_flow.csim", "fpga_flow.rtl", "fpga_flow.synth", "fpga_flow.cache", "fpga_flow.build", "tensorflow",
@@ -276,6 +334,9 @@ def test_the_checks_see_a_violation(tmp_path, monkeypatch):
     assert graph["fpga_flow.errors"] == {"fpga_flow.build": 2}
     assert list(climbing_imports(graph)) == ["fpga_flow.errors -> fpga_flow.build"]
     assert cycles(graph) == [("fpga_flow.build", "fpga_flow.errors")]
+    assert unmarked_function_imports(package) == {"fpga_flow/errors.py": [2]}
+    (package / "errors.py").write_text("def f():\n    # deferred: TensorFlow, heavy\n    from fpga_flow.build import run\n")
+    assert unmarked_function_imports(package) == {}
 
 
 if __name__ == "__main__":

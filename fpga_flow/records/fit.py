@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.boards import get_board
-from fpga_flow.layers import FIT_STRATEGIES, IO_TYPES
+from fpga_flow.layers import FIT_STRATEGIES, IO_TYPES, LATENCY
 
 Objective = Literal["least latency", "least resources"]
 
@@ -43,7 +43,7 @@ class FitRequest(BaseModel):
         refuses io_stream and Resource), unless the user fixed the io type or strategy."""
         io_type, strategy = config.io_type, config.strategy
         if config.rtl and not get_board(config.board, config.boards_dir).hls_vendor_flow:
-            io_type, strategy = io_type or "io_parallel", strategy or "Latency"
+            io_type, strategy = io_type or "io_parallel", strategy or LATENCY
         return cls(budget=config.fit_budget, target_latency_ns=config.target_latency_ns, io_type=io_type,
                    strategy=strategy, reuse_factor=config.reuse_factor)
 

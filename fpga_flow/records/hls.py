@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fpga_flow.errors import UserInputError
-from fpga_flow.layers import DISTRIBUTED_ARITHMETIC, IO_TYPES, STRATEGIES, is_distributed_arithmetic
+from fpga_flow.layers import DISTRIBUTED_ARITHMETIC, IO_TYPES, LATENCY, STRATEGIES, is_distributed_arithmetic
 
 
 class HLSSettings(BaseModel):
@@ -17,7 +17,7 @@ class HLSSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     io_type: Literal[IO_TYPES] = "io_parallel"
-    strategy: Literal[STRATEGIES] = "Latency"
+    strategy: Literal[STRATEGIES] = LATENCY
     reuse_factor: int = Field(default=1, ge=1)
     clock_period_ns: float = Field(default=10.0, gt=0, le=100)
     default_precision: str = Field(default="ap_fixed<16,6>", description="hls4ml's model-wide default type")
