@@ -160,7 +160,7 @@ def patch_qkeras_for_tensorflow() -> None:
     version hls4ml 1.3.0 pins) moved: ``nest.is_sequence`` (now ``is_nested``) and, with
     ``reset_after=True``, ``array_ops.unstack``. Every QGRU fails on its first call
     without them. Provide the old names; installed files are not touched."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow, heavy; patched only when QKeras is loaded
     from tensorflow.python.ops import array_ops
     from tensorflow.python.util import nest
 

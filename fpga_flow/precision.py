@@ -107,7 +107,7 @@ def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
     """Keras's value of every layer on ``X``, named as hls4ml names its layers: a layer
     with a fused activation (``Dense(..., activation='relu')``) is split by hls4ml into
     ``name`` (before the activation) and ``name_relu`` (after it)."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow, heavy; only a build with a model loads it
 
     layers = [layer for layer in model.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
     tensors, names = [], []
@@ -461,6 +461,7 @@ def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, 
 def plot_closure(record: ClosureRecord, path) -> None:
     """Per-layer relative error before and after the closure, and agreement per iteration, as SVG."""
     # A bare Figure draws without pyplot, so the caller's backend (a notebook's) is untouched.
+    # deferred: matplotlib, heavy, only for a closure's figure
     import matplotlib.ticker
     from matplotlib.figure import Figure
 
