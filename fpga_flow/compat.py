@@ -1,10 +1,15 @@
-"""Stage ``check``: refuse, before conversion starts, what hls4ml 1.3.0 cannot convert,
-naming the layer, its class and the fix (hls4ml itself fails deep inside conversion
-with an AssertionError or a KeyError that names neither)."""
+"""What hls4ml 1.3.0 gets wrong, in one place: stage ``check`` refuses, before conversion
+starts, what it cannot convert, naming the layer, its class and the fix (hls4ml itself
+fails deep inside conversion with an AssertionError or a KeyError that names neither);
+the workarounds patch or retype what it converts but would write wrong (each names its
+root cause)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fpga_flow.errors import UnsupportedModelError
+from fpga_flow.fixed import FixedType, is_fixed_spelling
 from fpga_flow.layers import RECURRENT_KERAS_CLASSES as RECURRENT_CLASSES
 
 RESERVED_LAYER_NAMES = ("input",)
@@ -155,7 +160,7 @@ def patch_qkeras_for_tensorflow() -> None:
     version hls4ml 1.3.0 pins) moved: ``nest.is_sequence`` (now ``is_nested``) and, with
     ``reset_after=True``, ``array_ops.unstack``. Every QGRU fails on its first call
     without them. Provide the old names; installed files are not touched."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow, heavy; patched only when QKeras is loaded
     from tensorflow.python.ops import array_ops
     from tensorflow.python.util import nest
 
@@ -191,3 +196,50 @@ def patch_hls4ml_conv2d_batchnorm() -> None:
 
     cls.initialize = initialize
     cls._fpga_flow_single_transpose = True
+
+
+def tie_recurrent_types(model, name: str, layer_configs: dict[str, Any]) -> str:
+    """hls4ml's recurrent kernels run one dense template over the input and the state,
+    and write gate sums into result-typed arrays: input, result and accumulator types
+    must be one type. Widen them together."""
+    precision = layer_configs[name]["Precision"]
+    state_type = precision.get("result")
+    if not is_fixed_spelling(state_type):
+        return ""
+    precision["accum"] = state_type
+    source = _inbound_name(model, name)
+    if source in layer_configs:
+        layer_configs[source].setdefault("Precision", {})["result"] = state_type
+        return f"; {source} result -> {state_type} (tied to the state type)"
+    return ""
+
+
+def tie_state_quantizer_types(model, hls_config: dict[str, Any]) -> list[str]:
+    """Make QKeras recurrent layers with a ``state_quantizer`` compile.
+
+    Root cause of the failure: hls4ml 1.3.0 maps the state quantizer to the layer's
+    ``accum`` type, but its LSTM/GRU kernels call ``dense<data_T, res_T>`` on the input
+    and on the state and write the result into ``accum_t`` arrays, so the C++ only
+    compiles when input, result and accumulator types are one type. The state type is
+    what QKeras computes the state in, so all three become it (rounding and saturating,
+    as the quantizer does). Returns the layers changed."""
+    changed = []
+    for layer in model.layers:
+        if type(layer).__name__ not in RECURRENT_CLASSES or layer.name not in hls_config["LayerName"]:
+            continue
+        precision = hls_config["LayerName"][layer.name].get("Precision", {})
+        state = FixedType.parse(precision.get("accum", ""))
+        if state is None or precision.get("result") == str(state):
+            continue
+        precision["result"] = str(FixedType(state.width, state.integer, state.signed, "RND", "SAT"))
+        tie_recurrent_types(model, layer.name, hls_config["LayerName"])
+        changed.append(layer.name)
+    return changed
+
+
+def _inbound_name(model, name: str) -> str | None:
+    """The single Keras layer (or model input) feeding layer ``name``."""
+    layer = model.get_layer(name)
+    inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
+    inbound = inbound if isinstance(inbound, list) else [inbound]
+    return inbound[0].name if len(inbound) == 1 else None

@@ -2,8 +2,10 @@
 
 Besides hls4ml's own files, the project gets ``bridge.json``: the shapes of the model's
 inputs, outputs and traced layers, which is all the C-simulation needs to call the
-compiled library without the hls4ml graph (so a cached project is usable as it is), and
-``design.json``: the description the resource estimate prices (fpga_flow.estimate).
+compiled library without the hls4ml graph (so a cached project is usable as it is). The
+build's convert step adds ``design.json`` beside it, the description the resource
+estimate prices (:func:`fpga_flow.estimate.write_design`: the estimate builds on the
+converted graph, so conversion does not call it).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import hls4ml
 
 from fpga_flow.boards import Board
-from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm
+from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm, tie_state_quantizer_types
 from fpga_flow.errors import UnsupportedModelError, UserInputError
 from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re-exported)
     DISTRIBUTED_ARITHMETIC,
@@ -29,40 +31,11 @@ from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re
     canonical_strategy,
     is_distributed_arithmetic,
 )
+from fpga_flow.records.hls import HLSSettings, validated_hls_settings  # noqa: F401 (re-exported)
 
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
 BRIDGE_SPEC = "bridge.json"
-
-
-class HLSSettings(BaseModel):
-    """Everything about the HLS project that the user chooses, besides precisions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    io_type: Literal[IO_TYPES] = "io_parallel"
-    strategy: Literal[STRATEGIES] = "Latency"
-    reuse_factor: int = Field(default=1, ge=1)
-    clock_period_ns: float = Field(default=10.0, gt=0, le=100)
-    default_precision: str = Field(default="ap_fixed<16,6>", description="hls4ml's model-wide default type")
-
-    @model_validator(mode="after")
-    def _one_cycle_for_distributed_arithmetic(self) -> "HLSSettings":
-        if is_distributed_arithmetic(self.strategy) and self.reuse_factor != 1:
-            # hls4ml refuses it layer by layer ("rf != 1, but has strategy = distributed_arithmetic").
-            raise ValueError(f"strategy {DISTRIBUTED_ARITHMETIC} computes every product in one cycle: "
-                             f"use --reuse-factor 1 (got {self.reuse_factor})")
-        return self
-
-
-def validated_hls_settings(**fields: Any) -> HLSSettings:
-    """Validated HLSSettings; a combination hls4ml cannot build is a one-line UserInputError."""
-    try:
-        return HLSSettings(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        reason = first.get("ctx", {}).get("error", first["msg"])
-        raise UserInputError(f"{'.'.join(map(str, first['loc'])) or 'HLS settings'}: {reason}".removeprefix(": ")) from None
 
 
 @dataclass(frozen=True)
@@ -81,8 +54,6 @@ class HLSProject:
 
 def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any]:
     """hls4ml's per-layer configuration for ``model`` with the user's strategy and reuse factor."""
-    import hls4ml
-
     if settings.strategy == DISTRIBUTED_ARITHMETIC and backend not in DA_BACKENDS:
         raise UserInputError(f"strategy {DISTRIBUTED_ARITHMETIC}: hls4ml {hls4ml.__version__} generates it for the "
                              f"{' and '.join(DA_BACKENDS)} backends only, not {backend}: choose a board with one of them")
@@ -95,8 +66,6 @@ def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any
             default_reuse_factor=settings.reuse_factor,
         )
     config["Model"]["Strategy"] = settings.strategy
-    from fpga_flow.precision import tie_state_quantizer_types
-
     tie_state_quantizer_types(model, config)  # without it the C++ does not compile
     for layer_config in config["LayerName"].values():
         if "ReuseFactor" in layer_config:
@@ -113,12 +82,9 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
             before_write: Callable[[Any], None] | None = None) -> HLSProject:
     """Convert and write the project for ``board``; conversion errors name the layer.
 
-    Besides hls4ml's files the project gets ``bridge.json`` and ``design.json`` (the
-    description the estimate prices, so a cached project is estimated without its graph).
+    Besides hls4ml's files the project gets ``bridge.json`` (see the module docstring).
     ``before_write`` gets the hls4ml graph after conversion and before it is written, to set
     what depends on the converted types (deploy chooses the AXI word types from them)."""
-    from fpga_flow.estimate import write_design
-
     output_dir = Path(output_dir)
     log = io.StringIO()
     graph = model_graph(model, board, settings, output_dir, hls_config, log)  # converts a copy of hls_config
@@ -128,7 +94,6 @@ def convert(model, board: Board, settings: HLSSettings, output_dir: str | Path, 
         graph.write()
     (output_dir / "convert.log").write_text(log.getvalue(), encoding="utf-8")
     _write_bridge_spec(graph, output_dir)
-    write_design(graph, board, settings.clock_period_ns, output_dir)
     return HLSProject(output_dir, graph)
 
 
@@ -136,8 +101,6 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
                 log: io.StringIO | None = None):
     """hls4ml's ModelGraph for ``board``, converted and optimized but not written (hls4ml
     only records ``output_dir``), with tracing on."""
-    import hls4ml
-
     patch_hls4ml_conv2d_batchnorm()  # hls4ml 1.3.0 scrambles a Resource QConv2DBatchnorm's kernel otherwise
     kwargs: dict[str, Any] = {}
     if board.backend == "VivadoAccelerator":
@@ -162,8 +125,6 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
 
 @contextlib.contextmanager
 def _conversion_errors():
-    import hls4ml
-
     try:
         yield
     except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:

@@ -104,6 +104,12 @@ class FixedType:
         return f"{kind}<{self.width},{self.integer},{self.rounding},{self.overflow}>"
 
 
+def is_fixed_spelling(spec: object) -> bool:
+    """Whether an hls4ml precision setting spells a fixed or integer type (not ``auto``,
+    not a float)."""
+    return isinstance(spec, str) and FixedType.parse(spec) is not None
+
+
 def fixed_for(integer: int, fraction: int, signed: bool = True) -> FixedType:
     """The rounding, saturating type with step ``2**-fraction`` and at least ``integer``
     integer bits (sign included): ``fixed<integer + fraction, integer>``.

@@ -35,7 +35,8 @@ QKERAS_TO_KERAS = {"QDense": "Dense", "QConv2D": "Conv2D", "QConv1D": "Conv1D", 
 
 IO_TYPES = ("io_parallel", "io_stream")
 DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"  # hls4ml 1.3.0's da4ml adder graphs (needs hls4ml[da])
-STRATEGIES = ("Latency", "Resource", DISTRIBUTED_ARITHMETIC)
+LATENCY, RESOURCE = "Latency", "Resource"  # hls4ml's spellings of its two HLS strategies
+STRATEGIES = (LATENCY, RESOURCE, DISTRIBUTED_ARITHMETIC)
 # The strategies the estimate is calibrated on, so the ones --fit chooses among: the
 # real report pairs hold no distributed_arithmetic design (its cost is da4ml's, see fpga_flow.rtl).
 FIT_STRATEGIES = STRATEGIES[:2]

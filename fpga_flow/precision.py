@@ -25,15 +25,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from fpga_flow.compat import RECURRENT_CLASSES
-from fpga_flow.emulate.diagnose import LimitRecord
-from fpga_flow.emulate.realize import RealizationRecord
+from fpga_flow.compat import RECURRENT_CLASSES, tie_recurrent_types
 from fpga_flow.errors import StageFailedError
 from fpga_flow.fidelity import compare, layer_errors
-from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for
+from fpga_flow.fixed import FixedType, fixed_for, fractional_bits_for, integer_bits_for, is_fixed_spelling
 from fpga_flow.layers import KERNEL_CLASSES, POLICIES  # noqa: F401 (POLICIES re-exported)
+from fpga_flow.records.precision import (  # noqa: F401 (the records are re-exported for their readers)
+    ClosureIteration,
+    ClosureRecord,
+    LimitRecord,
+    OverflowRecord,
+    PrecisionChoice,
+    RealizationRecord,
+    RejectedChange,
+)
 
 FRACTION_STEP = 2
 MAX_TABLE_SIZE = 8192
@@ -53,72 +59,6 @@ class ClosureStep:
     agreement: float
     max_abs_error: float
     layer_errors: dict[str, float] = field(default_factory=dict)
-
-
-class ClosureIteration(BaseModel):
-    """One configuration the closure compiled and measured on the calibration split."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    iteration: int
-    layer: str | None = Field(description="the layer widened (None: a whole configuration)")
-    change: str
-    agreement: float
-    max_abs_error: float
-
-
-class RejectedChange(BaseModel):
-    """A configuration the closure measured and dropped because its C++ did not compile or run."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    layer: str | None = Field(description="the layer widened (None: a whole configuration, default or inferred)")
-    change: str
-    reason: str
-
-
-class ClosureRecord(BaseModel):
-    """What the ``closure`` policy tried and chose. The chosen types themselves are the
-    run's ``precision.layer_precisions`` (what hls4ml made of the chosen configuration)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    target_agreement: float
-    calibration_size: int
-    default_agreement_calibration: float | None = Field(
-        description="agreement of hls4ml's default configuration on the calibration split")
-    stopped_because: str
-    chosen_iteration: int | None
-    rejected_changes: list[RejectedChange]
-    iterations: list[ClosureIteration]
-    layer_error_before: dict[str, float] = Field(description="relative error per layer, hls4ml's default configuration")
-    layer_error_after: dict[str, float] = Field(description="relative error per layer, the chosen configuration")
-    realization: RealizationRecord | None = Field(
-        default=None, description="how the candidates were computed (emulated or compiled); None before the emulator")
-    hls4ml_limits: list[LimitRecord] = Field(
-        default_factory=list, description="layers whose remaining error no hls4ml configuration removes (with evidence)")
-
-
-class OverflowRecord(BaseModel):
-    """Keras values of one layer that fall outside its C++ result type."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str
-    values: int
-    overflowed: int
-    fraction: float
-
-
-class PrecisionChoice(BaseModel):
-    """The precision stage's result: the hls4ml configuration the policy chose and, for
-    ``closure``, the record of how."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    policy: str
-    hls_config: dict[str, Any]
-    closure: ClosureRecord | None = None
 
 
 @dataclass
@@ -167,7 +107,7 @@ def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
     """Keras's value of every layer on ``X``, named as hls4ml names its layers: a layer
     with a fused activation (``Dense(..., activation='relu')``) is split by hls4ml into
     ``name`` (before the activation) and ``name_relu`` (after it)."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow, heavy; only a build with a model loads it
 
     layers = [layer for layer in model.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
     tensors, names = [], []
@@ -202,10 +142,6 @@ def keras_layer_outputs(model, X: np.ndarray) -> dict[str, np.ndarray]:
     return values
 
 
-def _is_fixed_explicit(spec: Any) -> bool:
-    return isinstance(spec, str) and FixedType.parse(spec) is not None
-
-
 def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> dict[str, Any]:
     """The ``auto`` policy: a new hls4ml config with inferred precisions."""
     config = copy.deepcopy(hls_config)
@@ -229,8 +165,8 @@ def infer_precisions(model, hls_config: dict[str, Any], X_calib: np.ndarray) -> 
         result = precision.get("result")
         # Table-based activations left 'auto' get the model default type, whatever their range.
         sized_by_default = result == "auto" and "table" in precision
-        if observed is not None and (_is_fixed_explicit(result) or sized_by_default):
-            current = FixedType.parse(result) if _is_fixed_explicit(result) else None
+        if observed is not None and (is_fixed_spelling(result) or sized_by_default):
+            current = FixedType.parse(result) if is_fixed_spelling(result) else None
             fraction = max(current.fractional if current else 0, RESULT_FRACTION)
             signed = bool((observed < 0).any())
             integer = integer_bits_for(2.0 * float(np.abs(observed).max()), signed)
@@ -377,7 +313,7 @@ def widen_layer(layer_config: dict[str, Any], max_width: int, actual: dict[str, 
         if key in WEIGHT_KEYS and quantized_weights:
             continue
         current = precision.get(key)
-        current = current if _is_fixed_explicit(current) else actual.get(key)
+        current = current if is_fixed_spelling(current) else actual.get(key)
         if current is not None:
             widen(precision, key, current)
     if "TableSize" in layer_config and layer_config["TableSize"] < MAX_TABLE_SIZE:
@@ -464,7 +400,7 @@ def close_precisions(
             exhausted.add(layer)
             continue
         if layer in recurrent:
-            change += _tie_recurrent_types(model, layer, candidate["LayerName"])
+            change += tie_recurrent_types(model, layer, candidate["LayerName"])
         # Some hls4ml kernels tie types together (a recurrent layer's state and input):
         # a widening the C++ cannot compile is dropped, not fatal.
         trial = attempt(candidate, len(result.steps), layer, change)
@@ -484,53 +420,6 @@ def close_precisions(
     result.hls_config = best_config
     result.chosen_iteration = best_step.iteration
     return result
-
-
-def _tie_recurrent_types(model, name: str, layer_configs: dict[str, Any]) -> str:
-    """hls4ml's recurrent kernels run one dense template over the input and the state,
-    and write gate sums into result-typed arrays: input, result and accumulator types
-    must be one type. Widen them together."""
-    precision = layer_configs[name]["Precision"]
-    state_type = precision.get("result")
-    if not _is_fixed_explicit(state_type):
-        return ""
-    precision["accum"] = state_type
-    source = _inbound_name(model, name)
-    if source in layer_configs:
-        layer_configs[source].setdefault("Precision", {})["result"] = state_type
-        return f"; {source} result -> {state_type} (tied to the state type)"
-    return ""
-
-
-def tie_state_quantizer_types(model, hls_config: dict[str, Any]) -> list[str]:
-    """Make QKeras recurrent layers with a ``state_quantizer`` compile.
-
-    Root cause of the failure: hls4ml 1.3.0 maps the state quantizer to the layer's
-    ``accum`` type, but its LSTM/GRU kernels call ``dense<data_T, res_T>`` on the input
-    and on the state and write the result into ``accum_t`` arrays, so the C++ only
-    compiles when input, result and accumulator types are one type. The state type is
-    what QKeras computes the state in, so all three become it (rounding and saturating,
-    as the quantizer does). Returns the layers changed."""
-    changed = []
-    for layer in model.layers:
-        if type(layer).__name__ not in RECURRENT_CLASSES or layer.name not in hls_config["LayerName"]:
-            continue
-        precision = hls_config["LayerName"][layer.name].get("Precision", {})
-        state = FixedType.parse(precision.get("accum", ""))
-        if state is None or precision.get("result") == str(state):
-            continue
-        precision["result"] = str(FixedType(state.width, state.integer, state.signed, "RND", "SAT"))
-        _tie_recurrent_types(model, layer.name, hls_config["LayerName"])
-        changed.append(layer.name)
-    return changed
-
-
-def _inbound_name(model, name: str) -> str | None:
-    """The single Keras layer (or model input) feeding layer ``name``."""
-    layer = model.get_layer(name)
-    inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
-    inbound = inbound if isinstance(inbound, list) else [inbound]
-    return inbound[0].name if len(inbound) == 1 else None
 
 
 def _rank(step: ClosureStep) -> tuple[float, float]:
@@ -572,6 +461,7 @@ def overflow_report(keras_outputs: dict[str, np.ndarray], precisions: dict[str, 
 def plot_closure(record: ClosureRecord, path) -> None:
     """Per-layer relative error before and after the closure, and agreement per iteration, as SVG."""
     # A bare Figure draws without pyplot, so the caller's backend (a notebook's) is untouched.
+    # deferred: matplotlib, heavy, only for a closure's figure
     import matplotlib.ticker
     from matplotlib.figure import Figure
 

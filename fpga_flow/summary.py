@@ -3,15 +3,17 @@ definition that the build writes and that the dashboard, the run history, sweeps
 CLI and the Python API read.
 
 A summary is made of sections. A section that is a stage's own record is defined once,
-in that stage's module (``precision.ClosureRecord``, ``synth.SynthesisResult``,
-``estimate.Estimate``, ``cache.CacheUse``, ...); the sections here gather what belongs to
-no single stage. Every model forbids unknown fields, so a typo or a stale writer fails
-at once instead of writing a file no reader understands.
+data only, in :mod:`fpga_flow.records` (``records.precision.ClosureRecord``,
+``records.synth.SynthesisResult``, ``records.estimate.Estimate``, ``records.cache.CacheUse``,
+...), which the stage imports; the sections here gather what belongs to no single stage.
+Reading a summary therefore loads no engine. Every model forbids unknown fields, so a
+typo or a stale writer fails at once instead of writing a file no reader understands.
 
 Adding a section (say a stage ``rtl`` writing an ``RtlRecord``):
 
-1. define ``RtlRecord(BaseModel)`` in the stage's module, with
-   ``model_config = ConfigDict(extra="forbid")`` and a description on each figure;
+1. define ``RtlRecord(BaseModel)`` in a module of ``fpga_flow/records/`` (importing no
+   engine), with ``model_config = ConfigDict(extra="forbid")`` and a description on each
+   figure; the stage imports it from there;
 2. add ``rtl: RtlRecord | None = None`` to :class:`RunSummary` (None: the stage did
    not run in this build; older summaries read as None, so ``SCHEMA_VERSION`` stays);
 3. fill it in :func:`fpga_flow.build.make_summary` from the build context;
@@ -35,18 +37,18 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fpga_flow.boards import BoardRecord
-from fpga_flow.cache import CacheUse
 from fpga_flow.config import BuildConfig
-from fpga_flow.convert import HLSSettings
-from fpga_flow.deploy.section import DeployRecord
 from fpga_flow.errors import UserInputError
-from fpga_flow.estimate import Estimate
-from fpga_flow.fit import FitResult
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
-from fpga_flow.precision import ClosureRecord, OverflowRecord
-from fpga_flow.rtl.records import GatesSection, PnRSection, RTLSection, RTLSimSection
+from fpga_flow.records.cache import CacheUse
+from fpga_flow.records.deploy import DeployRecord
+from fpga_flow.records.estimate import Estimate
+from fpga_flow.records.fit import FitResult
+from fpga_flow.records.hls import HLSSettings
+from fpga_flow.records.precision import ClosureRecord, OverflowRecord
+from fpga_flow.records.rtl import GatesSection, PnRSection, RTLSection, RTLSimSection
+from fpga_flow.records.synth import SynthesisResult
 from fpga_flow.rundir import SUMMARY_NAME
-from fpga_flow.synth import SynthesisResult
 from fpga_flow.toolchain import Toolchain
 
 SCHEMA_VERSION = 2

@@ -14,11 +14,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from fpga_flow import reports
 from fpga_flow.errors import StageFailedError
+from fpga_flow.records.synth import SynthesisResult
 
 BUILD_LOG = "build_stdout.log"
 
@@ -65,21 +65,6 @@ SYNTH_TOOLS: dict[str, SynthTool] = {
 }
 
 
-class SynthesisResult(BaseModel):
-    """What the synthesis stage did: ran (``ok``), ran and failed, or was skipped and why."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: Literal["ok", "failed", "skipped"]
-    reason: str | None = Field(default=None, description="why it was skipped, or how it failed")
-    tool: str | None = Field(default=None, description="the vendor program the backend needs")
-    seconds: float = 0.0
-    failed_stage: str | None = Field(default=None, description="the tool's stage that failed, from its log")
-    log: str | None = Field(default=None, description="path of the tool's output")
-    report: dict[str, Any] | None = Field(
-        default=None, description="the merged vendor report: fpga_flow.reports.BuildReport.to_dict()")
-
-
 def synthesis_tool(backend: str) -> SynthTool | None:
     return SYNTH_TOOLS.get(backend)
 
@@ -101,8 +86,6 @@ def run_synthesis(project_dir: str | Path, backend: str) -> SynthesisResult:
 
     Raises StageFailedError naming the failed stage when the tool fails.
     """
-    from fpga_flow import reports
-
     project_dir = Path(project_dir)
     tool = synthesis_tool(backend)
     if tool is None or shutil.which(tool.executable) is None:

@@ -17,9 +17,9 @@ import pytest
 
 from fpga_flow.dashboard import write_run_page
 from fpga_flow.deploy.board import driver
-from fpga_flow.deploy.section import BoardCheck, DeployRecord, read_check_results, refuse_foreign
 from fpga_flow.errors import UserInputError
 from fpga_flow.history import RunHistory
+from fpga_flow.records.deploy import BoardCheck, DeployRecord, read_check_results, refuse_foreign
 from fpga_flow.summary import parse_summary, read_summary
 from test_dashboard import Dom
 

@@ -60,10 +60,11 @@ def test_stream_conv_counts_its_fifos():
 
 def test_written_description_prices_like_the_graph(tmp_path):
     from fpga_flow.convert import convert
-    from fpga_flow.estimate import estimate, estimate_project, read_design
+    from fpga_flow.estimate import estimate, estimate_project, read_design, write_design
 
     model, graph, board, settings, config = _graph("cnn_digits")
     project = convert(model, board, settings, tmp_path / "prj", config)
+    write_design(project.graph, board, settings.clock_period_ns, project.output_dir)
     design = read_design(project.output_dir)
     assert design.name == "myproject" and design.family == board.family
     from_disk = estimate_project(project.output_dir, board)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fpga_flow.errors import UserInputError
-from fpga_flow.history import DB_ENV, ESTIMATE, MIGRATIONS, SCHEMA_VERSION, VENDOR, RunHistory, default_db_path, figures_of
+from fpga_flow.figures import ESTIMATE, VENDOR, figures_of
+from fpga_flow.history import DB_ENV, MIGRATIONS, SCHEMA_VERSION, RunHistory, default_db_path
 from fpga_flow.summary import RunSummary, read_summary
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -81,6 +81,45 @@ def test_each_rule_is_defined_once_in_layers():
     assert len(found[layers.DISTRIBUTED_ARITHMETIC]) == 1
 
 
+# hls4ml's strategy spellings as single string literals outside layers.py: how many each
+# part of the package (fit.py or a fit/ package alike) still holds, and why. A ratchet: a
+# new copy fails, and so does a count that fell (lower it here).
+STRATEGY_LITERALS_LEFT = {
+    "fit": (7, "the search's strategy comparisons (use layers.LATENCY/RESOURCE when fit is split)"),
+    "reports": (3, "not strategies: the class name Latency in __all__, Catapult's report column 'Latency'"),
+}
+
+
+def strategy_literals(sources: dict[Path, str], root: Path = PACKAGE_DIR) -> dict[str, int]:
+    """Per part of the package (``fit`` for fit.py or fit/...) outside layers.py, the string
+    constants spelling an hls4ml strategy."""
+    found: dict[str, int] = {}
+    for path, text in sources.items():
+        where = path.relative_to(root).with_suffix("").parts[0]
+        if where == "layers":
+            continue
+        count = sum(1 for node in ast.walk(ast.parse(text))
+                    if isinstance(node, ast.Constant) and node.value in (layers.LATENCY, layers.RESOURCE))
+        if count:
+            found[where] = found.get(where, 0) + count
+    return found
+
+
+def test_strategy_spellings_are_named_once():
+    found = strategy_literals(_sources())
+    expected = {where: count for where, (count, _why) in STRATEGY_LITERALS_LEFT.items()}
+    assert found == expected, ("hls4ml's strategy spelled again outside fpga_flow/layers.py (import layers.LATENCY / "
+                               f"RESOURCE), or fewer copies left (lower STRATEGY_LITERALS_LEFT): {found} != {expected}")
+
+
+def test_the_strategy_scan_finds_a_copy(tmp_path):
+    root = tmp_path / "fpga_flow"
+    root.mkdir()
+    (root / "layers.py").write_text(LAYERS_FILE.read_text())
+    (root / "copy.py").write_text('DEFAULT = "Latency"\nOTHER = "latency"\n')
+    assert strategy_literals(_sources(root), root) == {"copy": 1}
+
+
 def test_the_resource_tuple_is_one_literal():
     """The grep the issue asked for: the literal resource-key tuple appears once."""
     pattern = re.compile(r'"LUT",\s*"FF",\s*"DSP",\s*"BRAM_18K"')

@@ -2,8 +2,9 @@
 
 * :mod:`fpga_flow.deploy.run_record`: the passed run deploy starts from (its summary, read
   through :func:`fpga_flow.summary.read_summary`, and the run files beside it).
-* :mod:`fpga_flow.deploy.section`: the ``deploy`` section of the run summary (the bundle,
-  and check_on_board.py's results validated with their one definition).
+* :mod:`fpga_flow.records.deploy` (data only, beside the summary's other sections): the
+  ``deploy`` section of the run summary (the bundle, and check_on_board.py's results
+  validated with their one definition).
 * :mod:`fpga_flow.deploy.record`: writing that section into the run (summary, run page,
   run history): after a bundle is written, and for ``fpga-flow deploy --record``.
 * :mod:`fpga_flow.deploy.project`: the accelerator target of a board, the AXI word types,

@@ -1,5 +1,5 @@
 """Deploy's marks on the run: the ``deploy`` section of its summary
-(:class:`fpga_flow.deploy.section.DeployRecord`), written when deploy writes a bundle and
+(:class:`fpga_flow.records.deploy.DeployRecord`), written when deploy writes a bundle and
 again when ``fpga-flow deploy --record`` brings the board's check back; each time the run
 page is written again and the run's record in the run history brought up to date."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 from fpga_flow.deploy.board import driver
 from fpga_flow.deploy.run_record import PassedRun, read_run
-from fpga_flow.deploy.section import BoardCheck, DeployRecord, read_check_results, refuse_foreign
 from fpga_flow.errors import UserInputError
 from fpga_flow.pipeline.publish import publish
+from fpga_flow.records.deploy import BoardCheck, DeployRecord, read_check_results, refuse_foreign
 from fpga_flow.summary import RunSummary
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from fpga_flow.attention import reference as ref
 from fpga_flow.attention.hls import WEIGHTS
 from fpga_flow.emulate import arith
-from fpga_flow.emulate.graph import Run, _input, weight_words
+from fpga_flow.emulate.builders import Run, _input, weight_words
 from fpga_flow.emulate.kernels import EXACT_FLOAT_BITS, Tensor
 from fpga_flow.errors import NotEmulableError
 

@@ -16,28 +16,16 @@ and its own relative error both ways: the per-layer evidence.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from fpga_flow.emulate.graph import Emulator, _product_kind
+from fpga_flow.emulate.builders import _product_kind
+from fpga_flow.emulate.graph import Emulator
 from fpga_flow.errors import NotEmulableError
 from fpga_flow.fidelity import compare, layer_errors
+from fpga_flow.records.precision import LimitRecord
 
 PO2_REASON = ("hls4ml computes its power-of-two products a * 2**e in ap_fixed<2(W_w+W_x), W_w+W_x> "
               "(nnet_mult.h weight_exponential): {fractional} fractional bits for this layer's {data} input "
               "and {exponent}-bit exponents, whatever the configuration; products below 2**-{fractional} are cut")
-
-
-class LimitRecord(BaseModel):
-    """One layer whose remaining error no hls4ml configuration removes."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    layer: str
-    reason: str
-    agreement: float = Field(description="argmax agreement with Keras of the chosen design (calibration split)")
-    agreement_if_exact: float = Field(description="the same with this layer's arithmetic exact")
-    layer_error: float = Field(description="the layer's relative error against Keras, as built")
-    layer_error_if_exact: float = Field(description="the layer's relative error with its arithmetic exact")
 
 
 def hls4ml_limits(graph, X: np.ndarray, keras_final: np.ndarray, keras_layers: dict[str, np.ndarray]

@@ -10,24 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from fpga_flow.boards import Board
 from fpga_flow.convert import HLSSettings, model_graph
 from fpga_flow.emulate.graph import Emulator
 from fpga_flow.errors import NotEmulableError
+from fpga_flow.records.precision import RealizationRecord
 
 Compile = Callable[[dict[str, Any]], Any]  # hls config -> compiled Bridge
-
-
-class RealizationRecord(BaseModel):
-    """How the closure computed its candidates (a section of the closure record)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    emulated_iterations: int = Field(description="candidates computed by the bit-exact emulator, without g++")
-    compiled_iterations: int = Field(description="candidates compiled with g++ (a layer the emulator does not cover)")
-    fallback_reason: str | None = Field(description="the first layer the emulator did not cover, if any")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from fpga_flow.emulate import arith, kernels
-from fpga_flow.emulate.graph import LOOKUP_ACTIVATIONS, Run, _attr_type, _input, _result, dense_spec
+from fpga_flow.emulate.builders import LOOKUP_ACTIVATIONS, Run, _attr_type, _input, _result, dense_spec
 from fpga_flow.emulate.kernels import Schedule, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType

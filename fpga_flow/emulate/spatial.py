@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from fpga_flow.emulate import arith, kernels
-from fpga_flow.emulate.graph import Run, _io_type, _result, _window, dense_spec
+from fpga_flow.emulate.builders import Run, _io_type, _result, _window, dense_spec
 from fpga_flow.emulate.kernels import Schedule, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
 

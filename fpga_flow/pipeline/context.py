@@ -13,7 +13,6 @@ import numpy as np
 
 from fpga_flow import rundir
 from fpga_flow.boards import Board
-from fpga_flow.cache import CacheUse
 from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSProject, HLSSettings
 from fpga_flow.csim import CompiledProject, TestbenchResult
@@ -21,6 +20,7 @@ from fpga_flow.estimate import Estimate
 from fpga_flow.fidelity import Fidelity
 from fpga_flow.fit import FitResult, fitted_config
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
+from fpga_flow.records.cache import CacheUse
 from fpga_flow.rtl.records import GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.synth import SynthesisResult
 

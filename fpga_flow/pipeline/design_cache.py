@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from fpga_flow import rundir
-from fpga_flow.cache import BuildCache, CacheUse, array_digest, default_cache_dir, digest
+from fpga_flow.cache import BuildCache, array_digest, default_cache_dir, digest
 from fpga_flow.convert import HLSProject
 from fpga_flow.csim import CompiledProject, current_toolchain
 from fpga_flow.estimate import Estimate
@@ -43,6 +43,7 @@ from fpga_flow.fit import FitRequest, FitResult
 from fpga_flow.pipeline.context import BuildContext
 from fpga_flow.pipeline.driver import Step, run_step
 from fpga_flow.precision import PrecisionChoice
+from fpga_flow.records.cache import CacheUse
 
 KEY_SCHEME = 2
 ENTRY_KIND = "design"

@@ -26,7 +26,7 @@ from fpga_flow.csim import Bridge, CompiledProject, compile_project
 from fpga_flow.emulate.diagnose import hls4ml_limits
 from fpga_flow.emulate.realize import EmulatingRealizer
 from fpga_flow.errors import UserInputError
-from fpga_flow.estimate import Estimate, estimate_project
+from fpga_flow.estimate import Estimate, estimate_project, write_design
 from fpga_flow.fit import DoesNotFitError, FitRequest, FitResult, check_plan_kept, fit_design, recheck, with_plan
 from fpga_flow.model_io import is_model_file, load_keras_model, load_test_data, model_input_shape
 from fpga_flow.pipeline.context import BuildContext, LoadedModel
@@ -202,6 +202,8 @@ def step_convert(ctx: BuildContext) -> HLSProject:
     """The hls4ml project of the chosen configuration (fitted, unless --no-fit), written
     to ``ctx.project_dir``."""
     project = convert(ctx.loaded.model, ctx.board, ctx.settings, ctx.project_dir, ctx.hls_config)
+    # design.json, the description step_estimate prices (so a cached project needs no graph)
+    write_design(project.graph, ctx.board, ctx.settings.clock_period_ns, project.output_dir)
     if ctx.fit is not None:
         check_plan_kept(project.graph, ctx.fit.chosen.plan)
     return project

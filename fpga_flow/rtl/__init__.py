@@ -17,7 +17,7 @@ run and its section into ``summary.json``:
 
 A model the RTL does not mirror is refused in one line (``RTLUnsupportedError``) and a
 missing verilator or yosys skips its stage with the reason: each stage function below
-returns a :class:`~fpga_flow.rtl.records.SkippedStage` then, and the rest of the build
+returns a :class:`~fpga_flow.records.rtl.SkippedStage` then, and the rest of the build
 runs on. A tool that runs and fails raises ``StageFailedError`` (exit 1).
 """
 
@@ -31,7 +31,11 @@ import numpy as np
 from fpga_flow.boards import Board
 from fpga_flow.convert import HLSSettings
 from fpga_flow.errors import RTLUnsupportedError, ToolMissingError, UserInputError
-from fpga_flow.rtl.records import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
+from fpga_flow.records.rtl import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
+from fpga_flow.rtl.ecp5 import synthesize_ecp5
+from fpga_flow.rtl.gates import synthesize_gates
+from fpga_flow.rtl.pnr import place_and_route
+from fpga_flow.rtl.simulate import simulate_rtl
 
 RTL_STAGES = ("rtl", "rtl_sim", "gates")
 __all__ = ["RTL_DIR", "RTL_STAGES", "rtl_stage", "rtl_sim_stage", "gates_stage", "pnr_stage", "run_rtl_stages"]
@@ -63,6 +67,7 @@ def _no_rtl(stage: str, rtl: RTLRecord | SkippedStage) -> SkippedStage:
 
 def rtl_stage(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], project_dir: Path,
               out_dir: Path, stage_levels: int | None = None) -> RTLRecord | SkippedStage:
+    # deferred: rtl.generate loads da4ml (0.4 s of imports), which only an RTL build needs
     from fpga_flow.rtl.generate import generate_rtl
 
     try:
@@ -73,8 +78,6 @@ def rtl_stage(model, board: Board, settings: HLSSettings, hls_config: dict[str, 
 
 def rtl_sim_stage(rtl: RTLRecord | SkippedStage, X: np.ndarray, csim_out: np.ndarray, keras_out: np.ndarray,
                   out_dir: Path) -> RTLSimRecord | SkippedStage:
-    from fpga_flow.rtl.simulate import simulate_rtl
-
     if isinstance(rtl, SkippedStage):
         return _no_rtl("rtl_sim", rtl)
     try:
@@ -85,9 +88,6 @@ def rtl_sim_stage(rtl: RTLRecord | SkippedStage, X: np.ndarray, csim_out: np.nda
 
 def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path,
                 cache_dir: Path | None = None) -> GateRecord | SkippedStage:
-    from fpga_flow.rtl.ecp5 import synthesize_ecp5
-    from fpga_flow.rtl.gates import synthesize_gates
-
     if isinstance(rtl, SkippedStage):
         return _no_rtl("gates", rtl)
     synthesize = synthesize_gates if board.open_fpga is None else synthesize_ecp5
@@ -102,8 +102,6 @@ def pnr_stage(rtl: RTLRecord | SkippedStage, gates: GateRecord | SkippedStage, b
               csim_out: np.ndarray, out_dir: Path) -> PnRRecord | SkippedStage:
     """Place and route the top level ``gates`` synthesized (ECP5 boards); skipped with the
     reason when there is no netlist or nextpnr/ecppack is missing."""
-    from fpga_flow.rtl.pnr import place_and_route
-
     if isinstance(rtl, SkippedStage):
         return _no_rtl("pnr", rtl)
     if isinstance(gates, SkippedStage):

@@ -17,13 +17,18 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from da4ml.codegen import VerilogModel
+from da4ml.trace import comb_trace, to_pipeline
+
 from fpga_flow.boards import Board
 from fpga_flow.convert import PROJECT_NAME, HLSSettings, model_graph
 from fpga_flow.fixed import FixedType
-from fpga_flow.layers import KERNEL_CLASSES, is_distributed_arithmetic
+from fpga_flow.layers import KERNEL_CLASSES, LATENCY, is_distributed_arithmetic
 from fpga_flow.rtl.arith import kif
+from fpga_flow.rtl.probe import run_probe
 from fpga_flow.rtl.records import RTL_RECORD, RTLRecord, write_record
 from fpga_flow.rtl.targets import FabricTarget, fabric_target
+from fpga_flow.rtl.trace import probe_request, trace_graph
 
 VERILOG_DIR = "verilog"
 PROBE_DIR = "probe"
@@ -32,7 +37,7 @@ PROBE_DIR = "probe"
 def rtl_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], work_dir: Path):
     """The graph the RTL is traced from, and the names of its distributed-arithmetic layers."""
     config = copy.deepcopy(hls_config)
-    model_strategy = config["Model"].get("Strategy", "Latency")
+    model_strategy = config["Model"].get("Strategy", LATENCY)
     layer_configs = config.get("LayerName", {})
 
     def was_da(name: str) -> bool:
@@ -41,9 +46,9 @@ def rtl_graph(model, board: Board, settings: HLSSettings, hls_config: dict[str, 
     da_names = {name for name in layer_configs if was_da(name)}
     for layer_config in layer_configs.values():
         if is_distributed_arithmetic(layer_config.get("Strategy")):
-            layer_config["Strategy"] = "Latency"
+            layer_config["Strategy"] = LATENCY
     if is_distributed_arithmetic(model_strategy):
-        config["Model"]["Strategy"] = "Latency"
+        config["Model"]["Strategy"] = LATENCY
     graph = model_graph(model, board, settings, work_dir, config)
     da_layers = {layer.name for layer in graph.get_layers()
                  if layer.class_name in KERNEL_CLASSES and (layer.name in da_names or was_da(layer.name))}
@@ -55,11 +60,6 @@ def generate_rtl(model, board: Board, settings: HLSSettings, hls_config: dict[st
     """Write the RTL of the model as the project at ``project_dir`` computes it into
     ``out_dir``; refuses (RTLUnsupportedError) what it cannot mirror. ``stage_levels``
     (``--stage-levels``) replaces the delay model's adder levels per pipeline stage."""
-    from da4ml.trace import comb_trace
-
-    from fpga_flow.rtl.probe import run_probe
-    from fpga_flow.rtl.trace import probe_request, trace_graph
-
     start = time.perf_counter()
     target = fabric_target(board)
     out_dir = Path(out_dir).resolve()
@@ -86,9 +86,6 @@ def write_design(logic, input_type: FixedType, layers: list[dict], target: Fabri
                  part: str, out_dir: Path, start: float, stage_levels: int | None = None) -> RTLRecord:
     """Pipeline ``logic`` for the clock (or every ``stage_levels`` adder levels), write its
     Verilog and the record."""
-    from da4ml.codegen import VerilogModel
-    from da4ml.trace import to_pipeline
-
     cutoff = stage_levels or target.latency_cutoff(clock_period_ns)
     # Registers every `cutoff` adder levels, then retimed to balance the stages.
     pipeline = to_pipeline(logic, cutoff, verbose=False)
