@@ -1,12 +1,33 @@
 """Measured tables for the docs: a benchmark run with ``--json`` writes its table here,
 ``docs/measured/<benchmark>.md``, so no measured figure is edited by hand (the docs link
-these files; ``tests/test_docs.py`` checks the first line names an existing benchmark)."""
+these files; ``tests/test_docs.py`` checks the first line names an existing benchmark).
+
+A few headline tables are also shown in README.md, between ``<!-- measured:NAME -->`` and
+``<!-- /measured:NAME -->``: the benchmark writes that block too (:func:`write_readme_block`),
+and ``tests/test_docs.py`` checks its text is in ``docs/measured/NAME.md`` word for word."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 MEASURED_DIR = Path(__file__).resolve().parents[1] / "docs" / "measured"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block_marks(name: str) -> tuple[str, str]:
+    return f"<!-- measured:{name} -->", f"<!-- /measured:{name} -->"
+
+
+def write_readme_block(benchmark_file: str, text: str, readme: Path = README) -> None:
+    """Replace README's block of this benchmark with ``text`` (which must also be in its
+    ``docs/measured`` file). A README without the block's marks is an error, not skipped."""
+    begin, end = readme_block_marks(Path(benchmark_file).stem)
+    content = readme.read_text()
+    if begin not in content or end not in content:
+        raise SystemExit(f"{readme}: no {begin} ... {end} block to write")
+    head, rest = content.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{text.strip()}\n{end}{tail}")
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:

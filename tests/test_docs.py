@@ -24,9 +24,26 @@ FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 FIGURE = re.compile(r"\d\s*%|\d\s*(?:ns|s)\b|\b[01]\.\d{2,}\b")
 
 
+# README's copy of a benchmark's headline table, written by the benchmark with its page
+# (benchmarks/measured.py, write_readme_block).
+README_BLOCK = re.compile(r"<!-- measured:([\w-]+) -->\n(.*?)<!-- /measured:\1 -->", re.S)
+
+
 def measured_rows(text: str) -> list[str]:
-    return [line for line in FENCE.sub("", text).splitlines()
-            if line.startswith("|") and len(FIGURE.findall(line)) >= 2]
+    text = README_BLOCK.sub("", FENCE.sub("", text))
+    return [line for line in text.splitlines() if line.startswith("|") and len(FIGURE.findall(line)) >= 2]
+
+
+def readme_blocks_not_generated(readme: Path = README, measured: Path = MEASURED) -> list[str]:
+    """README blocks whose text is not, word for word, in their benchmark's docs/measured page."""
+    wrong = []
+    for name, text in README_BLOCK.findall(readme.read_text()):
+        page = measured / f"{name}.md"
+        if not text.strip():
+            wrong.append(f"{name}: empty (run its benchmark with --json)")
+        elif not page.is_file() or text.strip() not in page.read_text():
+            wrong.append(f"{name}: not the text of {page.relative_to(measured.parent.parent)}")
+    return wrong
 
 
 def pages() -> list[Path]:
@@ -92,6 +109,18 @@ def test_measured_tables_are_generated_and_live_in_docs_measured():
     hand_edited = [f"{page.relative_to(REPO)}: {row.strip()}" for page in pages() if MEASURED not in page.parents
                    for row in measured_rows(page.read_text())]
     assert not hand_edited, "measured tables belong to docs/measured/ (written by a benchmark):\n" + "\n".join(hand_edited)
+
+
+def test_readme_blocks_are_the_benchmarks_own_text(tmp_path):
+    assert readme_blocks_not_generated() == []
+    assert README_BLOCK.search(README.read_text()), "README shows the estimate's error table (issue 21)"
+    # a hand edit of the README's copy is caught
+    (tmp_path / "measured").mkdir()
+    (tmp_path / "measured" / "estimate_error.md").write_text("| a | 1% | 2% |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- measured:estimate_error -->\n| a | 1% | 3% |\n<!-- /measured:estimate_error -->\n")
+    assert readme_blocks_not_generated(readme, tmp_path / "measured") == [
+        "estimate_error: not the text of " + str((tmp_path / "measured" / "estimate_error.md").relative_to(tmp_path.parent))]
 
 
 def test_the_checks_catch_a_broken_link(tmp_path):
