@@ -174,3 +174,17 @@ def test_an_im2col_it_cannot_read_is_left_as_hls4ml_wrote_it():
     for odd in (body.replace("= 0;", "= data[0] + 1;"),  # not a plain copy
                 body.replace("partition ==   1", "partition ==   2")):  # partitions not 0..n-1
         assert table_fill_buffers(odd) == odd
+
+
+def test_the_testbench_in_shards_writes_the_single_runs_results(three_layer, tmp_path):
+    model, _ = three_layer
+    X = np.random.default_rng(7).standard_normal((70, 16)).astype(np.float32)
+    compiled = compile_project(_project(model, tmp_path / "project"), "-O0", jobs=2)
+    reference = Bridge.load(compiled).predict(X)
+    single = run_testbench(compiled, X, reference, jobs=1).results_file.read_text()
+    assert not (compiled.project_dir / "build" / "testbench_shards").exists()
+    sharded = run_testbench(compiled, X, reference, jobs=2)
+    assert sharded.results_file.read_text() == single and len(single.splitlines()) == 70
+    second = compiled.project_dir / "build" / "testbench_shards" / "1" / "tb_data" / "csim_results.log"
+    assert len(second.read_text().splitlines()) == 35  # the second half ran in its own process
+    np.testing.assert_allclose(sharded.predictions, reference, atol=1e-5)
