@@ -246,7 +246,7 @@ def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Pat
             cells.pop(stage.stem, None)
         hits = sum(hit for _, hit in results)
         kept = sum(not unit.flatten for unit in units[:-1])
-        method, log = f"sum of {len(units)} modules ({hits} cached, {kept} stages hierarchical)", out_dir / "modules"
+        method, log = f"{kept} stages hierarchical, sum of {len(units)} modules ({hits} cached)", out_dir / "modules"
     seconds = time.perf_counter() - start
     record = GateRecord(tool=f"{version}: synth_xilinx -family {family} -flatten, {method}", family=family,
                         top=rtl.top, cells=cells, log=str(log), seconds=round(seconds, 3),
