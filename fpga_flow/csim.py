@@ -9,7 +9,8 @@ fed ``tb_data/`` written from the test set, and its ``csim_results.log`` read ba
 Both runs are needed though they call the same objects on the same inputs: the testbench
 is hls4ml's own harness (inputs parsed from text with ``atof``; on accelerator boards the
 AXI wrapper between the harness and the network), which the bridge never exercises, and
-only the bridge gives the per-layer traces (the overflow report). A rebuild of an
+only the bridge gives the per-layer traces (the overflow report). The testbench runs in
+one process per core over slices of the inputs (:data:`TESTBENCH_SHARD_MIN`). A rebuild of an
 unchanged run repeats neither (:mod:`fpga_flow.pipeline.run_cache`).
 
 The fixed-point arithmetic is integer code, so the optimization level changes compile
@@ -401,8 +402,18 @@ def read_results(path: Path, values_per_sample: int) -> np.ndarray:
     return values.reshape(-1, values_per_sample)
 
 
-def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarray) -> TestbenchResult:
-    """Build hls4ml's testbench against the compiled firmware, run it on ``X``, read its results."""
+# The testbench runs in one process per core when each gets at least this many samples:
+# every process parses the weights files once (a fraction of a second), and hls4ml's
+# network computes each sample alone (recurrent layers reset their state per sample), so
+# the shards' results, concatenated, are the single run's.
+TESTBENCH_SHARD_MIN = 32
+TESTBENCH_SHARDS_DIR = "testbench_shards"  # in BUILD_SUBDIR: one folder (its own tb_data/) per shard
+
+
+def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarray,
+                  jobs: int | None = None) -> TestbenchResult:
+    """Build hls4ml's testbench against the compiled firmware, run it on ``X`` (in
+    ``jobs`` processes over consecutive slices, default one per core), read its results."""
     project_dir = Path(compiled.project_dir).resolve()  # g++ runs inside it
     write_tb_data(project_dir, X, reference)
     results_file = project_dir / "tb_data" / "csim_results.log"
@@ -420,17 +431,35 @@ def run_testbench(compiled: CompiledProject, X: np.ndarray, reference: np.ndarra
                   project_dir, log_path, "testbench executable")
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    run = subprocess.run([str(executable)], cwd=project_dir, capture_output=True, text=True)
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"$ {executable}\n{run.stdout}{run.stderr}")
-    if run.returncode != 0 or not results_file.is_file():
-        raise StageFailedError(f"the testbench exited with code {run.returncode} without results (log: {log_path})")
+    shards = max(1, min(jobs or os.cpu_count() or 1, len(X) // TESTBENCH_SHARD_MIN))
+    if shards == 1:
+        _run_testbench_in(executable, project_dir, log_path)
+    else:
+        bounds = np.linspace(0, len(X), shards + 1).astype(int)
+        folders = [project_dir / BUILD_SUBDIR / TESTBENCH_SHARDS_DIR / str(k) for k in range(shards)]
+        for folder, lo, hi in zip(folders, bounds[:-1], bounds[1:]):
+            folder.mkdir(parents=True, exist_ok=True)
+            write_tb_data(folder, X[lo:hi], reference[lo:hi])
+            (folder / "tb_data" / results_file.name).unlink(missing_ok=True)
+        with ThreadPoolExecutor(max_workers=shards) as pool:
+            list(pool.map(lambda folder: _run_testbench_in(executable, folder, log_path), folders))
+        results_file.write_text("".join((folder / "tb_data" / results_file.name).read_text(encoding="utf-8")
+                                        for folder in folders), encoding="utf-8")
     # A sample's output may have several dimensions (an attention layer's T x D): the
     # testbench writes all of its values, flattened.
     predictions = read_results(results_file, int(np.prod(reference.shape[1:], dtype=int)))
     if len(predictions) != len(X):
         raise StageFailedError(f"the testbench wrote {len(predictions)} results for {len(X)} inputs (log: {log_path})")
     return TestbenchResult(predictions, log_path, results_file, compile_seconds, time.perf_counter() - start)
+
+
+def _run_testbench_in(executable: Path, folder: Path, log_path: Path) -> None:
+    """Run the testbench in ``folder`` (it reads and writes ``tb_data/`` there)."""
+    run = subprocess.run([str(executable)], cwd=folder, capture_output=True, text=True)
+    with _log_lock, log_path.open("a", encoding="utf-8") as log:
+        log.write(f"$ (cd {folder} && {executable})\n{run.stdout}{run.stderr}")
+    if run.returncode != 0 or not (folder / "tb_data" / "csim_results.log").is_file():
+        raise StageFailedError(f"the testbench exited with code {run.returncode} without results (log: {log_path})")
 
 
 def current_toolchain() -> Toolchain:

@@ -126,3 +126,65 @@ def test_light_or_streaming_networks_stay_one_unit(three_layer, two_heavy_layers
     stream = convert(model, board, settings, tmp_path / "stream", base_hls_config(model, settings, board.backend))
     assert split_network(stream.output_dir, "myproject") is None
     assert split_network(_plain_project(model, tmp_path / "heavy"), "myproject") is not None
+
+
+def _conv_models():
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(5)
+    layers = tf.keras.layers
+    one_d = tf.keras.Sequential([layers.Input((30, 3)), layers.Conv1D(4, 7, padding="same", name="c1"),
+                                 layers.Activation("relu", name="r1"),
+                                 layers.Conv1D(2, 3, strides=2, name="c2"), layers.Flatten(name="f"),
+                                 layers.Dense(3, name="d")])
+    two_d = tf.keras.Sequential([layers.Input((8, 8, 2)), layers.Conv2D(3, 3, strides=2, padding="same", name="c1"),
+                                 layers.Activation("relu", name="r1"), layers.Conv2D(4, 2, name="c2"),
+                                 layers.Flatten(name="f"), layers.Dense(3, name="d")])
+    return {"conv1d": one_d, "conv2d": two_d}
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "conv2d"])
+def test_the_tabled_im2col_computes_the_words_of_hls4mls_statements(kind, tmp_path):
+    from fpga_flow.csim_split import CSIM_CODE_GEN
+
+    model = _conv_models()[kind]
+    X = np.random.default_rng(1).uniform(-4, 4, (16, *model.input_shape[1:])).astype(np.float32)
+    whole = compile_project(_plain_project(model, tmp_path / "whole"), "-O0", split=False, jobs=2)
+    tabled = compile_project(_plain_project(model, tmp_path / "tabled"), "-O0", split=True, jobs=2)
+    header = (tabled.project_dir / "build" / "split" / CSIM_CODE_GEN).read_text()
+    assert "static const int copies[" in header and "buffer[0][0] =" not in header
+    assert "buffer[0][0] =" in (tabled.project_dir / "firmware" / "nnet_utils" / "nnet_code_gen.h").read_text()
+    expected, expected_traces = Bridge.load(whole).trace(X)
+    outputs, traces = Bridge.load(tabled).trace(X)
+    np.testing.assert_array_equal(outputs, expected)
+    assert sorted(traces) == sorted(expected_traces) and len(np.unique(traces["c1"])) > 10
+    for name, values in expected_traces.items():
+        np.testing.assert_array_equal(traces[name], values, err_msg=name)
+
+
+def test_an_im2col_it_cannot_read_is_left_as_hls4ml_wrote_it():
+    from fpga_flow.csim_split import table_fill_buffers
+
+    body = ("static void fill_buffer(data_T data[8], data_T buffer[1][2], const unsigned partition) {\n"
+            "        if (partition ==   0) {\n            buffer[0][0] =    data[0]; buffer[0][1] = 0;\n        }\n"
+            "        if (partition ==   1) {\n            buffer[0][0] =    data[1]; buffer[0][1] = data[2];\n        }\n"
+            "    }")
+    tabled = table_fill_buffers(body)
+    assert "static const int copies[2][2][2] = {\n{{0,0},{1,-1}},\n{{0,1},{1,2}}};" in tabled
+    for odd in (body.replace("= 0;", "= data[0] + 1;"),  # not a plain copy
+                body.replace("partition ==   1", "partition ==   2")):  # partitions not 0..n-1
+        assert table_fill_buffers(odd) == odd
+
+
+def test_the_testbench_in_shards_writes_the_single_runs_results(three_layer, tmp_path):
+    model, _ = three_layer
+    X = np.random.default_rng(7).standard_normal((70, 16)).astype(np.float32)
+    compiled = compile_project(_project(model, tmp_path / "project"), "-O0", jobs=2)
+    reference = Bridge.load(compiled).predict(X)
+    single = run_testbench(compiled, X, reference, jobs=1).results_file.read_text()
+    assert not (compiled.project_dir / "build" / "testbench_shards").exists()
+    sharded = run_testbench(compiled, X, reference, jobs=2)
+    assert sharded.results_file.read_text() == single and len(single.splitlines()) == 70
+    second = compiled.project_dir / "build" / "testbench_shards" / "1" / "tb_data" / "csim_results.log"
+    assert len(second.read_text().splitlines()) == 35  # the second half ran in its own process
+    np.testing.assert_allclose(sharded.predictions, reference, atol=1e-5)

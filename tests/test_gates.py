@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO
 from fpga_flow.boards import get_board
 from fpga_flow.errors import FlowError
-from fpga_flow.rtl.gates import PER_MODULE_ERROR, synthesize_gates
+from fpga_flow.rtl.gates import HIERARCHY_ERROR, PER_MODULE_ERROR, reuse, synthesize_gates
 from fpga_flow.rtl.records import GATES_RECORD, GateRecord, RTLRecord, read_record
 
 DATA = REPO / "tests" / "data" / "gates" / "mlp_arty"
@@ -33,11 +33,16 @@ def test_per_module_sum_is_within_the_stated_error_and_cached_by_content(tmp_pat
     rtl, board, cache = _rtl(tmp_path), get_board("arty-a7-100t"), tmp_path / "cache"
     whole = synthesize_gates(rtl, board, tmp_path / "whole", whole=True)
     first = synthesize_gates(rtl, board, tmp_path / "first", cache_dir=cache)
-    assert not whole.per_module and first.per_module and "sum of 4 modules (0 cached)" in first.tool
+    # This MLP's stages instantiate each parameter set about once: all are flattened.
+    assert not whole.per_module and first.per_module and first.tool.endswith("0 stages hierarchical, sum of 4 modules (0 cached)")
     assert read_record(GateRecord, tmp_path / "first" / GATES_RECORD) == first
-    for kind, error in PER_MODULE_ERROR.items():
-        full = getattr(whole, kind)
-        assert full > 0 and abs(getattr(first, kind) - full) <= error * full, (kind, getattr(first, kind), full)
+    # Kept hierarchical, the stages count what flattening would have dropped: high, within the stated bound.
+    kept = synthesize_gates(rtl, board, tmp_path / "kept", hierarchy=True)
+    assert "3 stages hierarchical" in kept.tool
+    for record, bounds in ((first, PER_MODULE_ERROR), (kept, HIERARCHY_ERROR)):
+        for kind, error in bounds.items():
+            full, part = getattr(whole, kind), getattr(record, kind)
+            assert full > 0 and full <= part <= (1 + error) * full, (kind, part, full, record.tool)
     # The stages' ports are no pins: only the top's are buffered, as in the whole design.
     assert first.cells.get("IBUF") == whole.cells.get("IBUF") and first.cells.get("OBUF") == whole.cells.get("OBUF")
 
@@ -52,6 +57,14 @@ def test_per_module_sum_is_within_the_stated_error_and_cached_by_content(tmp_pat
     third = synthesize_gates(rtl, board, tmp_path / "third", cache_dir=cache)
     assert third.cached_modules == 3 and third.cells == first.cells
     assert [p.name for p in (tmp_path / "third" / "modules").iterdir()] == ["myproject_stage2"]
+
+
+def test_a_stage_of_repeated_parameter_sets_stays_hierarchical(tmp_path):
+    stage = tmp_path / "myproject_stage0.v"
+    line = "    wire [16:0] v{0}; shift_adder #(16, 16, 1, 1, 17, 0, {1}) op_{0} (v1[15:0], v2[15:0], v{0}[16:0]);\n"
+    stage.write_text("module myproject_stage0 (\n" + "".join(line.format(i, i % 2) for i in range(8)) + "endmodule\n")
+    assert reuse(stage) == 4.0  # 8 instances of 2 parameter sets
+    assert reuse(DATA / "src" / "myproject_stage2.v") == 1.0
 
 
 def test_a_yosys_error_in_one_module_fails_the_stage_naming_its_log(tmp_path):

@@ -12,7 +12,11 @@ with its default ABC9 ran for more than 25 minutes on a design this one took min
 da4ml writes one combinational module per pipeline stage and a top that only registers
 between them, so the stage synthesizes each stage alone, in parallel, and the top with
 the stages as black boxes (its registers), and sums the counts (``per_module`` in the
-record; :data:`PER_MODULE_ERROR` is the error measured against the whole design). Each
+record; :data:`PER_MODULE_ERROR` is the error measured against the whole design). A stage
+keeps da4ml's library modules (``shift_adder``, ``negative``, ``mux``, ...) as modules:
+yosys synthesizes each distinct parameter set once, not each of its thousands of
+instances, and ``stat -top`` multiplies; nothing is optimized across an instance's ports,
+so the carry chains of adder bits the flattened design would drop are counted. Each
 module's counts are cached under a digest of its sources, the ROM files it reads, the
 family and the yosys version, so a rebuild re-synthesizes only the stages that changed.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -48,8 +53,22 @@ STAT_PLACEHOLDER = "@STAT@"
 # the 80 output registers (all logic upstream of the softmax removed) where the sums give
 # LUT 4964, FF 1640 (= da4ml's register_bits): no bound holds there, the sums are the circuit.
 PER_MODULE_ERROR = {"LUT": 0.05, "FF": 0.02, "CARRY": 0.01}
+# Hierarchical stages (da4ml's library modules synthesized once per parameter set, counted
+# per instance) are also high, never low: nothing is optimized across an instance's ports,
+# so adder bits the flattened design drops (outputs quantized away downstream) are counted.
+# Measured with yosys 0.23 (docs/speed.md): 3-stage MLP, all stages hierarchical, against
+# the whole design: LUT +2.1%, FF +0.9%, CARRY +6.5%; digits CNN, stage by stage against
+# the same stage flattened: stage0 LUT +3.9%, CARRY +13%; stage1 LUT +12.6%, CARRY +50%
+# (FF: the stages have none, the top's registers are counted exactly).
+HIERARCHY_ERROR = {"LUT": 0.10, "FF": 0.02, "CARRY": 0.25}
+# A stage stays hierarchical when it instantiates each parameter set this many times on
+# average: yosys then maps a few dozen small modules instead of thousands of instances
+# (the digits CNN's first stage: 3168 instances of 70 sets, 97 s of CPU flattened, 17 s
+# hierarchical); a stage of mostly distinct sets costs more hierarchical than flattened.
+HIERARCHY_MIN_REUSE = 4
+_INSTANCE = re.compile(r"^\s*wire \[[^\]]*\] \w+; (\w+ #\([^)]*\)) \w+ \(", re.MULTILINE)
 # Bump when the per-module script or the way counts are read changes: old entries are then never read.
-KEY_VERSION = 1
+KEY_VERSION = 2
 
 
 def yosys() -> str:
@@ -97,9 +116,16 @@ def _sources(rtl: RTLRecord) -> tuple[list[Path], list[Path], Path]:
 
 
 def synthesis_script(files: list[Path], top: str, family: str, stat_path: Path,
-                     blackboxes: list[Path] = (), inner: bool = False) -> str:
+                     blackboxes: list[Path] = (), inner: bool = False, flatten: bool = True) -> str:
     # inner: a module inside the design, whose ports are no pins (no I/O or clock buffers).
-    options = " -noiopad -noclkbuf" if inner else ""
+    # flatten=False keeps da4ml's library modules (shift_adder, ...) as modules: yosys
+    # synthesizes each distinct parameter set once and ``stat -top`` multiplies by the
+    # instances, but nothing is optimized across an instance's ports (HIERARCHY_ERROR).
+    options = (" -noiopad -noclkbuf" if inner else "") + (" -flatten" if flatten else "")
+    # da4ml's top only registers between the stages (black boxes here): no register feeds
+    # another directly (no shift register to find) and it computes nothing (no DSP); the
+    # two passes cost about 8 s of CPU on the digits CNN's 17,832 registers.
+    options += " -nosrl -nodsp" if blackboxes else ""
     lib = f"read_verilog -lib -sv {' '.join(str(p) for p in blackboxes)}\n" if blackboxes else ""
     # -defer: elaborate modules only once instantiated, with their real parameters (the
     # lookup-table module's default ROM file does not exist).
@@ -109,8 +135,8 @@ def synthesis_script(files: list[Path], top: str, family: str, stat_path: Path,
     return (f"{lib}read_verilog -defer -sv {' '.join(str(p) for p in files)}\n"
             f"hierarchy -top {top}\n"
             "setattr -unset rom_style m:*\n"
-            f"synth_xilinx -family {family} -top {top} -flatten{options}\n"
-            f"tee -q -o {stat_path} stat -json\n")
+            f"synth_xilinx -family {family} -top {top}{options}\n"
+            f"tee -q -o {stat_path} stat -json -top {top}\n")
 
 
 @dataclass(frozen=True)
@@ -120,6 +146,7 @@ class _Unit:
     module: str
     files: list[Path]
     blackboxes: list[Path]
+    flatten: bool = True
 
     def key(self, script: str, version: str, memfiles: Path) -> str:
         """Digest of the yosys script (without the run's folders), the sources and ROMs read."""
@@ -137,9 +164,16 @@ class _Unit:
         return h.hexdigest()
 
 
-def _units(rtl: RTLRecord) -> list[_Unit]:
+def reuse(stage: Path) -> float:
+    """Instances of da4ml's library modules in a stage per distinct parameter set (1 when it has none)."""
+    instances = _INSTANCE.findall(stage.read_text(encoding="utf-8"))
+    return len(instances) / len(set(instances)) if instances else 1.0
+
+
+def _units(rtl: RTLRecord, hierarchy: bool | None) -> list[_Unit]:
     static, stages, top = _sources(rtl)
-    units = [_Unit(p.stem, static + [p], []) for p in stages]
+    units = [_Unit(p.stem, static + [p], [], not (hierarchy if hierarchy is not None else reuse(p) >= HIERARCHY_MIN_REUSE))
+             for p in stages]
     return sorted(units, key=lambda u: -sum(p.stat().st_size for p in u.files)) + [_Unit(rtl.top, [top], stages)]
 
 
@@ -162,7 +196,7 @@ def _synthesize_unit(tool: str, version: str, unit: _Unit, family: str, out_dir:
                      cache_dir: Path | None) -> tuple[dict[str, int], bool]:
     """Cell counts of one unit and whether they came from the cache (keyed by content)."""
     script = synthesis_script(unit.files, unit.module, family, Path(STAT_PLACEHOLDER), unit.blackboxes,
-                              inner=not unit.blackboxes)
+                              inner=not unit.blackboxes, flatten=unit.flatten)
     cached = None
     if cache_dir is not None:
         cached = cache_dir / f"{unit.key(script, version, cwd)}.json"
@@ -178,7 +212,7 @@ def _synthesize_unit(tool: str, version: str, unit: _Unit, family: str, out_dir:
 
 
 def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Path | None = None,
-                     jobs: int | None = None, whole: bool = False) -> GateRecord:
+                     jobs: int | None = None, whole: bool = False, hierarchy: bool | None = None) -> GateRecord:
     """Synthesize the RTL for ``board``'s family; the counts go to ``gates.json``.
 
     By default each pipeline stage is synthesized alone, in parallel (``jobs`` processes,
@@ -186,7 +220,9 @@ def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Pat
     stages as black boxes; each module's counts are cached by content in ``cache_dir``
     (none without it; the build passes ``<cache>/gates`` unless ``--no-cache``).
     ``whole=True`` synthesizes the flattened design in one yosys run, as before (the
-    reference the sums were measured against).
+    reference the sums were measured against). A stage keeps da4ml's library modules as
+    modules when it instantiates each parameter set :data:`HIERARCHY_MIN_REUSE` times or
+    more on average, else is flattened; ``hierarchy`` True or False forces one way for all.
     """
     tool = yosys()
     version = subprocess.run([tool, "-V"], capture_output=True, text=True).stdout.strip()
@@ -201,7 +237,7 @@ def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Pat
         method, hits, log = "whole design", 0, out_dir / YOSYS_LOG
     else:
         cache = Path(cache_dir).resolve() if cache_dir is not None else None
-        units = _units(rtl)
+        units = _units(rtl, hierarchy)
         with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
             results = list(pool.map(lambda u: _synthesize_unit(tool, version, u, family, out_dir, memfiles, cache),
                                     units))
@@ -209,7 +245,8 @@ def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Pat
         for stage in stages:  # the top's black-box instances are not cells of the design
             cells.pop(stage.stem, None)
         hits = sum(hit for _, hit in results)
-        method, log = f"sum of {len(units)} modules ({hits} cached)", out_dir / "modules"
+        kept = sum(not unit.flatten for unit in units[:-1])
+        method, log = f"{kept} stages hierarchical, sum of {len(units)} modules ({hits} cached)", out_dir / "modules"
     seconds = time.perf_counter() - start
     record = GateRecord(tool=f"{version}: synth_xilinx -family {family} -flatten, {method}", family=family,
                         top=rtl.top, cells=cells, log=str(log), seconds=round(seconds, 3),
