@@ -9,7 +9,7 @@ top-level one does, only later). Modules belong to layers, lowest first:
     engine     convert, csim, emulate, estimate, precision, fit, rtl, reports, attention,
                synth, compat, model_io, train, fidelity
     store/view cache, history, dashboard
-    pipeline   pipeline (build: its old names, re-exported)
+    pipeline   pipeline
     product    deploy, sweep, api
     cli        cli, __main__
 
@@ -36,7 +36,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "engine": ("convert", "csim", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
                "compat", "model_io", "train", "fidelity"),
     "store/view": ("cache", "history", "dashboard"),
-    "pipeline": ("pipeline", "build"),
+    "pipeline": ("pipeline",),
     "product": ("deploy", "sweep", "api"),
     "cli": ("cli", "__main__"),
 }
@@ -224,13 +224,13 @@ def test_the_checks_see_a_violation(tmp_path, monkeypatch):
     package = tmp_path / PACKAGE
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "errors.py").write_text("def f():\n    from fpga_flow.build import run\n")
-    (package / "build.py").write_text("from fpga_flow import errors\n")
+    (package / "errors.py").write_text("def f():\n    from fpga_flow.pipeline import run\n")
+    (package / "pipeline.py").write_text("from fpga_flow import errors\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE_DIR", package)
     graph = import_graph()
-    assert graph["fpga_flow.errors"] == {"fpga_flow.build": 2}
-    assert list(climbing_imports(graph)) == ["fpga_flow.errors -> fpga_flow.build"]
-    assert cycles(graph) == [("fpga_flow.build", "fpga_flow.errors")]
+    assert graph["fpga_flow.errors"] == {"fpga_flow.pipeline": 2}
+    assert list(climbing_imports(graph)) == ["fpga_flow.errors -> fpga_flow.pipeline"]
+    assert cycles(graph) == [("fpga_flow.errors", "fpga_flow.pipeline")]
 
 
 if __name__ == "__main__":
