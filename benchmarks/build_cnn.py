@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fpga_flow.build import run_build
 from fpga_flow.config import BuildConfig
+from fpga_flow.pipeline import run_build
 
 
 def main() -> int:

@@ -41,8 +41,9 @@ def models(peers: Path) -> dict[str, dict]:
 def fit_one(fields: dict, board_name: str, policy: str, budget: float, reports_dir: Path) -> dict:
     """Fit one model to one board through the build's steps; the fit's record and the wall time of its step."""
     from fpga_flow.boards import get_board
-    from fpga_flow.build import BuildContext, step_check, step_fit, step_load, step_precision
     from fpga_flow.config import build_config
+    from fpga_flow.pipeline.context import BuildContext
+    from fpga_flow.pipeline.steps import step_check, step_fit, step_load, step_precision
 
     config = build_config(**fields, board=board_name, precision_policy=policy, fit=True, budget=budget,
                           reports_dir=reports_dir, use_cache=False, record_history=False)

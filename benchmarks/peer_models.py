@@ -25,9 +25,9 @@ from pathlib import Path
 
 from measured import write_measured
 
-from fpga_flow.build import run_build
 from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError
+from fpga_flow.pipeline import run_build
 
 DEFAULT_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "peer_models"
 POLICIES = ("default", "closure")
@@ -81,8 +81,9 @@ def near_ties(cfg: BuildConfig, out: Path, max_abs_error: float) -> dict:
     import numpy as np
 
     from fpga_flow.boards import get_board
-    from fpga_flow.build import BuildContext, step_load
     from fpga_flow.csim import Bridge, CompiledProject
+    from fpga_flow.pipeline.context import BuildContext
+    from fpga_flow.pipeline.steps import step_load
 
     loaded = step_load(BuildContext(cfg, get_board(cfg.board), out))
     keras = loaded.keras_eval.reshape(len(loaded.X_eval), -1)

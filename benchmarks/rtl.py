@@ -19,9 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from fpga_flow.build import run_build
 from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError
+from fpga_flow.pipeline import run_build
 from fpga_flow.rtl import RTL_STAGES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

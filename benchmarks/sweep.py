@@ -32,8 +32,8 @@ STRATEGIES = ["Latency", "Resource"]
 
 
 def sweep_part(args, scratch: Path) -> dict:
-    from fpga_flow.build import run_build
     from fpga_flow.history import RunHistory, default_db_path
+    from fpga_flow.pipeline import run_build
     from fpga_flow.sweep import plan_sweep, prepare, run_sweep
 
     def plan(name: str):

@@ -171,16 +171,25 @@ def run_history(reports_dir: str | Path = "reports"):
 
 
 def dashboard(paths: Iterable[str | Path] = (), out_dir: str | Path = "reports/dashboard",
-              history_db: str | Path | None = None, title: str = "fpga-flow runs") -> Path:
+              history_db: str | Path | None = None, title: str = "fpga-flow runs",
+              on_warning: Callable[[str], None] | None = None) -> Path:
     """One self-contained HTML page over the runs found under ``paths`` (run directories
     or trees of them) and, with ``history_db``, every build recorded in that run history
-    that ``paths`` did not already hold (``fpga-flow dashboard``). Returns the page's path."""
+    that ``paths`` did not already hold (``fpga-flow dashboard``). Returns the page's path.
+    ``on_warning(message)`` hears each run folder that could not be read (the page lists
+    them too) and an empty selection."""
     summaries, warnings = collect_runs([Path(p) for p in paths])
     if history_db is not None:
         known = {summary.run_id for summary in summaries}
         summaries += [summary for summary in RunHistory(history_db, create=False).summaries()
                       if summary.run_id not in known]
-    return write_dashboard(summaries, out_dir, title=title, warnings=warnings)
+    tell = on_warning or (lambda message: None)
+    for warning in warnings:
+        tell(warning)
+    page = write_dashboard(summaries, out_dir, title=title, warnings=warnings)
+    if not summaries:
+        tell("no runs found: the page says the selection is empty")
+    return page
 
 
 def parse_reports(paths: str | Path | Iterable[str | Path], board: str | None = None,

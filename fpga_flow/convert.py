@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import hls4ml
-
 from fpga_flow.boards import Board
 from fpga_flow.compat import patch_hls4ml_conv2d_batchnorm, tie_state_quantizer_types
 from fpga_flow.errors import UnsupportedModelError, UserInputError
@@ -54,6 +52,8 @@ class HLSProject:
 
 def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any]:
     """hls4ml's per-layer configuration for ``model`` with the user's strategy and reuse factor."""
+    import hls4ml  # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
+
     if settings.strategy == DISTRIBUTED_ARITHMETIC and backend not in DA_BACKENDS:
         raise UserInputError(f"strategy {DISTRIBUTED_ARITHMETIC}: hls4ml {hls4ml.__version__} generates it for the "
                              f"{' and '.join(DA_BACKENDS)} backends only, not {backend}: choose a board with one of them")
@@ -101,6 +101,8 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
                 log: io.StringIO | None = None):
     """hls4ml's ModelGraph for ``board``, converted and optimized but not written (hls4ml
     only records ``output_dir``), with tracing on."""
+    import hls4ml  # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
+
     patch_hls4ml_conv2d_batchnorm()  # hls4ml 1.3.0 scrambles a Resource QConv2DBatchnorm's kernel otherwise
     kwargs: dict[str, Any] = {}
     if board.backend == "VivadoAccelerator":
@@ -125,6 +127,8 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
 
 @contextlib.contextmanager
 def _conversion_errors():
+    import hls4ml  # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
+
     try:
         yield
     except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:

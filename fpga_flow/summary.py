@@ -16,7 +16,7 @@ Adding a section (say a stage ``rtl`` writing an ``RtlRecord``):
    figure; the stage imports it from there;
 2. add ``rtl: RtlRecord | None = None`` to :class:`RunSummary` (None: the stage did
    not run in this build; older summaries read as None, so ``SCHEMA_VERSION`` stays);
-3. fill it in :func:`fpga_flow.build.make_summary` from the build context;
+3. fill it in :func:`fpga_flow.pipeline.summarize.make_summary` from the build context;
 4. show it where it matters: ``cli/build.py:render_summary``, the run page template
    (``templates/dashboard.html.j2``), and a history column only if it must be queried.
 

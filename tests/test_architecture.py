@@ -10,7 +10,7 @@ top-level one does, only later). Modules belong to layers, lowest first:
     engine     convert, csim, emulate, estimate, precision, fit, rtl, reports, attention,
                synth, compat, model_io, train, fidelity
     store/view cache, history, figures, charts, dashboard
-    pipeline   pipeline (build: its old names, re-exported)
+    pipeline   pipeline
     product    deploy, sweep, api
     cli        cli, __main__
 
@@ -39,7 +39,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "engine": ("convert", "csim", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
                "compat", "model_io", "train", "fidelity"),
     "store/view": ("cache", "history", "figures", "charts", "dashboard"),
-    "pipeline": ("pipeline", "build"),
+    "pipeline": ("pipeline",),
     "product": ("deploy", "sweep", "api"),
     "cli": ("cli", "__main__"),
 }
@@ -222,12 +222,6 @@ def test_no_new_import_cycle():
 # shrinks; a new function-level import imports at the top instead (move the shared thing
 # down), or says in a comment with the word "deferred" which heavy import it puts off.
 UNMARKED_FUNCTION_IMPORTS: dict[str, str] = {
-    # The CLI commands not yet calling api (docs/architecture.md).
-    "fpga_flow/cli/boards_zoo.py": "each command loads what it runs",
-    "fpga_flow/cli/cache.py": "each command loads what it runs",
-    "fpga_flow/cli/dashboard.py": "each command loads what it runs",
-    "fpga_flow/cli/report.py": "each command loads what it runs",
-    "fpga_flow/cli/sweep.py": "each command loads what it runs",
     # Deploy and the model loaders.
     "fpga_flow/deploy/board/check_on_board.py": "runs on the board; --simulate loads the stand-in on the host",
     "fpga_flow/deploy/ecp5.py": "reads the run and board when deploying to ECP5",
@@ -235,7 +229,6 @@ UNMARKED_FUNCTION_IMPORTS: dict[str, str] = {
     "fpga_flow/model_io.py": "the QKeras/TensorFlow patches load with TensorFlow",
     "fpga_flow/train.py": "loads the Keras model (TensorFlow) on use",
     "fpga_flow/attention/__init__.py": "the Keras layer (TensorFlow) loads on use",
-    "fpga_flow/__init__.py": "registers the attention layer with hls4ml on import",
 }
 
 
@@ -272,7 +265,7 @@ def test_function_level_imports_are_marked_deferred():
 
 # What reading finished work must not load: the engines that made it, and TensorFlow.
 ENGINES = ("fpga_flow.emulate", "fpga_flow.fit", "fpga_flow.estimate", "fpga_flow.precision", "fpga_flow.convert",
-           "fpga_flow.csim", "fpga_flow.rtl", "fpga_flow.synth", "fpga_flow.cache", "fpga_flow.build", "tensorflow",
+           "fpga_flow.csim", "fpga_flow.rtl", "fpga_flow.synth", "fpga_flow.cache", "fpga_flow.pipeline", "tensorflow",
            "keras", "qkeras")
 
 
@@ -307,15 +300,15 @@ def test_the_checks_see_a_violation(tmp_path, monkeypatch):
     package = tmp_path / PACKAGE
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "errors.py").write_text("def f():\n    from fpga_flow.build import run\n")
-    (package / "build.py").write_text("from fpga_flow import errors\n")
+    (package / "errors.py").write_text("def f():\n    from fpga_flow.pipeline import run\n")
+    (package / "pipeline.py").write_text("from fpga_flow import errors\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE_DIR", package)
     graph = import_graph()
-    assert graph["fpga_flow.errors"] == {"fpga_flow.build": 2}
-    assert list(climbing_imports(graph)) == ["fpga_flow.errors -> fpga_flow.build"]
-    assert cycles(graph) == [("fpga_flow.build", "fpga_flow.errors")]
+    assert graph["fpga_flow.errors"] == {"fpga_flow.pipeline": 2}
+    assert list(climbing_imports(graph)) == ["fpga_flow.errors -> fpga_flow.pipeline"]
+    assert cycles(graph) == [("fpga_flow.errors", "fpga_flow.pipeline")]
     assert unmarked_function_imports(package) == {"fpga_flow/errors.py": [2]}
-    (package / "errors.py").write_text("def f():\n    # deferred: TensorFlow, heavy\n    from fpga_flow.build import run\n")
+    (package / "errors.py").write_text("def f():\n    # deferred: TensorFlow, heavy\n    from fpga_flow.pipeline import run\n")
     assert unmarked_function_imports(package) == {}
 
 

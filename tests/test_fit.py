@@ -302,8 +302,9 @@ def _fit_context(recipe: str, board_name: str, tmp_path: Path, **options):
     of its test split: what ``fpga-flow build RECIPE --board BOARD`` fits, nothing trained
     or compiled."""
     from fpga_flow.boards import get_board
-    from fpga_flow.build import BuildContext, LoadedModel, hls_settings
     from fpga_flow.config import build_config
+    from fpga_flow.pipeline.context import BuildContext, LoadedModel
+    from fpga_flow.pipeline.steps import hls_settings
     from model_zoo import get_recipe
 
     chosen = get_recipe(recipe)
@@ -318,7 +319,7 @@ def _fit_context(recipe: str, board_name: str, tmp_path: Path, **options):
 
 @pytest.mark.parametrize("recipe", sorted(ZOO_BOARDS))
 def test_the_default_build_of_each_zoo_recipe_fits_its_board_before_compiling(recipe, tmp_path):
-    from fpga_flow.build import step_fit
+    from fpga_flow.pipeline.steps import step_fit
 
     ctx = _fit_context(recipe, ZOO_BOARDS[recipe], tmp_path)
     assert ctx.config.fit  # the default
@@ -331,7 +332,7 @@ def test_the_default_build_of_each_zoo_recipe_fits_its_board_before_compiling(re
 def test_the_digits_cnn_fits_the_pynq_z2_where_hls4ml_defaults_do_not(tmp_path):
     """``make demo``'s design: hls4ml's defaults take 140% of the PYNQ-Z2's LUTs by
     estimate; the default build's plan is within 80% of every resource."""
-    from fpga_flow.build import step_fit
+    from fpga_flow.pipeline.steps import step_fit
 
     fit = step_fit(_fit_context("cnn_digits", "pynq-z2", tmp_path))
     assert fit.unfitted.binding == "LUT" and fit.unfitted.peak_pct > 100 and not fit.unfitted.fits
@@ -342,8 +343,8 @@ def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_c
     """The attention layer is not tuned (no reuse factor hls4ml validates): alone it is
     over the U250's LUTs by estimate, so no plan fits; the build stops at the fit with the
     smallest share, unless --allow-over-budget."""
-    from fpga_flow.build import step_fit
     from fpga_flow.fit import DoesNotFitError
+    from fpga_flow.pipeline.steps import step_fit
 
     with pytest.raises(DoesNotFitError) as refused:
         step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path))
@@ -360,8 +361,8 @@ def test_a_constraint_that_leaves_no_plan_stops_the_build_naming_the_smallest_sh
     """The digits CNN fits the PYNQ-Z2 (above), but not in io_parallel at reuse factor 1
     everywhere: the build stops at the fit, naming the smallest share reached and the
     constraints given."""
-    from fpga_flow.build import step_fit
     from fpga_flow.fit import DoesNotFitError
+    from fpga_flow.pipeline.steps import step_fit
 
     with pytest.raises(DoesNotFitError) as refused:
         step_fit(_fit_context("cnn_digits", "pynq-z2", tmp_path, io_type="io_parallel", reuse_factor=1))

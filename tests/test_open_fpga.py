@@ -20,17 +20,17 @@ import pytest
 
 from conftest import REPO, run_cli
 from fpga_flow.boards import get_board
-from fpga_flow.build import pnr_checks, run_status
 from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError, ToolMissingError
 from fpga_flow.fit import FitRequest
+from fpga_flow.pipeline.summarize import pnr_checks
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
 from fpga_flow.rtl.pnr import design_clock, parse_report
 from fpga_flow.rtl.records import PnRRecord, SkippedStage, TopSimFigures, Use
 from fpga_flow.rtl.targets import fabric_target
 from fpga_flow.rtl.top import needs_pll, pll_for
-from fpga_flow.summary import Check, Checks
+from fpga_flow.summary import Check, Checks, run_status
 from fpga_flow.synth import SynthesisResult
 
 DATA = REPO / "tests" / "data" / "ecp5"

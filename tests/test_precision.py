@@ -134,8 +134,8 @@ def test_inference_keeps_quantizer_weights_exact_and_sizes_the_input(tmp_path):
 
 @pytest.mark.slow
 def test_overflow_is_reported_for_inputs_outside_the_default_type(tmp_path):
-    from fpga_flow.build import run_build
     from fpga_flow.config import BuildConfig
+    from fpga_flow.pipeline import run_build
     from fpga_flow.summary import read_summary
 
     folder = SHARED / "peer_models" / "KERAS_3layer"

@@ -341,8 +341,8 @@ def test_missing_verilator_and_yosys_skip_their_stages_with_the_reason(tmp_path,
 
 
 def test_an_rtl_that_differs_from_c_simulation_fails_the_build_check():
-    from fpga_flow.build import rtl_check, run_status
-    from fpga_flow.summary import Check, Checks
+    from fpga_flow.pipeline.summarize import rtl_check
+    from fpga_flow.summary import Check, Checks, run_status
     from fpga_flow.synth import SynthesisResult
 
     def sim(words: float) -> RTLSimRecord:

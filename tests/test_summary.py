@@ -203,8 +203,8 @@ def test_an_older_summary_without_a_verdict_gets_one_from_its_checks():
 
 def test_a_step_that_did_not_run_is_marked_skipped_with_its_reason(tmp_path):
     from fpga_flow.boards import get_board
-    from fpga_flow.build import BUILD_STEPS, BuildContext, step_titles
     from fpga_flow.config import build_config
+    from fpga_flow.pipeline import BUILD_STEPS, BuildContext, step_titles
 
     steps = {step.name: step for item in BUILD_STEPS for step in item.steps}
     seen: list[tuple[str, str]] = []

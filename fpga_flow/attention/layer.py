@@ -27,6 +27,8 @@ import math
 
 import tensorflow as tf
 
+from fpga_flow.attention.hls import register
+
 
 def _quantizer(spec: str | None):
     if spec is None:
@@ -118,3 +120,9 @@ def estimate_multipliers(num_heads: int, seq_len: int, embed_dim: int, key_dim: 
     """Multipliers the HLS kernel instantiates (see the module docstring)."""
     total = sum(multiplications(num_heads, seq_len, embed_dim, key_dim).values())
     return math.ceil(total / max(1, reuse_factor))
+
+
+# hls4ml learns the layer (parser, IR class, templates, kernel) whenever the layer exists in
+# the process: a model holding it was built or loaded through this module first. Not at
+# ``import fpga_flow``, so that commands which convert nothing do not import hls4ml.
+register()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import warnings
@@ -10,6 +11,7 @@ from typing import Any, Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from fpga_flow.errors import FlowError
 
@@ -53,8 +55,6 @@ def user_errors(func: F) -> F:
 
 
 def print_json(data) -> None:
-    import json
-
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
@@ -63,8 +63,6 @@ def run_with_progress(cfg, titles: dict[str, str], runner: Callable[[Any, Callab
     """``runner(cfg, progress)`` with a line per step on stderr: ``progress(step, state)``
     with state "start", "done", "skipped" (maybe with ": why") or a message (the
     closure's iterations)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, disable=quiet) as bar:
         tasks = {}

@@ -8,11 +8,15 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.measure import Measurement
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fpga_flow.boards import load_boards
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, print_json, user_errors
 from fpga_flow.layers import RESOURCE_KEYS
+from fpga_flow.train import train_recipe
+from model_zoo import get_recipe, recipes
 
 
 @app.command()
@@ -22,8 +26,6 @@ def boards(
     boards_dir: Optional[Path] = options.BOARDS_DIR,
 ) -> None:
     """List the board catalogue: part, clock, resources and hls4ml backend."""
-    from fpga_flow.boards import load_boards
-
     catalogue = load_boards(boards_dir)
     if as_json:
         print_json([board.model_dump() for board in catalogue.values()])
@@ -65,8 +67,6 @@ def _board_table(title: str, rows: dict[str, dict[str, str]], columns: list[str]
 @user_errors
 def zoo(as_json: bool = typer.Option(False, "--json", help="Print the recipes as JSON.")) -> None:
     """List the model zoo recipes."""
-    from model_zoo import recipes
-
     found = recipes()
     if as_json:
         print_json([recipe.describe() for recipe in found.values()])
@@ -88,11 +88,6 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the export's metadata as JSON."),
 ) -> None:
     """Train a zoo recipe with quantization-aware training and export it."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from fpga_flow.train import train_recipe
-    from model_zoo import get_recipe
-
     chosen = get_recipe(recipe)
     out = out or Path("reports") / "zoo" / chosen.name
     total = epochs or chosen.training.epochs

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from fpga_flow.cache import BuildCache, default_cache_dir
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, console, print_json, user_errors
 
@@ -19,8 +20,6 @@ ReportsDir = options.config_option("reports_dir", help="Reports folder holding t
 
 def _open(cache_dir: Path | None, reports_dir: Path):
     """The cache, or None when no build has made one there yet."""
-    from fpga_flow.cache import BuildCache, default_cache_dir
-
     folder = cache_dir or default_cache_dir(reports_dir)
     return BuildCache(folder) if folder.exists() else None
 
@@ -47,8 +46,6 @@ def info(
     """Entries, size against the limit ($FPGA_FLOW_CACHE_SIZE), and last use."""
     cache = _open(cache_dir, reports_dir)
     if cache is None:
-        from fpga_flow.cache import default_cache_dir
-
         folder = cache_dir or default_cache_dir(reports_dir)
         if as_json:
             print_json({"dir": str(folder), "entries": 0, "bytes": 0, "exists": False})
@@ -77,8 +74,6 @@ def clear(
     reports_dir: Path = ReportsDir,
 ) -> None:
     """Delete every entry that no running build is using."""
-    from fpga_flow.cache import default_cache_dir
-
     cache = _open(cache_dir, reports_dir)
     if cache is None:
         typer.echo(f"removed 0 entries: no build cache at {cache_dir or default_cache_dir(reports_dir)}")

@@ -7,7 +7,9 @@ from typing import List, Optional
 
 import typer
 
+from fpga_flow import api
 from fpga_flow.cli.app import app, console, user_errors
+from fpga_flow.history import default_db_path
 
 
 @app.command()
@@ -22,17 +24,11 @@ def dashboard(
     title: str = typer.Option("fpga-flow runs", "--title", help="Page title."),
 ) -> None:
     """Write a self-contained HTML dashboard of runs (works offline) and print its path."""
-    from fpga_flow.dashboard import collect_runs, write_dashboard
-    from fpga_flow.history import RunHistory, default_db_path
-
-    summaries, warnings = collect_runs(run_dirs or [])
-    if db is not None or not run_dirs:
-        known = {summary.run_id for summary in summaries}
-        recorded = RunHistory(db or default_db_path(), create=False).summaries()
-        summaries += [summary for summary in recorded if summary.run_id not in known]
-    for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    page = write_dashboard(summaries, out, title=title, warnings=warnings)
-    if not summaries:
-        console.print("[yellow]warning:[/] no runs found: the page says the selection is empty", highlight=False)
+    # Without RUN_DIRs (or with --db) the run history is read as well.
+    history_db = (db or default_db_path()) if db is not None or not run_dirs else None
+    page = api.dashboard(run_dirs or [], out, history_db=history_db, title=title, on_warning=warn)
     typer.echo(str(page))
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)

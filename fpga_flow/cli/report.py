@@ -16,8 +16,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from fpga_flow.boards import get_board
 from fpga_flow.cli.app import app, console, print_json, user_errors
+from fpga_flow.history import RunHistory, default_db_path
 from fpga_flow.layers import RESOURCE_KEYS
+from fpga_flow.reports import collect, utilization_against
 
 CSV_COLUMNS = ("path", "kind", "tool", "tool_version", "top", "part", "design_state", "target_clock_ns",
                "estimated_clock_ns", "latency_best_cycles", "latency_avg_cycles", "latency_worst_cycles",
@@ -182,9 +185,6 @@ def report(
     """Parse vendor reports (csynth, cosim, export, Vivado utilization/timing/power, HLS
     logs, Intel HLS/oneAPI/Quartus, Catapult) and merge them per project folder.
     Exits 1 when a report file cannot be parsed."""
-    from fpga_flow.boards import get_board
-    from fpga_flow.reports import collect, utilization_against
-
     chosen = get_board(board, boards_dir) if board else None
     totals = chosen.resources.model_dump() if chosen else None
     found = collect(paths)
@@ -201,8 +201,6 @@ def report(
         for record in records:
             record["board_utilization_pct"] = utilization_against(record["resources"], totals)
     if history and found.builds:
-        from fpga_flow.history import RunHistory, default_db_path
-
         store = RunHistory(db or default_db_path())
         for root, build in found.builds:
             store.record_report(build.to_dict(), root)

@@ -14,6 +14,7 @@ from fpga_flow.cli import options
 from fpga_flow.cli.app import app, console, fail, print_json, user_errors
 from fpga_flow.config import cli_flag
 from fpga_flow.errors import UserInputError
+from fpga_flow.sweep import DEFAULT_WORKERS, SWEEP_CSV, SWEEP_JSON, plan_sweep, run_sweep
 
 
 def _values(option: str, text: str | None, convert=str) -> list:
@@ -68,8 +69,6 @@ def sweep(
     own = ("model", "board", "reuse_factor", "strategy", "io_type", "precision_policy", "workers", "scheduler", "out",
            "force", "as_json")
     shared = {name: value for name, value in parameters.items() if name not in own}
-    from fpga_flow.sweep import DEFAULT_WORKERS, SWEEP_CSV, SWEEP_JSON, plan_sweep, run_sweep
-
     plan = plan_sweep(
         model, _values(cli_flag("board"), board), _values(cli_flag("reuse_factor"), reuse_factor, int),
         _values(cli_flag("strategy"), strategy), _values(cli_flag("io_type"), io_type),

@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from hls4ml.backends import get_backend
-from hls4ml.model.types import ExponentPrecisionType, FixedPrecisionType, IntegerPrecisionType, XnorPrecisionType
 
 from fpga_flow.emulate import arith, kernels, tables
 from fpga_flow.emulate.kernels import DenseSpec, Schedule, SoftmaxSpec, Tensor
@@ -32,6 +30,9 @@ LOOKUP_ACTIVATIONS = {
 def fixed_type(precision, what: str) -> FixedType:
     """A hls4ml precision as a FixedType; anything else (float, exponent, binary) or a
     wrap with saturation bits is refused."""
+    # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
+    from hls4ml.model.types import ExponentPrecisionType, FixedPrecisionType, IntegerPrecisionType, XnorPrecisionType
+
     if isinstance(precision, (XnorPrecisionType, ExponentPrecisionType)):
         raise NotEmulableError(f"{what}: {type(precision).__name__} (binary or power-of-two arithmetic) is not emulated")
     if isinstance(precision, FixedPrecisionType):
@@ -74,6 +75,9 @@ def exponent_words(layer, name: str) -> tuple[np.ndarray, np.ndarray, FixedType]
     """Power-of-two weights (``ExponentWeightVariable``): written as ``{sign, exponent}``
     pairs, read into ``ap_uint<1> sign`` and ``ap_int<W> weight``. Returns the sign bits,
     the exponents and the exponent's type."""
+    # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
+    from hls4ml.model.types import ExponentPrecisionType
+
     variable = layer.weights[name]
     precision = variable.type.precision
     if not isinstance(precision, ExponentPrecisionType):
@@ -86,6 +90,9 @@ def exponent_words(layer, name: str) -> tuple[np.ndarray, np.ndarray, FixedType]
 
 def _product_kind(layer, weight_name: str) -> str:
     """The ``nnet::product`` class hls4ml's templates pick for this layer's weights."""
+    # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
+    from hls4ml.backends import get_backend
+
     kind = get_backend("vivado").product_type(layer.get_input_variable().type.precision,
                                               layer.weights[weight_name].type.precision)
     if kind not in ("mult", "weight_ternary", "weight_exponential"):
