@@ -40,6 +40,10 @@ STRATEGIES = (LATENCY, RESOURCE, DISTRIBUTED_ARITHMETIC)
 # The strategies the estimate is calibrated on, so the ones --fit chooses among: the
 # real report pairs hold no distributed_arithmetic design (its cost is da4ml's, see fpga_flow.rtl).
 FIT_STRATEGIES = STRATEGIES[:2]
+# The same two strategies as keys: lowercase, as the estimate's Design records them and as
+# hls4ml's layer attributes are compared (strategy_key gives the key of any spelling).
+LATENCY_KEY, RESOURCE_KEY = LATENCY.lower(), RESOURCE.lower()
+STRATEGY_KEYS = (LATENCY_KEY, RESOURCE_KEY)
 # Precision policies of a build (fpga_flow.precision says what each does).
 POLICIES = ("default", "auto", "closure")
 
@@ -47,6 +51,16 @@ POLICIES = ("default", "auto", "closure")
 def canonical_strategy(name: Any) -> Any:
     """A strategy as hls4ml spells it, from any capitalization; anything else unchanged."""
     return {s.lower(): s for s in STRATEGIES}.get(name.lower(), name) if isinstance(name, str) else name
+
+
+def strategy_key(name: Any) -> str:
+    """A strategy's lowercase key from any spelling (``"Resource"`` -> ``"resource"``)."""
+    return str(name).lower()
+
+
+def layer_strategy_key(layer: Any) -> str:
+    """The strategy key of an hls4ml layer: hls4ml builds a layer without one as Latency."""
+    return strategy_key(layer.get_attr("strategy", LATENCY))
 
 
 def is_distributed_arithmetic(strategy: Any) -> bool:

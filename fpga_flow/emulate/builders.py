@@ -15,6 +15,7 @@ from fpga_flow.emulate import arith, kernels, tables
 from fpga_flow.emulate.kernels import DenseSpec, Schedule, SoftmaxSpec, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
+from fpga_flow.layers import LATENCY_KEY, RESOURCE_KEY, layer_strategy_key
 
 Run = Callable[[list[Tensor]], "Tensor | list[Tensor]"]  # one Tensor per output (a list for several)
 
@@ -101,11 +102,11 @@ def _product_kind(layer, weight_name: str) -> str:
 
 
 def _schedule(layer, n_in: int, n_out: int) -> Schedule:
-    strategy = str(layer.get_attr("strategy", "latency")).lower()
+    strategy = layer_strategy_key(layer)
     transposed = bool(layer.get_attr("_weights_transposed", False))
-    if strategy == "latency" and not transposed:
+    if strategy == LATENCY_KEY and not transposed:
         return Schedule.in_order(n_in, n_out)
-    if strategy == "resource" and transposed:
+    if strategy == RESOURCE_KEY and transposed:
         reuse = int(layer.get_attr("reuse_factor"))
         if reuse < n_in and -(-n_in * n_out // reuse) % n_out:
             # dense_resource_rf_leq_nin / conv_*_resource_cl: assert((block_factor % n_out == 0

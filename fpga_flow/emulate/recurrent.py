@@ -29,6 +29,7 @@ from fpga_flow.emulate.builders import LOOKUP_ACTIVATIONS, Run, _attr_type, _inp
 from fpga_flow.emulate.kernels import Schedule, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
 from fpga_flow.fixed import FixedType
+from fpga_flow.layers import LATENCY_KEY, layer_strategy_key
 
 RECURRENT_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
@@ -47,8 +48,7 @@ def _activation(layer, name: str):
 
 
 def _recurrent_schedule(layer, n_in: int, n_out: int) -> Schedule:
-    strategy = str(layer.get_attr("strategy", "latency")).lower()
-    if strategy == "latency":
+    if layer_strategy_key(layer) == LATENCY_KEY:
         return Schedule.in_order(n_in, n_out)
     return Schedule.resource(n_in, n_out, int(layer.get_attr("recurrent_reuse_factor")))
 

@@ -21,13 +21,13 @@ from fpga_flow.emulate import arith, kernels
 from fpga_flow.emulate.builders import Run, _io_type, _result, _window, dense_spec
 from fpga_flow.emulate.kernels import Schedule, Tensor
 from fpga_flow.errors import NotEmulableError, StageFailedError
+from fpga_flow.layers import LATENCY_KEY, layer_strategy_key
 
 
 def depthwise_schedule(layer, positions: int, channels: int) -> Schedule:
     """The order each output channel accumulates its ``positions`` products in."""
     n_in = positions * channels
-    strategy = str(layer.get_attr("strategy", "latency")).lower()
-    if strategy == "latency":
+    if layer_strategy_key(layer) == LATENCY_KEY:
         index = np.arange(positions)[None, :] * channels + np.arange(channels)[:, None]
         return Schedule(index, index)
     if _io_type(layer) != "io_stream":

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fpga_flow.fixed import FixedType
-from fpga_flow.layers import IO_TYPES
+from fpga_flow.layers import IO_TYPES, LATENCY_KEY, RESOURCE_KEY
 
 DESIGN_FILE = "design.json"
 DESIGN_SCHEMA = "fpga-flow design v1"
@@ -51,7 +51,7 @@ UNROLLED_PRODUCTS = frozenset({"gates"})
 # Activation functions hls4ml computes from a lookup table (relu, linear and their
 # leaky or clipped forms are comparisons and wires).
 TABLE_FUNCTIONS = frozenset({"sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu"})
-Strategy = Literal["latency", "resource"]
+Strategy = Literal[LATENCY_KEY, RESOURCE_KEY]
 IOType = Literal[IO_TYPES]
 
 
@@ -190,7 +190,7 @@ class LayerDesign(BaseModel):
     kind: LayerKind = Field(description="What the layer computes; 'unknown' is a layer the estimator cannot price.")
     source_class: str = Field(description="hls4ml class or project.json function the kind was read from.")
     function: str | None = Field(default=None, description="Activation function, pooling operation or softmax implementation.")
-    strategy: Strategy = Field(default="latency", description="hls4ml strategy: constant unrolled weights (latency) or weights in arrays (resource).")
+    strategy: Strategy = Field(default=LATENCY_KEY, description="hls4ml strategy: constant unrolled weights (latency) or weights in arrays (resource).")
     io_type: IOType = Field(default="io_parallel", description="Whole arrays passed between layers, or streams.")
     reuse_factor: int = Field(default=1, ge=1, description="The layer's reuse factor.")
     implementation: str | None = Field(default=None, description="hls4ml implementation of the layer (conv 'linebuffer'/'encoded', softmax 'stable'/'latency'/...).")

@@ -18,6 +18,7 @@ from fpga_flow.estimate.cost import count_layer, count_top
 from fpga_flow.estimate.counts import Rules, design_traits
 from fpga_flow.estimate.design import UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
 from fpga_flow.estimate.timing import design_timing, layer_timing, timed_registers
+from fpga_flow.layers import LATENCY_KEY, RESOURCE_KEY
 from fpga_flow.records.estimate import (  # noqa: F401 (the records, defined data-only, re-exported)
     CSYNTH,
     FIRST_ORDER,
@@ -37,7 +38,7 @@ class LayerPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reuse_factor: int | None = Field(default=None, ge=1)
-    strategy: Literal["latency", "resource"] | None = None
+    strategy: Literal[LATENCY_KEY, RESOURCE_KEY] | None = None
 
 
 def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
@@ -56,7 +57,7 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
         strategy = change.strategy or layer.strategy
         reuse = change.reuse_factor or layer.reuse_factor
         products = [p if p.name in UNROLLED_PRODUCTS else
-                    p.model_copy(update={"reuse_factor": reuse, "constant": strategy == "latency" and p.name != "normalize"})
+                    p.model_copy(update={"reuse_factor": reuse, "constant": strategy == LATENCY_KEY and p.name != "normalize"})
                     for p in layer.products]
         layers.append(layer.model_copy(update={"strategy": strategy, "reuse_factor": reuse, "products": products}))
     return design.model_copy(update={"layers": layers, "pipeline_style": planned_pipeline_style(design, layers)})
@@ -68,9 +69,9 @@ def planned_pipeline_style(design: Design, layers: list[LayerDesign]) -> str:
     partitions, and when any layer uses the Resource strategy; else io_parallel is one
     pipeline. A design already DATAFLOW with no Resource layer is so for its
     convolutions, which a plan does not change."""
-    if design.io_type == "io_stream" or any(layer.strategy == "resource" for layer in layers):
+    if design.io_type == "io_stream" or any(layer.strategy == RESOURCE_KEY for layer in layers):
         return "dataflow"
-    partitioned = design.pipeline_style == "dataflow" and not any(layer.strategy == "resource" for layer in design.layers)
+    partitioned = design.pipeline_style == "dataflow" and not any(layer.strategy == RESOURCE_KEY for layer in design.layers)
     return "dataflow" if partitioned else "pipeline"
 
 

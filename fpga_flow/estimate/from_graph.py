@@ -27,7 +27,7 @@ from fpga_flow.estimate.design import (
     digit_counts,
     parse_type,
 )
-from fpga_flow.layers import is_distributed_arithmetic
+from fpga_flow.layers import LATENCY, LATENCY_KEY, RESOURCE_KEY, is_distributed_arithmetic, strategy_key
 
 # hls4ml IR class -> kind.
 _KINDS = {
@@ -78,17 +78,17 @@ def _stored(layer, name: str) -> tuple[int, int, list[list[int]] | None]:
 
 
 def _strategy(layer, default: str) -> str:
-    text = str(layer.get_attr("strategy", default) or default).lower()
-    return "resource" if text.startswith("resource") else "latency"
+    text = strategy_key(layer.get_attr("strategy", default) or default)
+    return RESOURCE_KEY if text.startswith(RESOURCE_KEY) else LATENCY_KEY
 
 
 def _product(layer, name: str, weight: str, n_in: int, n_out: int, positions: int, parallel: int, strategy: str,
              reuse: int, input_type: NumberType | None, n_weights: int | None = None) -> Product:
     size, nonzero, profile = _stored(layer, weight)
-    latency = strategy == "latency" and profile is not None
+    latency = strategy == LATENCY_KEY and profile is not None
     return Product(
         name=name, n_in=max(1, n_in), n_out=max(1, n_out), positions=max(1, positions), parallel=max(1, parallel),
-        n_weights=n_weights or size or n_in * n_out, n_nonzero=nonzero, constant=strategy == "latency",
+        n_weights=n_weights or size or n_in * n_out, n_nonzero=nonzero, constant=strategy == LATENCY_KEY,
         weight_type=_weight_type(layer, weight), input_type=input_type, accum_type=_type(layer.get_attr("accum_t")),
         reuse_factor=max(1, reuse), weight_digits=digit_counts(profile) if latency else None,
         weight_profile=profile if latency else None,
@@ -163,10 +163,10 @@ def _attention(layer, reuse: int, input_type) -> tuple[list[Product], dict]:
     accum = _type(get("accum_t"))
     products = []
     for name in ("wq", "wk", "wv"):
-        product = _product(layer, f"projection_{name}", name, width, heads * key, length, length, "latency", reuse,
+        product = _product(layer, f"projection_{name}", name, width, heads * key, length, length, LATENCY_KEY, reuse,
                            input_type)
         products.append(product)
-    products.append(_product(layer, "output", "wo", heads * key, width, length, length, "latency", reuse,
+    products.append(_product(layer, "output", "wo", heads * key, width, length, length, LATENCY_KEY, reuse,
                              _type(get("proj_t"))))
     # (inputs per sum, first operand, second operand) of the computed products; softmax is
     # each exponential times the inverse of their sum.
@@ -241,7 +241,7 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
         per_position = count if io_type == "io_stream" else fields["in_elements"]
         products.append(Product(name="scale", n_in=1, n_out=max(1, per_position), positions=positions,
                                 n_weights=max(1, per_position), n_nonzero=max(1, per_position),
-                                constant=strategy == "latency", weight_type=_weight_type(layer, "scale"),
+                                constant=strategy == LATENCY_KEY, weight_type=_weight_type(layer, "scale"),
                                 input_type=input_type, reuse_factor=reuse))
     elif kind.startswith("pooling"):
         fields["kernel"] = [int(get(a)) for a in ("pool_height", "pool_width") if get(a) is not None]
@@ -299,13 +299,13 @@ def describe_graph(graph, board: Board, clock_period_ns: float) -> Design:
 
     config = graph.config
     io_type = str(config.get_config_value("IOType") or "io_parallel")
-    model_strategy = str(config.model_strategy or "latency").lower()
+    model_strategy = strategy_key(config.model_strategy or LATENCY)
     layers = [_layer(layer, model_strategy, io_type) for layer in graph.get_layers() if layer.class_name != "Input"]
     major, minor = hls4ml.__version__.split(".")[:2]
     return Design(
         name=str(config.get_project_name()), source="hls4ml ModelGraph", backend=board.backend, part=board.part, family=board.family,
         clock_period_ns=clock_period_ns, io_type=io_type,
-        strategy="resource" if model_strategy.startswith("resource") else "latency",
+        strategy=RESOURCE_KEY if model_strategy.startswith(RESOURCE_KEY) else LATENCY_KEY,
         reuse_factor=int(config.model_rf or 1), pipeline_style=str(config.pipeline_style or "pipeline"),
         hls4ml_version=f"{major}.{minor}", hls_tool="vitis_hls" if board.backend == "Vitis" else "vivado_hls",
         available={key: value for key, value in board.resources.model_dump().items() if key != "URAM"},

@@ -37,6 +37,7 @@ from fpga_flow.estimate.design import (
     family_of_part,
     parse_type,
 )
+from fpga_flow.layers import LATENCY, LATENCY_KEY, RESOURCE_KEY, STRATEGY_KEYS, strategy_key
 
 PROJECT_FILE = "project.json"
 _HGQ_QUANTIZER = re.compile(r"h_\w*quantiz")
@@ -138,9 +139,9 @@ def _weight_entries(layer: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _strategy(layer: dict[str, Any], default: str) -> str:
     if layer.get("function") in _RESOURCE_FUNCTIONS:
-        return "resource"
-    text = str(layer.get("strategy") or "").lower()
-    return text if text in ("latency", "resource") else default
+        return RESOURCE_KEY
+    text = strategy_key(layer.get("strategy") or "")
+    return text if text in STRATEGY_KEYS else default
 
 
 def _product(name: str, config: dict[str, Any], layer: dict[str, Any], input_type: NumberType | None,
@@ -158,7 +159,7 @@ def _product(name: str, config: dict[str, Any], layer: dict[str, Any], input_typ
     weight_type = parse_type(weight.get("declared_type_resolved")) if weight else None
     return Product(
         name=name, n_in=n_in, n_out=n_out, positions=positions, n_weights=n_weights, n_nonzero=min(nonzero, n_weights),
-        constant=constant and strategy == "latency", weight_type=weight_type or parse_type(precision.get("weight")),
+        constant=constant and strategy == LATENCY_KEY, weight_type=weight_type or parse_type(precision.get("weight")),
         input_type=input_type, accum_type=parse_type(precision.get("accum")),
         reuse_factor=_int(config.get("reuse_factor"), 1) or 1,
         weight_digits=digit_counts(digits) if digits is not None else None, weight_profile=digits,
@@ -228,7 +229,7 @@ def load_pair_design(pair: str | Path) -> Design:
     clock = float(config.get("clock_period_ns") or summary.get("target_clock_ns") or 5.0)
     io_type = config.get("io_type") or ("io_stream" if top.get("io_stream_ports") else "io_parallel")
     default = config.get("model_default") or {}
-    model_strategy = str(default.get("Strategy") or "latency").lower()
+    model_strategy = strategy_key(default.get("Strategy") or LATENCY)
     depths = {match.group(1): int(match.group(2)) for pragma in top.get("pragmas") or []
               if (match := _STREAM_PRAGMA.search(pragma))}
     arrays = _model_weights(pair)
@@ -240,7 +241,7 @@ def load_pair_design(pair: str | Path) -> Design:
     return Design(
         name=project.get("name") or pair.name, source=f"{PROJECT_FILE} of {pair.name}",
         backend=backend, part=part, family=family, clock_period_ns=clock,
-        io_type=io_type, strategy=model_strategy if model_strategy in ("latency", "resource") else "latency",
+        io_type=io_type, strategy=model_strategy if model_strategy in STRATEGY_KEYS else LATENCY_KEY,
         reuse_factor=_int(default.get("ReuseFactor"), 1) or 1, layers=layers,
         pipeline_style="pipeline" if "PIPELINE" in pragmas and "DATAFLOW" not in pragmas else "dataflow",
         hls4ml_version=f"{version.group(1)}.{version.group(2)}" if version else None, available=available or None,
@@ -280,11 +281,11 @@ def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dic
     input_text = (entry.get("input_type") or [{}])[0].get("resolved")
     result = entry.get("result_type") or {}
     input_type, result_type = parse_type(input_text), parse_type(result.get("resolved"))
-    strategy = _strategy(entry, model_strategy if model_strategy in ("latency", "resource") else "latency")
+    strategy = _strategy(entry, model_strategy if model_strategy in STRATEGY_KEYS else LATENCY_KEY)
     reuse = _int(entry.get("reuse_factor"), 1) or 1
     in_pack, out_pack = _pack(input_text), _pack(result.get("resolved"))
     weights = _weight_entries(entry)
-    digits = [_digits(w, arrays, entry.get("name"), notes) if strategy == "latency" else None for w in weights]
+    digits = [_digits(w, arrays, entry.get("name"), notes) if strategy == LATENCY_KEY else None for w in weights]
     fields: dict[str, Any] = {}
     products: list[Product] = []
     n_in = _int(entry.get("n_in"), 0) or 0
@@ -325,7 +326,7 @@ def _layer(entry: dict[str, Any], io_type: str, model_strategy: str, arrays: dic
         per_position = n_scale if io_type == "io_stream" else n_in
         products.append(Product(
             name="scale", n_in=1, n_out=per_position, positions=positions, n_weights=per_position,
-            n_nonzero=per_position, constant=strategy == "latency", input_type=input_type,
+            n_nonzero=per_position, constant=strategy == LATENCY_KEY, input_type=input_type,
             weight_type=parse_type((entry.get("precision") or {}).get("scale")), reuse_factor=reuse))
         out_elements = n_in
     if kind in ("pooling1d", "pooling2d"):

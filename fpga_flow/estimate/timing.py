@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from fpga_flow.estimate.counts import LayerCounts, ProductTiming, version_tuple
 from fpga_flow.estimate.design import RECURRENT_KINDS, SEVEN_SERIES, TABLE_FUNCTIONS, Design, LayerDesign
+from fpga_flow.layers import LATENCY_KEY, RESOURCE_KEY
 
 LATENCY_CONSTANTS = ("t_mult_ns", "t_add_ns", "t_shift_add_ns", "t_sat_add_ns", "seven_series_slowdown",
                      "shared_word_cycles",
@@ -97,8 +98,8 @@ def layer_timing(layer: LayerDesign, counts: LayerCounts, design: Design, timing
     # dense_resource's R-iteration loop (nnet_dense_resource.h ``PIPELINE II=1 rewind``)
     # plus its setup and result loops, ``shared_word_cycles`` (fitted).
     word_ii = counts.word_reuse + (timing["shared_word_cycles"]
-                                   if counts.shared_weights and layer.strategy == "resource" else 0)
-    if layer.strategy == "latency" and counts.products:
+                                   if counts.shared_weights and layer.strategy == RESOURCE_KEY else 0)
+    if layer.strategy == LATENCY_KEY and counts.products:
         word_ii = max(word_ii, layer.reuse_factor)  # the pragma's II, shared multipliers or not
     if layer.kind == "pooling2d" and version_tuple(design.hls4ml_version) < (1, 0) \
             and design.clock_period_ns < POOL_ONE_CYCLE_CLOCK_NS:

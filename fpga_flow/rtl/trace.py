@@ -35,6 +35,7 @@ from da4ml.trace import FixedVariableArray, comb_trace
 from fpga_flow.errors import RTLUnsupportedError
 from fpga_flow.fixed import FixedType
 from fpga_flow.layers import DISTRIBUTED_ARITHMETIC as DA_STRATEGY
+from fpga_flow.layers import LATENCY_KEY, layer_strategy_key
 from fpga_flow.rtl import arith, tables
 from fpga_flow.rtl.probe import ElementwiseMap, ProbeRequest, ProbeResult, SoftmaxTables, WeightArray
 
@@ -189,7 +190,7 @@ def mirror_dense_or_conv(env: Env, layer, x: FixedVariableArray) -> FixedVariabl
     if layer.get_attr("data_format", "channels_last") != "channels_last":
         raise RTLUnsupportedError(f"{where}: only channels_last data is mirrored in RTL")
     da = layer.name in env.da_layers
-    if not da and str(layer.get_attr("strategy", "latency")).lower() != "latency":
+    if not da and layer_strategy_key(layer) != LATENCY_KEY:
         # Resource accumulates in another order over reuse_factor cycles: not mirrored (yet).
         raise RTLUnsupportedError(f"{where}: strategy {layer.get_attr('strategy')}; RTL mirrors Latency and "
                                   f"{DA_STRATEGY} layers")
