@@ -324,6 +324,13 @@ class TunedLayer:
     unfitted: LayerSetting
     note: str | None = None
     options: list[Option] = field(default_factory=list)
+    resource_limit: int | None = None  # the largest reuse factor its Resource kernel takes (None: any offered)
+
+    def settings(self) -> list[LayerSetting]:
+        """Every (strategy, reuse factor) the search may give the layer."""
+        return [LayerSetting(strategy=strategy, reuse_factor=reuse) for strategy in self.strategies
+                for reuse in self.reuse_factors
+                if not (strategy == "Resource" and self.resource_limit is not None and reuse > self.resource_limit)]
 
 
 def valid_reuse_factors(backend, graph_layer) -> list[int]:
@@ -337,13 +344,33 @@ def valid_reuse_factors(backend, graph_layer) -> list[int]:
     return sorted(valid)
 
 
+# hls4ml 1.3.0 classes whose io_parallel Resource kernel is conv_1d_resource_cl /
+# conv_2d_resource_cl (a pointwise layer too: convolution_templates.py gives it Conv1DResource,
+# pointwise_conv_2d_cl calls conv_2d_resource_cl). Depthwise layers are not tuned: their
+# io_parallel Resource kernel asserts whatever the reuse factor (nnet_sepconv2d.h).
+PARALLEL_CONV_RESOURCE_CLASSES = frozenset({"Conv1D", "Conv2D", "Conv2DBatchnorm", "PointwiseConv1D",
+                                            "PointwiseConv2D"})
+
+
+def resource_reuse_limit(backend, graph_layer, io_type: str) -> int | None:
+    """The largest reuse factor the layer's Resource kernel accepts, None when every valid
+    one is. hls4ml 1.3.0's io_parallel convolution kernels (nnet_conv1d_resource.h,
+    nnet_conv2d_resource.h) ``assert(reuse_factor <= filt_width * n_chan)`` (times
+    filt_height in 2-D): the C simulation aborts above it, although the backend's
+    ``get_valid_reuse_factors`` offers multiples of n_in up to n_in*n_out (those are
+    right for io_stream, whose convolutions call ``DenseResource_rf_gt_nin_rem0``)."""
+    if io_type != "io_parallel" or graph_layer.class_name not in PARALLEL_CONV_RESOURCE_CLASSES:
+        return None
+    return int(backend.get_layer_mult_size(graph_layer)[0])
+
+
 def saturating_accumulator(layer: LayerDesign) -> bool:
     """Whether any of the layer's sums saturate (AP_SAT*) in its accumulator type."""
     return any(product.accum_type is not None and product.accum_type.saturates for product in layer.products)
 
 
 def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted: LayerSetting, saturates: bool,
-                  request: FitRequest) -> TunedLayer:
+                  request: FitRequest, resource_limit: int | None = None) -> TunedLayer:
     """The strategies and reuse factors the search may give a layer: those hls4ml keeps,
     less what would change its arithmetic (a saturating accumulator keeps the unfitted
     strategy, and under Resource its reuse factor: module docstring), within the
@@ -362,7 +389,16 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
                                  f"{allowed} (hls4ml would change any other value): choose one of them, or leave "
                                  "--reuse-factor out and the fit chooses per layer")
         reuse_factors = [request.reuse_factor]
-    return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note)
+        if resource_limit is not None and request.reuse_factor > resource_limit:
+            strategies = [strategy for strategy in strategies if strategy != "Resource"]
+            if not strategies:
+                raise UserInputError(f"--reuse-factor {request.reuse_factor} with the Resource strategy: layer {name} "
+                                     f"({hls_class}) takes at most {resource_limit} (hls4ml's io_parallel Resource "
+                                     "convolution asserts against more): choose a smaller one, or --strategy Latency")
+    if resource_limit is not None and "Resource" in strategies and max(reuse_factors) > resource_limit:
+        limit = f"Resource up to reuse factor {resource_limit} (hls4ml's io_parallel convolution asserts above)"
+        note = f"{note}; {limit}" if note else limit
+    return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note, resource_limit=resource_limit)
 
 
 def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
@@ -449,12 +485,10 @@ def price_options(space: Space, available: dict[str, int]) -> None:
         tuned_cost = [a + b for a, b in zip(tuned_cost, cost)]
         tuned_latency += latency
         options = []
-        for strategy in layer.strategies:
-            for reuse in layer.reuse_factors:
-                setting = LayerSetting(strategy=strategy, reuse_factor=reuse)
-                estimate = price(space.design, {layer.name: layer_plan(setting)}, available=available)
-                space.priced += 1
-                options.append(Option(setting, *_layer_figures(estimate, layer.name)))
+        for setting in layer.settings():
+            estimate = price(space.design, {layer.name: layer_plan(setting)}, available=available)
+            space.priced += 1
+            options.append(Option(setting, *_layer_figures(estimate, layer.name)))
         # In io_stream a layer adds its fill, not its latency, unless it is the slowest:
         # an option slower and no cheaper than another may still fill faster, so all stay.
         layer.options = options if space.stream else _undominated(options, preferred=layer.unfitted)
@@ -648,7 +682,8 @@ def _space(converter: _Converter, backend, io_type: str, hls_config: dict[str, A
             continue
         unfitted = LayerSetting(strategy=strategy, reuse_factor=int(graph_layer.get_attr("reuse_factor")))
         tuned.append(layer_choices(graph_layer.name, graph_layer.class_name, valid_reuse_factors(backend, graph_layer),
-                                   unfitted, saturating_accumulator(by_name[graph_layer.name]), request))
+                                   unfitted, saturating_accumulator(by_name[graph_layer.name]), request,
+                                   resource_reuse_limit(backend, graph_layer, io_type)))
     as_latency = {layer.name: LayerSetting(strategy="Latency", reuse_factor=layer.unfitted.reuse_factor)
                   for layer in tuned if layer.unfitted.strategy == "Resource" and "Latency" in layer.strategies}
     described = design
