@@ -29,6 +29,7 @@ from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re
     canonical_strategy,
     is_distributed_arithmetic,
 )
+from fpga_flow.stream_depths import set_stream_depths
 
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
@@ -154,6 +155,8 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
             clock_period=settings.clock_period_ns,
             **kwargs,
         )
+    if settings.io_type == "io_stream":
+        set_stream_depths(graph)  # hls4ml makes each stream as deep as its whole feature map
     # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
     # the firmware is unchanged; the closure compares per-layer outputs.
     graph.config.trace_output = True
