@@ -40,6 +40,23 @@ import math
 from fpga_flow.estimate.cost import Rules
 
 CHAIN_DEPTH = Rules().fifo_srl_max_depth
+# The hls4ml configuration's Model key saying which depths a design takes: "fitted" (this
+# module's, the default) or "hls4ml" (its whole feature maps, block RAM where deep). The
+# fit chooses per design: shallow FIFOs are shift registers in LUTs, deep ones BRAM.
+FIFO_DEPTHS_KEY = "FifoDepths"
+FIFO_DEPTH_CHOICES = ("fitted", "hls4ml")
+
+
+def fitted_depths(hls_config: dict) -> bool:
+    """Whether a design converted with ``hls_config`` takes this module's depths."""
+    return hls_config.get("Model", {}).get(FIFO_DEPTHS_KEY, "fitted") == "fitted"
+
+
+def with_fifo_depths(hls_config: dict, choice: str | None) -> dict:
+    """A copy of ``hls_config`` taking ``choice`` of :data:`FIFO_DEPTH_CHOICES` (None: as it is)."""
+    if choice is None:
+        return hls_config
+    return {**hls_config, "Model": {**hls_config.get("Model", {}), FIFO_DEPTHS_KEY: choice}}
 
 
 def _words(var) -> int:

@@ -82,3 +82,17 @@ def test_the_c_simulation_does_not_depend_on_the_depths(tmp_path):
     deep.config.config["OutputDir"] = str(tmp_path / "deep_out")
     deep.compile()
     np.testing.assert_array_equal(ours, deep.predict(X))
+
+
+def test_fifo_depths_hls4ml_keeps_hls4mls_whole_feature_maps(tmp_path):
+    """The fit's other choice (``FifoDepths: hls4ml``): every stream as hls4ml makes it."""
+    from fpga_flow.boards import get_board
+    from fpga_flow.convert import HLSSettings, base_hls_config, model_graph
+    from fpga_flow.stream_depths import with_fifo_depths
+
+    model, board = _block(), get_board("pynq-z2")
+    settings = HLSSettings(io_type="io_stream", clock_period_ns=board.clock_period_ns)
+    config = with_fifo_depths(base_hls_config(model, settings, board.backend), "hls4ml")
+    graph = model_graph(model, board, settings, tmp_path / "g", config)
+    depths = {name: var.pragma[1] for name, var in graph.output_vars.items() if isinstance(var.pragma, tuple)}
+    assert depths["c1"] == depths["add"] == 256 and depths["fc"] == 1

@@ -16,6 +16,7 @@ from fpga_flow.fit.options import no_stream_kernel, stream_keeps_arithmetic
 from fpga_flow.fit.pricing import Space, fit_point, price_options
 from fpga_flow.fit.records import FitPoint, FitRequest, FitResult, LayerChoice
 from fpga_flow.fit.search import NODE_LIMIT, PRICE_LIMIT, Goal, search
+from fpga_flow.stream_depths import FIFO_DEPTH_CHOICES, with_fifo_depths
 
 
 def choose(points: list[FitPoint], request: FitRequest) -> FitPoint:
@@ -60,18 +61,22 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
             if reason is not None:
                 searched[io_type] = f"not searched: {reason}"
                 continue
-        try:
-            space, graph, design = space_of(converter, backend, io_type, hls_config, request, notes)
-        except UnsupportedModelError as exc:
-            if io_type == settings.io_type:
-                raise
-            searched[io_type] = f"not searched: {exc}"
-            continue
-        unfitted = unfitted or (graph, design)
-        price_options(space, available)
-        spaces.append(space)
-        searched[io_type] = "searched"
-        progress(f"{io_type}: {sum(len(layer.options) for layer in space.tuned)} layer options")
+        # io_stream: both FIFO depths, fpga_flow.stream_depths' first (the unfitted design's).
+        for fifos in (FIFO_DEPTH_CHOICES if io_type == "io_stream" else (None,)):
+            try:
+                space, graph, design = space_of(converter, backend, io_type, with_fifo_depths(hls_config, fifos),
+                                                request, notes if fifos in (None, "fitted") else [])
+            except UnsupportedModelError as exc:
+                if io_type == settings.io_type:
+                    raise
+                searched[io_type] = f"not searched: {exc}"
+                break
+            space.stream_fifos = fifos
+            unfitted = unfitted or (graph, design)
+            price_options(space, available)
+            spaces.append(space)
+            searched[io_type] = "searched"
+            progress(f"{io_type}: {sum(len(layer.options) for layer in space.tuned)} layer options")
 
     goals = [Goal("latency", limits), Goal("peak")]
     if request.target_latency_ns is not None:
@@ -85,22 +90,24 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
             if indices not in priced:
                 plan = space.settings_of(indices)
                 estimate = price(space.design, space.plan(plan), available=available)
-                priced[indices] = fit_point(space.io_type, plan, estimate, request.budget, available)
+                priced[indices] = fit_point(space.io_type, plan, estimate, request.budget, available,
+                                            space.stream_fifos)
             return priced[indices]
 
         for goal in goals:
             found, visited, finished = search(space, capacities, goal, evaluate)
             nodes, complete = nodes + visited, complete and finished
             for point in found:
-                points.setdefault((space.io_type, tuple(sorted((k, str(v)) for k, v in point.plan.items()))), point)
+                points.setdefault((space.io_type, space.stream_fifos,
+                                   tuple(sorted((k, str(v)) for k, v in point.plan.items()))), point)
         space.plans_priced = len(priced)
     home = spaces[0]  # the unfitted io type's
     unfitted_point = fit_point(home.io_type, home.unfitted, price(unfitted[1], available=available), request.budget,
-                            available)
+                               available, home.stream_fifos)
     best = choose(list(points.values()), request)
-    made = made_estimate(converter, best.io_type, hls_config, best.plan, available)
-    chosen = fit_point(best.io_type, best.plan, made, request.budget, available)
-    space = next(space for space in spaces if space.io_type == chosen.io_type)
+    made = made_estimate(converter, best.io_type, with_fifo_depths(hls_config, best.stream_fifos), best.plan, available)
+    chosen = fit_point(best.io_type, best.plan, made, request.budget, available, best.stream_fifos)
+    space = next(space for space in spaces if (space.io_type, space.stream_fifos) == (chosen.io_type, chosen.stream_fifos))
     layers = []
     for layer in space.tuned:
         layers.append(LayerChoice(layer=layer.name, hls_class=layer.hls_class, setting=chosen.plan[layer.name],
@@ -128,8 +135,9 @@ def recheck(fit: FitResult, model, board: Board, settings: HLSSettings, hls_conf
     design's; nothing is written or compiled."""
     available = dict(fit.board_resources)
     converter = Converter(model, board, settings)
-    made = made_estimate(converter, fit.io_type, hls_config, fit.chosen.plan, available)
-    point = fit_point(fit.io_type, fit.chosen.plan, made, fit.request.budget, available)
+    made = made_estimate(converter, fit.io_type, with_fifo_depths(hls_config, fit.chosen.stream_fifos), fit.chosen.plan,
+                         available)
+    point = fit_point(fit.io_type, fit.chosen.plan, made, fit.request.budget, available, fit.chosen.stream_fifos)
     target = fit.request.target_latency_ns
     if point.fits and (target is None or not fit.target_met or point.latency_ns <= target):
         note = (f"priced again with the chosen precisions: {point.binding} at {point.peak_pct:.1f}% "

@@ -14,6 +14,7 @@ from fpga_flow.fit.options import TunedLayer, layer_choices, resource_reuse_limi
 from fpga_flow.fit.pricing import Space
 from fpga_flow.fit.records import FitError, FitRequest, FitResult, LayerSetting
 from fpga_flow.layers import RECURRENT_HLS_CLASSES, TUNED_CLASSES
+from fpga_flow.stream_depths import with_fifo_depths
 
 
 def _strategy_name(graph_layer) -> str | None:
@@ -32,8 +33,8 @@ def with_plan(hls_config: dict[str, Any], plan: dict[str, LayerSetting]) -> dict
 
 
 def fitted_config(hls_config: dict[str, Any], fit: FitResult) -> dict[str, Any]:
-    """The configuration the fitted design is converted with."""
-    return with_plan(hls_config, fit.chosen.plan)
+    """The configuration the fitted design is converted with (its plan and FIFO depths)."""
+    return with_plan(with_fifo_depths(hls_config, fit.chosen.stream_fifos), fit.chosen.plan)
 
 
 def check_plan_kept(graph, plan: dict[str, LayerSetting]) -> None:

@@ -19,6 +19,7 @@ class Space:
     io_type: str
     design: Design
     tuned: list[TunedLayer]
+    stream_fifos: str | None = None  # io_stream: which FIFO depths (fpga_flow.stream_depths)
     fixed_cost: tuple[float, ...] = ()
     fixed_latency: float = 0.0  # io_parallel: the other layers' cycles; io_stream: the slowest other layer's
     priced: int = 0  # single-layer changes priced
@@ -107,7 +108,7 @@ def budget_share(used: dict[str, int], available: dict[str, int], budget: float)
 
 
 def fit_point(io_type: str, settings: dict[str, LayerSetting], estimate: Estimate, budget: float,
-           available: dict[str, int]) -> FitPoint:
+              available: dict[str, int], stream_fifos: str | None = None) -> FitPoint:
     figures = estimate.csynth
     used = {key: getattr(figures, key) for key in RESOURCES}
     binding, share, fits = budget_share(used, available, budget)
@@ -115,5 +116,5 @@ def fit_point(io_type: str, settings: dict[str, LayerSetting], estimate: Estimat
         io_type=io_type, plan=settings, **used, latency_cycles=figures.latency_cycles,
         interval_cycles=figures.interval_cycles, latency_ns=estimate.latency_ns,
         utilization_pct=estimate.utilization_pct["csynth"], peak_pct=round(100 * share, 2),
-        binding=binding, fits=fits,
+        binding=binding, fits=fits, stream_fifos=stream_fifos,
     )

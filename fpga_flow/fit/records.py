@@ -108,6 +108,8 @@ class FitPoint(BaseModel):
     utilization_pct: dict[str, float | None] = Field(description="Each resource against the board's.")
     peak_pct: float = Field(description="The largest share of the board any resource uses, in percent.")
     binding: str = Field(description="The resource with that share.")
+    stream_fifos: Literal["fitted", "hls4ml"] | None = Field(
+        default=None, description="io_stream: the FIFO depths (fpga_flow.stream_depths' or hls4ml's); None otherwise.")
     fits: bool = Field(description="Every resource within the budget.")
 
 
