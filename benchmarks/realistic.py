@@ -6,7 +6,7 @@ benchmarks/results/realistic.json and docs/measured/realistic.md.
 
     python benchmarks/realistic.py [--json] [--models tiny_resnet,...] [--boards pynq-z2,...]
                                    [--max-samples 200] [--reports-dir reports] [--timeout 900]
-                                   [--runs RUN_DIR ...]
+                                   [--runs RUN_DIR ...] [--merge RECORD.json ...]
 
 Each build is ``fpga-flow build MODEL --board BOARD --fit --no-cache`` in a subprocess,
 as a user runs it, cold (no build cache), into --runs-dir (kept: ``--runs`` tabulates
@@ -14,6 +14,8 @@ them again without rebuilding); zoo recipes are trained beforehand into
 REPORTS_DIR/zoo if no export is there (untimed). ``--fit`` is passed explicitly so the
 figures are the fitted build's whether or not the fit is the default. A build that
 fails is a row naming its last line; a build over ``--timeout`` is a row saying so.
+``--merge`` takes the rows of records written before (``--json-out`` of earlier runs, one
+model and board each, say), so a long grid can run piece by piece.
 """
 
 from __future__ import annotations
@@ -144,10 +146,13 @@ def main() -> int:
                         help="where the builds' run directories are kept")
     parser.add_argument("--runs", type=Path, nargs="*", default=[],
                         help="run directories of fitted builds already made, tabulated as they are (before the rest)")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="JSON records of earlier runs (--json-out) whose rows are tabulated first")
     parser.add_argument("--json-out", type=Path, default=REPO / "benchmarks" / "results" / "realistic.json")
     args = parser.parse_args()
 
-    rows = [summary_row(json.loads((run / "summary.json").read_text()), None, None) for run in args.runs]
+    rows = [row for record in args.merge for row in json.loads(record.read_text())["rows"]]
+    rows += [summary_row(json.loads((run / "summary.json").read_text()), None, None) for run in args.runs]
     for name in filter(None, args.models.split(",")):
         error = train_if_missing(name, args.reports_dir, args.timeout)
         for board in args.boards.split(","):

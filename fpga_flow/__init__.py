@@ -8,7 +8,15 @@ on first use, so ``import fpga_flow`` does not import TensorFlow. ``train``, ``b
 stage modules.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# TensorFlow 2.14's oneDNN kernels crash now and then while training tiny_resnet (its 1x1
+# stride-2 shortcuts' Conv2DBackpropFilter: "could not create a primitive descriptor for a
+# reorder primitive", or "corrupted double-linked list"); its Eigen kernels do not (30
+# epochs, 98 s). Read by TensorFlow when it is imported, so set here, before.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 # hls4ml learns fpga-flow's own layer (quantized attention) when that layer is imported

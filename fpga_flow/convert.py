@@ -30,6 +30,7 @@ from fpga_flow.layers import (  # noqa: F401 (IO_TYPES ... canonical_strategy re
     is_distributed_arithmetic,
 )
 from fpga_flow.records.hls import HLSSettings, validated_hls_settings  # noqa: F401 (re-exported)
+from fpga_flow.stream_depths import fitted_depths, set_stream_depths
 
 DA_BACKENDS = ("Vivado", "Vitis")  # hls4ml 1.3.0's DistributedArithmeticCodegen asserts one of these
 PROJECT_NAME = "myproject"
@@ -119,6 +120,8 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
             clock_period=settings.clock_period_ns,
             **kwargs,
         )
+    if settings.io_type == "io_stream" and fitted_depths(hls_config):
+        set_stream_depths(graph)  # hls4ml makes each stream as deep as its whole feature map
     # Tracing code is compiled only outside synthesis (#ifndef __SYNTHESIS__), so
     # the firmware is unchanged; the closure compares per-layer outputs.
     graph.config.trace_output = True

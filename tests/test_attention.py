@@ -95,9 +95,6 @@ def test_conversion_compiles_and_follows_keras(io_type, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="defect seen in the clean-clone run of 2026-12-07: the fit gives a Conv1D a "
-                   "Resource reuse factor above filt_width*n_chan, which nnet_conv1d_resource.h asserts against, so the "
-                   "C-simulation aborts; valid_reuse_factors must apply that bound (issue 20 note)")
 def test_attention_recipe_builds_for_a_board_with_closure(tmp_path_factory):
     out = tmp_path_factory.mktemp("attention")
     result = run_cli("build", "attention_digits", "--board", "alveo-u250", "--epochs", "15", "--out", str(out),

@@ -53,8 +53,9 @@ def test_stream_conv_counts_its_fifos():
     _, graph, board, settings, _ = _graph("cnn_digits", io_type="io_stream")
     design = describe_graph(graph, board, settings.clock_period_ns)
     conv = next(layer for layer in design.layers if layer.kind == "conv2d")
-    # 8x8x1 image, 3x3 kernel, 8 filters: 6x6 output words of 8 channels, FIFO as deep as the words.
-    assert (conv.in_positions, conv.out_positions, conv.out_pack, conv.fifo_depth) == (64, 36, 8, 36)
+    # 8x8x1 image, 3x3 kernel, 8 filters: 6x6 output words of 8 channels; its FIFO, on a chain,
+    # 16 words deep (fpga_flow.stream_depths; hls4ml's own depth is the 36 words).
+    assert (conv.in_positions, conv.out_positions, conv.out_pack, conv.fifo_depth) == (64, 36, 8, 16)
     assert conv.products[0].parallel == 1 and conv.products[0].positions == 36
 
 

@@ -102,15 +102,8 @@ def _outputs(book) -> tuple[list[str], int]:
     return texts, images
 
 
-# Notebook 03's build aborts in its C-simulation (the kernel dies): the fit's Conv1D reuse
-# factor above filt_width*n_chan, which hls4ml asserts against (issue 20 note).
-CONV1D_RF_DEFECT = pytest.mark.xfail(strict=False, reason="fit gives a Conv1D a reuse factor hls4ml's "
-                                     "nnet_conv1d_resource.h asserts against (clean-clone run of 2026-12-07)")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [pytest.param(path, marks=CONV1D_RF_DEFECT) if path.name.startswith("03_") else path
-                                  for path in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_end_to_end(path: Path, kernel, tmp_path, monkeypatch):
     import papermill
 

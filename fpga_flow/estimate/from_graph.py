@@ -281,8 +281,11 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
     if io_type == "io_stream":
         fields.setdefault("in_positions", max(1, fields["in_elements"] // max(1, channels)))
         fields.setdefault("out_positions", max(1, fields["out_elements"] // max(1, out_pack)))
-    pragma = getattr(output_var, "pragma", None)
-    depth = int(pragma[1]) if isinstance(pragma, tuple) and pragma and pragma[0] == "stream" else None
+    # A layer of several outputs (io_stream's Clone) is priced at its deepest output FIFO:
+    # fpga_flow.stream_depths makes the one into a ResNet skip deeper than the others.
+    pragmas = [getattr(layer.model.output_vars.get(name), "pragma", None) for name in layer.outputs]
+    depths = [int(pragma[1]) for pragma in pragmas if isinstance(pragma, tuple) and pragma and pragma[0] == "stream"]
+    depth = max(depths) if depths else None
     tables = fields.pop("tables", None) or _tables(layer, kind)
     implementation = get("implementation", None)
     return LayerDesign(

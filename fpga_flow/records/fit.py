@@ -98,6 +98,8 @@ class FitPoint(BaseModel):
     peak_pct: float = Field(description="The largest share of the board any resource uses, in percent.")
     binding: str = Field(description="The resource with that share.")
     fits: bool = Field(description="Every resource within the budget.")
+    stream_fifos: Literal["fitted", "hls4ml"] | None = Field(
+        default=None, description="io_stream: the FIFO depths (fpga_flow.stream_depths' or hls4ml's); None otherwise.")
 
 
 class FitResult(BaseModel):

@@ -1,0 +1,159 @@
+"""What the search may give each tuned layer: the strategies and reuse factors hls4ml keeps
+(and its kernels accept), less what would change the arithmetic; and whether io_stream
+computes what io_parallel does (the package docstring says why)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fpga_flow.errors import UserInputError
+from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType
+from fpga_flow.estimate.design import parse_type
+from fpga_flow.fit.records import FitRequest, LayerSetting
+from fpga_flow.layers import FIT_STRATEGIES, LATENCY_KEY, RECURRENT_HLS_CLASSES, RESOURCE
+
+# Layer kinds whose io_stream kernel computes what the io_parallel one does, in the same
+# order (module docstring); max pooling is checked apart (its accumulator must hold its input).
+STREAM_SAME_ARITHMETIC = frozenset({"dense", "conv1d", "conv2d", "activation", "softmax", "batchnorm", "reshape",
+                                    "zeropad1d", "zeropad2d"})
+# Layer kinds with no io_stream kernel in fpga-flow's HLS (fpga_flow/attention: nnet_qmhsa.h
+# takes arrays): a model with one is never fitted into io_stream, whatever the search may.
+NO_STREAM_KERNEL = frozenset({"attention"})
+
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting of one layer, with the layer's figures under it."""
+
+    setting: LayerSetting
+    cost: tuple[float, ...]  # RESOURCES, in order
+    latency: int
+
+
+def layer_plan(setting: LayerSetting) -> LayerPlan:
+    """The estimator's plan for a layer setting."""
+    return LayerPlan(reuse_factor=setting.reuse_factor, strategy=setting.strategy.lower())
+
+
+@dataclass
+class TunedLayer:
+    """A layer the search tunes: what it may become, what it is unfitted, its options."""
+
+    name: str
+    hls_class: str
+    strategies: list[str]
+    reuse_factors: list[int]
+    unfitted: LayerSetting
+    note: str | None = None
+    options: list[Option] = field(default_factory=list)
+    resource_limit: int | None = None  # the largest reuse factor its Resource kernel takes (None: any offered)
+
+    def settings(self) -> list[LayerSetting]:
+        """Every (strategy, reuse factor) the search may give the layer."""
+        return [LayerSetting(strategy=strategy, reuse_factor=reuse) for strategy in self.strategies
+                for reuse in self.reuse_factors
+                if not (strategy == RESOURCE and self.resource_limit is not None and reuse > self.resource_limit)]
+
+
+def valid_reuse_factors(backend, graph_layer) -> list[int]:
+    """The reuse factors hls4ml keeps for a layer: its backend's valid list for the
+    layer's multiplication (and, for LSTM/GRU, the recurrent one, which takes the same
+    value)."""
+    sizes = backend.get_layer_mult_size(graph_layer)
+    valid = set(backend.get_valid_reuse_factors(sizes[0], sizes[1]))
+    if graph_layer.class_name in RECURRENT_HLS_CLASSES:
+        valid &= set(backend.get_valid_reuse_factors(sizes[2], sizes[3]))
+    return sorted(valid)
+
+
+# hls4ml 1.3.0 classes whose io_parallel Resource kernel is conv_1d_resource_cl /
+# conv_2d_resource_cl (a pointwise layer too: convolution_templates.py gives it Conv1DResource,
+# pointwise_conv_2d_cl calls conv_2d_resource_cl). Depthwise layers are not tuned: their
+# io_parallel Resource kernel asserts whatever the reuse factor (nnet_sepconv2d.h).
+PARALLEL_CONV_RESOURCE_CLASSES = frozenset({"Conv1D", "Conv2D", "Conv2DBatchnorm", "PointwiseConv1D",
+                                            "PointwiseConv2D"})
+
+
+def resource_reuse_limit(backend, graph_layer, io_type: str) -> int | None:
+    """The largest reuse factor the layer's Resource kernel accepts, None when every valid
+    one is. hls4ml 1.3.0's io_parallel convolution kernels (nnet_conv1d_resource.h,
+    nnet_conv2d_resource.h) ``assert(reuse_factor <= filt_width * n_chan)`` (times
+    filt_height in 2-D): the C simulation aborts above it, although the backend's
+    ``get_valid_reuse_factors`` offers multiples of n_in up to n_in*n_out (those are
+    right for io_stream, whose convolutions call ``DenseResource_rf_gt_nin_rem0``)."""
+    if io_type != "io_parallel" or graph_layer.class_name not in PARALLEL_CONV_RESOURCE_CLASSES:
+        return None
+    return int(backend.get_layer_mult_size(graph_layer)[0])
+
+
+def saturating_accumulator(layer: LayerDesign) -> bool:
+    """Whether any of the layer's sums saturate (AP_SAT*) in its accumulator type."""
+    return any(product.accum_type is not None and product.accum_type.saturates for product in layer.products)
+
+
+def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted: LayerSetting, saturates: bool,
+                  request: FitRequest, resource_limit: int | None = None) -> TunedLayer:
+    """The strategies and reuse factors the search may give a layer: those hls4ml keeps,
+    less what would change its arithmetic (a saturating accumulator keeps the unfitted
+    strategy, and under Resource its reuse factor: module docstring), within the
+    user's --strategy and --reuse-factor."""
+    strategies, note = [request.strategy] if request.strategy else list(FIT_STRATEGIES), None
+    if saturates:
+        strategies = [unfitted.strategy]
+        note = f"saturating accumulator: its additions keep their order, so it stays {unfitted.strategy}"
+        if unfitted.strategy == RESOURCE:
+            reuse_factors = [unfitted.reuse_factor]
+            note += f" at reuse factor {unfitted.reuse_factor}"
+    if request.reuse_factor is not None:
+        if request.reuse_factor not in reuse_factors:
+            allowed = ", ".join(map(str, reuse_factors))
+            raise UserInputError(f"--reuse-factor {request.reuse_factor}: layer {name} ({hls_class}) takes only "
+                                 f"{allowed} (hls4ml would change any other value): choose one of them, or leave "
+                                 "--reuse-factor out and the fit chooses per layer")
+        reuse_factors = [request.reuse_factor]
+        if resource_limit is not None and request.reuse_factor > resource_limit:
+            strategies = [strategy for strategy in strategies if strategy != RESOURCE]
+            if not strategies:
+                raise UserInputError(f"--reuse-factor {request.reuse_factor} with the Resource strategy: layer {name} "
+                                     f"({hls_class}) takes at most {resource_limit} (hls4ml's io_parallel Resource "
+                                     "convolution asserts against more): choose a smaller one, or --strategy Latency")
+    if resource_limit is not None and RESOURCE in strategies and max(reuse_factors) > resource_limit:
+        limit = f"Resource up to reuse factor {resource_limit} (hls4ml's io_parallel convolution asserts above)"
+        note = f"{note}; {limit}" if note else limit
+    return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note, resource_limit=resource_limit)
+
+
+def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
+    """Whether every value of ``narrow`` is a value of ``wide``: no fewer fraction bits,
+    and as many integer bits (one more when only ``wide`` is signed)."""
+    if wide is None or narrow is None or (narrow.signed and not wide.signed):
+        return False
+    sign_bit = 1 if wide.signed and not narrow.signed else 0
+    return wide.integer >= narrow.integer + sign_bit and wide.fraction >= narrow.fraction
+
+
+def no_stream_kernel(design: Design) -> str | None:
+    """The first layer with no io_stream kernel (:data:`NO_STREAM_KERNEL`), said why; None if none."""
+    layer = next((layer for layer in design.layers if layer.kind in NO_STREAM_KERNEL), None)
+    return None if layer is None else f"{layer.name}: {layer.kind} layers have no io_stream kernel"
+
+
+def stream_keeps_arithmetic(graph, design: Design) -> str | None:
+    """None when io_stream computes what io_parallel does for every layer of the model
+    (module docstring), else the first reason it does not; ``graph`` and ``design`` are
+    one converted graph of the model and its description."""
+    graph_layers = {layer.name: layer for layer in graph.get_layers()}
+    for layer in design.layers:
+        if layer.kind in ("pooling1d", "pooling2d"):
+            if (layer.function or "max") != "max":
+                return f"{layer.name}: {layer.function} pooling adds its window in another order in io_stream"
+            accum = graph_layers[layer.name].get_attr("accum_t")
+            if not holds_exactly(parse_type(accum.precision.definition_cpp()) if accum else None, layer.input_type):
+                return (f"{layer.name}: max pooling's accumulator does not hold its input exactly (io_stream converts "
+                        "before taking the max, io_parallel after)")
+        elif layer.kind not in STREAM_SAME_ARITHMETIC:
+            return f"{layer.name}: {layer.kind} layers compute differently in io_stream"
+        elif layer.kind.startswith("conv") and layer.strategy != LATENCY_KEY and saturating_accumulator(layer):
+            return f"{layer.name}: its saturating Resource-strategy sums are added in another order in io_stream"
+    return None
