@@ -58,7 +58,7 @@ def base_hls_config(model, settings: HLSSettings, backend: str) -> dict[str, Any
     if settings.strategy == DISTRIBUTED_ARITHMETIC and backend not in DA_BACKENDS:
         raise UserInputError(f"strategy {DISTRIBUTED_ARITHMETIC}: hls4ml {hls4ml.__version__} generates it for the "
                              f"{' and '.join(DA_BACKENDS)} backends only, not {backend}: choose a board with one of them")
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), _conversion_errors():
         config = hls4ml.utils.config_from_keras_model(
             model,
             granularity="name",
@@ -128,13 +128,21 @@ def model_graph(model, board: Board, settings: HLSSettings, output_dir: str | Pa
     return graph
 
 
+HLS4ML_REFUSALS = (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError)
+
+
 @contextlib.contextmanager
 def _conversion_errors():
     import hls4ml  # deferred: hls4ml (seconds to import; the CLI's start and a run-cache hit never load it)
 
     try:
         yield
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError, AssertionError) as exc:
+    except Exception as exc:
+        # hls4ml 1.3.0's Keras parsers refuse what they do not support with a bare
+        # ``Exception`` (converters/keras/core.py, parse_layernorm_layer) or trip over it
+        # (KeyError, AssertionError...): a user's model, one line. Anything else is ours.
+        if not (type(exc) is Exception or isinstance(exc, HLS4ML_REFUSALS)):
+            raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsupportedModelError(f"hls4ml {hls4ml.__version__} cannot convert this model: {message[:300]}") from None
 

@@ -182,3 +182,38 @@ def test_fit_refuses_distributed_arithmetic_which_the_estimate_cannot_price(tiny
                               "--fit", "--out", str(tmp_path / "r")),
                       "--fit", "chooses among Latency and Resource", "drop --strategy distributed_arithmetic or --fit")
     assert not (tmp_path / "r").exists()
+
+
+def _save(model, path: Path) -> Path:
+    model.save(path)
+    return path
+
+
+def test_a_layer_the_estimate_cannot_price_is_refused_before_any_compile(tmp_path):
+    """Issue 20: the default build fits the design by estimate; a layer the estimate prices
+    at nothing (LayerNormalization: hls4ml converts it, fpga_flow.estimate has no rule)
+    would count as free against the board, so the fit refuses it and names --no-fit."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    model = _save(tf.keras.Sequential([layers.Input((4, 8), name="x"), layers.LayerNormalization(name="norm"),
+                                       layers.Flatten(name="flat"), layers.Dense(3, name="out")]), tmp_path / "ln.h5")
+    out = tmp_path / "r"
+    assert_user_error(run_cli("build", str(model), "--board", "pynq-z2", "--out", str(out),
+                              "--reports-dir", str(tmp_path / "reports")),
+                      "layer 'norm' (LayerNormalization) is not priced", "--no-fit")
+    assert not (out / "summary.json").exists() and not (out / "hls_project").exists()
+
+
+def test_a_model_hls4ml_refuses_with_a_bare_exception_is_one_line(tmp_path):
+    """hls4ml 1.3.0's Keras parser raises a bare Exception for a LayerNormalization on a
+    2-D input (converters/keras/core.py): the user hears it in one line, exit 2."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    model = _save(tf.keras.Sequential([layers.Input((8,), name="x"), layers.Dense(4, name="dense"),
+                                       layers.LayerNormalization(name="norm"), layers.Dense(3, name="out")]),
+                  tmp_path / "ln2d.h5")
+    assert_user_error(run_cli("build", str(model), "--board", "pynq-z2", "--out", str(tmp_path / "r"),
+                              "--reports-dir", str(tmp_path / "reports")),
+                      "hls4ml 1.3.0 cannot convert this model", "three-dimensional input")

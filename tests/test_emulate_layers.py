@@ -272,7 +272,9 @@ def test_every_accepted_layer_is_emulated(cls):
 
 
 # Not priced by fpga_flow.estimate: each a defect named here (strict: one that becomes
-# priced fails until its mark is removed).
+# priced fails until its mark is removed). A default (fitted) build refuses a model with
+# one of them in one line before anything is compiled (fpga_flow.fit.fitting.refuse_unpriced,
+# tests/test_build_errors.py); --no-fit builds it, the estimate leaving the layer out.
 NOT_PRICED_YET = {
     "Dot": "dot merge", "Embedding": "embedding", "GarNet": "GarNet", "GarNetStack": "GarNet",
     "LayerNormalization": "layer normalization", "TimeDistributed": "time-distributed wrapper",

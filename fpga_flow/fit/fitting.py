@@ -9,7 +9,7 @@ from typing import Any, Callable
 from fpga_flow.boards import Board
 from fpga_flow.convert import IO_TYPES, HLSSettings
 from fpga_flow.errors import UnsupportedModelError
-from fpga_flow.estimate import Estimate, price
+from fpga_flow.estimate import Design, Estimate, price
 from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.fit.hls4ml_plan import Converter, made_estimate, space_of
 from fpga_flow.fit.options import no_stream_kernel, stream_keeps_arithmetic
@@ -31,6 +31,23 @@ def choose(points: list[FitPoint], request: FitRequest) -> FitPoint:
     if meeting:
         return min(meeting, key=lambda p: (p.peak_pct, p.latency_cycles))
     return min(within, key=lambda p: (p.latency_cycles, p.peak_pct))
+
+
+class UnpricedLayerError(UnsupportedModelError):
+    """A layer the estimate prices at nothing: a fit would size the design blind."""
+
+
+def refuse_unpriced(design: Design, board: Board) -> None:
+    """Invariant enforced here (issue 20: every layer a fitted build accepts is priced):
+    the fit never chooses a plan for a design holding a layer the estimate cannot price,
+    since that layer's cost would count as zero against the board."""
+    unpriced = [layer for layer in design.layers if layer.kind == "unknown"]
+    if unpriced:
+        named = ", ".join(f"'{layer.name}' ({layer.source_class})" for layer in unpriced)
+        raise UnpricedLayerError(
+            f"layer {named} is not priced by fpga-flow's estimate, so the fit cannot size the design for {board.name}: "
+            "build with --no-fit (hls4ml's defaults or the options you give; the estimate then leaves the layer out "
+            "and says so)")
 
 
 def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str, Any], request: FitRequest,
@@ -72,6 +89,8 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
                 searched[io_type] = f"not searched: {exc}"
                 break
             space.stream_fifos = fifos
+            if unfitted is None:
+                refuse_unpriced(design, board)
             unfitted = unfitted or (graph, design)
             price_options(space, available)
             spaces.append(space)
