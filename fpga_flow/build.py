@@ -73,6 +73,7 @@ from fpga_flow.fit import (
 from fpga_flow.model_io import is_model_file
 from fpga_flow.precision import OverflowRecord, PrecisionChoice
 from fpga_flow.rtl import check_pnr_board
+from fpga_flow.rtl.fit_ecp5 import rtl_budget, unchecked_note
 from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.summary import (
     BudgetCheck,
@@ -296,7 +297,8 @@ def step_fit(ctx: BuildContext) -> FitResult | None:
 
 
 def _refuse_unfit(ctx: BuildContext, fit: FitResult) -> FitResult:
-    if not fit.fits and not ctx.config.allow_over_budget:
+    # On ECP5 the estimate does not apply: the RTL's yosys counts decide (fit_check).
+    if not fit.fits and not ctx.config.allow_over_budget and ctx.board.hls_vendor_flow:
         raise DoesNotFitError(fit.no_plan(ctx.board.name))
     return fit
 
@@ -467,7 +469,8 @@ def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
 
     if not ctx.config.pnr:
         return None
-    return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR)
+    return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR,
+                     budget=1.0 if ctx.config.allow_over_budget else ctx.config.fit_budget)
 
 
 def step_synthesis(ctx: BuildContext) -> SynthesisResult:
@@ -631,14 +634,15 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
-                    fit_budget=budget_check(ctx.estimate, ctx.board, cfg.fit_budget),
+                    fit_budget=fit_check(ctx),
                     target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim),
                     **pnr_checks(ctx.pnr))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
         status=run_status(checks, ctx.synthesis),
-        verdict=verdict(checks, ctx.board.name, ctx.synthesis),
+        verdict="; ".join(filter(None, (verdict(checks, ctx.board.name, ctx.synthesis),
+                                        unchecked_note(ctx.board, ctx.gates)))),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelSection(name=loaded.name, source=loaded.source, weights=loaded.weights,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
@@ -695,6 +699,15 @@ def budget_check(estimate: Estimate, board: Board, budget: float) -> BudgetCheck
     binding, share, fits = budget_share(used, {key: getattr(board.resources, key) for key in RESOURCES}, budget)
     return BudgetCheck(value=round(share, 4), threshold=budget, passed=fits, resource=binding,
                        estimate_error=estimate.error_of(binding))
+
+
+def fit_check(ctx: BuildContext) -> BudgetCheck | None:
+    """The design against the board: the estimate's figures, or on a board without a vendor
+    HLS flow (ECP5) the RTL's yosys counts (:mod:`fpga_flow.rtl.fit_ecp5`), None without them."""
+    if ctx.board.hls_vendor_flow:
+        return budget_check(ctx.estimate, ctx.board, ctx.config.fit_budget)
+    fields = rtl_budget(ctx.gates, ctx.board, ctx.config.fit_budget)
+    return None if fields is None else BudgetCheck(**fields)
 
 
 def _target_check(fit: FitResult | None) -> Check | None:
