@@ -87,7 +87,7 @@ def markdown(rows: list[dict], command: str) -> str:
              "yosys from Debian). `fit` is the build's verdict from yosys' counts of the RTL (`yosys_LUT4`: LUT4 cells "
              "and two per CCU2C); `LUT4`, `FF`, `MULT18`, `EBR`, utilization and Fmax are post-route open-tool figures "
              "(nextpnr's timing model)"
-             + ("; `mlp` is tests/test_open_fpga.py's 6-4-3 Keras MLP" if any(r.get("model") == "mlp" for r in rows)
+             + ("; `mlp` is tests/test_open_fpga.py's 4-3-2 Keras MLP (6-4-3 before)" if any(r.get("model") == "mlp" for r in rows)
                 else "") + ".", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for row in rows:
