@@ -92,6 +92,8 @@ class BudgetCheck(Check):
     resource: str | None = Field(default=None, description="the resource with that share (None in older summaries)")
     estimate_error: float | None = Field(
         default=None, description="the estimate's measured median error (fraction) on that resource, None if unmeasured")
+    source: str | None = Field(default=None, description="whose figures: None the estimate; on ECP5 yosys' counts of "
+                                                         "the RTL (fpga_flow/rtl/fit_ecp5.py)")
 
 
 class Checks(_Section):
@@ -203,6 +205,7 @@ def run_status(checks: Checks, synthesis: SynthesisResult) -> RunStatus:
 def budget_line(check: BudgetCheck, board: str) -> str:
     """``DOES NOT FIT: LUT 156% of pynq-z2 (budget 80%), estimate +/-18%``."""
     error = "" if check.estimate_error is None else f", estimate +/-{100 * check.estimate_error:.0f}%"
+    error += "" if check.source is None else f", by {check.source}"
     return (f"DOES NOT FIT: {check.resource or 'a resource'} {100 * check.value:.0f}% of {board} "
             f"(budget {100 * check.threshold:g}%){error}")
 

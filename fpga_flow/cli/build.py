@@ -146,7 +146,8 @@ def render_summary(summary) -> None:
     verdict = f"[{'green' if summary.status == 'passed' else 'red'}]{escape(summary.headline())}[/]"
     required = f"agreement >= {summary.checks.csim_agreement.threshold}"
     if summary.checks.fit_budget is not None:
-        required += f", every resource within {100 * summary.checks.fit_budget.threshold:g}% of the board by estimate"
+        required += (f", every resource within {100 * summary.checks.fit_budget.threshold:g}% of the board by "
+                     f"{summary.checks.fit_budget.source or 'estimate'}")
     if summary.checks.rtl_word_agreement is not None:
         required += " and the RTL equal to the C-simulation word for word"
     out.print(f"{verdict} ({required} required); run directory {summary.artifacts['run_dir']}", highlight=False)

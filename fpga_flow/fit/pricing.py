@@ -102,7 +102,7 @@ def peak_share(resources, capacities) -> float:
 def budget_share(used: dict[str, int], available: dict[str, int], budget: float) -> tuple[str, float, bool]:
     """The resource with the largest share of the board, that share (a fraction), and
     whether every resource is within ``budget``: the one budget rule of the fit and of
-    every build's budget check (:mod:`fpga_flow.build`)."""
+    every build's budget check (:mod:`fpga_flow.pipeline.summarize`)."""
     shares = {key: peak_share([used[key]], [available[key]]) for key in RESOURCES}
     binding = max(RESOURCES, key=lambda key: shares[key])
     return binding, shares[binding], all(used[key] <= budget * available[key] for key in RESOURCES)

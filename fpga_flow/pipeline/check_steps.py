@@ -78,7 +78,8 @@ def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
     against the bridge's outputs, placed and routed by nextpnr-ecp5, packed by ecppack."""
     if not ctx.config.pnr:
         return None
-    return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR)
+    return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR,
+                     budget=1.0 if ctx.config.allow_over_budget else ctx.config.fit_budget)
 
 
 def step_synthesis(ctx: BuildContext) -> SynthesisResult:

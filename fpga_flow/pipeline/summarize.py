@@ -13,6 +13,7 @@ from fpga_flow.fidelity import confusion
 from fpga_flow.fit import FitResult, budget_share
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.pipeline.context import BuildContext
+from fpga_flow.rtl.fit_ecp5 import rtl_budget, unchecked_note
 from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, PnRRecord, RTLSimRecord, SkippedStage
 from fpga_flow.summary import (
     BudgetCheck,
@@ -34,14 +35,15 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
-                    fit_budget=budget_check(ctx.estimate, ctx.board, cfg.fit_budget),
+                    fit_budget=fit_check(ctx),
                     target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim),
                     **pnr_checks(ctx.pnr))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
         status=run_status(checks, ctx.synthesis),
-        verdict=verdict(checks, ctx.board.name, ctx.synthesis),
+        verdict="; ".join(filter(None, (verdict(checks, ctx.board.name, ctx.synthesis),
+                                        unchecked_note(ctx.board, ctx.gates)))),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelSection(name=loaded.name, source=loaded.source, weights=loaded.weights,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
@@ -89,6 +91,15 @@ def _artifacts(ctx: BuildContext) -> dict[str, str]:
 
 def _check(value: float, threshold: float) -> Check:
     return Check(value=value, threshold=threshold, passed=value >= threshold)
+
+
+def fit_check(ctx: BuildContext) -> BudgetCheck | None:
+    """The design against the board: the estimate's figures, or on a board without a vendor
+    HLS flow (ECP5) the RTL's yosys counts (:mod:`fpga_flow.rtl.fit_ecp5`), None without them."""
+    if ctx.board.hls_vendor_flow:
+        return budget_check(ctx.estimate, ctx.board, ctx.config.fit_budget)
+    fields = rtl_budget(ctx.gates, ctx.board, ctx.config.fit_budget)
+    return None if fields is None else BudgetCheck(**fields)
 
 
 def budget_check(estimate: Estimate, board: Board, budget: float) -> BudgetCheck:

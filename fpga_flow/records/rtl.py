@@ -86,6 +86,9 @@ class GateRecord(_Record):
     per_module: bool = Field(False, description="counts summed over the pipeline stages synthesized one by one "
                              "(see fpga_flow/rtl/gates.py for the error measured against the whole design)")
     cached_modules: int = Field(0, description="modules whose counts came from the per-module cache")
+    device_use: dict[str, Use] | None = Field(
+        None, description="ECP5: LUT4 (2 per CCU2C), FF, MULT18, EBR used of the board's: the fit's figures "
+                          "(fpga_flow/rtl/fit_ecp5.py)")
 
 
 class Use(_Record):
@@ -136,6 +139,8 @@ class PnRRecord(_Record):
     log: str
     pnr_seconds: float
     pack_seconds: float
+    yosys_use: dict[str, int] | None = Field(None, description="yosys synth_ecp5's counts in the same units (the fit's)")
+    packing_difference: dict[str, int] | None = Field(None, description="nextpnr's post-route count minus yosys'")
 
 
 class SkippedStage(_Record):

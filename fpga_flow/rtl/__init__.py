@@ -33,6 +33,7 @@ from fpga_flow.convert import HLSSettings
 from fpga_flow.errors import RTLUnsupportedError, ToolMissingError, UserInputError
 from fpga_flow.records.rtl import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.rtl.ecp5 import synthesize_ecp5
+from fpga_flow.rtl.fit_ecp5 import pnr_refusal
 from fpga_flow.rtl.gates import synthesize_gates
 from fpga_flow.rtl.pnr import place_and_route
 from fpga_flow.rtl.simulate import simulate_rtl
@@ -99,15 +100,19 @@ def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path,
 
 
 def pnr_stage(rtl: RTLRecord | SkippedStage, gates: GateRecord | SkippedStage, board: Board, X: np.ndarray,
-              csim_out: np.ndarray, out_dir: Path) -> PnRRecord | SkippedStage:
+              csim_out: np.ndarray, out_dir: Path, budget: float = 1.0) -> PnRRecord | SkippedStage:
     """Place and route the top level ``gates`` synthesized (ECP5 boards); skipped with the
-    reason when there is no netlist or nextpnr/ecppack is missing."""
+    reason when there is no netlist, the RTL is over ``budget`` of the device by yosys
+    (:mod:`fpga_flow.rtl.fit_ecp5`), or nextpnr/ecppack is missing."""
     if isinstance(rtl, SkippedStage):
         return _no_rtl("pnr", rtl)
     if isinstance(gates, SkippedStage):
         return SkippedStage(stage="pnr", reason=f"no netlist: {gates.reason}")
+    refusal = pnr_refusal(gates, board, budget)
+    if refusal is not None:
+        return SkippedStage(stage="pnr", reason=refusal)
     try:
-        return place_and_route(rtl, board, X, csim_out, out_dir)
+        return place_and_route(rtl, gates, board, X, csim_out, out_dir)
     except (ToolMissingError, RTLUnsupportedError) as exc:
         return SkippedStage(stage="pnr", reason=str(exc))
 

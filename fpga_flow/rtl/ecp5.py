@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fpga_flow.boards import Board
 from fpga_flow.errors import StageFailedError, ToolMissingError
+from fpga_flow.rtl.fit_ecp5 import device_use
 from fpga_flow.rtl.gates import YOSYS_LOG, YOSYS_STAT, parse_stat
 from fpga_flow.rtl.records import GATES_RECORD, GateRecord, RTLRecord, write_record
 from fpga_flow.rtl.top import PLL_DEFINE, TOP, write_top
@@ -91,5 +92,6 @@ def synthesize_ecp5(rtl: RTLRecord, board: Board, out_dir: Path) -> GateRecord:
     version = subprocess.run([*tool, "-V"], capture_output=True, text=True).stdout.strip()
     record = GateRecord(tool=f"{version}: synth_ecp5 of the board top level (model + serial framing)", family="ecp5",
                         top=TOP, cells=cells, log=str(log), seconds=round(seconds, 3), **count_ecp5_cells(cells))
+    record.device_use = device_use(record, board)
     write_record(record, out_dir / GATES_RECORD)
     return record

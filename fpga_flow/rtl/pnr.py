@@ -25,7 +25,8 @@ import numpy as np
 from fpga_flow.boards import Board
 from fpga_flow.errors import StageFailedError, ToolMissingError
 from fpga_flow.rtl.ecp5 import ECP5_DIR, NETLIST, open_tool
-from fpga_flow.rtl.records import PNR_RECORD, PnRRecord, RTLRecord, TopSimFigures, Use, write_record
+from fpga_flow.rtl.fit_ecp5 import packing_difference, rtl_use
+from fpga_flow.rtl.records import PNR_RECORD, GateRecord, PnRRecord, RTLRecord, TopSimFigures, Use, write_record
 from fpga_flow.rtl.simulate import run_logged
 from fpga_flow.rtl.top import LPF_FILE, TOP_FILE, frame_of, needs_pll, pll_for
 from fpga_flow.rtl.topsim import simulate_top
@@ -80,8 +81,10 @@ def _top_sim(rtl: RTLRecord, work: Path, X: np.ndarray, csim_out: np.ndarray) ->
         return TopSimFigures(status="skipped", reason=str(exc))
 
 
-def place_and_route(rtl: RTLRecord, board: Board, X: np.ndarray, csim_out: np.ndarray, out_dir: Path) -> PnRRecord:
-    """Simulate, place and route, and pack the top level the ``gates`` stage synthesized."""
+def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarray, csim_out: np.ndarray,
+                    out_dir: Path) -> PnRRecord:
+    """Simulate, place and route, and pack the top level the ``gates`` stage synthesized;
+    nextpnr's counts are recorded beside yosys' (the fit's figures) with the difference."""
     pins = board.open_fpga
     out_dir = Path(out_dir).resolve()
     work = out_dir / ECP5_DIR
@@ -114,8 +117,9 @@ def place_and_route(rtl: RTLRecord, board: Board, X: np.ndarray, csim_out: np.nd
         oscillator_mhz=pins.oscillator.mhz,
         pll=None if pll is None else f"CLKI_DIV {pll.reference}, CLKFB_DIV {pll.feedback}, CLKOP_DIV {pll.output}",
         target_mhz=round(design_mhz, 3), achieved_mhz=None if achieved is None else round(achieved, 2), timing_met=met,
-        utilization={unit: cells.get(kind, Use(used=0, available=0)) for unit, kind in NEXTPNR_UNITS.items()},
-        cells=cells, top_sim=top_sim, bitstream=str(bitstream) if bitstream.is_file() else None, report=str(report),
+        utilization=(utilization := {unit: cells.get(kind, Use(used=0, available=0))
+                                     for unit, kind in NEXTPNR_UNITS.items()}),
+        yosys_use=rtl_use(gates), packing_difference=packing_difference(rtl_use(gates), utilization), cells=cells, top_sim=top_sim, bitstream=str(bitstream) if bitstream.is_file() else None, report=str(report),
         log=str(log), pnr_seconds=round(pnr_seconds, 3), pack_seconds=round(pack_seconds, 3))
     write_record(record, out_dir / PNR_RECORD)
     return record
