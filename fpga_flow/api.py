@@ -31,6 +31,7 @@ from fpga_flow.pipeline.rtl_on_run import rtl_on_run
 from fpga_flow.pipeline.run_cache import run_build_cached
 from fpga_flow.reports import collect, utilization_against
 from fpga_flow.summary import RunSummary
+from fpga_flow.sweep import Sweep, SweepResult, plan_sweep, run_sweep
 from fpga_flow.train import TrainedModel, _seed_everything, train_recipe
 from model_zoo import get_recipe
 from model_zoo import recipes as zoo_recipes
@@ -163,6 +164,23 @@ def rtl(run_dir: str | Path, progress: Progress | None = None) -> RunSummary:
 
 
 
+
+
+def sweep(model: str | Path, boards: list[str], reuse_factors: list[int | None] = (None,),
+          strategies: list[str | None] = (None,), io_types: list[str | None] = (None,),
+          precision_policies: list[str] = ("closure",), *, workers: int | None = None, scheduler: str | None = None,
+          force: bool = False, on_plan: Callable[[Sweep], None] | None = None,
+          on_point: Callable[[Any, int, int], None] | None = None, **options: Any) -> SweepResult:
+    """Build ``model`` for every combination of the axes, each point a Dask task (a local
+    cluster of ``workers``, or the ``scheduler`` given), every point fitted like a build
+    (the fit drops a point it cannot fit before building it). ``options`` are the BuildConfig
+    fields the points share; ``on_plan(sweep)`` hears the validated plan before anything
+    runs, ``on_point(row, finished, total)`` each finished point. ``fpga-flow sweep`` is this."""
+    plan = plan_sweep(str(model), list(boards), list(reuse_factors), list(strategies), list(io_types),
+                      list(precision_policies), **options)
+    if on_plan is not None:
+        on_plan(plan)
+    return run_sweep(plan, workers=workers, scheduler=scheduler, force=force, on_point=on_point)
 
 def run_history(reports_dir: str | Path = "reports"):
     """The run history (a :class:`fpga_flow.history.RunHistory`) builds in ``reports_dir``

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fpga_flow.compat import check_saved_config, patch_qkeras_for_tensorflow
 from fpga_flow.errors import ModelLoadError, UserInputError
 
 MODEL_SUFFIXES = (".h5", ".keras", ".json")
@@ -32,7 +33,6 @@ def custom_objects() -> dict:
     """QKeras layers and quantizers, plus fpga-flow's own layers, for deserialization."""
     from qkeras.utils import _add_supported_quantized_objects
 
-    from fpga_flow.compat import patch_qkeras_for_tensorflow
 
     patch_qkeras_for_tensorflow()
     objects: dict = {}
@@ -98,8 +98,6 @@ def load_keras_model(path: str | Path, weights: str | Path | None = None):
 
 def _check_saved_architecture(path: Path) -> None:
     """Refuse what hls4ml cannot convert from the saved architecture, before loading."""
-    from fpga_flow.compat import check_saved_config
-
     try:
         if path.suffix == ".json":
             text = path.read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from fpga_flow.model_io import load_keras_model
 from fpga_flow.rundir import write_json_atomic
 from model_zoo import Recipe
 
@@ -45,8 +46,6 @@ class TrainedModel:
         return self.export_dir / "history.json"
 
     def load_model(self):
-        from fpga_flow.model_io import load_keras_model
-
         return load_keras_model(self.model_path)
 
     def load_data(self) -> dict[str, np.ndarray]:

@@ -221,15 +221,7 @@ def test_no_new_import_cycle():
 # deferring a heavy dependency, and why each is there. A ratchet like ALLOWED: it only
 # shrinks; a new function-level import imports at the top instead (move the shared thing
 # down), or says in a comment with the word "deferred" which heavy import it puts off.
-UNMARKED_FUNCTION_IMPORTS: dict[str, str] = {
-    # Deploy and the model loaders.
-    "fpga_flow/deploy/board/check_on_board.py": "runs on the board; --simulate loads the stand-in on the host",
-    "fpga_flow/deploy/ecp5.py": "reads the run and board when deploying to ECP5",
-    "fpga_flow/estimate/from_graph.py": "attention's multiplication count",
-    "fpga_flow/model_io.py": "the QKeras/TensorFlow patches load with TensorFlow",
-    "fpga_flow/train.py": "loads the Keras model (TensorFlow) on use",
-    "fpga_flow/attention/__init__.py": "the Keras layer (TensorFlow) loads on use",
-}
+UNMARKED_FUNCTION_IMPORTS: dict[str, str] = {}  # none left: every one defers a heavy import and says which
 
 
 def unmarked_function_imports(root: Path = PACKAGE_DIR) -> dict[str, list[int]]:

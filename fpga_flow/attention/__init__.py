@@ -6,14 +6,14 @@ from __future__ import annotations
 
 
 def custom_objects() -> dict:
-    from fpga_flow.attention.layer import QMultiHeadSelfAttention
+    from fpga_flow.attention.layer import QMultiHeadSelfAttention  # deferred: TensorFlow (the Keras layer)
 
     return {"QMultiHeadSelfAttention": QMultiHeadSelfAttention}
 
 
 def __getattr__(name: str):
     if name in ("QMultiHeadSelfAttention", "estimate_multipliers", "multiplications"):
-        from fpga_flow.attention import layer
+        from fpga_flow.attention import layer  # deferred: TensorFlow (the Keras layer)
 
         return getattr(layer, name)
     raise AttributeError(name)

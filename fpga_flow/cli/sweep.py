@@ -10,11 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fpga_flow import api
 from fpga_flow.cli import options
 from fpga_flow.cli.app import app, console, fail, print_json, user_errors
 from fpga_flow.config import cli_flag
 from fpga_flow.errors import UserInputError
-from fpga_flow.sweep import DEFAULT_WORKERS, SWEEP_CSV, SWEEP_JSON, plan_sweep, run_sweep
+from fpga_flow.sweep import DEFAULT_WORKERS, SWEEP_CSV, SWEEP_JSON, Sweep
 
 
 def _values(option: str, text: str | None, convert=str) -> list:
@@ -69,14 +70,14 @@ def sweep(
     own = ("model", "board", "reuse_factor", "strategy", "io_type", "precision_policy", "workers", "scheduler", "out",
            "force", "as_json")
     shared = {name: value for name, value in parameters.items() if name not in own}
-    plan = plan_sweep(
-        model, _values(cli_flag("board"), board), _values(cli_flag("reuse_factor"), reuse_factor, int),
-        _values(cli_flag("strategy"), strategy), _values(cli_flag("io_type"), io_type),
-        _values(cli_flag("precision_policy"), precision_policy), out=out, **shared,
-    )
     where = scheduler or f"a local cluster of {workers or DEFAULT_WORKERS} workers"
-    if not as_json:
-        console.print(f"sweep {plan.sweep_id}: {len(plan.points)} points on {where}; folder {plan.folder}", highlight=False)
+    planned: list[Sweep] = []
+
+    def on_plan(plan: Sweep) -> None:
+        planned.append(plan)
+        if not as_json:
+            console.print(f"sweep {plan.sweep_id}: {len(plan.points)} points on {where}; folder {plan.folder}",
+                          highlight=False)
 
     def on_point(row, finished: int, total: int) -> None:
         if as_json:
@@ -91,10 +92,17 @@ def sweep(
         console.print(f"[{finished}/{total}] {row.point}: {verdict} ({row.seconds or 0:.0f} s)", highlight=False)
 
     try:
-        result = run_sweep(plan, workers=workers, scheduler=scheduler, force=force, on_point=on_point)
+        result = api.sweep(
+            model, _values(cli_flag("board"), board), _values(cli_flag("reuse_factor"), reuse_factor, int),
+            _values(cli_flag("strategy"), strategy), _values(cli_flag("io_type"), io_type),
+            _values(cli_flag("precision_policy"), precision_policy), workers=workers, scheduler=scheduler,
+            force=force, on_plan=on_plan, on_point=on_point, out=out, **shared)
     except KeyboardInterrupt:
-        raise fail(f"interrupted: finished points are kept in {plan.folder / SWEEP_JSON}; "
+        if not planned:
+            raise
+        raise fail(f"interrupted: finished points are kept in {planned[0].folder / SWEEP_JSON}; "
                    "unfinished ones are marked INCOMPLETE", 130) from None
+    plan = planned[0]
     dropped = result.counts.get("dropped", 0)
     if as_json:
         print_json(json.loads((plan.folder / SWEEP_JSON).read_text(encoding="utf-8")))

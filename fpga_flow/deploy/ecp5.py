@@ -26,11 +26,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from fpga_flow import rundir
+from fpga_flow.boards import get_board
 from fpga_flow.deploy.run_record import read_run
 from fpga_flow.errors import UserInputError
 from fpga_flow.rtl.records import PnRRecord
 from fpga_flow.rtl.top import LPF_FILE, TOP_FILE
 from fpga_flow.rtl.topsim import EXPECTED_BYTES, FRAME_JSON, INPUT_BYTES, SIM_DIR
+from fpga_flow.summary import read_summary
 
 HOST_SCRIPT = Path(__file__).resolve().parent / "board" / "check_serial.py"
 
@@ -54,8 +56,6 @@ class ECP5Bundle(BaseModel):
 
 def is_open_fpga_run(run_dir: Path) -> bool:
     """True for a run whose board has no vendor flow (an ECP5 run)."""
-    from fpga_flow.summary import read_summary
-
     summary_path = Path(run_dir) / rundir.SUMMARY_NAME
     return summary_path.is_file() and read_summary(Path(run_dir)).board.family == "ecp5"
 
@@ -91,8 +91,6 @@ def deploy_ecp5(run_dir: Path, out: Path | None, force: bool) -> tuple[Path, ECP
         shutil.copy2(rom, bundle / "sim")
     shutil.copy2(HOST_SCRIPT, bundle / "check_serial.py")
     board = run.summary.board.name
-    from fpga_flow.boards import get_board
-
     program = f"{get_board(board, run.summary.config.boards_dir).open_fpga.program} {Path(bitstream).name}"
     (bundle / "program.sh").write_text(f"#!/bin/sh\n# Program {board} (volatile: SRAM); add -f to write the "
                                        f"flash.\ncd \"$(dirname \"$0\")\" && {program}\n", encoding="utf-8")

@@ -155,7 +155,7 @@ def _recurrent(layer, kind: str, strategy: str, reuse: int, input_type) -> tuple
 
 def _attention(layer, reuse: int, input_type) -> tuple[list[Product], dict]:
     """Our QMHSA kernel: every multiplication unrolled, shared by II = R (fpga_flow.attention)."""
-    from fpga_flow.attention import multiplications
+    from fpga_flow.attention import multiplications  # deferred: TensorFlow (fpga_flow.attention.layer)
 
     get = layer.get_attr
     heads, length, width, key = (int(get(a)) for a in ("num_heads", "seq_len", "embed_dim", "key_dim"))

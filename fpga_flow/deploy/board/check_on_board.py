@@ -59,6 +59,7 @@ def main(argv=None) -> int:
         return fail(str(exc))
     if args.simulate:
         try:
+            # deferred: fpga_flow is not installed on the board; --simulate runs on the host
             from fpga_flow.deploy import standin
             from fpga_flow.errors import FlowError
         except ImportError:
