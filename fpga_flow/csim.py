@@ -43,7 +43,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from fpga_flow.convert import PROJECT_NAME
+from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME  # noqa: F401 (BRIDGE_SPEC re-exported)
 from fpga_flow.csim_bridge import Bridge  # noqa: F401 (re-exported: the bridge, in this process or in slices)
 from fpga_flow.csim_split import COMMON_HEADER, split_network, write_split
 from fpga_flow.errors import StageFailedError
