@@ -20,16 +20,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.ctypeslib as npc
 
 from fpga_flow.convert import BRIDGE_SPEC
 from fpga_flow.errors import StageFailedError
-
-if TYPE_CHECKING:  # annotation only: fpga_flow.csim imports this module
-    from fpga_flow.csim import CompiledProject
 
 # A run over slices first traces this many samples here and times them; it starts the
 # other processes only when the rest would take longer than BRIDGE_SLICE_MIN_S in one
@@ -39,6 +36,13 @@ BRIDGE_SLICE_MIN_S = 4.0
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # on the slice processes' PYTHONPATH
 
 Traced = tuple[np.ndarray, dict[str, np.ndarray]]
+
+
+class Compiled(Protocol):
+    """What the bridge needs of a compiled project (fpga_flow.csim.CompiledProject)."""
+
+    project_dir: Path
+    library: Path
 
 
 class _TraceData(ctypes.Structure):
@@ -61,7 +65,7 @@ class Bridge:
         self._top.argtypes = [npc.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")] * 2
 
     @classmethod
-    def load(cls, compiled: CompiledProject) -> "Bridge":
+    def load(cls, compiled: Compiled) -> "Bridge":
         spec = json.loads((compiled.project_dir / BRIDGE_SPEC).read_text())
         return cls(compiled.library, spec)
 
