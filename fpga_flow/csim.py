@@ -9,8 +9,8 @@ fed ``tb_data/`` written from the test set, and its ``csim_results.log`` read ba
 Both runs are needed though they call the same objects on the same inputs: the testbench
 is hls4ml's own harness (inputs parsed from text with ``atof``; on accelerator boards the
 AXI wrapper between the harness and the network), which the bridge never exercises, and
-only the bridge gives the per-layer traces (the overflow report). The testbench runs in
-one process per core over slices of the inputs (:data:`TESTBENCH_SHARD_MIN`). A rebuild of an
+only the bridge gives the per-layer traces. Both run in one process per core over slices
+of the inputs (:data:`TESTBENCH_SHARD_MIN`; the bridge: :mod:`fpga_flow.csim_bridge`). A rebuild of an
 unchanged run repeats neither (:mod:`fpga_flow.pipeline.run_cache`).
 
 The fixed-point arithmetic is integer code, so the optimization level changes compile
@@ -26,7 +26,6 @@ such layer (:mod:`fpga_flow.csim_split`).
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -43,9 +42,9 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
-import numpy.ctypeslib as npc
 
-from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME
+from fpga_flow.convert import BRIDGE_SPEC, PROJECT_NAME  # noqa: F401 (BRIDGE_SPEC re-exported)
+from fpga_flow.csim_bridge import Bridge  # noqa: F401 (re-exported: the bridge, in this process or in slices)
 from fpga_flow.csim_split import COMMON_HEADER, split_network, write_split
 from fpga_flow.errors import StageFailedError
 from fpga_flow.toolchain import Toolchain, require_tool, toolchain_with
@@ -300,75 +299,6 @@ def _object_key(compiler: str, flags: list[str], unit: _Unit, project_dir: Path)
     h.update(json.dumps({"gxx": gxx_version(), "flags": flags}).encode())
     h.update(preprocessed.stdout)
     return h.hexdigest()
-
-
-class _TraceData(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
-
-
-class Bridge:
-    """The compiled model, callable from numpy (float64 in, float64 out)."""
-
-    def __init__(self, library: str | Path, spec: dict):
-        self.spec = spec
-        self._lib = ctypes.CDLL(str(library))
-        if len(spec["inputs"]) != 1 or len(spec["outputs"]) != 1:
-            raise StageFailedError("C-simulation supports single-input, single-output models")
-        self.input_size = spec["inputs"][0]["size"]
-        self.output_size = spec["outputs"][0]["size"]
-        self._top = getattr(self._lib, f"{spec['project']}_double")
-        self._top.restype = None
-        self._top.argtypes = [npc.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")] * 2
-
-    @classmethod
-    def load(cls, compiled: CompiledProject) -> "Bridge":
-        spec = json.loads((compiled.project_dir / BRIDGE_SPEC).read_text())
-        return cls(compiled.library, spec)
-
-    def _rows(self, X: np.ndarray) -> np.ndarray:
-        rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
-        if rows.shape[1] != self.input_size:
-            raise StageFailedError(f"input has {rows.shape[1]} values per sample, the project expects {self.input_size}")
-        return rows
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._run(X, trace=False)[0]
-
-    def trace(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Outputs and every traced layer's output, per sample."""
-        return self._run(X, trace=True)
-
-    def _run(self, X: np.ndarray, trace: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Call the compiled model on each sample; with ``trace``, also collect the
-        per-layer outputs the library records while trace storage is allocated."""
-        rows = self._rows(X)
-        shapes = {name: tuple(shape) for name, shape in self.spec["traced_layers"].items()} if trace else {}
-        lib = self._lib
-        slots = (_TraceData * len(shapes))()
-        traces: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
-        out = np.zeros((len(rows), self.output_size), dtype=np.float64)
-        if trace:
-            lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
-            lib.collect_trace_output.argtypes = [ctypes.POINTER(_TraceData)]
-            lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
-        try:
-            for i, row in enumerate(rows):
-                result = np.zeros(self.output_size, dtype=np.float64)
-                self._top(row, result)
-                out[i] = result
-                if not trace:
-                    continue
-                lib.collect_trace_output(slots)
-                for slot in slots:
-                    if not slot.name:
-                        continue
-                    name = slot.name.decode()
-                    values = ctypes.cast(slot.data, ctypes.POINTER(ctypes.c_double))
-                    traces[name].append(np.ctypeslib.as_array(values, shape=shapes[name]).copy())
-        finally:
-            if trace:
-                lib.free_trace_storage()
-        return out, {name: np.asarray(v) for name, v in traces.items() if v}
 
 
 @dataclass(frozen=True)

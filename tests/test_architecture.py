@@ -36,8 +36,8 @@ PACKAGE = "fpga_flow"
 LAYERS: dict[str, tuple[str, ...]] = {
     "leaf": ("errors", "fixed", "boards", "layers", "rundir", "toolchain"),
     "records": ("records", "config", "summary"),
-    "engine": ("convert", "csim", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports", "attention", "synth",
-               "compat", "model_io", "train", "fidelity", "stream_depths"),
+    "engine": ("convert", "csim", "csim_bridge", "csim_split", "emulate", "estimate", "precision", "fit", "rtl", "reports",
+               "attention", "synth", "compat", "model_io", "train", "fidelity", "stream_depths"),
     "store/view": ("cache", "history", "figures", "charts", "dashboard"),
     "pipeline": ("pipeline",),
     "product": ("deploy", "sweep", "api"),

@@ -188,3 +188,33 @@ def test_the_testbench_in_shards_writes_the_single_runs_results(three_layer, tmp
     second = compiled.project_dir / "build" / "testbench_shards" / "1" / "tb_data" / "csim_results.log"
     assert len(second.read_text().splitlines()) == 35  # the second half ran in its own process
     np.testing.assert_allclose(sharded.predictions, reference, atol=1e-5)
+
+
+def test_the_bridge_in_slices_gives_the_single_runs_words_and_traces(tmp_path):
+    from fpga_flow.csim_bridge import BRIDGE_PROBE
+
+    model = _conv_models()["conv1d"]
+    X = np.random.default_rng(8).uniform(-4, 4, (BRIDGE_PROBE + 41, *model.input_shape[1:])).astype(np.float32)
+    bridge = Bridge.load(compile_project(_plain_project(model, tmp_path / "project"), "-O0", jobs=2))
+    single, single_traces = bridge.trace(X)
+    assert len(np.unique(single_traces["c1"])) > 10
+    for jobs in (2, 3):  # the probe here, then slices of 20 and 21 (13, 14, 14) samples, here and in processes
+        outputs, traces = bridge.trace(X, jobs=jobs, min_seconds=0)
+        assert outputs.tobytes() == single.tobytes() and outputs.shape == single.shape
+        assert list(traces) == list(single_traces)
+        for name, values in single_traces.items():
+            assert traces[name].tobytes() == values.tobytes() and traces[name].shape == values.shape, name
+    assert not list(bridge.library.parent.glob("bridge-slices-*"))  # the slices' files are gone
+
+
+def test_a_failing_slice_process_is_named(three_layer, tmp_path):
+    model, _ = three_layer
+    X = np.random.default_rng(9).standard_normal((40, 16)).astype(np.float32)
+    bridge = Bridge.load(compile_project(_project(model, tmp_path / "project"), "-O0", jobs=2))
+    bridge.library = tmp_path / "gone.so"  # loaded here already; a slice process cannot load it
+    from fpga_flow.errors import StageFailedError
+
+    with pytest.raises(StageFailedError, match="bridge C-simulation slice exited with code 1: OSError: .*gone.so"):
+        bridge.trace(X, jobs=2, min_seconds=0)
+    # A short run (well under BRIDGE_SLICE_MIN_S) stays in this process: no slice process starts
+    assert bridge.trace(X, jobs=2)[0].tobytes() == bridge.trace(X)[0].tobytes()

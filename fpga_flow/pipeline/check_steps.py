@@ -29,9 +29,10 @@ CLOSURE_PLOT_NAME = "precision_closure.svg"
 
 def step_csim_bridge(ctx: BuildContext) -> CsimCheck:
     """The compiled model called on the evaluation split through its bridge library,
-    compared with Keras; per layer, the Keras values outside the layer's C++ type."""
+    compared with Keras; per layer, the Keras values outside the layer's C++ type.
+    A long run goes in one process per core over slices of the split (same words)."""
     loaded = ctx.loaded
-    outputs, _ = Bridge.load(ctx.compiled).trace(loaded.X_eval)
+    outputs, _ = Bridge.load(ctx.compiled).trace(loaded.X_eval, jobs=None)
     overflow = overflow_report(keras_layer_outputs(loaded.model, loaded.X_eval),
                                ctx.project.bridge_spec["layer_precisions"])
     return CsimCheck(outputs, compare(loaded.keras_eval, outputs, loaded.y_eval), overflow)
