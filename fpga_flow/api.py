@@ -15,6 +15,7 @@ command runs is orchestrated once, in :mod:`fpga_flow.pipeline`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -210,29 +211,62 @@ def dashboard(paths: Iterable[str | Path] = (), out_dir: str | Path = "reports/d
     return page
 
 
+@dataclass
+class ReportRead:
+    """What ``fpga-flow report`` read: each report file as a dictionary (with
+    ``board_utilization_pct`` against the board asked), each file that could not be parsed
+    (``path``, ``error``), and each project folder's merged build (``project`` plus the
+    build's figures)."""
+
+    reports: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    builds: list[dict[str, Any]]
+    parse_errors: list[Exception] = field(default_factory=list)
+    merged: list[tuple[Path, Any]] = field(default_factory=list)  # (project folder, merged report)
+    board: str | None = None  # the catalogue board utilization is given against
+
+    def record(self, history_db: str | Path) -> None:
+        """Each merged build into the run history ``history_db`` (kind ``report``)."""
+        if self.merged:
+            store = RunHistory(history_db)
+            for root, build in self.merged:
+                store.record_report(build.to_dict(), root)
+
+
+def read_reports(paths: str | Path | Iterable[str | Path], board: str | None = None,
+                 boards_dir: str | Path | None = None) -> ReportRead:
+    """Every vendor report under ``paths`` and the builds they merge into per project folder
+    (``fpga-flow report``), going on past a file that cannot be parsed (listed in
+    ``errors``). An absent figure is ``None``, never 0. With ``board``, utilization against
+    that catalogue board too. Nothing is recorded (:meth:`ReportRead.record`)."""
+    found = collect([Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths])
+    chosen = get_board(board, boards_dir) if board is not None else None
+    totals = chosen.resources.model_dump() if chosen is not None else None
+    records = [report.to_dict() for report in found.reports]
+    builds = []
+    for root, build in found.builds:
+        record = {"project": str(root), **build.to_dict()}
+        if totals is not None:
+            record["board"] = chosen.name
+            record["board_utilization_pct"] = utilization_against(build.resources, totals)
+        builds.append(record)
+    if totals is not None:
+        for record in records:
+            record["board_utilization_pct"] = utilization_against(record["resources"], totals)
+    errors = [{"path": error.file, "kind": None, "error": error.reason} for error in found.errors]
+    return ReportRead(records, errors, builds, list(found.errors), list(found.builds),
+                      chosen.name if chosen is not None else None)
+
+
 def parse_reports(paths: str | Path | Iterable[str | Path], board: str | None = None,
                   history_db: str | Path | None = None, boards_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every vendor report under ``paths`` merged per project folder (``fpga-flow report``):
-    one dictionary per build, with its ``project`` folder, latency, resources against the
-    report's own part (``available``, ``utilization_pct``) and the file each figure came
-    from. An absent figure is ``None``, never 0. With ``board``, also ``board_utilization_pct``
-    against that catalogue board; with ``history_db``, each build is recorded in that run
-    history (kind ``report``). A file that cannot be parsed raises its ReportParseError."""
-    found = collect([Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths])
-    if found.errors:
-        raise found.errors[0]
-    totals = None
-    if board is not None:
-        totals = get_board(board, boards_dir).resources.model_dump()
-    builds = []
-    for root, report in found.builds:
-        record = {"project": str(root), **report.to_dict()}
-        if totals is not None:
-            record["board"] = board
-            record["board_utilization_pct"] = utilization_against(report.resources, totals)
-        builds.append(record)
+    """The merged builds of :func:`read_reports` (one dictionary per project folder, with its
+    latency, resources against the report's own part and the file each figure came from);
+    with ``history_db`` each is recorded in that run history. A file that cannot be parsed
+    raises its ReportParseError, and nothing is recorded."""
+    found = read_reports(paths, board, boards_dir)
+    if found.parse_errors:
+        raise found.parse_errors[0]
     if history_db is not None:
-        store = RunHistory(history_db)
-        for root, report in found.builds:
-            store.record_report(report.to_dict(), root)
-    return builds
+        found.record(history_db)
+    return found.builds

@@ -16,11 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from fpga_flow.boards import get_board
+from fpga_flow import api
 from fpga_flow.cli.app import app, console, print_json, user_errors
-from fpga_flow.history import RunHistory, default_db_path
+from fpga_flow.history import default_db_path
 from fpga_flow.layers import RESOURCE_KEYS
-from fpga_flow.reports import collect, utilization_against
 
 CSV_COLUMNS = ("path", "kind", "tool", "tool_version", "top", "part", "design_state", "target_clock_ns",
                "estimated_clock_ns", "latency_best_cycles", "latency_avg_cycles", "latency_worst_cycles",
@@ -185,25 +184,10 @@ def report(
     """Parse vendor reports (csynth, cosim, export, Vivado utilization/timing/power, HLS
     logs, Intel HLS/oneAPI/Quartus, Catapult) and merge them per project folder.
     Exits 1 when a report file cannot be parsed."""
-    chosen = get_board(board, boards_dir) if board else None
-    totals = chosen.resources.model_dump() if chosen else None
-    found = collect(paths)
-    records = [report.to_dict() for report in found.reports]
-    errors = [{"path": error.file, "kind": None, "error": error.reason} for error in found.errors]
-    builds = []
-    for root, build in found.builds:
-        record = {"project": str(root), **build.to_dict()}
-        if totals is not None:
-            record["board"] = chosen.name
-            record["board_utilization_pct"] = utilization_against(build.resources, totals)
-        builds.append(record)
-    if totals is not None:
-        for record in records:
-            record["board_utilization_pct"] = utilization_against(record["resources"], totals)
-    if history and found.builds:
-        store = RunHistory(db or default_db_path())
-        for root, build in found.builds:
-            store.record_report(build.to_dict(), root)
+    found = api.read_reports(paths, board, boards_dir)
+    records, errors, builds = found.reports, found.errors, found.builds
+    if history:
+        found.record(db or default_db_path())
     if as_json:
         print_json({"reports": records + errors, "builds": builds})
     elif as_csv:
@@ -212,7 +196,7 @@ def report(
         for record in records + errors:
             writer.writerow(_csv_row(record))
     else:
-        _render(builds, errors, len(records) + len(errors), chosen.name if chosen else None)
+        _render(builds, errors, len(records) + len(errors), found.board)
     if not records and not errors:
         console.print("[yellow]warning:[/] no vendor report files found under the given paths", highlight=False)
     if errors:
