@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from measured import write_readme_block
+
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("tiny_resnet", "conv1d_pulses", "cnn_digits", "lstm_digits", "jet_mlp")
 BOARDS = ("pynq-z2", "arty-a7-100t", "zcu102", "alveo-u250")
@@ -172,6 +174,7 @@ def main() -> int:
     if args.json:
         MEASURED.parent.mkdir(parents=True, exist_ok=True)
         MEASURED.write_text(markdown, encoding="utf-8")
+        write_readme_block(__file__, table(rows))
         sys.stdout.write(json.dumps(record) + "\n")
     else:
         print(table(rows))
