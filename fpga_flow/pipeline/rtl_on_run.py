@@ -29,11 +29,10 @@ from fpga_flow.model_io import load_keras_model
 from fpga_flow.pipeline.context import Progress, silent
 from fpga_flow.pipeline.driver import Step, run_steps
 from fpga_flow.pipeline.publish import publish
-from fpga_flow.pipeline.summarize import pnr_checks, rtl_check
+from fpga_flow.pipeline.summarize import pnr_checks, rtl_check, rtl_fit_check, run_verdict
 from fpga_flow.rtl import gates_stage, pnr_stage, rtl_sim_stage, rtl_stage
-from fpga_flow.rtl.fit_ecp5 import rtl_budget, unchecked_note
 from fpga_flow.rtl.records import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
-from fpga_flow.summary import BudgetCheck, RunSummary, read_summary, run_status, verdict
+from fpga_flow.summary import RunSummary, read_summary, run_status
 
 CSIM_COPY = "csim_project"  # in rtl/
 
@@ -136,15 +135,14 @@ def rtl_on_run(run_dir: Path, progress: Progress = silent) -> RunSummary:
     ctx.out_dir.mkdir()
     run_steps(ctx, RTL_ON_RUN_STEPS, stop_after=None if summary.config.pnr else "gates")
     # On ECP5 the fit is the RTL's yosys counts (fpga_flow.rtl.fit_ecp5): the new RTL's replace the run's.
-    rtl_fit = rtl_budget(ctx.gates, ctx.inputs.board, summary.config.fit_budget)
+    rtl_fit = rtl_fit_check(ctx.gates, ctx.inputs.board, summary.config.fit_budget)
     checks = summary.checks.model_copy(update={
         "rtl_word_agreement": rtl_check(ctx.rtl_sim), "pnr_fmax": None, "top_word_agreement": None,
-        **pnr_checks(ctx.pnr), **({"fit_budget": BudgetCheck(**rtl_fit)} if rtl_fit else {})})
+        **pnr_checks(ctx.pnr), **({"fit_budget": rtl_fit} if rtl_fit else {})})
     updated = RunSummary.model_validate({
         **summary.model_dump(), "rtl": ctx.rtl, "rtl_sim": ctx.rtl_sim, "gates": ctx.gates, "pnr": ctx.pnr,
         "checks": checks, "status": run_status(checks, summary.synthesis),
-        "verdict": "; ".join(filter(None, (verdict(checks, summary.board.name, summary.synthesis),
-                                            unchecked_note(ctx.inputs.board, ctx.gates)))),
+        "verdict": run_verdict(checks, ctx.inputs.board, summary.synthesis, ctx.gates),
         "artifacts": {**summary.artifacts, "rtl_dir": str(ctx.out_dir)},
         "timings_s": {**summary.timings_s, **{f"rtl_command_{step}": s for step, s in ctx.timings.items()}},
     })

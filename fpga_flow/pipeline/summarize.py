@@ -13,8 +13,9 @@ from fpga_flow.fidelity import confusion
 from fpga_flow.fit import FitResult, budget_share
 from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.pipeline.context import BuildContext
+from fpga_flow.records.synth import SynthesisResult
 from fpga_flow.rtl.fit_ecp5 import rtl_budget, unchecked_note
-from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, PnRRecord, RTLSimRecord, SkippedStage
+from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLSimRecord, SkippedStage
 from fpga_flow.summary import (
     BudgetCheck,
     Check,
@@ -42,8 +43,7 @@ def make_summary(ctx: BuildContext) -> RunSummary:
     return RunSummary(
         run_id=ctx.run_dir.name,
         status=run_status(checks, ctx.synthesis),
-        verdict="; ".join(filter(None, (verdict(checks, ctx.board.name, ctx.synthesis),
-                                        unchecked_note(ctx.board, ctx.gates)))),
+        verdict=run_verdict(checks, ctx.board, ctx.synthesis, ctx.gates),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelSection(name=loaded.name, source=loaded.source, weights=loaded.weights,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
@@ -98,8 +98,21 @@ def fit_check(ctx: BuildContext) -> BudgetCheck | None:
     HLS flow (ECP5) the RTL's yosys counts (:mod:`fpga_flow.rtl.fit_ecp5`), None without them."""
     if ctx.board.hls_vendor_flow:
         return budget_check(ctx.estimate, ctx.board, ctx.config.fit_budget)
-    fields = rtl_budget(ctx.gates, ctx.board, ctx.config.fit_budget)
+    return rtl_fit_check(ctx.gates, ctx.board, ctx.config.fit_budget)
+
+
+def rtl_fit_check(gates: GateRecord | SkippedStage | None, board: Board, budget: float) -> BudgetCheck | None:
+    """The RTL's yosys counts against an ECP5 board (:mod:`fpga_flow.rtl.fit_ecp5`); None
+    when the RTL was not synthesized for one."""
+    fields = rtl_budget(gates, board, budget)
     return None if fields is None else BudgetCheck(**fields)
+
+
+def run_verdict(checks: Checks, board: Board, synthesis: SynthesisResult | None,
+                gates: GateRecord | SkippedStage | None) -> str:
+    """The summary's verdict line, with the note that the fit was not checked on a board
+    without a vendor HLS flow whose RTL was not synthesized."""
+    return "; ".join(filter(None, (verdict(checks, board.name, synthesis), unchecked_note(board, gates))))
 
 
 def budget_check(estimate: Estimate, board: Board, budget: float) -> BudgetCheck:
