@@ -58,6 +58,17 @@ def default_cache_dir(reports_dir: str | Path = "reports") -> Path:
     return Path(os.environ.get(CACHE_DIR_ENV) or Path(reports_dir) / CACHE_SUBDIR)
 
 
+def config_cache_dir(cfg) -> Path:
+    """The build cache folder of a build's configuration (``fpga_flow.config.BuildConfig``):
+    its ``cache_dir``, else :func:`default_cache_dir` of its reports folder."""
+    return Path(cfg.cache_dir or default_cache_dir(cfg.reports_dir))
+
+
+def object_store(cfg) -> "BuildCache | None":
+    """The build cache of a configuration as a store of compiled objects; None with the cache off."""
+    return BuildCache(config_cache_dir(cfg)) if cfg.use_cache else None
+
+
 def parse_size(text: str) -> int:
     """Bytes from ``"500M"``, ``"2G"``, ``"1.5GiB"`` or a plain number of bytes."""
     match = _SIZE.match(str(text))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpga_flow.cache import default_cache_dir
+from fpga_flow.cache import config_cache_dir
 from fpga_flow.csim import Bridge, run_testbench
 from fpga_flow.fidelity import compare
 from fpga_flow.pipeline.context import BuildContext, CsimCheck, TestbenchCheck
@@ -70,7 +70,7 @@ def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:
         return None
     cfg = ctx.config
     # yosys' counts per pipeline stage, kept by content beside the build cache's entries.
-    modules = Path(cfg.cache_dir or default_cache_dir(cfg.reports_dir)) / "gates" if cfg.use_cache else None
+    modules = config_cache_dir(cfg) / "gates" if cfg.use_cache else None
     return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR, cache_dir=modules)
 
 

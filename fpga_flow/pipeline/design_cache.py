@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from fpga_flow import rundir
-from fpga_flow.cache import BuildCache, array_digest, default_cache_dir, digest
+from fpga_flow.cache import BuildCache, array_digest, config_cache_dir, digest
 from fpga_flow.convert import HLSProject
 from fpga_flow.csim import CompiledProject, current_toolchain
 from fpga_flow.estimate import Estimate
@@ -107,7 +107,7 @@ class CachedSteps:
                 run_step(ctx, step)
             return
         start = time.perf_counter()
-        store = BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir))
+        store = BuildCache(config_cache_dir(cfg))
         loaded, policy = ctx.loaded, cfg.precision_policy
         model_id, source = model_digest(loaded.model), installed_source_digest()
         key = design_key(model_id, ctx.board.model_dump(mode="json"), loaded.settings.model_dump(mode="json"), policy,

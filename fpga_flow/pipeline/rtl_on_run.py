@@ -6,7 +6,10 @@ evaluation set its testbench ran on (``tb_data/``: inputs and Keras' outputs, as
 in ``%.9g``, which reads back exactly). The C-simulation outputs are recomputed from a
 copy of the project, compiled afresh: the testbench's ``csim_results.log`` goes through
 an accelerator board's AXI wrapper (not the words the RTL computes), and the run's own
-library may read its weights from a build-cache entry evicted since. The run folder
+library may read its weights from a build-cache entry evicted since. With the run's
+build cache on, the copy's objects whose preprocessed source the build compiled are
+taken from the cache (the layers and the bridge: only the units that name the copy's
+weights folder compile again). The run folder
 keeps its files; ``rtl/`` is replaced and ``summary.json`` rewritten atomically at the
 end, so an interrupted command leaves the previous summary as it was.
 """
@@ -23,6 +26,7 @@ import numpy as np
 
 from fpga_flow import rundir
 from fpga_flow.boards import Board, get_board
+from fpga_flow.cache import object_store
 from fpga_flow.convert import HLSSettings
 from fpga_flow.csim import BUILD_SUBDIR, Bridge, compile_project
 from fpga_flow.model_io import load_keras_model
@@ -65,7 +69,7 @@ def load_run(run_dir: Path, work_dir: Path) -> RunInputs:
     copy = Path(work_dir).resolve() / CSIM_COPY
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(project_dir, copy, ignore=shutil.ignore_patterns(BUILD_SUBDIR))
-    csim_out = Bridge.load(compile_project(copy)).predict(X)
+    csim_out = Bridge.load(compile_project(copy, objects=object_store(config))).predict(X)
     hls_config = json.loads((run_dir / rundir.HLS_CONFIG_NAME).read_text(encoding="utf-8"))
     return RunInputs(model, board, summary.hls, hls_config, project_dir, X, keras_out, csim_out)
 

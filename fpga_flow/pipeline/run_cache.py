@@ -35,7 +35,7 @@ from typing import Any
 
 from fpga_flow import rundir
 from fpga_flow.boards import get_board
-from fpga_flow.cache import BuildCache, default_cache_dir, digest
+from fpga_flow.cache import BuildCache, config_cache_dir, digest
 from fpga_flow.config import BuildConfig
 from fpga_flow.csim import current_toolchain, gxx
 from fpga_flow.model_io import is_model_file
@@ -95,7 +95,7 @@ def _zoo_source_digest() -> str:
 
 
 def _store(cfg: BuildConfig) -> BuildCache:
-    return BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir))
+    return BuildCache(config_cache_dir(cfg))
 
 
 def titles() -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fpga_flow.boards import Board
-from fpga_flow.cache import BuildCache, default_cache_dir
+from fpga_flow.cache import object_store
 from fpga_flow.compat import check_convertible
 from fpga_flow.config import BuildConfig
 from fpga_flow.convert import HLSProject, HLSSettings, base_hls_config, convert, model_graph, validated_hls_settings
@@ -152,7 +152,7 @@ def step_precision(ctx: BuildContext) -> PrecisionChoice:
     def compile_design(hls_config: dict) -> Bridge:
         shutil.rmtree(scratch, ignore_errors=True)
         project = convert(loaded.model, ctx.board, settings, scratch, hls_config)
-        return Bridge.load(compile_project(project.output_dir, objects=_object_store(ctx.config)))
+        return Bridge.load(compile_project(project.output_dir, objects=object_store(ctx.config)))
 
     # Candidates are emulated bit for bit (no g++); a design with a layer the emulator
     # does not cover is compiled: the fitted one, which the estimate says fits. The
@@ -214,12 +214,7 @@ def step_compile(ctx: BuildContext) -> CompiledProject:
     """The project's firmware, bridge and testbench compiled with g++ (in parallel; with
     the build cache on, objects whose preprocessed source is unchanged are reused from
     it), the bridge library linked."""
-    return compile_project(ctx.project.output_dir, objects=_object_store(ctx.config))
-
-
-def _object_store(cfg: BuildConfig):
-    """The build cache as a store of compiled objects; None with the cache off."""
-    return BuildCache(cfg.cache_dir or default_cache_dir(cfg.reports_dir)) if cfg.use_cache else None
+    return compile_project(ctx.project.output_dir, objects=object_store(ctx.config))
 
 
 def step_estimate(ctx: BuildContext) -> Estimate:
