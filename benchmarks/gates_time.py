@@ -13,7 +13,9 @@ syntheses of the same Verilog, none from an existing cache:
   cache: only that stage's batch runs again;
 - the reference: ``whole`` synthesizes the flattened design in one run (the full flow),
   ``flat`` every stage flattened (``hierarchy=False``), for designs where the whole run
-  takes too long; the error is (default - reference) / reference per count.
+  takes too long, ``run`` the counts the build recorded (``RUN/rtl/gates.json``: those of
+  the flow the build ran, e.g. an earlier version's); the error is (default - reference) /
+  reference per count.
 
 Wall seconds mean something only on an idle machine: the 1-minute load average is recorded
 beside them. Results go to ``benchmarks/results/gates_time.json``; with ``--json`` the table
@@ -35,7 +37,7 @@ from pathlib import Path
 
 from fpga_flow.boards import get_board
 from fpga_flow.rtl.gates import YOSYS_LOG, synthesize_gates
-from fpga_flow.rtl.records import RTL_RECORD, RTLRecord, read_record
+from fpga_flow.rtl.records import GATES_RECORD, RTL_RECORD, GateRecord, RTLRecord, read_record
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "docs" / "measured" / "gates_time.md"
@@ -83,7 +85,11 @@ def measure(run: Path, reference: str, scratch: Path) -> dict:
     stages[-1].write_text(stages[-1].read_text() + "\n// edited\n")
     row["rebuild"] = {"edited": stages[-1].stem, **timed(rtl, board, scratch / "rebuild", cache_dir=cache)}
     stages[-1].write_text(stages[-1].read_text().removesuffix("\n// edited\n"))
-    ref = timed(rtl, board, scratch / "reference", **({"whole": True} if reference == "whole" else {"hierarchy": False}))
+    if reference == "run":  # the counts the build recorded (an earlier flow's, when it ran one), not timed again
+        recorded = read_record(GateRecord, run / "rtl" / GATES_RECORD)
+        ref = {"cpu_s": None, "tool": recorded.tool, **{k: getattr(recorded, k) for k in KINDS}}
+    else:
+        ref = timed(rtl, board, scratch / "reference", **({"whole": True} if reference == "whole" else {"hierarchy": False}))
     row["reference_run"] = ref
     row["error"] = {k: round((row["default"][k] - ref[k]) / ref[k], 4) if ref[k] else None for k in KINDS}
     return row
@@ -106,7 +112,7 @@ def markdown(rows: list[dict], command: str) -> str:
         pct = lambda v: "" if v is None else f"{100 * v:+.1f}%"  # noqa: E731
         lines.append(f"| {row['model']} | {row['board']} | {d['wall_s']} | {d['cpu_s']} | {d['longest_run_cpu_s']} | "
                      f"{d['yosys_runs']} | {d['load']} | {r['wall_s']} / {r['cpu_s']} ({r['yosys_runs']} runs) | "
-                     f"{row['reference']} | {ref['cpu_s']} | {d['LUT']} | {pct(e['LUT'])} | {d['FF']} | "
+                     f"{row['reference']} | {ref['cpu_s'] or ''} | {d['LUT']} | {pct(e['LUT'])} | {d['FF']} | "
                      f"{pct(e['FF'])} | {pct(e['CARRY'])} | {pct(e['DSP'])} |")
     return "\n".join(lines) + "\n"
 
@@ -114,8 +120,9 @@ def markdown(rows: list[dict], command: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders written by fpga-flow build --rtl")
-    parser.add_argument("--reference", choices=("whole", "flat"), default="whole",
-                        help="whole: the flattened design in one run; flat: every stage flattened")
+    parser.add_argument("--reference", choices=("whole", "flat", "run"), default="whole",
+                        help="whole: the flattened design in one run; flat: every stage flattened; run: the counts "
+                             "in RUN/rtl/gates.json (the flow the build ran)")
     parser.add_argument("--json", action="store_true", help="also write docs/measured/gates_time.md")
     parser.add_argument("--json-out", type=Path, default=REPO / "benchmarks" / "results" / "gates_time.json")
     args = parser.parse_args()
@@ -128,12 +135,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             rows.append(measure(run.resolve(), args.reference, Path(scratch)))
         print(json.dumps(rows[-1]), flush=True)
+    # Rows of other runs measured earlier are kept (one command per reference kind).
+    earlier = json.loads(args.json_out.read_text()) if args.json_out.is_file() else []
+    rows = [r for r in earlier if r.get("run") not in {row["run"] for row in rows}] + rows
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(rows, indent=2))
     if args.json:
-        command = "python benchmarks/gates_time.py " + " ".join(sys.argv[1:])
-        TABLE.write_text(markdown(rows, command), encoding="utf-8")
-    print(markdown(rows, "benchmarks/gates_time.py"))
+        TABLE.write_text(markdown(rows, "python benchmarks/gates_time.py RUN --reference whole|flat|run --json"),
+                         encoding="utf-8")
+    print(markdown(rows, "python benchmarks/gates_time.py"))
     return 0
 
 
