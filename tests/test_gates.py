@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO
 from fpga_flow.boards import get_board
 from fpga_flow.errors import FlowError
-from fpga_flow.rtl.gates import HIERARCHY_ERROR, PER_MODULE_ERROR, reuse, synthesize_gates
+from fpga_flow.rtl.gates import BATCH_NOISE, HIERARCHY_ERROR, PER_MODULE_ERROR, reuse, synthesize_gates
 from fpga_flow.rtl.records import GATES_RECORD, GateRecord, RTLRecord, read_record
 
 DATA = REPO / "tests" / "data" / "gates" / "mlp_arty"
@@ -32,13 +32,17 @@ def _rtl(tmp_path: Path) -> RTLRecord:
 def test_per_module_sum_is_within_the_stated_error_and_cached_by_content(tmp_path):
     rtl, board, cache = _rtl(tmp_path), get_board("arty-a7-100t"), tmp_path / "cache"
     whole = synthesize_gates(rtl, board, tmp_path / "whole", whole=True)
-    first = synthesize_gates(rtl, board, tmp_path / "first", cache_dir=cache)
-    # This MLP's stages instantiate each parameter set about once: all are flattened.
-    assert not whole.per_module and first.per_module and first.tool.endswith("0 stages hierarchical, sum of 4 modules (0 cached)")
+    first = synthesize_gates(rtl, board, tmp_path / "first", cache_dir=cache, jobs=2)
+    # This MLP's stages instantiate each parameter set about once: all are flattened, in
+    # two batches (two jobs), and the top alone: three yosys runs for four modules.
+    assert not whole.per_module and first.per_module
+    assert first.tool.endswith("0 stages hierarchical, sum of 4 modules (0 cached, 3 yosys runs)"), first.tool
+    assert sorted(p.name for p in (tmp_path / "first" / "modules").iterdir()) == [
+        "myproject", "myproject_stage0", "myproject_stage1+1"]
     assert read_record(GateRecord, tmp_path / "first" / GATES_RECORD) == first
     # Kept hierarchical, the stages count what flattening would have dropped: high, within the stated bound.
-    kept = synthesize_gates(rtl, board, tmp_path / "kept", hierarchy=True)
-    assert "3 stages hierarchical" in kept.tool
+    kept = synthesize_gates(rtl, board, tmp_path / "kept", hierarchy=True, jobs=1)
+    assert kept.tool.endswith("3 stages hierarchical, sum of 4 modules (0 cached, 2 yosys runs)"), kept.tool
     for record, bounds in ((first, PER_MODULE_ERROR), (kept, HIERARCHY_ERROR)):
         for kind, error in bounds.items():
             full, part = getattr(whole, kind), getattr(record, kind)
@@ -46,17 +50,23 @@ def test_per_module_sum_is_within_the_stated_error_and_cached_by_content(tmp_pat
     # The stages' ports are no pins: only the top's are buffered, as in the whole design.
     assert first.cells.get("IBUF") == whole.cells.get("IBUF") and first.cells.get("OBUF") == whole.cells.get("OBUF")
 
-    # A second run reads every module from the cache: the same counts, no yosys run.
-    second = synthesize_gates(rtl, board, tmp_path / "second", cache_dir=cache)
+    # A second run reads every module from the cache: no yosys run, and the counts a fresh
+    # synthesis of the same batches gives.
+    second = synthesize_gates(rtl, board, tmp_path / "second", cache_dir=cache, jobs=2)
     assert second.cached_modules == 4 and second.cells == first.cells
     assert not (tmp_path / "second" / "modules").exists()
+    fresh = synthesize_gates(rtl, board, tmp_path / "fresh", jobs=2)
+    assert fresh.cached_modules == 0 and fresh.cells == first.cells
 
-    # Any edit of one stage's source (here a comment) re-synthesizes that stage only.
+    # Any edit of one stage's source (here a comment) re-synthesizes that stage only, alone
+    # in its batch now: the counts are the first's within the batches' noise.
     stage = Path(rtl.verilog_dir) / "src" / "myproject_stage2.v"
     stage.write_text(stage.read_text() + "\n// edited\n")
-    third = synthesize_gates(rtl, board, tmp_path / "third", cache_dir=cache)
-    assert third.cached_modules == 3 and third.cells == first.cells
+    third = synthesize_gates(rtl, board, tmp_path / "third", cache_dir=cache, jobs=2)
+    assert third.cached_modules == 3
     assert [p.name for p in (tmp_path / "third" / "modules").iterdir()] == ["myproject_stage2"]
+    for kind in ("LUT", "FF", "CARRY"):
+        assert abs(getattr(third, kind) - getattr(first, kind)) <= BATCH_NOISE * getattr(first, kind), kind
 
 
 def test_a_stage_of_repeated_parameter_sets_stays_hierarchical(tmp_path):
