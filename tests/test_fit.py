@@ -287,7 +287,8 @@ ZOO_BOARDS = {"cnn_digits": "pynq-z2", "lstm_digits": "alveo-u250", "gru_digits"
               "lstm_signals": "alveo-u250", "conv1d_pulses": "alveo-u250", "jet_mlp": "pynq-z2",
               "mlp_tiny": "ulx3s-85f", "tiny_resnet": "pynq-z2"}
 # Recipes whose default build does not fit the board, with the measured reason.
-NOT_FITTING = {"attention_digits": "the attention layer alone is over the U250's LUTs by estimate"}
+NOT_FITTING = {"attention_digits": "the attention layer alone is over the U250's LUTs by estimate at every reuse "
+                                   "factor: its Q/K/V projections' chained saturating additions, unrolled per token"}
 
 
 def test_every_zoo_recipe_has_a_fit_test():
@@ -339,9 +340,12 @@ def test_the_digits_cnn_fits_the_pynq_z2_where_hls4ml_defaults_do_not(tmp_path):
 
 
 def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_compiling(tmp_path):
-    """The attention layer is not tuned (no reuse factor hls4ml validates): alone it is
-    over the U250's LUTs by estimate, so no plan fits; the build stops at the fit with the
-    smallest share, unless --allow-over-budget."""
+    """The attention layer is tuned (Latency, by reuse factor) and searched in both io
+    types, but by estimate it alone is over the U250's LUTs at its largest reuse factor:
+    the Q/K/V projections multiply by constants in shifts and adds, unrolled for each of
+    the 8 tokens, each sum a chain of saturating 24-bit additions (its accum_t), which no
+    reuse factor shares. No plan fits; the build stops at the fit with the smallest share,
+    unless --allow-over-budget."""
     from fpga_flow.fit import DoesNotFitError
     from fpga_flow.pipeline.steps import step_fit
 
@@ -351,9 +355,11 @@ def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_c
                                          "share reached is LUT ")
     allowed = step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path, allow_over_budget=True))
     assert not allowed.fits and allowed.chosen.binding == "LUT"
-    # fpga-flow's attention kernel takes arrays: the model is never fitted into io_stream.
-    assert allowed.io_type == "io_parallel"
-    assert allowed.io_types["io_stream"] == "not searched: mhsa: attention layers have no io_stream kernel"
+    assert allowed.io_types == {"io_parallel": "searched", "io_stream": "searched"}
+    mhsa = next(layer for layer in allowed.layers if layer.layer == "mhsa")
+    assert mhsa.strategies == ["Latency"] and mhsa.setting.reuse_factor == max(mhsa.reuse_factors) == 256
+    assert mhsa.LUT > 0.8 * allowed.board_resources["LUT"] > allowed.chosen.LUT - mhsa.LUT
+    assert allowed.chosen.peak_pct < allowed.unfitted.peak_pct
 
 
 def test_a_constraint_that_leaves_no_plan_stops_the_build_naming_the_smallest_share(tmp_path):

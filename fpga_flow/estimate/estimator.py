@@ -16,7 +16,7 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, load_calibration
 from fpga_flow.estimate.cost import count_layer, count_top
 from fpga_flow.estimate.counts import Rules, design_traits
-from fpga_flow.estimate.design import UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
+from fpga_flow.estimate.design import COMPUTED_PRODUCTS, UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
 from fpga_flow.estimate.timing import design_timing, layer_timing, timed_registers
 from fpga_flow.layers import LATENCY_KEY, RESOURCE_KEY
 from fpga_flow.records.estimate import (  # noqa: F401 (the records, defined data-only, re-exported)
@@ -57,7 +57,8 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
         strategy = change.strategy or layer.strategy
         reuse = change.reuse_factor or layer.reuse_factor
         products = [p if p.name in UNROLLED_PRODUCTS else
-                    p.model_copy(update={"reuse_factor": reuse, "constant": strategy == LATENCY_KEY and p.name != "normalize"})
+                    p.model_copy(update={"reuse_factor": reuse,
+                                         "constant": strategy == LATENCY_KEY and p.name not in COMPUTED_PRODUCTS})
                     for p in layer.products]
         layers.append(layer.model_copy(update={"strategy": strategy, "reuse_factor": reuse, "products": products}))
     return design.model_copy(update={"layers": layers, "pipeline_style": planned_pipeline_style(design, layers)})

@@ -13,13 +13,23 @@ from fpga_flow.estimate.from_graph import describe_graph
 from fpga_flow.fit.options import TunedLayer, layer_choices, resource_reuse_limit, saturating_accumulator, valid_reuse_factors
 from fpga_flow.fit.pricing import Space
 from fpga_flow.fit.records import FitError, FitRequest, FitResult, LayerSetting
-from fpga_flow.layers import FIT_STRATEGIES, LATENCY, RECURRENT_HLS_CLASSES, RESOURCE, TUNED_CLASSES, strategy_key
+from fpga_flow.layers import (
+    FIT_STRATEGIES,
+    LATENCY,
+    LATENCY_ONLY_CLASSES,
+    RECURRENT_HLS_CLASSES,
+    RESOURCE,
+    TUNED_CLASSES,
+    strategy_key,
+)
 from fpga_flow.stream_depths import with_fifo_depths
 
 
 def _strategy_name(graph_layer) -> str | None:
     """Latency or Resource, as hls4ml spells them, as hls4ml set the layer; None for its other strategies."""
     text = strategy_key(graph_layer.get_attr("strategy", "") or "")
+    if not text and graph_layer.class_name in LATENCY_ONLY_CLASSES:
+        return LATENCY  # hls4ml sets no strategy on our attention layer unless configured; its one kernel is Latency's
     return {strategy_key(name): name for name in FIT_STRATEGIES}.get(text)
 
 

@@ -1,6 +1,7 @@
 """What the search may give each tuned layer: the strategies and reuse factors hls4ml keeps
-(and its kernels accept), less what would change the arithmetic; and whether io_stream
-computes what io_parallel does (the package docstring says why)."""
+(and its kernels accept; our attention layer: Latency, :func:`attention_reuse_factors`),
+less what would change the arithmetic; and whether io_stream computes what io_parallel
+does (the package docstring says why)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,14 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate import Design, LayerDesign, LayerPlan, NumberType
 from fpga_flow.estimate.design import parse_type
 from fpga_flow.fit.records import FitRequest, LayerSetting
-from fpga_flow.layers import FIT_STRATEGIES, LATENCY_KEY, RECURRENT_HLS_CLASSES, RESOURCE
+from fpga_flow.layers import FIT_STRATEGIES, LATENCY, LATENCY_KEY, LATENCY_ONLY_CLASSES, RECURRENT_HLS_CLASSES, RESOURCE
 
 # Layer kinds whose io_stream kernel computes what the io_parallel one does, in the same
 # order (module docstring); max pooling is checked apart (its accumulator must hold its input).
+# Our attention layer's io_stream overload (nnet_qmhsa.h) reads the sequence into an array
+# and calls the io_parallel kernel (tests/test_attention.py compares the two C-simulations).
 STREAM_SAME_ARITHMETIC = frozenset({"dense", "conv1d", "conv2d", "activation", "softmax", "batchnorm", "reshape",
-                                    "zeropad1d", "zeropad2d"})
-# Layer kinds with no io_stream kernel in fpga-flow's HLS (fpga_flow/attention: nnet_qmhsa.h
-# takes arrays): a model with one is never fitted into io_stream, whatever the search may.
-NO_STREAM_KERNEL = frozenset({"attention"})
-
+                                    "zeropad1d", "zeropad2d", "attention"})
 
 
 @dataclass(frozen=True)
@@ -59,12 +58,31 @@ class TunedLayer:
 def valid_reuse_factors(backend, graph_layer) -> list[int]:
     """The reuse factors hls4ml keeps for a layer: its backend's valid list for the
     layer's multiplication (and, for LSTM/GRU, the recurrent one, which takes the same
-    value)."""
+    value); for a latency-only layer, :func:`attention_reuse_factors`."""
+    if graph_layer.class_name in LATENCY_ONLY_CLASSES:
+        return attention_reuse_factors(backend, graph_layer)
     sizes = backend.get_layer_mult_size(graph_layer)
     valid = set(backend.get_valid_reuse_factors(sizes[0], sizes[1]))
     if graph_layer.class_name in RECURRENT_HLS_CLASSES:
         valid &= set(backend.get_valid_reuse_factors(sizes[2], sizes[3]))
     return sorted(valid)
+
+
+def attention_reuse_factors(backend, graph_layer) -> list[int]:
+    """The reuse factors offered to our attention layer (QMHSA): those hls4ml's backend
+    validates for a Dense of its projection's shape (``embed_dim`` in, ``num_heads *
+    key_dim`` out). hls4ml keeps any value on the layer and the kernel's C++ is the same
+    for all (only ``PIPELINE II`` reads it), so the list is a choice of useful values:
+    the projections (Q, K, V and the output, its transpose) hold most of the kernel's
+    multiplications and are priced per token as a Latency Dense of that shape
+    (``ceil(n_in * n_out / R)`` shared DSP multipliers, fpga_flow.estimate.from_graph's
+    ``_attention``); these values divide ``n_in * n_out`` (no multiplier idle in the
+    last of R cycles) and end at it (one multiplier per token), past which only the
+    scores and context products (``num_heads * seq_len**2 * key_dim`` each) would share
+    further, for R more cycles. A user who knows hls4ml's values for a Dense of that
+    shape gets the same here."""
+    return sorted(backend.get_valid_reuse_factors(int(graph_layer.get_attr("embed_dim")),
+                                                  int(graph_layer.get_attr("num_heads")) * int(graph_layer.get_attr("key_dim"))))
 
 
 # hls4ml 1.3.0 classes whose io_parallel Resource kernel is conv_1d_resource_cl /
@@ -99,6 +117,11 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
     strategy, and under Resource its reuse factor: module docstring), within the
     user's --strategy and --reuse-factor."""
     strategies, note = [request.strategy] if request.strategy else list(FIT_STRATEGIES), None
+    if hls_class in LATENCY_ONLY_CLASSES:
+        # One kernel, the same C++ at every reuse factor (saturating or not, its additions
+        # keep their order): Latency, whatever --strategy says of the other layers.
+        strategies, saturates = [LATENCY], False
+        note = f"{hls_class} has one kernel (its reuse factor is the pipeline's interval): Latency only"
     if saturates:
         strategies = [unfitted.strategy]
         note = f"saturating accumulator: its additions keep their order, so it stays {unfitted.strategy}"
@@ -108,8 +131,10 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
     if request.reuse_factor is not None:
         if request.reuse_factor not in reuse_factors:
             allowed = ", ".join(map(str, reuse_factors))
+            why = ("the values the fit offers it" if hls_class in LATENCY_ONLY_CLASSES
+                   else "hls4ml would change any other value")
             raise UserInputError(f"--reuse-factor {request.reuse_factor}: layer {name} ({hls_class}) takes only "
-                                 f"{allowed} (hls4ml would change any other value): choose one of them, or leave "
+                                 f"{allowed} ({why}): choose one of them, or leave "
                                  "--reuse-factor out and the fit chooses per layer")
         reuse_factors = [request.reuse_factor]
         if resource_limit is not None and request.reuse_factor > resource_limit:
@@ -131,12 +156,6 @@ def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
         return False
     sign_bit = 1 if wide.signed and not narrow.signed else 0
     return wide.integer >= narrow.integer + sign_bit and wide.fraction >= narrow.fraction
-
-
-def no_stream_kernel(design: Design) -> str | None:
-    """The first layer with no io_stream kernel (:data:`NO_STREAM_KERNEL`), said why; None if none."""
-    layer = next((layer for layer in design.layers if layer.kind in NO_STREAM_KERNEL), None)
-    return None if layer is None else f"{layer.name}: {layer.kind} layers have no io_stream kernel"
 
 
 def stream_keeps_arithmetic(graph, design: Design) -> str | None:
