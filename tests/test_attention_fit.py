@@ -1,7 +1,7 @@
 """Our attention layer (hls4ml class QMHSA) in the fit: its reuse-factor options (Latency
-only), the multipliers the estimate prices at a reuse factor, --reuse-factor and
---strategy as constraints on it, check_plan_kept on it, and the C-simulation: the same
-words at every reuse factor and in both io types."""
+only), the multipliers the estimate prices at a reuse factor and in each io type,
+--reuse-factor and --strategy as constraints on it, check_plan_kept on it, and the
+C-simulation: the same words at every reuse factor and in both io types."""
 
 from __future__ import annotations
 
@@ -83,6 +83,31 @@ def test_the_estimate_shares_the_computed_products_by_the_reuse_factor_as_counte
     one, sixteen = (next(entry for entry in price(base, {"mhsa": LayerPlan(reuse_factor=r)}).per_layer
                          if entry.layer == "mhsa") for r in (1, 16))
     assert sixteen.multipliers < one.multipliers and sixteen.DSP < one.DSP
+
+
+def test_in_io_stream_one_tokens_projection_hardware_serves_every_token():
+    """nnet_qmhsa.h's stream kernel projects each token as its packet arrives, in a loop
+    pipelined at II = R: at R = 1 the Q/K/V and output projections are one token's
+    constant multiplications (the non-zero weights of wq, wk, wv, wo, 4 x 64 at most),
+    where the array kernel unrolls them for each of the 6 tokens."""
+    from fpga_flow.estimate.cost import count_layer
+    from fpga_flow.estimate.counts import Rules
+    from fpga_flow.estimate.from_graph import describe_graph
+
+    model = small_model()
+    counted = {}
+    for io_type in ("io_parallel", "io_stream"):
+        board, settings, config = _setup(model, io_type)
+        design = describe_graph(_graph(model, board, settings, config, 1), board, settings.clock_period_ns)
+        layer = next(layer for layer in design.layers if layer.name == "mhsa")
+        projections = [product for product in layer.products if product.constant]
+        assert [product.name for product in projections] == ["projection_wq", "projection_wk", "projection_wv", "output"]
+        nonzero = sum(product.n_nonzero for product in projections)
+        assert 200 < nonzero <= 4 * 64
+        counts = count_layer(layer.model_copy(update={"products": projections}), design, Rules(), 1.0)
+        counted[io_type] = (counts.multipliers, nonzero)
+    assert counted["io_stream"] == (counted["io_stream"][1], counted["io_parallel"][1])
+    assert counted["io_parallel"][0] == 6 * counted["io_parallel"][1]
 
 
 def test_reuse_factor_and_strategy_given_are_constraints_on_the_attention_layer():

@@ -44,9 +44,9 @@ additions or that make the order irrelevant:
   weights are stored in both, softmax and activations are element-wise or the same
   slice code); a max pooling whose accumulator holds every input value exactly (the
   stream kernel converts the window to ``accum_t`` before taking the max, the parallel
-  one after, which agree only then). Our attention layer's io_stream overload reads the
-  sequence into an array and runs the io_parallel kernel (the same C-simulation words,
-  tested). Average and global pooling (a tree sum in io_stream, a running sum in
+  one after, which agree only then). Our attention layer's io_stream overload projects
+  each token as it arrives and runs the same attention, adding the same products in the
+  same order (the same C-simulation words, tested). Average and global pooling (a tree sum in io_stream, a running sum in
   io_parallel) and recurrent layers are not, so a model with any of them keeps its io
   type (:func:`stream_keeps_arithmetic`).
 

@@ -15,8 +15,9 @@ from fpga_flow.layers import FIT_STRATEGIES, LATENCY, LATENCY_KEY, LATENCY_ONLY_
 
 # Layer kinds whose io_stream kernel computes what the io_parallel one does, in the same
 # order (module docstring); max pooling is checked apart (its accumulator must hold its input).
-# Our attention layer's io_stream overload (nnet_qmhsa.h) reads the sequence into an array
-# and calls the io_parallel kernel (tests/test_attention.py compares the two C-simulations).
+# Our attention layer's io_stream overload (nnet_qmhsa.h) projects each token as it arrives
+# and runs the same attention, in the same order (tests/test_attention_fit.py compares the
+# C-simulations).
 STREAM_SAME_ARITHMETIC = frozenset({"dense", "conv1d", "conv2d", "activation", "softmax", "batchnorm", "reshape",
                                     "zeropad1d", "zeropad2d", "attention"})
 
