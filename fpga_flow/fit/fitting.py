@@ -129,7 +129,8 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     layers = []
     for layer in space.tuned:
         layers.append(LayerChoice(layer=layer.name, hls_class=layer.hls_class, setting=chosen.plan[layer.name],
-                                  strategies=layer.strategies, reuse_factors=layer.reuse_factors, note=layer.note,
+                                  strategies=layer.strategies, reuse_factors=layer.reuse_factors,
+                                  parallelization_factors=layer.parallelization_factors, note=layer.note,
                                   **_layer_figures_of(made, layer.name)))
     if not complete:
         notes.append(f"a search stopped after {NODE_LIMIT:,} partial plans or {PRICE_LIMIT:,} whole ones: the plan "

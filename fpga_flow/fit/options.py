@@ -1,7 +1,16 @@
 """What the search may give each tuned layer: the strategies and reuse factors hls4ml keeps
 (and its kernels accept; our attention layer: Latency, :func:`attention_reuse_factors`),
-less what would change the arithmetic; and whether io_stream computes what io_parallel
-does (the package docstring says why)."""
+less what would change the arithmetic; an io_parallel convolution's ParallelizationFactor
+(:func:`valid_parallelization_factors`); and whether io_stream computes what io_parallel
+does (the package docstring says why).
+
+ParallelizationFactor is chosen for io_parallel convolutions only: in hls4ml 1.3.0 only
+their kernels read it (nnet_conv1d_latency.h, nnet_conv2d_latency.h,
+nnet_conv1d_resource.h, nnet_conv2d_resource.h loop over ``n_partitions`` = out pixels /
+PF, ``n_pixels`` = PF pixels unrolled per iteration). The io_stream convolution kernels
+(nnet_conv_stream.h, nnet_conv1d_stream.h, nnet_conv2d_stream.h) never mention it: for an
+io_stream convolution the factor changes nothing, so it is not offered there.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +42,8 @@ class Option:
 
 def layer_plan(setting: LayerSetting) -> LayerPlan:
     """The estimator's plan for a layer setting."""
-    return LayerPlan(reuse_factor=setting.reuse_factor, strategy=setting.strategy.lower())
+    return LayerPlan(reuse_factor=setting.reuse_factor, strategy=setting.strategy.lower(),
+                     parallelization_factor=setting.parallelization_factor)
 
 
 @dataclass
@@ -48,11 +58,13 @@ class TunedLayer:
     note: str | None = None
     options: list[Option] = field(default_factory=list)
     resource_limit: int | None = None  # the largest reuse factor its Resource kernel takes (None: any offered)
+    parallelization_factors: list[int] | None = None  # io_parallel convolutions (None: the layer has no factor to choose)
 
     def settings(self) -> list[LayerSetting]:
-        """Every (strategy, reuse factor) the search may give the layer."""
-        return [LayerSetting(strategy=strategy, reuse_factor=reuse) for strategy in self.strategies
-                for reuse in self.reuse_factors
+        """Every (strategy, reuse factor, ParallelizationFactor) the search may give the layer."""
+        return [LayerSetting(strategy=strategy, reuse_factor=reuse, parallelization_factor=factor)
+                for strategy in self.strategies for reuse in self.reuse_factors
+                for factor in (self.parallelization_factors or [None])
                 if not (strategy == RESOURCE and self.resource_limit is not None and reuse > self.resource_limit)]
 
 
@@ -94,6 +106,27 @@ PARALLEL_CONV_RESOURCE_CLASSES = frozenset({"Conv1D", "Conv2D", "Conv2DBatchnorm
                                             "PointwiseConv2D"})
 
 
+# hls4ml 1.3.0 classes whose io_parallel kernel reads ParallelizationFactor (module docstring)
+# and whose backend validates it (init_conv1d / init_conv2d set ``parallelization_factor``).
+# A 1-wide io_parallel 1-D convolution (PointwiseConv1D, or a Conv1D of filt_width 1) is left
+# as configured: at n_partitions == 1 its Latency layer gets another kernel,
+# BatchedDenseForConv1D with another multiplication (vivado/passes/convolution_templates.py).
+PARALLELIZATION_CLASSES = frozenset({"Conv1D", "Conv2D", "Conv2DBatchnorm", "PointwiseConv2D"})
+
+
+def valid_parallelization_factors(backend, graph_layer, io_type: str) -> list[int] | None:
+    """The ParallelizationFactors hls4ml keeps for an io_parallel convolution: its
+    backend's ``get_valid_conv_partition_splits`` (the divisors of the output pixel
+    count; init_conv1d / init_conv2d replace any other value by the closest of them);
+    None for any other layer or io type (module docstring)."""
+    if io_type != "io_parallel" or graph_layer.class_name not in PARALLELIZATION_CLASSES:
+        return None
+    if graph_layer.class_name == "Conv1D" and int(graph_layer.get_attr("filt_width")) == 1:
+        return None
+    height = int(graph_layer.get_attr("out_height", 1) or 1)
+    return sorted(backend.get_valid_conv_partition_splits(height, int(graph_layer.get_attr("out_width"))))
+
+
 def resource_reuse_limit(backend, graph_layer, io_type: str) -> int | None:
     """The largest reuse factor the layer's Resource kernel accepts, None when every valid
     one is. hls4ml 1.3.0's io_parallel convolution kernels (nnet_conv1d_resource.h,
@@ -112,11 +145,13 @@ def saturating_accumulator(layer: LayerDesign) -> bool:
 
 
 def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted: LayerSetting, saturates: bool,
-                  request: FitRequest, resource_limit: int | None = None) -> TunedLayer:
-    """The strategies and reuse factors the search may give a layer: those hls4ml keeps,
-    less what would change its arithmetic (a saturating accumulator keeps the unfitted
-    strategy, and under Resource its reuse factor: module docstring), within the
-    user's --strategy and --reuse-factor."""
+                  request: FitRequest, resource_limit: int | None = None,
+                  parallelization_factors: list[int] | None = None) -> TunedLayer:
+    """The strategies, reuse factors and ParallelizationFactors the search may give a
+    layer: those hls4ml keeps, less what would change its arithmetic (a saturating
+    accumulator keeps the unfitted strategy, and under Resource its reuse factor: module
+    docstring; the factor changes no pixel's sums, only how many are computed side by
+    side), within the user's --strategy and --reuse-factor."""
     strategies, note = [request.strategy] if request.strategy else list(FIT_STRATEGIES), None
     if hls_class in LATENCY_ONLY_CLASSES:
         # One kernel, the same C++ at every reuse factor (saturating or not, its additions
@@ -147,7 +182,12 @@ def layer_choices(name: str, hls_class: str, reuse_factors: list[int], unfitted:
     if resource_limit is not None and RESOURCE in strategies and max(reuse_factors) > resource_limit:
         limit = f"Resource up to reuse factor {resource_limit} (hls4ml's io_parallel convolution asserts above)"
         note = f"{note}; {limit}" if note else limit
-    return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note, resource_limit=resource_limit)
+    if parallelization_factors is not None and len(parallelization_factors) > 1:
+        factor = ("ParallelizationFactor priced by rule (PF times the multipliers, out pixels / PF partitions): "
+                  "not calibrated on any Conv1D/Conv2D pair at PF > 1")
+        note = f"{note}; {factor}" if note else factor
+    return TunedLayer(name, hls_class, strategies, list(reuse_factors), unfitted, note, resource_limit=resource_limit,
+                      parallelization_factors=parallelization_factors)
 
 
 def holds_exactly(wide: NumberType | None, narrow: NumberType | None) -> bool:
