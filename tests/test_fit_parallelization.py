@@ -109,6 +109,13 @@ def test_the_estimate_multiplies_the_multipliers_by_the_factor_as_counted_by_han
     assert weights == 72
     assert figures["Latency", 1].multipliers == 72 and figures["Latency", 4].multipliers == 4 * 72
     assert figures["Latency", 4].LUT > figures["Latency", 1].LUT
+    # One partition (PF = every pixel) and no Resource layer: hls4ml makes the top one
+    # pipeline instead of DATAFLOW (SetPipelineStyle), and the planned price follows it.
+    plan = {"conv": _setting("Latency", 1, 16), "fc": _setting("Latency", 1, None)}
+    made = describe_graph(_graph(model, board, settings, config, plan), board, settings.clock_period_ns)
+    assert (base.pipeline_style, made.pipeline_style) == ("dataflow", "pipeline")
+    planned = price(base, {name: layer_plan(setting) for name, setting in plan.items()})
+    assert planned.csynth == price(made).csynth
 
 
 def test_a_plans_factor_reaches_hls4ml_and_check_plan_kept_refuses_a_changed_one():
