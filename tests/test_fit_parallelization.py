@@ -7,8 +7,11 @@ latency needs it, and the C-simulation words are the same at every factor."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from rich.console import Console
 
 BOARD = "pynq-z2"
 
@@ -143,6 +146,7 @@ def _fit(model, **request):
 
 
 def test_the_fit_takes_a_factor_above_one_when_the_target_latency_needs_it():
+    from fpga_flow.cli.build import render_fit
     from fpga_flow.estimate import price
     from fpga_flow.estimate.from_graph import describe_graph
     from fpga_flow.fit import layer_plan
@@ -155,6 +159,12 @@ def test_the_fit_takes_a_factor_above_one_when_the_target_latency_needs_it():
     every_plan = [free.chosen, free.unfitted, *free.alternatives]
     assert all(point.plan["conv"].parallelization_factor in conv.parallelization_factors for point in every_plan)
     assert free.unfitted.plan["conv"].parallelization_factor == 1
+    # The build's fit table shows the factor (a column only when a layer has one).
+    out = Console(file=io.StringIO(), width=200)
+    render_fit(out, free)
+    header, conv_row = [line for line in out.file.getvalue().splitlines() if "PF" in line or "│ conv" in line][:2]
+    assert "PF" in header
+    assert conv_row.split("│")[4].strip() == str(free.chosen.plan["conv"].parallelization_factor)
     # A target between the fastest plan and the fastest plan at PF = 1 (every layer at
     # Latency/1, which fits this board): only PF > 1 meets it.
     board, settings, config = _setup(model)

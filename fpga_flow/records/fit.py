@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from fpga_flow.boards import get_board
 from fpga_flow.layers import FIT_STRATEGIES, IO_TYPES, LATENCY
@@ -60,6 +60,15 @@ class LayerSetting(BaseModel):
     parallelization_factor: int | None = Field(default=None, ge=1,
                                                description="io_parallel convolutions: output pixels computed "
                                                "side by side (hls4ml's ParallelizationFactor).")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_factor(self, handler):
+        # A setting without a factor is written as before the field existed (a plan repeats
+        # it for every layer of every alternative the summary keeps).
+        data = handler(self)
+        if self.parallelization_factor is None:
+            data.pop("parallelization_factor", None)
+        return data
 
     def __str__(self) -> str:
         factor = "" if self.parallelization_factor is None else f" PF {self.parallelization_factor}"
