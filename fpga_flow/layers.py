@@ -23,10 +23,17 @@ ESTIMATED_RESOURCE_KEYS = RESOURCE_KEYS[:4]
 KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D")
 # hls4ml's recurrent classes: they use their reuse factor for a second (recurrent) product.
 RECURRENT_HLS_CLASSES = ("LSTM", "GRU")
-# hls4ml 1.3 classes whose reuse factor its backend validates (get_layer_mult_size knows them:
-# it matches "Conv2D" in the class name, so the folded QConv2DBatchnorm and the pointwise
-# form hls4ml gives a 1x1 convolution take the plain convolution's n_in and n_out).
-TUNED_CLASSES = KERNEL_CLASSES + ("Conv2DBatchnorm", "PointwiseConv1D", "PointwiseConv2D") + RECURRENT_HLS_CLASSES
+# fpga-flow's own hls4ml layer classes (fpga_flow.attention's QMHSA) whose kernel has one
+# form: hls4ml 1.3.0 keeps any reuse factor on them (init_base_layer sets the configured
+# one; no backend validates it), their C++ does not depend on it (it is only the PIPELINE's
+# II), so the fit tunes their reuse factor under the Latency strategy alone.
+LATENCY_ONLY_CLASSES = ("QMHSA",)
+# The classes the fit tunes: those whose reuse factor hls4ml 1.3's backend validates
+# (get_layer_mult_size knows them: it matches "Conv2D" in the class name, so the folded
+# QConv2DBatchnorm and the pointwise form hls4ml gives a 1x1 convolution take the plain
+# convolution's n_in and n_out), and the latency-only ones.
+TUNED_CLASSES = (KERNEL_CLASSES + ("Conv2DBatchnorm", "PointwiseConv1D", "PointwiseConv2D") + RECURRENT_HLS_CLASSES
+                 + LATENCY_ONLY_CLASSES)
 # The Keras/QKeras recurrent layers hls4ml 1.3.0 converts; a Bidirectional layer wraps two of them.
 RECURRENT_KERAS_CLASSES = ("QSimpleRNN", "QLSTM", "QGRU", "SimpleRNN", "LSTM", "GRU", "Bidirectional")
 # QKeras layer class -> the Keras class it quantizes (a float copy of a model swaps them).

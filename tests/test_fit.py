@@ -285,9 +285,9 @@ def test_bad_fit_options_are_one_line_and_exit_two(tmp_path):
 # Each recipe's board: the one its notebook, README example or end-to-end test builds it for.
 ZOO_BOARDS = {"cnn_digits": "pynq-z2", "lstm_digits": "alveo-u250", "gru_digits": "alveo-u250",
               "lstm_signals": "alveo-u250", "conv1d_pulses": "alveo-u250", "jet_mlp": "pynq-z2",
-              "mlp_tiny": "ulx3s-85f", "tiny_resnet": "pynq-z2"}
+              "mlp_tiny": "ulx3s-85f", "tiny_resnet": "pynq-z2", "attention_digits": "alveo-u250"}
 # Recipes whose default build does not fit the board, with the measured reason.
-NOT_FITTING = {"attention_digits": "the attention layer alone is over the U250's LUTs by estimate"}
+NOT_FITTING: dict[str, str] = {}
 
 
 def test_every_zoo_recipe_has_a_fit_test():
@@ -338,22 +338,28 @@ def test_the_digits_cnn_fits_the_pynq_z2_where_hls4ml_defaults_do_not(tmp_path):
     assert all(pct <= 80 for pct in fit.chosen.utilization_pct.values() if pct is not None)
 
 
-def test_the_attention_recipe_does_not_fit_the_u250_and_the_build_stops_before_compiling(tmp_path):
-    """The attention layer is not tuned (no reuse factor hls4ml validates): alone it is
-    over the U250's LUTs by estimate, so no plan fits; the build stops at the fit with the
-    smallest share, unless --allow-over-budget."""
+def test_the_attention_recipe_fits_the_u250_in_io_stream_where_io_parallel_does_not(tmp_path):
+    """In io_parallel the attention kernel unrolls its Q/K/V and output projections for
+    each of the 8 tokens, each sum a chain of saturating 24-bit additions (its accum_t),
+    which no reuse factor shares: over the U250's LUTs at every reuse factor, with
+    --io-type io_parallel the build stops at the fit. In io_stream one token's projection
+    hardware serves all 8 (nnet_qmhsa.h's stream kernel): the default build fits."""
     from fpga_flow.fit import DoesNotFitError
     from fpga_flow.pipeline.steps import step_fit
 
+    fit = step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path))
+    assert fit.fits and fit.io_type == "io_stream"
+    assert fit.io_types == {"io_parallel": "searched", "io_stream": "searched"}
+    mhsa = next(layer for layer in fit.layers if layer.layer == "mhsa")
+    assert mhsa.strategies == ["Latency"] and mhsa.reuse_factors == [1, 2, 4, 8, 16, 32, 64, 128, 256]
     with pytest.raises(DoesNotFitError) as refused:
-        step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path))
+        step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path, io_type="io_parallel"))
     assert str(refused.value).startswith("DOES NOT FIT: no plan fits alveo-u250 within 80% by estimate: the smallest "
                                          "share reached is LUT ")
-    allowed = step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path, allow_over_budget=True))
-    assert not allowed.fits and allowed.chosen.binding == "LUT"
-    # fpga-flow's attention kernel takes arrays: the model is never fitted into io_stream.
-    assert allowed.io_type == "io_parallel"
-    assert allowed.io_types["io_stream"] == "not searched: mhsa: attention layers have no io_stream kernel"
+    allowed = step_fit(_fit_context("attention_digits", "alveo-u250", tmp_path, io_type="io_parallel",
+                                    allow_over_budget=True))
+    parallel = next(layer for layer in allowed.layers if layer.layer == "mhsa")
+    assert parallel.setting.reuse_factor == 256 and parallel.LUT > 0.8 * allowed.board_resources["LUT"]
 
 
 def test_a_constraint_that_leaves_no_plan_stops_the_build_naming_the_smallest_share(tmp_path):

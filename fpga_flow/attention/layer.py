@@ -18,7 +18,10 @@ of key size K and reuse factor R, the multiplications are
 and the kernel instantiates ``ceil(total / R)`` multipliers (``estimate_multipliers``).
 Softmax uses two ROM tables (exp and reciprocal), ``table_size`` entries each, no divider.
 Pragmas: every array is partitioned completely (``ARRAY_PARTITION complete``), the whole
-function is pipelined with ``II = R``, loop bounds are static template constants.
+function is pipelined with ``II = R``, loop bounds are static template constants. In
+io_stream the projections are computed one token per iteration of loops pipelined at
+``II = R`` (one token's projection hardware, used T times) and the attention between them
+is the same pipelined code; every sum adds the same products in the same order.
 """
 
 from __future__ import annotations

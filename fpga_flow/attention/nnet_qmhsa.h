@@ -1,5 +1,5 @@
-// Quantized multi-head self-attention for hls4ml (io_parallel; io_stream buffers the
-// sequence, one packet of embed_dim values per position, and runs the same kernel).
+// Quantized multi-head self-attention for hls4ml (io_parallel; io_stream projects each
+// position as its packet arrives and runs the same attention, with the same arithmetic).
 // Arithmetic: every intermediate has a CONFIG_T type (AP_TRN, AP_SAT); softmax reads
 // two ROM tables (exp of the spread to the row maximum, and the reciprocal of the sum),
 // addressed by the top table_bits bits of an unsigned fixed-point value.
@@ -39,39 +39,20 @@ Rows:
     }
 }
 
-template <class data_T, class res_T, typename CONFIG_T>
-void qmhsa(data_T data[CONFIG_T::seq_len * CONFIG_T::embed_dim], res_T res[CONFIG_T::seq_len * CONFIG_T::embed_dim],
-           typename CONFIG_T::weight_t wq[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-           typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
-           typename CONFIG_T::weight_t wk[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-           typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
-           typename CONFIG_T::weight_t wv[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
-           typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
-           typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::embed_dim],
-           typename CONFIG_T::bias_t bo[CONFIG_T::embed_dim], typename CONFIG_T::exp_t exp_rom[CONFIG_T::table_size],
-           typename CONFIG_T::inv_t inv_rom[CONFIG_T::table_size]) {
+// Scores, softmax and context of every head and query, from the projections q, k, v
+// (T * C values each, row by row) into context.
+template <typename CONFIG_T>
+void qmhsa_attend(typename CONFIG_T::proj_t q[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                  typename CONFIG_T::proj_t k[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                  typename CONFIG_T::proj_t v[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                  typename CONFIG_T::proj_t context[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                  typename CONFIG_T::exp_t exp_rom[CONFIG_T::table_size],
+                  typename CONFIG_T::inv_t inv_rom[CONFIG_T::table_size]) {
+    #pragma HLS INLINE
     static const unsigned T = CONFIG_T::seq_len;
-    static const unsigned D = CONFIG_T::embed_dim;
     static const unsigned H = CONFIG_T::num_heads;
     static const unsigned K = CONFIG_T::key_dim;
     static const unsigned C = H * K;
-    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
-    #pragma HLS ARRAY_PARTITION variable = data complete
-    #pragma HLS ARRAY_PARTITION variable = res complete
-
-    typename CONFIG_T::proj_t q[T * C], k[T * C], v[T * C], context[T * C];
-    #pragma HLS ARRAY_PARTITION variable = q complete
-    #pragma HLS ARRAY_PARTITION variable = k complete
-    #pragma HLS ARRAY_PARTITION variable = v complete
-    #pragma HLS ARRAY_PARTITION variable = context complete
-
-    qmhsa_dense<data_T, typename CONFIG_T::proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                typename CONFIG_T::accum_t, T, D, C>(data, q, wq, bq);
-    qmhsa_dense<data_T, typename CONFIG_T::proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                typename CONFIG_T::accum_t, T, D, C>(data, k, wk, bk);
-    qmhsa_dense<data_T, typename CONFIG_T::proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
-                typename CONFIG_T::accum_t, T, D, C>(data, v, wv, bv);
-
     const typename CONFIG_T::scale_t scale = CONFIG_T::scale;
 Heads:
     for (unsigned h = 0; h < H; h++) {
@@ -129,12 +110,65 @@ Heads:
             }
         }
     }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void qmhsa(data_T data[CONFIG_T::seq_len * CONFIG_T::embed_dim], res_T res[CONFIG_T::seq_len * CONFIG_T::embed_dim],
+           typename CONFIG_T::weight_t wq[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::bias_t bq[CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::weight_t wk[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::bias_t bk[CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::weight_t wv[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::bias_t bv[CONFIG_T::num_heads * CONFIG_T::key_dim],
+           typename CONFIG_T::weight_t wo[CONFIG_T::num_heads * CONFIG_T::key_dim * CONFIG_T::embed_dim],
+           typename CONFIG_T::bias_t bo[CONFIG_T::embed_dim], typename CONFIG_T::exp_t exp_rom[CONFIG_T::table_size],
+           typename CONFIG_T::inv_t inv_rom[CONFIG_T::table_size]) {
+    static const unsigned T = CONFIG_T::seq_len;
+    static const unsigned D = CONFIG_T::embed_dim;
+    static const unsigned H = CONFIG_T::num_heads;
+    static const unsigned K = CONFIG_T::key_dim;
+    static const unsigned C = H * K;
+    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+    #pragma HLS ARRAY_PARTITION variable = data complete
+    #pragma HLS ARRAY_PARTITION variable = res complete
+
+    typename CONFIG_T::proj_t q[T * C], k[T * C], v[T * C], context[T * C];
+    #pragma HLS ARRAY_PARTITION variable = q complete
+    #pragma HLS ARRAY_PARTITION variable = k complete
+    #pragma HLS ARRAY_PARTITION variable = v complete
+    #pragma HLS ARRAY_PARTITION variable = context complete
+
+    qmhsa_dense<data_T, typename CONFIG_T::proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                typename CONFIG_T::accum_t, T, D, C>(data, q, wq, bq);
+    qmhsa_dense<data_T, typename CONFIG_T::proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                typename CONFIG_T::accum_t, T, D, C>(data, k, wk, bk);
+    qmhsa_dense<data_T, typename CONFIG_T::proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                typename CONFIG_T::accum_t, T, D, C>(data, v, wv, bv);
+
+    qmhsa_attend<CONFIG_T>(q, k, v, context, exp_rom, inv_rom);
     qmhsa_dense<typename CONFIG_T::proj_t, res_T, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
                 typename CONFIG_T::accum_t, T, C, D>(context, res, wo, bo);
 }
 
-// io_stream: the whole sequence is needed before the first output (every position
-// attends to every other), so it is read into an array, computed, and written back.
+// The attention of the io_stream kernel, pipelined on its own (the array kernel inlines
+// qmhsa_attend in its one pipeline).
+template <typename CONFIG_T>
+void qmhsa_attend_stage(typename CONFIG_T::proj_t q[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                        typename CONFIG_T::proj_t k[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                        typename CONFIG_T::proj_t v[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                        typename CONFIG_T::proj_t context[CONFIG_T::seq_len * CONFIG_T::num_heads * CONFIG_T::key_dim],
+                        typename CONFIG_T::exp_t exp_rom[CONFIG_T::table_size],
+                        typename CONFIG_T::inv_t inv_rom[CONFIG_T::table_size]) {
+    #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+    qmhsa_attend<CONFIG_T>(q, k, v, context, exp_rom, inv_rom);
+}
+
+// io_stream: one packet of embed_dim values per position. Every position attends to every
+// other, so the whole sequence is projected before the first output; the Q/K/V projections
+// are computed one position at a time as its packet is read, and the output projection as
+// each packet is written, in loops pipelined at II = reuse_factor, so one position's
+// projection hardware serves all seq_len positions (the array kernel unrolls seq_len
+// copies). Each sum adds the same products in the same order as the array kernel's.
 template <class data_T, class res_T, typename CONFIG_T>
 void qmhsa(hls::stream<data_T> &data, hls::stream<res_T> &res,
            typename CONFIG_T::weight_t wq[CONFIG_T::embed_dim * CONFIG_T::num_heads * CONFIG_T::key_dim],
@@ -148,23 +182,57 @@ void qmhsa(hls::stream<data_T> &data, hls::stream<res_T> &res,
            typename CONFIG_T::inv_t inv_rom[CONFIG_T::table_size]) {
     static_assert(data_T::size == CONFIG_T::embed_dim && res_T::size == CONFIG_T::embed_dim,
                   "io_stream attention: one packet per position, of embed_dim values");
-    typename data_T::value_type in[CONFIG_T::seq_len * CONFIG_T::embed_dim];
-    typename res_T::value_type out[CONFIG_T::seq_len * CONFIG_T::embed_dim];
+    static const unsigned T = CONFIG_T::seq_len;
+    static const unsigned D = CONFIG_T::embed_dim;
+    static const unsigned C = CONFIG_T::num_heads * CONFIG_T::key_dim;
+    typedef typename CONFIG_T::proj_t proj_t;
+    proj_t q[T * C], k[T * C], v[T * C], context[T * C];
+    #pragma HLS ARRAY_PARTITION variable = q complete
+    #pragma HLS ARRAY_PARTITION variable = k complete
+    #pragma HLS ARRAY_PARTITION variable = v complete
+    #pragma HLS ARRAY_PARTITION variable = context complete
 ReadSequence:
-    for (unsigned t = 0; t < CONFIG_T::seq_len; t++) {
+    for (unsigned t = 0; t < T; t++) {
+        #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
         data_T packet = data.read();
-        for (unsigned i = 0; i < CONFIG_T::embed_dim; i++) {
-            in[t * CONFIG_T::embed_dim + i] = packet[i];
+        typename data_T::value_type row[D];
+        proj_t q_row[C], k_row[C], v_row[C];
+        #pragma HLS ARRAY_PARTITION variable = row complete
+        #pragma HLS ARRAY_PARTITION variable = q_row complete
+        #pragma HLS ARRAY_PARTITION variable = k_row complete
+        #pragma HLS ARRAY_PARTITION variable = v_row complete
+        for (unsigned i = 0; i < D; i++) {
+            row[i] = packet[i];
+        }
+        qmhsa_dense<typename data_T::value_type, proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                    typename CONFIG_T::accum_t, 1, D, C>(row, q_row, wq, bq);
+        qmhsa_dense<typename data_T::value_type, proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                    typename CONFIG_T::accum_t, 1, D, C>(row, k_row, wk, bk);
+        qmhsa_dense<typename data_T::value_type, proj_t, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                    typename CONFIG_T::accum_t, 1, D, C>(row, v_row, wv, bv);
+        for (unsigned j = 0; j < C; j++) {
+            q[t * C + j] = q_row[j];
+            k[t * C + j] = k_row[j];
+            v[t * C + j] = v_row[j];
         }
     }
-    qmhsa<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, wq, bq, wk, bk, wv, bv, wo, bo,
-                                                                             exp_rom, inv_rom);
+    qmhsa_attend_stage<CONFIG_T>(q, k, v, context, exp_rom, inv_rom);
 WriteSequence:
-    for (unsigned t = 0; t < CONFIG_T::seq_len; t++) {
+    for (unsigned t = 0; t < T; t++) {
+        #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
+        proj_t context_row[C];
+        typename res_T::value_type out_row[D];
+        #pragma HLS ARRAY_PARTITION variable = context_row complete
+        #pragma HLS ARRAY_PARTITION variable = out_row complete
+        for (unsigned j = 0; j < C; j++) {
+            context_row[j] = context[t * C + j];
+        }
+        qmhsa_dense<proj_t, typename res_T::value_type, typename CONFIG_T::weight_t, typename CONFIG_T::bias_t,
+                    typename CONFIG_T::accum_t, 1, C, D>(context_row, out_row, wo, bo);
         res_T packet;
         PRAGMA_DATA_PACK(packet)
-        for (unsigned i = 0; i < CONFIG_T::embed_dim; i++) {
-            packet[i] = out[t * CONFIG_T::embed_dim + i];
+        for (unsigned i = 0; i < D; i++) {
+            packet[i] = out_row[i];
         }
         res.write(packet);
     }

@@ -159,10 +159,14 @@ def render_fit(out: Console, fit) -> None:
     then the fitted and the unfitted design against the board."""
     table = Table(title=f"fit: {fit.objective} within {100 * fit.request.budget:g}% of the board "
                         f"({fit.chosen.io_type}; {fit.plans_priced} plans priced in {fit.search_s:.2f} s)")
-    for column in ("layer", "strategy", "reuse factor", *ESTIMATED_RESOURCE_KEYS, "latency (cycles)"):
+    # The ParallelizationFactor column only when the plan chose one (io_parallel convolutions).
+    factors = any(layer.setting.parallelization_factor is not None for layer in fit.layers)
+    for column in ("layer", "strategy", "reuse factor", *(["PF"] if factors else []), *ESTIMATED_RESOURCE_KEYS,
+                   "latency (cycles)"):
         table.add_column(column, justify="left" if column in ("layer", "strategy") else "right")
     for layer in fit.layers:
-        table.add_row(layer.layer, layer.setting.strategy, str(layer.setting.reuse_factor),
+        factor = [str(layer.setting.parallelization_factor or "-")] if factors else []
+        table.add_row(layer.layer, layer.setting.strategy, str(layer.setting.reuse_factor), *factor,
                       *(f"{value:,}" if value is not None else "-" for value in
                         (layer.LUT, layer.FF, layer.DSP, layer.BRAM_18K, layer.latency_cycles)))
     out.print(table)

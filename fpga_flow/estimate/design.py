@@ -48,6 +48,10 @@ RECURRENT_KINDS = frozenset({"lstm", "gru", "simple_rnn"})
 # Products hls4ml unrolls whatever the layer's reuse factor (the recurrent gates'
 # element-wise products): a plan's reuse factor leaves them as described.
 UNROLLED_PRODUCTS = frozenset({"gates"})
+# Products of two computed operands (softmax's normalization; our attention's scores, their
+# scaling, its softmax and context; a Multiply or Dot merge): no weight to hold as a
+# constant, so a plan's strategy leaves them computed.
+COMPUTED_PRODUCTS = frozenset({"normalize", "scores", "scaling", "softmax", "context", "multiply", "dot"})
 # Activation functions hls4ml computes from a lookup table (relu, linear and their
 # leaky or clipped forms are comparisons and wires).
 TABLE_FUNCTIONS = frozenset({"sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu"})

@@ -16,7 +16,7 @@ from fpga_flow.errors import UserInputError
 from fpga_flow.estimate.calibration import Calibration, load_calibration
 from fpga_flow.estimate.cost import count_layer, count_top
 from fpga_flow.estimate.counts import Rules, design_traits
-from fpga_flow.estimate.design import UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
+from fpga_flow.estimate.design import COMPUTED_PRODUCTS, UNROLLED_PRODUCTS, Design, LayerDesign, is_wiring
 from fpga_flow.estimate.timing import design_timing, layer_timing, timed_registers
 from fpga_flow.layers import LATENCY_KEY, RESOURCE_KEY
 from fpga_flow.records.estimate import (  # noqa: F401 (the records, defined data-only, re-exported)
@@ -33,12 +33,40 @@ from fpga_flow.records.estimate import (  # noqa: F401 (the records, defined dat
 
 
 class LayerPlan(BaseModel):
-    """A change to one layer before pricing: its reuse factor and/or strategy."""
+    """A change to one layer before pricing: its reuse factor, strategy and/or, for an
+    io_parallel convolution, its ParallelizationFactor (pixels computed side by side)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reuse_factor: int | None = Field(default=None, ge=1)
     strategy: Literal[LATENCY_KEY, RESOURCE_KEY] | None = None
+    parallelization_factor: int | None = Field(default=None, ge=1)
+
+
+# hls4ml 1.3.0 kinds whose io_parallel kernel loops over n_partitions = out pixels /
+# ParallelizationFactor, PF pixels unrolled per iteration (nnet_conv1d_latency.h,
+# nnet_conv2d_latency.h, *_resource.h); their products' ``parallel`` is PF, so a factor
+# multiplies the multipliers by PF and divides the partition loop's steps by it. Its
+# io_stream kernels (nnet_conv_stream.h, nnet_conv1d_stream.h, nnet_conv2d_stream.h)
+# never read the factor.
+PARTITIONED_KINDS = frozenset({"conv1d", "conv2d", "pointwise_conv1d", "pointwise_conv2d"})
+
+
+def _partitioned(layer: LayerDesign) -> bool:
+    """Whether an io_parallel convolution runs more than one partition (hls4ml then makes the top DATAFLOW)."""
+    return (layer.kind in PARTITIONED_KINDS and layer.io_type == "io_parallel"
+            and any(p.positions > p.parallel for p in layer.products))
+
+
+def _with_factor(layer: LayerDesign, products: list, factor: int | None) -> list:
+    """``products`` of ``layer`` at ParallelizationFactor ``factor`` (None: unchanged)."""
+    if factor is None:
+        return products
+    positions = max((p.positions for p in products), default=1)
+    if layer.kind not in PARTITIONED_KINDS or layer.io_type != "io_parallel" or positions % factor:
+        raise UserInputError(f"layer {layer.name}: ParallelizationFactor {factor} applies only to an io_parallel "
+                             f"convolution and must divide its {positions} output pixels: choose a divisor, or none")
+    return [p.model_copy(update={"parallel": factor}) for p in products]
 
 
 def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
@@ -57,8 +85,10 @@ def apply_plan(design: Design, plan: dict[str, LayerPlan]) -> Design:
         strategy = change.strategy or layer.strategy
         reuse = change.reuse_factor or layer.reuse_factor
         products = [p if p.name in UNROLLED_PRODUCTS else
-                    p.model_copy(update={"reuse_factor": reuse, "constant": strategy == LATENCY_KEY and p.name != "normalize"})
+                    p.model_copy(update={"reuse_factor": reuse,
+                                         "constant": strategy == LATENCY_KEY and p.name not in COMPUTED_PRODUCTS})
                     for p in layer.products]
+        products = _with_factor(layer, products, change.parallelization_factor)
         layers.append(layer.model_copy(update={"strategy": strategy, "reuse_factor": reuse, "products": products}))
     return design.model_copy(update={"layers": layers, "pipeline_style": planned_pipeline_style(design, layers)})
 
@@ -67,12 +97,14 @@ def planned_pipeline_style(design: Design, layers: list[LayerDesign]) -> str:
     """The top function's style hls4ml 1.3.0 chooses for the planned ``layers``
     (SetPipelineStyle, style "auto"): DATAFLOW for io_stream, for convolutions split in
     partitions, and when any layer uses the Resource strategy; else io_parallel is one
-    pipeline. A design already DATAFLOW with no Resource layer is so for its
-    convolutions, which a plan does not change."""
-    if design.io_type == "io_stream" or any(layer.strategy == RESOURCE_KEY for layer in layers):
+    pipeline. A design already DATAFLOW with no Resource layer and no partitioned
+    convolution described is so for a reason a plan does not change."""
+    if (design.io_type == "io_stream" or any(layer.strategy == RESOURCE_KEY for layer in layers)
+            or any(_partitioned(layer) for layer in layers)):
         return "dataflow"
-    partitioned = design.pipeline_style == "dataflow" and not any(layer.strategy == RESOURCE_KEY for layer in design.layers)
-    return "dataflow" if partitioned else "pipeline"
+    kept = (design.pipeline_style == "dataflow" and not any(layer.strategy == RESOURCE_KEY for layer in design.layers)
+            and not any(_partitioned(layer) for layer in design.layers))
+    return "dataflow" if kept else "pipeline"
 
 
 # A layer kind whose measured per-layer error exceeds this (fraction) is named in the scope notes.
@@ -100,6 +132,14 @@ def _scope_notes(design: Design, calibration: Calibration) -> list[str]:
         if large:
             notes.append(f"{key}: measured per-layer error {', '.join(large)} (cross-validated median over "
                          f"{int(measured.get('layers') or 0)} layers of the pairs)")
+    factored = [layer.name for layer in design.layers if layer.kind in PARTITIONED_KINDS
+                and layer.io_type == "io_parallel" and any(p.parallel > 1 for p in layer.products)]
+    if factored:
+        # The one calibration pair with a factor (calwilee_sepconv2d_parallel_pf4) is a
+        # SeparableConv2D at PF 4: DSP, latency and interval within 5%, LUT 97% under
+        # (docs/measured/estimate_error.md).
+        notes.append(f"ParallelizationFactor > 1 ({', '.join(factored)}): no calibration pair has a Conv1D/Conv2D "
+                     "with one; priced by rule (PF times the multipliers, out pixels / PF partition steps)")
     strategies = sorted({layer.strategy for layer in design.layers if layer.strategy not in scope.strategies})
     if strategies:
         notes.append(f"strategies not in the calibration pairs: {', '.join(strategies)}")

@@ -153,20 +153,25 @@ def _recurrent(layer, kind: str, strategy: str, reuse: int, input_type) -> tuple
     return products, fields
 
 
-def _attention(layer, reuse: int, input_type) -> tuple[list[Product], dict]:
-    """Our QMHSA kernel: every multiplication unrolled, shared by II = R (fpga_flow.attention)."""
+def _attention(layer, reuse: int, input_type, io_type: str) -> tuple[list[Product], dict]:
+    """Our QMHSA kernel (fpga_flow.attention): every multiplication unrolled, shared by
+    II = R. In io_parallel the projections are unrolled for every token; in io_stream
+    they are computed one token per iteration of a loop pipelined at II = R, so one
+    token's projection hardware serves them all (as a pointwise convolution's kernel in
+    io_stream serves every pixel)."""
     from fpga_flow.attention import multiplications  # deferred: TensorFlow (fpga_flow.attention.layer)
 
     get = layer.get_attr
     heads, length, width, key = (int(get(a)) for a in ("num_heads", "seq_len", "embed_dim", "key_dim"))
     parts = multiplications(heads, length, width, key)
     accum = _type(get("accum_t"))
+    copies = length if io_type == "io_parallel" else 1
     products = []
     for name in ("wq", "wk", "wv"):
-        product = _product(layer, f"projection_{name}", name, width, heads * key, length, length, LATENCY_KEY, reuse,
+        product = _product(layer, f"projection_{name}", name, width, heads * key, length, copies, LATENCY_KEY, reuse,
                            input_type)
         products.append(product)
-    products.append(_product(layer, "output", "wo", heads * key, width, length, length, LATENCY_KEY, reuse,
+    products.append(_product(layer, "output", "wo", heads * key, width, length, copies, LATENCY_KEY, reuse,
                              _type(get("proj_t"))))
     # (inputs per sum, first operand, second operand) of the computed products; softmax is
     # each exponential times the inverse of their sum.
@@ -232,7 +237,7 @@ def _layer(layer, model_strategy: str, io_type: str) -> LayerDesign:
         products, recurrent_fields = _recurrent(layer, kind, strategy, reuse, input_type)
         fields.update(recurrent_fields)
     elif kind == "attention":
-        products, attention_fields = _attention(layer, reuse, input_type)
+        products, attention_fields = _attention(layer, reuse, input_type, io_type)
         fields.update(attention_fields)
     elif kind == "batchnorm":
         scale = layer.weights.get("scale")

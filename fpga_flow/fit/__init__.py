@@ -3,7 +3,8 @@ model the io type, so that the design fits the board by estimate, with the least
 latency (or, given a target latency, the least resources that meet it).
 
 **What is chosen.** The layers whose reuse factor hls4ml 1.3.0's backend validates
-(:data:`TUNED_CLASSES`: Dense, Conv1D, Conv2D, LSTM, GRU) get a strategy (Latency or
+(:data:`TUNED_CLASSES`: Dense, Conv1D, Conv2D, LSTM, GRU and their folded or pointwise
+forms) get a strategy (Latency or
 Resource) and a reuse factor each; every other layer keeps its configuration. Only
 reuse factors hls4ml keeps are offered: those of the backend's own
 ``get_valid_reuse_factors(n_in, n_out)`` for the layer's multiplication
@@ -12,7 +13,10 @@ by the nearest valid one (``set_closest_reuse_factor``, with a printed warning);
 under Latency it keeps any value, and the same list is offered, because a value off
 the list leaves multipliers idle. A recurrent layer uses its reuse factor for the
 input and the recurrent products (``recurrent_reuse_factor``), so it must be valid for
-both. The io type (io_parallel or io_stream) is chosen for the whole model.
+both. Our attention layer (QMHSA, :data:`LATENCY_ONLY_CLASSES`) has one kernel: it takes
+the Latency strategy and a reuse factor of :func:`attention_reuse_factors`, which hls4ml
+keeps (it validates none on that layer) and the written config struct carries. The io
+type (io_parallel or io_stream) is chosen for the whole model.
 
 **No arithmetic changes.** The fitted design computes what the unfitted one does, bit
 for bit, because the search only offers changes that keep every sum's order of
@@ -20,7 +24,10 @@ additions or that make the order irrelevant:
 
 * In the Latency kernels (``dense_latency``, ``conv_1d/2d_latency_cl``, and the
   recurrent kernels' products) the reuse factor appears only in pragmas (``PIPELINE
-  II``, ``ALLOCATION``): the C++ is the same for every reuse factor.
+  II``, ``ALLOCATION``): the C++ is the same for every reuse factor. So in our
+  attention kernel (``nnet_qmhsa.h``), whose only use of it is ``PIPELINE II``: its
+  saturating sums keep their order at every reuse factor
+  (``tests/test_attention_fit.py`` compares the C-simulations at R = 1 and R = 16).
 * The Resource kernels (``dense_resource_rf_leq_nin``, ``conv_2d_resource_cl``) add a
   neuron's products in another order (by ``w_index mod R`` first). Every kernel casts
   each product to ``accum_t`` before adding it, the same way, so the sums differ only
@@ -37,9 +44,11 @@ additions or that make the order irrelevant:
   weights are stored in both, softmax and activations are element-wise or the same
   slice code); a max pooling whose accumulator holds every input value exactly (the
   stream kernel converts the window to ``accum_t`` before taking the max, the parallel
-  one after, which agree only then). Average and global pooling (a tree sum in
-  io_stream, a running sum in io_parallel), recurrent and attention layers are not, so
-  a model with any of them keeps its io type (:func:`stream_keeps_arithmetic`).
+  one after, which agree only then). Our attention layer's io_stream overload projects
+  each token as it arrives and runs the same attention, adding the same products in the
+  same order (the same C-simulation words, tested). Average and global pooling (a tree sum in io_stream, a running sum in
+  io_parallel) and recurrent layers are not, so a model with any of them keeps its io
+  type (:func:`stream_keeps_arithmetic`).
 
 **The fit first, before any C++ is compiled.** The build fits the design on the
 precisions its policy starts from (hls4ml's defaults, or the inferred ones for ``auto``
@@ -100,15 +109,14 @@ hls4ml and checked), :mod:`.fitting` (:func:`fit_design`, :func:`recheck`).
 from fpga_flow.fit.fitting import choose, fit_design, recheck
 from fpga_flow.fit.hls4ml_plan import check_plan_kept, fitted_config, with_plan
 from fpga_flow.fit.options import (
-    NO_STREAM_KERNEL,
     PARALLEL_CONV_RESOURCE_CLASSES,
     STREAM_SAME_ARITHMETIC,
     Option,
     TunedLayer,
+    attention_reuse_factors,
     holds_exactly,
     layer_choices,
     layer_plan,
-    no_stream_kernel,
     resource_reuse_limit,
     saturating_accumulator,
     stream_keeps_arithmetic,
@@ -117,13 +125,13 @@ from fpga_flow.fit.options import (
 from fpga_flow.fit.pricing import Space, budget_share, peak_share, price_options
 from fpga_flow.fit.records import DoesNotFitError, FitError, FitPoint, FitRequest, FitResult, LayerChoice, LayerSetting, Objective
 from fpga_flow.fit.search import NODE_LIMIT, PLANS_PRICED, PRICE_LIMIT, Goal, search
-from fpga_flow.layers import TUNED_CLASSES
+from fpga_flow.layers import LATENCY_ONLY_CLASSES, TUNED_CLASSES
 
 __all__ = [
-    "NODE_LIMIT", "NO_STREAM_KERNEL", "PARALLEL_CONV_RESOURCE_CLASSES", "PLANS_PRICED", "PRICE_LIMIT",
-    "STREAM_SAME_ARITHMETIC", "TUNED_CLASSES", "DoesNotFitError", "FitError", "FitPoint", "FitRequest", "FitResult",
-    "Goal", "LayerChoice", "LayerSetting", "Objective", "Option", "Space", "TunedLayer", "budget_share",
+    "NODE_LIMIT", "PARALLEL_CONV_RESOURCE_CLASSES", "PLANS_PRICED", "PRICE_LIMIT",
+    "STREAM_SAME_ARITHMETIC", "LATENCY_ONLY_CLASSES", "TUNED_CLASSES", "DoesNotFitError", "FitError", "FitPoint", "FitRequest", "FitResult",
+    "Goal", "LayerChoice", "LayerSetting", "Objective", "Option", "Space", "TunedLayer", "attention_reuse_factors", "budget_share",
     "check_plan_kept", "choose", "fit_design", "fitted_config", "holds_exactly", "layer_choices", "layer_plan",
-    "no_stream_kernel", "peak_share", "price_options", "recheck", "resource_reuse_limit", "saturating_accumulator",
+    "peak_share", "price_options", "recheck", "resource_reuse_limit", "saturating_accumulator",
     "search", "stream_keeps_arithmetic", "valid_reuse_factors", "with_plan",
 ]

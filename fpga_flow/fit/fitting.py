@@ -12,7 +12,7 @@ from fpga_flow.errors import UnsupportedModelError
 from fpga_flow.estimate import Design, Estimate, price
 from fpga_flow.estimate.estimator import RESOURCES
 from fpga_flow.fit.hls4ml_plan import Converter, made_estimate, space_of
-from fpga_flow.fit.options import no_stream_kernel, stream_keeps_arithmetic
+from fpga_flow.fit.options import stream_keeps_arithmetic
 from fpga_flow.fit.pricing import Space, fit_point, price_options
 from fpga_flow.fit.records import FitPoint, FitRequest, FitResult, LayerChoice
 from fpga_flow.fit.search import NODE_LIMIT, PRICE_LIMIT, Goal, search
@@ -73,8 +73,7 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     for io_type in [settings.io_type, *(io for io in IO_TYPES if io != settings.io_type)]:
         if io_type != settings.io_type:
             reason = (f"--io-type {request.io_type} given" if request.io_type is not None
-                      else no_stream_kernel(unfitted[1]) or (stream_keeps_arithmetic(*unfitted) if keep_arithmetic
-                                                             else None))
+                      else stream_keeps_arithmetic(*unfitted) if keep_arithmetic else None)
             if reason is not None:
                 searched[io_type] = f"not searched: {reason}"
                 continue
@@ -130,7 +129,8 @@ def fit_design(model, board: Board, settings: HLSSettings, hls_config: dict[str,
     layers = []
     for layer in space.tuned:
         layers.append(LayerChoice(layer=layer.name, hls_class=layer.hls_class, setting=chosen.plan[layer.name],
-                                  strategies=layer.strategies, reuse_factors=layer.reuse_factors, note=layer.note,
+                                  strategies=layer.strategies, reuse_factors=layer.reuse_factors,
+                                  parallelization_factors=layer.parallelization_factors, note=layer.note,
                                   **_layer_figures_of(made, layer.name)))
     if not complete:
         notes.append(f"a search stopped after {NODE_LIMIT:,} partial plans or {PRICE_LIMIT:,} whole ones: the plan "

@@ -10,25 +10,45 @@ from fpga_flow.boards import Board
 from fpga_flow.convert import PROJECT_NAME, HLSSettings, model_graph
 from fpga_flow.estimate import Design, Estimate, price
 from fpga_flow.estimate.from_graph import describe_graph
-from fpga_flow.fit.options import TunedLayer, layer_choices, resource_reuse_limit, saturating_accumulator, valid_reuse_factors
+from fpga_flow.fit.options import (
+    TunedLayer,
+    layer_choices,
+    resource_reuse_limit,
+    saturating_accumulator,
+    valid_parallelization_factors,
+    valid_reuse_factors,
+)
 from fpga_flow.fit.pricing import Space
 from fpga_flow.fit.records import FitError, FitRequest, FitResult, LayerSetting
-from fpga_flow.layers import FIT_STRATEGIES, LATENCY, RECURRENT_HLS_CLASSES, RESOURCE, TUNED_CLASSES, strategy_key
+from fpga_flow.layers import (
+    FIT_STRATEGIES,
+    LATENCY,
+    LATENCY_ONLY_CLASSES,
+    RECURRENT_HLS_CLASSES,
+    RESOURCE,
+    TUNED_CLASSES,
+    strategy_key,
+)
 from fpga_flow.stream_depths import with_fifo_depths
 
 
 def _strategy_name(graph_layer) -> str | None:
     """Latency or Resource, as hls4ml spells them, as hls4ml set the layer; None for its other strategies."""
     text = strategy_key(graph_layer.get_attr("strategy", "") or "")
+    if not text and graph_layer.class_name in LATENCY_ONLY_CLASSES:
+        return LATENCY  # hls4ml sets no strategy on our attention layer unless configured; its one kernel is Latency's
     return {strategy_key(name): name for name in FIT_STRATEGIES}.get(text)
 
 
 def with_plan(hls_config: dict[str, Any], plan: dict[str, LayerSetting]) -> dict[str, Any]:
-    """A copy of ``hls_config`` with each planned layer's strategy and reuse factor."""
+    """A copy of ``hls_config`` with each planned layer's strategy, reuse factor and
+    ParallelizationFactor (when the plan has one)."""
     config = copy.deepcopy(hls_config)
     for name, setting in plan.items():
         layer = config["LayerName"].setdefault(name, {})
         layer["Strategy"], layer["ReuseFactor"] = setting.strategy, setting.reuse_factor
+        if setting.parallelization_factor is not None:
+            layer["ParallelizationFactor"] = setting.parallelization_factor
     return config
 
 
@@ -38,18 +58,22 @@ def fitted_config(hls_config: dict[str, Any], fit: FitResult) -> dict[str, Any]:
 
 
 def check_plan_kept(graph, plan: dict[str, LayerSetting]) -> None:
-    """Refuse a graph in which hls4ml changed a planned strategy or reuse factor (the
-    search offers only values hls4ml keeps, so this is the fit's fault, said so)."""
+    """Refuse a graph in which hls4ml changed a planned strategy, reuse factor or
+    ParallelizationFactor (the search offers only values hls4ml keeps, so this is the
+    fit's fault, said so)."""
     layers = {layer.name: layer for layer in graph.get_layers()}
     for name, setting in plan.items():
         layer = layers[name]
         reuse = [layer.get_attr("reuse_factor")]
         if layer.class_name in RECURRENT_HLS_CLASSES:
             reuse.append(layer.get_attr("recurrent_reuse_factor"))
-        if _strategy_name(layer) != setting.strategy or any(value != setting.reuse_factor for value in reuse):
+        factor = layer.get_attr("parallelization_factor")
+        if (_strategy_name(layer) != setting.strategy or any(value != setting.reuse_factor for value in reuse)
+                or (setting.parallelization_factor is not None and factor != setting.parallelization_factor)):
+            made = f" ParallelizationFactor {factor}" if setting.parallelization_factor is not None else ""
             raise FitError(f"hls4ml made layer {name} {layer.get_attr('strategy')} with reuse factor "
-                           f"{'/'.join(map(str, reuse))} where the fit planned {setting}: a fault of fpga-flow's fit, "
-                           "please report it with this model")
+                           f"{'/'.join(map(str, reuse))}{made} where the fit planned {setting}: a fault of fpga-flow's "
+                           "fit, please report it with this model")
 
 
 class Converter:
@@ -81,11 +105,14 @@ def space_of(converter: Converter, backend, io_type: str, hls_config: dict[str, 
         if graph_layer.name not in hls_config["LayerName"] or strategy is None:
             notes.append(f"{graph_layer.name}: kept as configured ({graph_layer.get_attr('strategy')} strategy)")
             continue
-        unfitted = LayerSetting(strategy=strategy, reuse_factor=int(graph_layer.get_attr("reuse_factor")))
+        factors = valid_parallelization_factors(backend, graph_layer, io_type)
+        factor = int(graph_layer.get_attr("parallelization_factor", 1) or 1) if factors else None
+        unfitted = LayerSetting(strategy=strategy, reuse_factor=int(graph_layer.get_attr("reuse_factor")),
+                                parallelization_factor=factor)
         tuned.append(layer_choices(graph_layer.name, graph_layer.class_name, valid_reuse_factors(backend, graph_layer),
                                    unfitted, saturating_accumulator(by_name[graph_layer.name]), request,
-                                   resource_reuse_limit(backend, graph_layer, io_type)))
-    as_latency = {layer.name: LayerSetting(strategy=LATENCY, reuse_factor=layer.unfitted.reuse_factor)
+                                   resource_reuse_limit(backend, graph_layer, io_type), factors))
+    as_latency = {layer.name: layer.unfitted.model_copy(update={"strategy": LATENCY})
                   for layer in tuned if layer.unfitted.strategy == RESOURCE and LATENCY in layer.strategies}
     described = design
     if as_latency:

@@ -77,7 +77,7 @@ def price_options(space: Space, available: dict[str, int]) -> None:
 
 def _undominated(options: list[Option], preferred: LayerSetting) -> list[Option]:
     """The options no other beats in every figure; of equal ones, the unfitted setting,
-    else Latency, else the smaller reuse factor."""
+    else Latency, else the smaller reuse factor, else the smaller ParallelizationFactor."""
     def figures(option: Option) -> tuple[float, ...]:
         return (*option.cost, option.latency)
 
@@ -86,7 +86,7 @@ def _undominated(options: list[Option], preferred: LayerSetting) -> list[Option]
 
     kept: list[Option] = []
     for option in sorted(options, key=lambda o: (o.setting != preferred, o.setting.strategy != LATENCY,
-                                                 o.setting.reuse_factor)):
+                                                 o.setting.reuse_factor, o.setting.parallelization_factor or 0)):
         if not any(covers(other, option) for other in kept):
             kept = [other for other in kept if not covers(option, other)] + [option]
     return kept

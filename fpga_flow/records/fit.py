@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from fpga_flow.boards import get_board
 from fpga_flow.layers import FIT_STRATEGIES, IO_TYPES, LATENCY
@@ -49,15 +49,30 @@ class FitRequest(BaseModel):
 
 
 class LayerSetting(BaseModel):
-    """A tuned layer's strategy and reuse factor."""
+    """A tuned layer's strategy, reuse factor and, for an io_parallel convolution, its
+    ParallelizationFactor (None: the layer has none to choose; records written before the
+    fit chose it have none)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     strategy: Literal[FIT_STRATEGIES]
     reuse_factor: int = Field(ge=1)
+    parallelization_factor: int | None = Field(default=None, ge=1,
+                                               description="io_parallel convolutions: output pixels computed "
+                                               "side by side (hls4ml's ParallelizationFactor).")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_factor(self, handler):
+        # A setting without a factor is written as before the field existed (a plan repeats
+        # it for every layer of every alternative the summary keeps).
+        data = handler(self)
+        if self.parallelization_factor is None:
+            data.pop("parallelization_factor", None)
+        return data
 
     def __str__(self) -> str:
-        return f"{self.strategy}/{self.reuse_factor}"
+        factor = "" if self.parallelization_factor is None else f" PF {self.parallelization_factor}"
+        return f"{self.strategy}/{self.reuse_factor}{factor}"
 
 
 class LayerChoice(BaseModel):
@@ -71,6 +86,8 @@ class LayerChoice(BaseModel):
     setting: LayerSetting
     strategies: list[Literal[FIT_STRATEGIES]] = Field(description="Strategies the search could give the layer.")
     reuse_factors: list[int] = Field(description="Reuse factors hls4ml keeps for the layer (the search's choices).")
+    parallelization_factors: list[int] | None = Field(
+        default=None, description="io_parallel convolutions: the ParallelizationFactors hls4ml keeps (the search's choices).")
     note: str | None = Field(default=None, description="Why the choices were restricted, when they were.")
     LUT: int | None
     FF: int | None
