@@ -47,6 +47,10 @@ from fpga_flow.errors import UserInputError
 
 CACHE_DIR_ENV = "FPGA_FLOW_CACHE_DIR"
 CACHE_SIZE_ENV = "FPGA_FLOW_CACHE_SIZE"
+# Compiled objects kept in one folder for every reports folder and cache (like ccache):
+# a unit whose preprocessed source, flags and compiler match is reused from there
+# whichever build compiled it. Unset: objects are kept in each build's own cache.
+OBJECT_DIR_ENV = "FPGA_FLOW_OBJECT_DIR"
 DEFAULT_MAX_BYTES = 2 * 1024**3
 CACHE_SUBDIR = "cache"
 MANIFEST = "entry.json"
@@ -65,8 +69,12 @@ def config_cache_dir(cfg) -> Path:
 
 
 def object_store(cfg) -> "BuildCache | None":
-    """The build cache of a configuration as a store of compiled objects; None with the cache off."""
-    return BuildCache(config_cache_dir(cfg)) if cfg.use_cache else None
+    """Where a build keeps its compiled objects: ``$FPGA_FLOW_OBJECT_DIR`` if set, else the
+    build cache of its configuration; None with the cache off (``--no-cache``)."""
+    if not cfg.use_cache:
+        return None
+    shared = os.environ.get(OBJECT_DIR_ENV)
+    return BuildCache(Path(shared) if shared else config_cache_dir(cfg))
 
 
 def parse_size(text: str) -> int:

@@ -24,6 +24,8 @@ from typing import Callable, Iterator
 
 import pytest
 
+from fpga_flow.cache import OBJECT_DIR_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CNN_EPOCHS = 12
@@ -112,6 +114,29 @@ class SessionStore:
                 make(folder)
                 done.write_text(text)
         return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_objects(tmp_path_factory) -> Iterator[Path]:
+    """One store of compiled objects for every build of the session, whichever worker runs
+    it (``$FPGA_FLOW_OBJECT_DIR``, inherited by the CLI subprocesses): a unit is keyed by its
+    preprocessed source, flags and compiler and written under a file lock, so what a build
+    computes does not depend on which build compiled a unit first, only how long it takes.
+    Tests of the object store's own bookkeeping take it out (``no_shared_objects``)."""
+    folder = session_folder(tmp_path_factory) / "objects"
+    before = os.environ.get(OBJECT_DIR_ENV)
+    os.environ[OBJECT_DIR_ENV] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(OBJECT_DIR_ENV, None)
+    else:
+        os.environ[OBJECT_DIR_ENV] = before
+
+
+@pytest.fixture
+def no_shared_objects(monkeypatch) -> None:
+    """Objects kept in each build's own cache, as without ``$FPGA_FLOW_OBJECT_DIR``."""
+    monkeypatch.delenv(OBJECT_DIR_ENV, raising=False)
 
 
 @pytest.fixture(scope="session")

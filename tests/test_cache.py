@@ -15,11 +15,15 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from fpga_flow.cache import BuildCache, array_digest, parse_size
+from fpga_flow.cache import OBJECT_DIR_ENV, BuildCache, array_digest, object_store, parse_size
+from fpga_flow.config import BuildConfig
 from fpga_flow.pipeline.design_cache import design_key, installed_source_digest, model_digest, source_digest
 from fpga_flow.summary import RunSummary
 
 SPAWN = multiprocessing.get_context("spawn")
+# This file checks the build cache's own bookkeeping, objects included: each build keeps
+# its objects in its own cache, not the session's shared store (conftest.shared_objects).
+pytestmark = pytest.mark.usefixtures("no_shared_objects")
 
 
 # --------------------------------------------------------------------------- keys
@@ -129,6 +133,16 @@ def _race_for_the_key(folder: str, key: str, barrier, results) -> None:
     with cache.get_or_create(key, "test", create) as entry:
         results.put({"pid": os.getpid(), "hit": entry.hit, "writer": entry.meta["writer"],
                      "data_ok": (entry.payload / "data.bin").read_bytes() == b"x" * 4096})
+
+
+def test_compiled_objects_go_where_fpga_flow_object_dir_says_else_to_the_builds_cache(tmp_path, monkeypatch):
+    config = BuildConfig(model="cnn_digits", board="pynq-z2", reports_dir=tmp_path / "reports")
+    assert object_store(config).folder == (tmp_path / "reports" / "cache").resolve()
+    assert object_store(config.model_copy(update={"cache_dir": tmp_path / "c"})).folder == (tmp_path / "c").resolve()
+    monkeypatch.setenv(OBJECT_DIR_ENV, str(tmp_path / "objects"))
+    assert object_store(config).folder == object_store(config.model_copy(update={"cache_dir": tmp_path / "c"})).folder \
+        == (tmp_path / "objects").resolve()
+    assert object_store(config.model_copy(update={"use_cache": False})) is None  # --no-cache: no store at all
 
 
 def test_concurrent_writers_of_one_key_build_it_once(tmp_path):

@@ -42,7 +42,8 @@ def _history_rows(run_ids: set[str]) -> list[dict]:
     return [row for row in RunHistory(os.environ["FPGA_FLOW_DB"]).runs() if row["run_id"] in run_ids]
 
 
-def test_sweep_on_two_workers_records_every_point_and_goes_on_past_a_failing_one(reports_root, tmp_path):
+def test_sweep_on_two_workers_records_every_point_and_goes_on_past_a_failing_one(reports_root, tmp_path,
+                                                                               no_shared_objects):
     boards = tmp_path / "boards"
     boards.mkdir()
     (boards / "no-overlay.yaml").write_text(UNKNOWN_OVERLAY_BOARD)
