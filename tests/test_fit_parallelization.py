@@ -210,3 +210,27 @@ def test_the_c_simulation_words_are_the_same_at_every_factor(tmp_path):
     board, settings, config = _setup(model)
     graph = _graph(model, board, settings, config, {"conv": _setting("Latency", 1, 4)})
     np.testing.assert_array_equal(Emulator(graph).predict(X), at_one)
+
+
+@pytest.mark.slow
+def test_a_users_io_parallel_build_with_a_target_latency_writes_the_chosen_factor_and_passes(tmp_path):
+    """``fpga-flow build conv.h5 --board pynq-z2 --io-type io_parallel --target-latency
+    195``: 195 ns lies between the fastest plan (17 cycles of 10 ns, PF > 1) and the
+    fastest at PF 1 (22 cycles), as the test above finds; the build writes the chosen
+    factor into hls4ml's configuration and its C simulation agrees with Keras."""
+    import json
+
+    from conftest import run_cli
+
+    model_file = tmp_path / "conv.h5"
+    _conv_model().save(model_file)
+    result = run_cli("build", str(model_file), "--board", BOARD, "--io-type", "io_parallel", "--target-latency", "195",
+                     "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    factor = summary["fit"]["chosen"]["plan"]["conv"]["parallelization_factor"]
+    assert factor > 1 and summary["status"] == "passed" and summary["fidelity"]["csim_agreement"] == 1.0
+    assert summary["checks"]["target_latency"]["passed"]
+    parameters = (tmp_path / "run" / "hls_project" / "firmware" / "parameters.h").read_text()
+    assert f"static const unsigned n_partitions = {16 // factor};" in parameters
+    assert " PF " in result.stdout or "│ PF" in result.stdout
