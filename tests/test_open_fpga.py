@@ -21,13 +21,14 @@ import pytest
 from conftest import REPO, run_cli
 from fpga_flow.boards import get_board
 from fpga_flow.config import BuildConfig
-from fpga_flow.errors import FlowError, ToolMissingError
+from fpga_flow.errors import FlowError, StageFailedError, ToolMissingError
 from fpga_flow.fit import FitRequest
 from fpga_flow.pipeline.summarize import pnr_checks
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
 from fpga_flow.rtl.pnr import design_clock, parse_report
 from fpga_flow.rtl.records import PnRRecord, SkippedStage, TopSimFigures, Use
+from fpga_flow.rtl.simulate import run_logged
 from fpga_flow.rtl.targets import fabric_target
 from fpga_flow.rtl.top import needs_pll, pll_for
 from fpga_flow.summary import Check, Checks, run_status
@@ -117,6 +118,16 @@ def test_missing_tools_and_netlists_skip_place_and_route_with_the_reason():
     rtl = object()  # any RTL record: the gates skip decides
     gates = SkippedStage(stage="gates", reason="yosys not found on PATH")
     assert pnr_stage(rtl, gates, get_board("ulx3s-85f"), None, None, Path()).reason == "no netlist: yosys not found on PATH"
+
+
+def test_a_tools_output_reaches_its_log_as_it_runs_and_a_failure_names_its_error_line(tmp_path):
+    log = tmp_path / "nextpnr.log"
+    # The log grows while the tool runs: a long place and route can be followed, and a stopped one leaves its output.
+    run_logged(["sh", "-c", f"echo placed; test -s {log} && echo seen-while-running"], tmp_path, log, "tool")
+    assert log.read_text().splitlines()[1:] == ["placed", "seen-while-running"]
+    with pytest.raises(StageFailedError, match=r"tool failed: ERROR: 3 unrouted arcs \(log: .*nextpnr.log\)"):
+        run_logged(["sh", "-c", "echo routing; echo 'ERROR: 3 unrouted arcs' >&2; exit 3"], tmp_path, log, "tool")
+    assert "placed" in log.read_text() and log.read_text().endswith("routing\nERROR: 3 unrouted arcs\n")
 
 
 @pytest.mark.parametrize("args, needle", [
