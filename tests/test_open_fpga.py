@@ -8,6 +8,7 @@ must equal the words the compiled hls4ml project computes."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -128,6 +129,28 @@ def test_a_tools_output_reaches_its_log_as_it_runs_and_a_failure_names_its_error
     with pytest.raises(StageFailedError, match=r"tool failed: ERROR: 3 unrouted arcs \(log: .*nextpnr.log\)"):
         run_logged(["sh", "-c", "echo routing; echo 'ERROR: 3 unrouted arcs' >&2; exit 3"], tmp_path, log, "tool")
     assert "placed" in log.read_text() and log.read_text().endswith("routing\nERROR: 3 unrouted arcs\n")
+
+
+def test_the_benchmark_tabulates_a_run_stopped_in_place_and_route_with_where_it_got_to(tmp_path):
+    spec = importlib.util.spec_from_file_location("open_fpga_benchmark", REPO / "benchmarks" / "open_fpga.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    run = tmp_path / "mlp_tiny_orangecrab-25f"
+    (run / "rtl" / "ecp5").mkdir(parents=True)
+    (run / "INCOMPLETE").write_text("stage: pnr\n")
+    (run / "rtl" / "gates.json").write_text(json.dumps({
+        "status": "done", "LUT": 1675, "CARRY": 2777, "FF": 3078, "seconds": 20.7,
+        "device_use": {"LUT4": {"used": 7229, "available": 24288}, "FF": {"used": 3078, "available": 24288}}}))
+    # nextpnr's own lines (router1 on mlp_tiny for the OrangeCrab 25F), a slack histogram line between them.
+    (run / "rtl" / "ecp5" / "nextpnr.log").write_text(
+        "Info:      75000 |    41924      33075 |  574   426 |     12788|      52.71    1255.30|\n"
+        "Info:      76000 |    42544      33455 |  620   380 |     12616|      31.25    1286.54|\n"
+        "Info: [  7407,   8050) |*+\n")
+    row = benchmark.tabulate(run)
+    assert row == {"model": "mlp_tiny", "board": "orangecrab-25f", "status": "unfinished (stage: pnr)", "synth_s": 20.7,
+                   "gates_LUT4": 1675, "gates_CCU2C": 2777, "yosys_LUT4": 7229, "yosys_LUT4_pct": 29.76,
+                   "note": "nextpnr's last progress: 76000 | 42544 33455 | 620 380 | 12616| 31.25 1286.54|"}
+    assert "| mlp_tiny | orangecrab-25f | unfinished (stage: pnr) |" in benchmark.markdown([row], "x")
 
 
 @pytest.mark.parametrize("args, needle", [
