@@ -73,8 +73,16 @@ def unfinished(out: Path) -> dict:
     progress = [line for line in log.read_text(errors="replace").splitlines() if line.count("|") >= 4 or "overused=" in line] \
         if log.is_file() else []
     if progress:
-        row["note"] = "nextpnr's last progress: " + " ".join(progress[-1].replace("Info:", "").split())
+        row["note"] = "nextpnr stopped routing: " + router_progress(progress[-1])
     return row
+
+
+def router_progress(line: str) -> str:
+    """nextpnr's router progress line in words (no ``|``: it goes into a Markdown table)."""
+    fields = [field.split() for field in line.replace("Info:", "").split("|")]
+    if len(fields) >= 5 and fields[0] and fields[3]:  # router1: iterations | ... | arcs left | batch, total s
+        return f"router1 at {fields[0][0]} iterations, {fields[3][0]} arcs left, {fields[4][-1]} s wall routing"
+    return " ".join(line.replace("Info:", "").split())  # router2: iter=N wires=... overused=...
 
 
 def tabulate(out: Path) -> dict:
