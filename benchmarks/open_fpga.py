@@ -5,14 +5,17 @@ the clock, and the board top level's word agreement with the C-simulation (Veril
 bytes in and bytes out).
 
     python benchmarks/open_fpga.py [--boards ulx3s-85f,...] [--models mlp_tiny,...]
-                                   [--max-samples N] [--runs RUN_DIR ...] [--json OUT.json]
+                                   [--max-samples N] [--runs RUN_DIR ...] [--timeout S] [--json OUT.json]
 
 With --json it also writes the table to docs/measured/open_fpga.md. A model whose RTL
 does not fit a board (yosys' counts over the build's budget, the fit on ECP5:
 fpga_flow/rtl/fit_ecp5.py) is listed with that verdict and not placed: the WebAssembly
 nextpnr did not route a design at 65% of an 85F in 30 minutes here (shared/probes/ecp5),
 so the default models are the small ones. --runs tabulates finished runs (built in
-parallel, or a model over budget built with --rtl only), old ones included.
+parallel, or a model over budget built with --rtl only), old ones included, and unfinished
+ones in a ``MODEL_BOARD`` folder (as this script names them): their stage, yosys' counts and
+nextpnr's last progress line. --timeout stops a build and its tools after S seconds, so a
+place and route that does not converge gives such a row instead of holding the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,20 +35,60 @@ DEFAULT_BOARDS = ("ulx3s-85f", "orangecrab-25f", "ecpix5-85f")
 DEFAULT_MODELS = ("mlp_tiny",)
 
 
-def measure(model: str, board: str, max_samples: int, reports: Path) -> dict:
-    """Build MODEL for BOARD with --rtl --pnr; the run's figures."""
+def measure(model: str, board: str, max_samples: int, reports: Path, timeout_s: float | None) -> dict:
+    """Build MODEL for BOARD with --rtl --pnr, stopped (with its tools) after ``timeout_s``;
+    the run's figures, or what an unfinished run got to."""
     out = reports / "runs" / f"{model}_{board}"
-    result = subprocess.run([sys.executable, "-m", "fpga_flow", "build", model, "--board", board, "--rtl", "--pnr",
-                             "--max-samples", str(max_samples), "--out", str(out), "--force",
-                             "--reports-dir", str(reports), "--json"], capture_output=True, text=True, cwd=REPO)
+    build = subprocess.Popen([sys.executable, "-m", "fpga_flow", "build", model, "--board", board, "--rtl", "--pnr",
+                              "--max-samples", str(max_samples), "--out", str(out), "--force",
+                              "--reports-dir", str(reports), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=REPO, start_new_session=True)
+    try:
+        _, stderr = build.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(build.pid, signal.SIGTERM)  # the build's session: nextpnr and yosys with it
+        _, stderr = build.communicate()
+        stderr += f"\nstopped after {timeout_s:g} s"
     if not (out / "summary.json").is_file():
-        note = (result.stderr.strip().splitlines() or ["no summary"])[-1][:160]
-        return {"model": model, "board": board, "exit": result.returncode, "note": note}
-    return {**tabulate(out), "exit": result.returncode}
+        note = (stderr.strip().splitlines() or ["no summary"])[-1][:160]
+        return {**tabulate(out), "exit": build.returncode, "note": note}
+    return {**tabulate(out), "exit": build.returncode}
+
+
+def unfinished(out: Path) -> dict:
+    """What a run stopped before its summary got to (``MODEL_BOARD`` folder, as measure names
+    it): the stage, yosys' counts and nextpnr's last progress line."""
+    model, _, board = out.name.rpartition("_")  # zoo names hold underscores, catalogue boards none
+    stage = (out / "INCOMPLETE").read_text().strip() if (out / "INCOMPLETE").is_file() else "no summary"
+    row = {"model": model, "board": board, "status": f"unfinished ({stage})"}
+    gates_file = out / "rtl" / "gates.json"
+    if gates_file.is_file():
+        gates = json.loads(gates_file.read_text())
+        use = gates.get("device_use") or {}
+        row.update({"synth_s": gates.get("seconds"), "gates_LUT4": gates.get("LUT"), "gates_CCU2C": gates.get("CARRY")})
+        if "LUT4" in use:
+            row["yosys_LUT4"] = use["LUT4"]["used"]
+            row["yosys_LUT4_pct"] = round(100 * use["LUT4"]["used"] / use["LUT4"]["available"], 2)
+    log = out / "rtl" / "ecp5" / "nextpnr.log"
+    progress = [line for line in log.read_text(errors="replace").splitlines() if line.count("|") >= 4 or "overused=" in line] \
+        if log.is_file() else []
+    if progress:
+        row["note"] = "nextpnr stopped routing: " + router_progress(progress[-1])
+    return row
+
+
+def router_progress(line: str) -> str:
+    """nextpnr's router progress line in words (no ``|``: it goes into a Markdown table)."""
+    fields = [field.split() for field in line.replace("Info:", "").split("|")]
+    if len(fields) >= 5 and fields[0] and fields[3]:  # router1: iterations | ... | arcs left | batch, total s
+        return f"router1 at {fields[0][0]} iterations, {fields[3][0]} arcs left, {fields[4][-1]} s wall routing"
+    return " ".join(line.replace("Info:", "").split())  # router2: iter=N wires=... overused=...
 
 
 def tabulate(out: Path) -> dict:
     """The figures a finished --rtl --pnr run recorded (its own step times)."""
+    if not (out / "summary.json").is_file():
+        return unfinished(out)
     summary = json.loads((out / "summary.json").read_text())
     row = {"model": summary["model"]["name"], "board": summary["board"]["name"],
            "build_s": summary["timings_s"].get("total"), "rtl_s": summary["timings_s"].get("rtl")}
@@ -103,6 +147,8 @@ def main() -> int:
     parser.add_argument("--reports-dir", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--runs", type=Path, nargs="*", default=[],
                         help="also tabulate these finished --rtl --pnr runs (built before, e.g. in parallel)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="stop a build (and its nextpnr) after this many seconds; its row says where it got to")
     parser.add_argument("--json", type=Path, default=None, help="write the rows as JSON here, and the Markdown table")
     args = parser.parse_args()
     reports = args.reports_dir or Path(tempfile.mkdtemp(prefix="open_fpga_"))
@@ -111,7 +157,7 @@ def main() -> int:
         print(json.dumps(row), flush=True)
     for board in filter(None, args.boards.split(",")):
         for model in filter(None, args.models.split(",")):
-            row = measure(model, board, args.max_samples, reports)
+            row = measure(model, board, args.max_samples, reports, args.timeout)
             print(json.dumps(row), flush=True)
             rows.append(row)
     if args.json is not None:

@@ -181,6 +181,7 @@ def _run_view(index: int, summary: RunSummary) -> dict[str, Any]:
         if closure and (closure.layer_error_before or closure.layer_error_after) else None,
         "overflowing": {name: info for name, info in summary.precision.overflow.items() if info.overflowed},
         "fit_charts": fit_charts(index, summary) if summary.fit is not None else [],
+        "device_fit": summary.device_fit(),  # ECP5: the RTL's counts against the device, by source
         "deploy": summary.deploy,
         "board_check": None if summary.deploy is None or summary.deploy.board_check is None
         else summary.deploy.board_check.results,

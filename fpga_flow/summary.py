@@ -46,7 +46,7 @@ from fpga_flow.records.estimate import Estimate
 from fpga_flow.records.fit import FitResult
 from fpga_flow.records.hls import HLSSettings
 from fpga_flow.records.precision import ClosureRecord, OverflowRecord
-from fpga_flow.records.rtl import GatesSection, PnRSection, RTLSection, RTLSimSection
+from fpga_flow.records.rtl import GateRecord, GatesSection, PnRRecord, PnRSection, RTLSection, RTLSimSection, Use
 from fpga_flow.records.synth import SynthesisResult
 from fpga_flow.rundir import SUMMARY_NAME
 from fpga_flow.toolchain import Toolchain
@@ -110,11 +110,20 @@ class Checks(_Section):
                                                              "design clock")
     top_word_agreement: Check | None = Field(
         default=None, description="With --pnr: the board top level, bytes in and out, against C-simulation")
+    fit_not_checked: str | None = Field(
+        default=None, description="On a board without a vendor HLS flow (ECP5) built without the RTL's counts: why "
+                                  "fit_budget is absent and the fix (fpga_flow/rtl/fit_ecp5.py:unchecked_note); None "
+                                  "when the fit was checked, and in older summaries")
 
     def all_passed(self) -> bool:
         return all(check.passed for check in (self.csim_agreement, self.testbench_agreement, self.fit_budget,
                                               self.target_latency, self.rtl_word_agreement, self.pnr_fmax,
                                               self.top_word_agreement) if check is not None)
+
+    def fit_by_estimate(self) -> bool:
+        """False on a board whose fit is the RTL's counts (ECP5): checked (``fit_budget.source``)
+        or not checked, with why (``fit_not_checked``)."""
+        return self.fit_not_checked is None and (self.fit_budget is None or self.fit_budget.source is None)
 
     def failed_besides_budget(self) -> bool:
         return any(not check.passed for check in (self.csim_agreement, self.testbench_agreement, self.target_latency,
@@ -188,6 +197,19 @@ class RunSummary(_Section):
     def headline(self) -> str:
         """The status in one line (older summaries hold no verdict: it is made from their checks)."""
         return self.verdict or verdict(self.checks, self.board.name, self.synthesis)
+
+    def device_fit(self) -> list[tuple[str, dict[str, Use]]]:
+        """On a board whose fit is the RTL's counts (ECP5, ``checks.fit_budget.source``): the
+        figures against the device in its units, each with its source: the check's (yosys'
+        counts of the RTL), then nextpnr's post-route counts when place and route ran.
+        Empty when the fit is the estimate's or was not checked."""
+        budget, gates = self.checks.fit_budget, self.gates
+        if budget is None or budget.source is None or not isinstance(gates, GateRecord) or gates.device_use is None:
+            return []
+        figures = [(budget.source, gates.device_use)]
+        if isinstance(self.pnr, PnRRecord):
+            figures.append((f"nextpnr post-route ({self.pnr.device})", self.pnr.utilization))
+        return figures
 
 
 # --------------------------------------------------------------------------- status

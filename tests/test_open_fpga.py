@@ -8,6 +8,7 @@ must equal the words the compiled hls4ml project computes."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -21,13 +22,14 @@ import pytest
 from conftest import REPO, run_cli
 from fpga_flow.boards import get_board
 from fpga_flow.config import BuildConfig
-from fpga_flow.errors import FlowError, ToolMissingError
+from fpga_flow.errors import FlowError, StageFailedError, ToolMissingError
 from fpga_flow.fit import FitRequest
 from fpga_flow.pipeline.summarize import pnr_checks
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
 from fpga_flow.rtl.pnr import design_clock, parse_report
 from fpga_flow.rtl.records import PnRRecord, SkippedStage, TopSimFigures, Use
+from fpga_flow.rtl.simulate import run_logged
 from fpga_flow.rtl.targets import fabric_target
 from fpga_flow.rtl.top import needs_pll, pll_for
 from fpga_flow.summary import Check, Checks, run_status
@@ -117,6 +119,38 @@ def test_missing_tools_and_netlists_skip_place_and_route_with_the_reason():
     rtl = object()  # any RTL record: the gates skip decides
     gates = SkippedStage(stage="gates", reason="yosys not found on PATH")
     assert pnr_stage(rtl, gates, get_board("ulx3s-85f"), None, None, Path()).reason == "no netlist: yosys not found on PATH"
+
+
+def test_a_tools_output_reaches_its_log_as_it_runs_and_a_failure_names_its_error_line(tmp_path):
+    log = tmp_path / "nextpnr.log"
+    # The log grows while the tool runs: a long place and route can be followed, and a stopped one leaves its output.
+    run_logged(["sh", "-c", f"echo placed; test -s {log} && echo seen-while-running"], tmp_path, log, "tool")
+    assert log.read_text().splitlines()[1:] == ["placed", "seen-while-running"]
+    with pytest.raises(StageFailedError, match=r"tool failed: ERROR: 3 unrouted arcs \(log: .*nextpnr.log\)"):
+        run_logged(["sh", "-c", "echo routing; echo 'ERROR: 3 unrouted arcs' >&2; exit 3"], tmp_path, log, "tool")
+    assert "placed" in log.read_text() and log.read_text().endswith("routing\nERROR: 3 unrouted arcs\n")
+
+
+def test_the_benchmark_tabulates_a_run_stopped_in_place_and_route_with_where_it_got_to(tmp_path):
+    spec = importlib.util.spec_from_file_location("open_fpga_benchmark", REPO / "benchmarks" / "open_fpga.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    run = tmp_path / "mlp_tiny_orangecrab-25f"
+    (run / "rtl" / "ecp5").mkdir(parents=True)
+    (run / "INCOMPLETE").write_text("stage: pnr\n")
+    (run / "rtl" / "gates.json").write_text(json.dumps({
+        "status": "done", "LUT": 1675, "CARRY": 2777, "FF": 3078, "seconds": 20.7,
+        "device_use": {"LUT4": {"used": 7229, "available": 24288}, "FF": {"used": 3078, "available": 24288}}}))
+    # nextpnr's own lines (router1 on mlp_tiny for the OrangeCrab 25F), a slack histogram line between them.
+    (run / "rtl" / "ecp5" / "nextpnr.log").write_text(
+        "Info:      75000 |    41924      33075 |  574   426 |     12788|      52.71    1255.30|\n"
+        "Info:      76000 |    42544      33455 |  620   380 |     12616|      31.25    1286.54|\n"
+        "Info: [  7407,   8050) |*+\n")
+    row = benchmark.tabulate(run)
+    assert row == {"model": "mlp_tiny", "board": "orangecrab-25f", "status": "unfinished (stage: pnr)", "synth_s": 20.7,
+                   "gates_LUT4": 1675, "gates_CCU2C": 2777, "yosys_LUT4": 7229, "yosys_LUT4_pct": 29.76,
+                   "note": "nextpnr stopped routing: router1 at 76000 iterations, 12616 arcs left, 1286.54 s wall routing"}
+    assert "| mlp_tiny | orangecrab-25f | unfinished (stage: pnr) |" in benchmark.markdown([row], "x")
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -48,7 +48,7 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
         assert getattr(new.fidelity, key) == old[key], key
     assert new.fidelity.confusion_matrix.counts == old["confusion_matrix"]["counts"]
     assert new.checks.model_dump(exclude={"fit_budget", "target_latency", "rtl_word_agreement", "pnr_fmax",
-                                          "top_word_agreement"}) == old["checks"]
+                                          "top_word_agreement", "fit_not_checked"}) == old["checks"]
     assert new.fit is None and new.checks.fit_budget is None  # fpga-flow 0.1.0 had no --fit
     assert new.checks.rtl_word_agreement is None and new.rtl is None  # nor RTL stages
     closure, old_closure = new.precision.closure, old["precision_closure"]

@@ -136,7 +136,8 @@ def render_summary(summary) -> None:
                   f"{limit.agreement_if_exact:.4f} with this layer's arithmetic exact (its error "
                   f"{limit.layer_error:.4f} -> {limit.layer_error_if_exact:.4f}): {limit.reason}")
     if fit is not None:
-        render_fit(out, fit)
+        render_fit(out, fit, by_estimate=summary.checks.fit_by_estimate())
+    render_device_fit(out, summary)
     overflowing = {name: info for name, info in summary.precision.overflow.items() if info.overflowed}
     if overflowing:
         for layer, info in overflowing.items():
@@ -154,11 +155,15 @@ def render_summary(summary) -> None:
     out.print(f"dashboard: {summary.artifacts['dashboard']}")
 
 
-def render_fit(out: Console, fit) -> None:
+def render_fit(out: Console, fit, by_estimate: bool = True) -> None:
     """The fitted plan: per tuned layer its strategy, reuse factor and estimated cost;
-    then the fitted and the unfitted design against the board."""
-    table = Table(title=f"fit: {fit.objective} within {100 * fit.request.budget:g}% of the board "
-                        f"({fit.chosen.io_type}; {fit.plans_priced} plans priced in {fit.search_s:.2f} s)")
+    then the fitted and the unfitted design against the board. On a board whose fit is the
+    RTL's (``by_estimate`` False: ECP5) the estimate only chose the HLS plan: its shares of
+    the board, AMD/Xilinx figures, are not shown (:func:`render_device_fit` shows the fit)."""
+    title = (f"fit: {fit.objective} within {100 * fit.request.budget:g}% of the board " if by_estimate
+             else f"HLS plan, priced by the estimate (AMD/Xilinx units; the fit on the board is the RTL's): "
+                  f"{fit.objective} ")
+    table = Table(title=title + f"({fit.chosen.io_type}; {fit.plans_priced} plans priced in {fit.search_s:.2f} s)")
     # The ParallelizationFactor column only when the plan chose one (io_parallel convolutions).
     factors = any(layer.setting.parallelization_factor is not None for layer in fit.layers)
     for column in ("layer", "strategy", "reuse factor", *(["PF"] if factors else []), *ESTIMATED_RESOURCE_KEYS,
@@ -170,11 +175,37 @@ def render_fit(out: Console, fit) -> None:
                       *(f"{value:,}" if value is not None else "-" for value in
                         (layer.LUT, layer.FF, layer.DSP, layer.BRAM_18K, layer.latency_cycles)))
     out.print(table)
+    if not by_estimate:
+        return
     for name, point in (("fitted", fit.chosen), ("unfitted", fit.unfitted)):
         shares = ", ".join(f"{key} {pct:.1f}%" for key, pct in point.utilization_pct.items() if pct is not None)
         out.print(f"{name}: {point.io_type}, {shares}, latency {point.latency_ns:g} ns", highlight=False)
     for note in fit.notes:
         out.print(f"note: {note}", highlight=False)
+
+
+def render_device_fit(out: Console, summary) -> None:
+    """On a board whose fit is the RTL's counts (ECP5): each source's figures (yosys, then
+    nextpnr post-route with --pnr) against the device in its units; or the line saying the
+    fit was not checked, why, and the fix. Nothing on a board whose fit is the estimate's."""
+    check = summary.checks.fit_budget
+    if summary.checks.fit_not_checked:
+        out.print(f"[yellow]{escape(summary.checks.fit_not_checked)}[/]")
+        return
+    figures = summary.device_fit()
+    if check is None or not figures:
+        return
+    verdict = "fits" if check.passed else "DOES NOT FIT"
+    table = Table(title=f"fit on {summary.board.name} within {100 * check.threshold:g}% of the device, "
+                        f"by {check.source}: {verdict} ({check.resource} {100 * check.value:.1f}%)")
+    table.add_column("resource")
+    table.add_column(f"{summary.board.name} has", justify="right")
+    for source, _ in figures:
+        table.add_column(source, justify="right")
+    for unit, use in figures[0][1].items():
+        table.add_row(unit, f"{use.available:,}", *(f"{by[unit].used:,} ({by[unit].pct:.1f}%)" if unit in by else "-"
+                                                    for _, by in figures))
+    out.print(table)
 
 
 def rtl_rows(summary) -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from fpga_flow.pipeline.driver import Step, run_steps
 from fpga_flow.pipeline.publish import publish
 from fpga_flow.pipeline.summarize import pnr_checks, rtl_check, rtl_fit_check, run_verdict
 from fpga_flow.rtl import gates_stage, pnr_stage, rtl_sim_stage, rtl_stage
+from fpga_flow.rtl.fit_ecp5 import unchecked_note
 from fpga_flow.rtl.records import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.summary import RunSummary, read_summary, run_status
 
@@ -142,11 +143,12 @@ def rtl_on_run(run_dir: Path, progress: Progress = silent) -> RunSummary:
     rtl_fit = rtl_fit_check(ctx.gates, ctx.inputs.board, summary.config.fit_budget)
     checks = summary.checks.model_copy(update={
         "rtl_word_agreement": rtl_check(ctx.rtl_sim), "pnr_fmax": None, "top_word_agreement": None,
+        "fit_not_checked": unchecked_note(ctx.inputs.board, ctx.gates) or None,
         **pnr_checks(ctx.pnr), **({"fit_budget": rtl_fit} if rtl_fit else {})})
     updated = RunSummary.model_validate({
         **summary.model_dump(), "rtl": ctx.rtl, "rtl_sim": ctx.rtl_sim, "gates": ctx.gates, "pnr": ctx.pnr,
         "checks": checks, "status": run_status(checks, summary.synthesis),
-        "verdict": run_verdict(checks, ctx.inputs.board, summary.synthesis, ctx.gates),
+        "verdict": run_verdict(checks, ctx.inputs.board.name, summary.synthesis),
         "artifacts": {**summary.artifacts, "rtl_dir": str(ctx.out_dir)},
         "timings_s": {**summary.timings_s, **{f"rtl_command_{step}": s for step, s in ctx.timings.items()}},
     })

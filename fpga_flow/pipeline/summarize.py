@@ -38,12 +38,12 @@ def make_summary(ctx: BuildContext) -> RunSummary:
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
                     fit_budget=fit_check(ctx),
                     target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim),
-                    **pnr_checks(ctx.pnr))
+                    fit_not_checked=unchecked_note(ctx.board, ctx.gates) or None, **pnr_checks(ctx.pnr))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
         status=run_status(checks, ctx.synthesis),
-        verdict=run_verdict(checks, ctx.board, ctx.synthesis, ctx.gates),
+        verdict=run_verdict(checks, ctx.board.name, ctx.synthesis),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelSection(name=loaded.name, source=loaded.source, weights=loaded.weights,
                            layer_families=sorted({type(layer).__name__ for layer in loaded.model.layers})),
@@ -108,11 +108,10 @@ def rtl_fit_check(gates: GateRecord | SkippedStage | None, board: Board, budget:
     return None if fields is None else BudgetCheck(**fields)
 
 
-def run_verdict(checks: Checks, board: Board, synthesis: SynthesisResult | None,
-                gates: GateRecord | SkippedStage | None) -> str:
-    """The summary's verdict line, with the note that the fit was not checked on a board
-    without a vendor HLS flow whose RTL was not synthesized."""
-    return "; ".join(filter(None, (verdict(checks, board.name, synthesis), unchecked_note(board, gates))))
+def run_verdict(checks: Checks, board: str, synthesis: SynthesisResult | None) -> str:
+    """The summary's verdict line, with the note that the fit was not checked (``fit_not_checked``:
+    a board without a vendor HLS flow whose RTL was not synthesized)."""
+    return "; ".join(filter(None, (verdict(checks, board, synthesis), checks.fit_not_checked)))
 
 
 def budget_check(estimate: Estimate, board: Board, budget: float) -> BudgetCheck:

