@@ -193,7 +193,7 @@ def mirror_dense_or_conv(env: Env, layer, x: FixedVariableArray) -> FixedVariabl
     if not da and layer_strategy_key(layer) != LATENCY_KEY:
         # Resource accumulates in another order over reuse_factor cycles: not mirrored (yet).
         raise RTLUnsupportedError(f"{where}: strategy {layer.get_attr('strategy')}; RTL mirrors Latency and "
-                                  f"{DA_STRATEGY} layers")
+                                  f"{DA_STRATEGY} layers: build with --strategy Latency for RTL")
     if da:  # DA layers compute with the unquantized weights; hls4ml writes no weight file for them
         W = np.asarray(layer.weights["weight"].data, dtype=np.float64)
         b = np.asarray(layer.weights["bias"].data, dtype=np.float64) if "bias" in layer.weights else None
@@ -400,7 +400,8 @@ MIRRORS: dict[str, Callable[[Env, Any, FixedVariableArray], FixedVariableArray]]
 def check_graph(graph) -> None:
     """Refuse, in one line naming the layer, what no mirror handles."""
     if graph.config.get_config_value("IOType") != "io_parallel":
-        raise RTLUnsupportedError("RTL mirrors io_parallel projects only (this one is io_stream)")
+        raise RTLUnsupportedError("RTL mirrors io_parallel projects only (this one is io_stream): build with "
+                                  "--io-type io_parallel --strategy Latency for RTL (the fit keeps both then)")
     for layer in graph.get_layers():
         if layer.class_name == "Input":
             continue
