@@ -42,8 +42,7 @@ def _history_rows(run_ids: set[str]) -> list[dict]:
     return [row for row in RunHistory(os.environ["FPGA_FLOW_DB"]).runs() if row["run_id"] in run_ids]
 
 
-def test_sweep_on_two_workers_records_every_point_and_goes_on_past_a_failing_one(reports_root, tmp_path,
-                                                                               no_shared_objects):
+def test_sweep_on_two_workers_records_every_point_and_goes_on_past_a_failing_one(reports_root, tmp_path):
     boards = tmp_path / "boards"
     boards.mkdir()
     (boards / "no-overlay.yaml").write_text(UNKNOWN_OVERLAY_BOARD)
@@ -110,7 +109,7 @@ def _kill_the_worker_running(cluster_address: str, key: str, run_dir: Path, stag
             time.sleep(0.05)
 
 
-def test_a_worker_killed_during_a_point_is_retried_and_leaves_nothing_corrupt(reports_root, tmp_path):
+def test_a_worker_killed_during_a_point_is_retried_and_leaves_nothing_corrupt(reports_root, tmp_path, no_shared_objects):
     from distributed import Client, LocalCluster
 
     from fpga_flow.cache import BuildCache
