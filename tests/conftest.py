@@ -17,14 +17,17 @@ import shutil
 import signal
 import subprocess
 import sys
+import traceback
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from typer.testing import CliRunner
 
-from fpga_flow.cache import OBJECT_DIR_ENV
+from fpga_flow.cache import OBJECT_DIR_ENV, BuildCache
+from fpga_flow.cli import app as cli_app
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -34,8 +37,35 @@ RNN_EPOCHS = 12
 HISTORY_NAME = "fpga_flow.db"
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``fpga-flow`` as a user would, in a subprocess."""
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``fpga-flow ARGS`` in this worker, as typer's test runner does: the same
+    application, options, messages and exit code as the command, without the ~6 s of CPU a
+    new process spends importing TensorFlow, QKeras and hls4ml (about 70 builds in the
+    suite). ``cwd`` and ``env`` hold for the call only.
+
+    What only a process shows is tested with :func:`spawn_cli`: the entry point, stdout
+    holding nothing but ``--json``'s document, Ctrl-C, a rebuild that imports no TensorFlow.
+    An exception the command does not turn into a message is appended to stderr as Python
+    prints it, so "no traceback" assertions hold as they do for a process; Keras' layer
+    name counters are reset first, so a model made in the call is named as in a new process."""
+    if "tensorflow" in sys.modules:  # deferred: TensorFlow is only imported by tests that build
+        sys.modules["tensorflow"].keras.backend.clear_session()
+    previous = os.getcwd()
+    os.chdir(cwd or REPO)
+    try:
+        result = CliRunner().invoke(cli_app, list(args), env={"TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+                                    prog_name="fpga-flow")
+    finally:
+        os.chdir(previous)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["fpga-flow", *args], result.exit_code, result.stdout, stderr)
+
+
+def spawn_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+              timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``fpga-flow`` as a user would, in a new process (``python -m fpga_flow``)."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "fpga_flow", *args],
@@ -133,6 +163,12 @@ def shared_objects(tmp_path_factory) -> Iterator[Path]:
         os.environ[OBJECT_DIR_ENV] = before
 
 
+def session_objects() -> BuildCache:
+    """The session's object store (:func:`shared_objects`), for a test that compiles a
+    project itself: its units, and the headers they share, compile once per session."""
+    return BuildCache(Path(os.environ[OBJECT_DIR_ENV]))
+
+
 @pytest.fixture
 def no_shared_objects(monkeypatch) -> None:
     """Objects kept in each build's own cache, as without ``$FPGA_FLOW_OBJECT_DIR``."""
@@ -149,7 +185,7 @@ def trained_export(store: SessionStore, recipe: str, epochs: int) -> Path:
     write into it), trained once per session."""
 
     def make(folder: Path) -> None:
-        result = run_cli("train", recipe, "--epochs", str(epochs), "--out", str(folder / recipe), "--json")
+        result = spawn_cli("train", recipe, "--epochs", str(epochs), "--out", str(folder / recipe), "--json")
         assert result.returncode == 0, result.stderr[-2000:]
 
     return store.get({"what": "train", "recipe": recipe, "epochs": epochs}, make) / recipe
@@ -200,9 +236,9 @@ def cnn_pynq_z2_build(session_store) -> tuple[Path, subprocess.CompletedProcess]
     def make(folder: Path) -> None:
         reports_folder(session_store, folder / "reports", ("cnn_digits", CNN_EPOCHS))
         # Cold (--no-cache): a cached build times none of its steps, and test_build_cnn reads the timings.
-        result = run_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
-                         "--reports-dir", "reports", "--out", "cnn_pynq-z2", "--no-cache", "--json", cwd=folder,
-                         env={"FPGA_FLOW_DB": str(folder / HISTORY_NAME)})
+        result = spawn_cli("build", "cnn_digits", "--board", "pynq-z2", "--epochs", str(CNN_EPOCHS),
+                           "--reports-dir", "reports", "--out", "cnn_pynq-z2", "--no-cache", "--json", cwd=folder,
+                           env={"FPGA_FLOW_DB": str(folder / HISTORY_NAME)})
         (folder / "process.json").write_text(json.dumps(
             {"args": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, session_objects
 from fpga_flow.summary import read_summary
 
 
@@ -87,7 +87,7 @@ def test_conversion_compiles_and_follows_keras(io_type, tmp_path):
     assert "nnet::qmhsa<" in (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
     assert "nnet_qmhsa.h" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
     assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_qmhsa.h").is_file()
-    bridge = Bridge.load(compile_project(project.output_dir))
+    bridge = Bridge.load(compile_project(project.output_dir, objects=session_objects()))
     hardware, keras = bridge.predict(X), model.predict(X, verbose=0).reshape(len(X), -1)
     assert np.abs(hardware - keras).max() < 0.1 * np.abs(keras).max()
     emulated = Emulator(model_graph(model, board, settings, tmp_path / "graph", config)).predict(X)

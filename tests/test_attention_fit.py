@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from conftest import session_objects
 from test_attention import small_model
 
 BOARD = "alveo-u250"
@@ -172,7 +173,7 @@ def _compiled_words(model, X, io_type: str, reuse: int, folder):
     parameters = (folder / "firmware" / "parameters.h").read_text()
     mhsa_config = re.search(r"struct config\d+ : nnet::qmhsa_config \{.*?\};", parameters, re.S).group(0)
     assert f"static const unsigned reuse_factor = {reuse};" in mhsa_config
-    return Bridge.load(compile_project(project.output_dir)).predict(X)
+    return Bridge.load(compile_project(project.output_dir, objects=session_objects())).predict(X)
 
 
 @pytest.mark.slow

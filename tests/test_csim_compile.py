@@ -12,7 +12,7 @@ from conftest import SHARED
 from fpga_flow.boards import get_board
 from fpga_flow.cache import BuildCache
 from fpga_flow.convert import HLSSettings, base_hls_config, convert
-from fpga_flow.csim import Bridge, compile_project, run_testbench
+from fpga_flow.csim import COMPILE_LOG, Bridge, compile_project, run_testbench
 from fpga_flow.model_io import load_keras_model
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,9 @@ def test_unchanged_units_are_reused_from_the_store_and_run_the_same(three_layer,
     store = BuildCache(tmp_path / "cache")
     first = compile_project(_project(model, tmp_path / "a"), "-O0", objects=store, jobs=2)
     assert first.reused_objects == ()
-    assert {entry["kind"] for entry in store.entries()} == {"object"} and len(store.entries()) == 3
+    # three objects, and the headers every unit but the network's layers reads, precompiled once
+    assert sorted(entry["kind"] for entry in store.entries()) == ["object"] * 3 + ["prelude"]
+    assert "not used because" not in (first.project_dir / COMPILE_LOG).read_text()  # g++ took the .gch
     expected = Bridge.load(first).predict(X)
 
     # The same design in another folder: the firmware object compiles its weights folder
@@ -57,6 +59,7 @@ def test_unchanged_units_are_reused_from_the_store_and_run_the_same(three_layer,
     # A changed type changes every unit's preprocessed text: nothing is reused.
     changed = compile_project(_project(model, tmp_path / "b", accum="fixed<30,12>"), "-O0", objects=store, jobs=2)
     assert changed.reused_objects == ()
+    assert [entry["kind"] for entry in store.entries()].count("prelude") == 1  # its headers did not change
 
 
 def test_without_a_store_everything_compiles_and_is_recorded(three_layer, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, session_objects
 from fpga_flow.boards import get_board
 from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.convert import HLSSettings, base_hls_config, convert, model_graph
@@ -265,7 +265,7 @@ def assert_emulated_word_for_word(model, X, board, settings: HLSSettings, config
     emulator = Emulator(model_graph(model, board, settings, tmp_path / "graph", copy.deepcopy(config)))
     emulated, emulated_layers = emulator.trace(X)
     project = convert(model, board, settings, tmp_path / "project", config)
-    compiled, compiled_layers = Bridge.load(compile_project(project.output_dir, "-O0")).trace(X)
+    compiled, compiled_layers = Bridge.load(compile_project(project.output_dir, "-O0", objects=session_objects())).trace(X)
     assert set(emulated_layers) == set(compiled_layers)
     for layer, words in compiled_layers.items():
         differ = np.flatnonzero(emulated_layers[layer].ravel() != words.ravel())

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CNN_EPOCHS, run_cli
+from conftest import CNN_EPOCHS, run_cli, session_objects
 from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
@@ -138,7 +138,7 @@ def test_a_saturating_accumulator_sums_in_another_order_under_resource_so_the_fi
     out = {}
     for setting in (LayerSetting(strategy="Latency", reuse_factor=1), LayerSetting(strategy="Resource", reuse_factor=2)):
         project = convert(model, board, settings, tmp_path / setting.strategy, with_plan(config, {"fc": setting}))
-        out[setting.strategy] = Bridge.load(compile_project(project.output_dir)).predict(x)[0, 0]
+        out[setting.strategy] = Bridge.load(compile_project(project.output_dir, objects=session_objects())).predict(x)[0, 0]
     assert (out["Latency"], out["Resource"]) == (pytest.approx(-2.03125), 0.0)
     fit = fit_design(model, board, settings, config, FitRequest(budget=0.8))
     assert fit.layers[0].strategies == ["Latency"] and "saturating" in fit.layers[0].note

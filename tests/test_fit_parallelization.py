@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from conftest import session_objects
+
 BOARD = "pynq-z2"
 
 
@@ -188,7 +190,7 @@ def _compiled_words(model, X, setting, folder):
     project = convert(model, board, settings, folder, with_plan(config, {"conv": setting}))
     parameters = (folder / "firmware" / "parameters.h").read_text()
     assert f"static const unsigned n_partitions = {16 // setting.parallelization_factor};" in parameters
-    return Bridge.load(compile_project(project.output_dir)).predict(X)
+    return Bridge.load(compile_project(project.output_dir, objects=session_objects())).predict(X)
 
 
 @pytest.mark.slow

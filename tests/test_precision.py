@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, session_objects
 from fpga_flow.boards import get_board
 from fpga_flow.convert import HLSSettings, base_hls_config, convert
 from fpga_flow.csim import Bridge, compile_project
@@ -50,7 +50,8 @@ def realizer(model, tmp_path):
 
     def realize(config):
         shutil.rmtree(tmp_path / "prj", ignore_errors=True)
-        return Bridge.load(compile_project(convert(model, board, settings, tmp_path / "prj", config).output_dir))
+        project = convert(model, board, settings, tmp_path / "prj", config)
+        return Bridge.load(compile_project(project.output_dir, objects=session_objects()))
 
     return realize, base_hls_config(model, settings, board.backend)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from conftest import run_cli, session_objects
 from fpga_flow.boards import get_board
 from fpga_flow.convert import HLSSettings, base_hls_config, convert
 from fpga_flow.csim import Bridge, compile_project
@@ -118,7 +118,7 @@ def test_inferred_types_compile_whatever_the_scale(tmp_path_factory, kernel_expo
     model, X, config = inferred(kernel_exponent, input_exponent, pattern, seed)
     folder = tmp_path_factory.mktemp("prj")
     project = convert(model, get_board("pynq-z2"), HLSSettings(), folder / "prj", config)
-    outputs = Bridge.load(compile_project(project.output_dir)).predict(X[:4])
+    outputs = Bridge.load(compile_project(project.output_dir, objects=session_objects())).predict(X[:4])
     assert outputs.shape == (4, 2) and np.isfinite(outputs).all()
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -178,7 +178,8 @@ def test_a_configuration_that_does_not_compile_falls_back_to_one_that_does(tmp_p
 
     def realize(config):
         shutil.rmtree(tmp_path / "prj", ignore_errors=True)
-        return Bridge.load(compile_project(convert(model, board, hls_settings, tmp_path / "prj", config).output_dir))
+        project = convert(model, board, hls_settings, tmp_path / "prj", config)
+        return Bridge.load(compile_project(project.output_dir, objects=session_objects()))
 
     X = np.random.default_rng(0).standard_normal((20, 16)).astype(np.float32)
     result = close_precisions(model, default, X, realize, target_agreement=0.999)

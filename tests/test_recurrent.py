@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import RNN_EPOCHS, reports_folder, run_cli
+from conftest import RNN_EPOCHS, reports_folder, run_cli, session_objects
 from fpga_flow.errors import UnsupportedModelError
 from fpga_flow.summary import read_summary
 
@@ -92,7 +92,7 @@ def test_state_quantizer_model_compiles_and_tracks_keras(tmp_path):
     assert lstm["result"] == lstm["accum"] == config["LayerName"]["sequence"]["Precision"]["result"]
     shutil.rmtree(tmp_path / "prj", ignore_errors=True)
     bridge = Bridge.load(compile_project(convert(model, board, settings, tmp_path / "prj",
-                                                 infer_precisions(model, config, X)).output_dir))
+                                                 infer_precisions(model, config, X)).output_dir, objects=session_objects()))
     agreement = (bridge.predict(X).argmax(1) == model.predict(X, verbose=0).argmax(1)).mean()
     assert agreement >= 0.95
 

@@ -143,7 +143,7 @@ def test_a_merge_says_when_the_reports_of_one_build_disagree() -> None:
 
 @needs_corpus
 def test_cli_json_over_the_whole_corpus() -> None:
-    result = run_cli("report", str(CORPUS), "--json", timeout=300)
+    result = run_cli("report", str(CORPUS), "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     records = {Path(record["path"]).relative_to(CORPUS).as_posix(): record for record in document["reports"]}

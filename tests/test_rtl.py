@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, session_objects
 from fpga_flow.boards import Board, get_board
 from fpga_flow.convert import HLSSettings, base_hls_config, convert
 from fpga_flow.csim import Bridge, compile_project
@@ -222,7 +222,7 @@ def _c_simulated(model, board_name: str, X: np.ndarray, out: Path, strategies: d
     for name, strategy in (strategies or {}).items():
         config["LayerName"][name]["Strategy"] = strategy
     project = convert(model, board, settings, out / "hls_project", config)
-    csim = Bridge.load(compile_project(project.output_dir)).predict(X)
+    csim = Bridge.load(compile_project(project.output_dir, objects=session_objects())).predict(X)
     return board, settings, config, project, csim
 
 
