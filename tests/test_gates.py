@@ -50,13 +50,11 @@ def test_per_module_sum_is_within_the_stated_error_and_cached_by_content(tmp_pat
     # The stages' ports are no pins: only the top's are buffered, as in the whole design.
     assert first.cells.get("IBUF") == whole.cells.get("IBUF") and first.cells.get("OBUF") == whole.cells.get("OBUF")
 
-    # A second run reads every module from the cache: no yosys run, and the counts a fresh
-    # synthesis of the same batches gives.
+    # A second run reads every module from the cache: no yosys run, and the counts the first
+    # (a fresh synthesis of the same batches) gave.
     second = synthesize_gates(rtl, board, tmp_path / "second", cache_dir=cache, jobs=2)
     assert second.cached_modules == 4 and second.cells == first.cells
     assert not (tmp_path / "second" / "modules").exists()
-    fresh = synthesize_gates(rtl, board, tmp_path / "fresh", jobs=2)
-    assert fresh.cached_modules == 0 and fresh.cells == first.cells
 
     # Any edit of one stage's source (here a comment) re-synthesizes that stage only, alone
     # in its batch now: the counts are the first's within the batches' noise.
