@@ -151,7 +151,7 @@ def test_ctrl_c_mid_build_leaves_no_complete_looking_run(reports_root, tmp_path)
     assert process.poll() is None, "the build ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr[-3000:]
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert (out / "INCOMPLETE").exists()
     assert not (out / "summary.json").exists()

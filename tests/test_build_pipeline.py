@@ -5,6 +5,9 @@ own steps."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import pytest
 from fpga_flow.boards import get_board
 from fpga_flow.config import BuildConfig
 from fpga_flow.pipeline import BUILD_STEPS, ESTIMATE_STEPS, FIT_PROBE_STEPS, BuildContext, Step, run_steps
-from fpga_flow.pipeline.driver import step_names
+from fpga_flow.pipeline.driver import step_names, watching_interrupts
 
 
 @dataclass
@@ -85,6 +88,27 @@ def test_ctrl_c_in_a_step_goes_up_and_the_marker_names_that_step(tmp_path):
         run_steps(ctx, (_step("a"), Step("b", "Interrupted", interrupted), _step("c")))
     assert ctx.ran == ["a"] and "b" not in ctx.timings
     assert (tmp_path / "INCOMPLETE").read_text() == "stage: b\n"
+
+
+def test_a_ctrl_c_lost_inside_a_step_still_stops_the_run_at_the_step_boundary(tmp_path):
+    """A real SIGINT whose KeyboardInterrupt the step loses (as Python loses one raised in a
+    destructor): under watching_interrupts the run stops when the step returns."""
+
+    def losing(ctx: Context) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs here
+        except KeyboardInterrupt:
+            ctx.ran.append("lost")
+
+    ctx = Context(tmp_path)
+    with watching_interrupts(), pytest.raises(KeyboardInterrupt):
+        run_steps(ctx, (_step("a"), Step("b", "Loses Ctrl-C", losing), _step("c")))
+    assert ctx.ran == ["a", "lost"] and "b" not in ctx.timings
+    assert (tmp_path / "INCOMPLETE").read_text() == "stage: b\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the block
+    (tmp_path / "next").mkdir()
+    run_steps(Context(tmp_path / "next"), (_step("a"),))  # the next run does not see the old interrupt
 
 
 def test_a_step_that_does_not_mark_leaves_a_finished_folder_finished(tmp_path):

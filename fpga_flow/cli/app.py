@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from fpga_flow.errors import FlowError
+from fpga_flow.pipeline.driver import watching_interrupts
 
 # TensorFlow, Keras and hls4ml talk on stderr at import and conversion; a user of the
 # command reads our messages, and the full logs are kept in the run directory.
@@ -45,7 +46,8 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with watching_interrupts():
+                return func(*args, **kwargs)
         except FlowError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:

@@ -18,13 +18,50 @@ A list of steps may hold groups: an object with ``steps`` (its own steps) and
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from fpga_flow import rundir
 
 SKIPPED = "skipped"
+
+# Ctrl-C, kept where Python cannot lose it. Python raises KeyboardInterrupt wherever the
+# main thread is when SIGINT arrives; raised inside a destructor or a callback it is only
+# printed ("Exception ignored in ...") and the build goes on: the suite once saw a build
+# exit 0, complete, after a SIGINT mid-build. Under watching_interrupts() the interrupt is
+# also recorded, and every step boundary raises it again: the run stops at the latest there.
+_interrupted = threading.Event()
+
+
+@contextlib.contextmanager
+def watching_interrupts() -> Iterator[None]:
+    """SIGINT recorded and raised as KeyboardInterrupt while the block runs (main thread
+    only; where SIGINT is ignored, as under nohup, it stays ignored)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def interrupted(signum, frame):
+        _interrupted.set()
+        raise KeyboardInterrupt
+
+    _interrupted.clear()
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _interrupted.clear()
+
+
+def _stop_if_interrupted() -> None:
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -55,11 +92,13 @@ class StepGroup(Protocol):
 
 def run_step(ctx: Any, step: Step) -> Any:
     """Run one step over ``ctx`` (see the module docstring); returns its result."""
+    _stop_if_interrupted()
     if step.marks:
         rundir.mark_incomplete(ctx.marker_dir, step.name)
     ctx.progress(step.name, "start")
     start = time.perf_counter()
     result = step.run(ctx)
+    _stop_if_interrupted()
     if step.writes is not None:
         setattr(ctx, step.writes, result)
     ctx.timings[step.name] = round(time.perf_counter() - start, 3)
