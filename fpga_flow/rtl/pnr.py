@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpga_flow.boards import Board
+from fpga_flow.boards import Board, load_boards
 from fpga_flow.errors import StageFailedError, ToolMissingError
 from fpga_flow.rtl.ecp5 import ECP5_DIR, NETLIST, open_tool
 from fpga_flow.rtl.fit_ecp5 import packing_difference, rtl_use
@@ -73,11 +73,51 @@ def design_clock(fmax: dict[str, tuple[float, float]], target_mhz: float) -> flo
     return fmax[name][0]
 
 
-def _tool_run(command: list[str], cwd: Path, log: Path, what: str) -> float:
+def _tool_run(command: list[str], cwd: Path, log: Path, what: str, timeout: float | None = None) -> float:
     """Run one tool (its output appended to ``log``, a failure a StageFailedError); its seconds."""
     start = time.perf_counter()
-    run_logged(command, cwd, log, what)
+    run_logged(command, cwd, log, what, timeout)
     return time.perf_counter() - start
+
+
+def router_progress(line: str) -> str:
+    """nextpnr's router progress line in words (no ``|``: it goes into a Markdown table)."""
+    fields = [field.split() for field in line.replace("Info:", "").split("|")]
+    if len(fields) >= 5 and fields[0] and fields[3]:  # router1: iterations | ... | arcs left | batch, total s
+        return f"router1 at {fields[0][0]} iterations, {fields[3][0]} arcs left, {fields[4][-1]} s wall routing"
+    return " ".join(line.replace("Info:", "").split())  # router2: iter=N wires=... overused=...
+
+
+def last_router_progress(log: Path) -> str | None:
+    """Where nextpnr's router was by the last progress line of ``log`` (None before routing)."""
+    if not log.is_file():
+        return None
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    progress = [line for line in lines if line.count("|") >= 4 or "overused=" in line]
+    return router_progress(progress[-1]) if progress else None
+
+
+def _where(log: Path) -> str:
+    """Where a stopped nextpnr was: the router's progress, else its last log line."""
+    routing = last_router_progress(log)
+    if routing is not None:
+        return routing
+    lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    return "not yet routing: " + (" ".join(lines[-1].replace("Info:", "").split())[:160] if lines else "no output")
+
+
+def _larger_board(board: Board) -> str:
+    """The fix for a design too slow to route on ``board``: a catalogue board with a larger
+    device (the slowest clock among them: the easiest to route), else a smaller design."""
+    larger = sorted((b for b in load_boards().values() if b.open_fpga is not None and b.resources.LUT > board.resources.LUT),
+                    key=lambda b: (b.clock_mhz, b.name))
+    return f"use a larger device such as {larger[0].name}" if larger else "make the design smaller"
+
+
+def timed_out(board: Board, minutes: float, log: Path) -> StageFailedError:
+    """The one line of a place and route stopped by ``--pnr-timeout``."""
+    return StageFailedError(f"nextpnr-ecp5 did not finish on {board.name} within --pnr-timeout {minutes:g} min "
+                            f"({_where(log)}): raise --pnr-timeout, or {_larger_board(board)} (log: {log})")
 
 
 def _top_sim(rtl: RTLRecord, work: Path, X: np.ndarray, csim_out: np.ndarray) -> TopSimFigures:
@@ -88,9 +128,11 @@ def _top_sim(rtl: RTLRecord, work: Path, X: np.ndarray, csim_out: np.ndarray) ->
 
 
 def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarray, csim_out: np.ndarray,
-                    out_dir: Path) -> PnRRecord:
+                    out_dir: Path, timeout_min: float = 0) -> PnRRecord:
     """Simulate, place and route, and pack the top level the ``gates`` stage synthesized;
-    nextpnr's counts are recorded beside yosys' (the fit's figures) with the difference."""
+    nextpnr's counts are recorded beside yosys' (the fit's figures) with the difference.
+    nextpnr still running after ``timeout_min`` minutes (0: no limit) is killed and the
+    stage fails (StageFailedError) naming where its router was."""
     pins = board.open_fpga
     out_dir = Path(out_dir).resolve()
     work = out_dir / ECP5_DIR
@@ -107,10 +149,14 @@ def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarr
     config, bitstream = work / "fpga_flow_top.config", work / BITSTREAM
     # --timing-allow-fail: a design that misses its clock is still routed and reported;
     # the check below fails the build with the achieved figure.
-    pnr_seconds = _tool_run(
-        [*pnr_tool, f"--{pins.nextpnr_device}", "--package", pins.package, "--speed", str(pins.speed),
-         "--json", NETLIST, "--lpf", LPF_FILE, "--freq", f"{design_mhz:g}", "--textcfg", config.name,
-         "--report", report.name, "--seed", "1", "--timing-allow-fail"], work, log, "nextpnr-ecp5")
+    try:
+        pnr_seconds = _tool_run(
+            [*pnr_tool, f"--{pins.nextpnr_device}", "--package", pins.package, "--speed", str(pins.speed),
+             "--json", NETLIST, "--lpf", LPF_FILE, "--freq", f"{design_mhz:g}", "--textcfg", config.name,
+             "--report", report.name, "--seed", "1", "--timing-allow-fail"], work, log, "nextpnr-ecp5",
+            timeout=60.0 * timeout_min if timeout_min else None)
+    except subprocess.TimeoutExpired:
+        raise timed_out(board, timeout_min, log) from None
     cells, fmax = parse_report(report.read_text(encoding="utf-8"))
     achieved = design_clock(fmax, design_mhz)
     met = achieved is not None and achieved >= design_mhz
