@@ -15,11 +15,11 @@ nextpnr and ecppack are found on PATH (a native build is preferred), else as the
 inside; ``pip install 'fpga-flow[open-fpga]'``), the only one the project's machines can
 install: Debian 12 packages no nextpnr-ecp5 nor prjtrellis database (``apt-cache search
 nextpnr``: generic and ice40 only). The WebAssembly nextpnr runs on one core; its cost is
-routing, not start-up (the suite's 4-3-2 MLP: 7 s CPU in all). Measured (docs/open_fpga.md):
-mlp_tiny at 34% of a 25F was not routed after about 960 s CPU with router1 (5,307 of 25,620
-arcs left, converging slowly) nor after 287 s with router2 (2,519 wires still overused),
-where the same design on an 85F routed in about 350 s; router1 stays the default (router2
-was slower and 10% lower in Fmax on the small MLP).
+routing, not start-up (the suite's 4-3-2 MLP: 7 s CPU in all). A board's own nextpnr
+options (``nextpnr_options`` in its catalogue entry) are appended: with the default HeAP
+placer mlp_tiny at 34% of a 25F was not routed after 18 min of CPU by either router; the
+OrangeCrab 25F's entry asks for the static placer, with which router1 routes it in 150 s of
+CPU at 72.5 MHz (docs/open_fpga.md).
 """
 
 from __future__ import annotations
