@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fpga_flow.rtl.pnr import last_router_progress
+
 REPO = Path(__file__).resolve().parents[1]
 MEASURED = REPO / "docs" / "measured" / "open_fpga.md"
 DEFAULT_BOARDS = ("ulx3s-85f", "orangecrab-25f", "ecpix5-85f")
@@ -42,12 +44,20 @@ def measure(model: str, board: str, max_samples: int, reports: Path, timeout_s: 
     build = subprocess.Popen([sys.executable, "-m", "fpga_flow", "build", model, "--board", board, "--rtl", "--pnr",
                               "--max-samples", str(max_samples), "--out", str(out), "--force",
                               "--reports-dir", str(reports), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=REPO, start_new_session=True)
+                             text=True, cwd=REPO, start_new_session=True,
+                             # SIGINT stops it even when this script runs in the background (which ignores SIGINT)
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _, stderr = build.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(build.pid, signal.SIGTERM)  # the build's session: nextpnr and yosys with it
-        _, stderr = build.communicate()
+        # As Ctrl-C: the build kills its running tool (each in its own process group) and
+        # marks the run INCOMPLETE; a build that does not stop is killed with its process group.
+        build.send_signal(signal.SIGINT)
+        try:
+            _, stderr = build.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(build.pid, signal.SIGKILL)
+            _, stderr = build.communicate()
         stderr += f"\nstopped after {timeout_s:g} s"
     if not (out / "summary.json").is_file():
         note = (stderr.strip().splitlines() or ["no summary"])[-1][:160]
@@ -69,20 +79,10 @@ def unfinished(out: Path) -> dict:
         if "LUT4" in use:
             row["yosys_LUT4"] = use["LUT4"]["used"]
             row["yosys_LUT4_pct"] = round(100 * use["LUT4"]["used"] / use["LUT4"]["available"], 2)
-    log = out / "rtl" / "ecp5" / "nextpnr.log"
-    progress = [line for line in log.read_text(errors="replace").splitlines() if line.count("|") >= 4 or "overused=" in line] \
-        if log.is_file() else []
-    if progress:
-        row["note"] = "nextpnr stopped routing: " + router_progress(progress[-1])
+    where = last_router_progress(out / "rtl" / "ecp5" / "nextpnr.log")
+    if where is not None:
+        row["note"] = "nextpnr stopped routing: " + where
     return row
-
-
-def router_progress(line: str) -> str:
-    """nextpnr's router progress line in words (no ``|``: it goes into a Markdown table)."""
-    fields = [field.split() for field in line.replace("Info:", "").split("|")]
-    if len(fields) >= 5 and fields[0] and fields[3]:  # router1: iterations | ... | arcs left | batch, total s
-        return f"router1 at {fields[0][0]} iterations, {fields[3][0]} arcs left, {fields[4][-1]} s wall routing"
-    return " ".join(line.replace("Info:", "").split())  # router2: iter=N wires=... overused=...
 
 
 def tabulate(out: Path) -> dict:

@@ -72,6 +72,9 @@ class OpenFPGA(BaseModel):
     uart: SerialPins
     io_standard: str = "LVCMOS33"
     program: str = Field(description="the programming command, without the bitstream")
+    nextpnr_options: tuple[str, ...] = Field(
+        default=(), description="extra nextpnr-ecp5 options for this board's designs, e.g. the placer and router "
+                                "that route them in reasonable time (measured in docs/open_fpga.md)")
 
 
 class BoardRecord(BaseModel):

@@ -52,6 +52,9 @@ class BuildConfig(BaseModel):
     pnr: bool = Field(default=False, description="With --rtl on an ECP5 board: simulate the board top level (serial "
                       "framing, the model) against the C-simulation, place and route it with nextpnr-ecp5 at the "
                       "clock and write its bitstream with ecppack.", **_flag("--pnr/--no-pnr"))
+    pnr_timeout: float = Field(
+        default=60, ge=0, description="With --pnr: minutes nextpnr may place and route before the build stops it and "
+                                      "fails naming where the router was (fractions allowed; 0: no limit).")
     stage_levels: int | None = Field(
         default=None, ge=1, description="With --rtl: adder levels per pipeline stage, replacing the family's delay "
                                         "model (lower it when --pnr misses the clock).")

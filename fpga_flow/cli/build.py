@@ -31,6 +31,7 @@ def build(
     synth: bool = options.SYNTH,
     rtl: bool = options.RTL,
     pnr: bool = options.PNR,
+    pnr_timeout: float = options.PNR_TIMEOUT,
     stage_levels: Optional[int] = options.STAGE_LEVELS,
     min_agreement: float = options.MIN_AGREEMENT,
     precision_policy: str = options.PRECISION_POLICY,

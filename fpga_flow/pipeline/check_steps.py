@@ -80,7 +80,8 @@ def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
     if not ctx.config.pnr:
         return None
     return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR,
-                     budget=1.0 if ctx.config.allow_over_budget else ctx.config.fit_budget)
+                     budget=1.0 if ctx.config.allow_over_budget else ctx.config.fit_budget,
+                     timeout_min=ctx.config.pnr_timeout)
 
 
 def step_synthesis(ctx: BuildContext) -> SynthesisResult:

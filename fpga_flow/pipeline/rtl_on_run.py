@@ -116,7 +116,7 @@ def _pnr(ctx: RunRTLContext) -> PnRRecord | SkippedStage:
     # rtl/ was replaced: a --pnr run places and routes the new RTL again.
     config = ctx.summary.config
     return pnr_stage(ctx.rtl, ctx.gates, ctx.inputs.board, ctx.inputs.X, ctx.inputs.csim_out, ctx.out_dir,
-                     budget=1.0 if config.allow_over_budget else config.fit_budget)
+                     budget=1.0 if config.allow_over_budget else config.fit_budget, timeout_min=config.pnr_timeout)
 
 
 # The build's RTL steps on what a finished run keeps; ``pnr`` for a --pnr run only.

@@ -53,7 +53,8 @@ RESTORE_TITLE = "Restoring the identical earlier run (run cache)"
 ZOO_DIR = Path(__file__).resolve().parents[2] / "model_zoo"
 ZOO_EXPORT_FILES = ("model.h5", "data.npz", "metadata.json")
 # Where the run goes and whether it is cached or recorded: not what its results follow from.
-NOT_IN_KEY = ("out", "force", "cache_dir", "use_cache", "record_history")
+# --pnr-timeout only stops a build: a finished one is the same with any limit.
+NOT_IN_KEY = ("out", "force", "cache_dir", "use_cache", "record_history", "pnr_timeout")
 
 
 def file_digest(path: Path) -> str:

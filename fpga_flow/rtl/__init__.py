@@ -100,10 +100,11 @@ def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path,
 
 
 def pnr_stage(rtl: RTLRecord | SkippedStage, gates: GateRecord | SkippedStage, board: Board, X: np.ndarray,
-              csim_out: np.ndarray, out_dir: Path, budget: float = 1.0) -> PnRRecord | SkippedStage:
+              csim_out: np.ndarray, out_dir: Path, budget: float = 1.0, timeout_min: float = 0) -> PnRRecord | SkippedStage:
     """Place and route the top level ``gates`` synthesized (ECP5 boards); skipped with the
     reason when there is no netlist, the RTL is over ``budget`` of the device by yosys
-    (:mod:`fpga_flow.rtl.fit_ecp5`), or nextpnr/ecppack is missing."""
+    (:mod:`fpga_flow.rtl.fit_ecp5`), or nextpnr/ecppack is missing; nextpnr is stopped
+    after ``timeout_min`` minutes (0: no limit), failing the stage."""
     if isinstance(rtl, SkippedStage):
         return _no_rtl("pnr", rtl)
     if isinstance(gates, SkippedStage):
@@ -112,7 +113,7 @@ def pnr_stage(rtl: RTLRecord | SkippedStage, gates: GateRecord | SkippedStage, b
     if refusal is not None:
         return SkippedStage(stage="pnr", reason=refusal)
     try:
-        return place_and_route(rtl, gates, board, X, csim_out, out_dir)
+        return place_and_route(rtl, gates, board, X, csim_out, out_dir, timeout_min)
     except (ToolMissingError, RTLUnsupportedError) as exc:
         return SkippedStage(stage="pnr", reason=str(exc))
 

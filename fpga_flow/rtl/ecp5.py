@@ -22,7 +22,8 @@ from pathlib import Path
 from fpga_flow.boards import Board
 from fpga_flow.errors import StageFailedError, ToolMissingError
 from fpga_flow.rtl.fit_ecp5 import device_use
-from fpga_flow.rtl.gates import YOSYS_LOG, YOSYS_STAT, parse_stat
+from fpga_flow.rtl.gates import YOSYS_LOG, YOSYS_STAT, first_error, parse_stat
+from fpga_flow.rtl.process import run_tool
 from fpga_flow.rtl.records import GATES_RECORD, GateRecord, RTLRecord, write_record
 from fpga_flow.rtl.top import PLL_DEFINE, TOP, write_top
 
@@ -81,13 +82,11 @@ def synthesize_ecp5(rtl: RTLRecord, board: Board, out_dir: Path) -> GateRecord:
     stat.unlink(missing_ok=True)
     start = time.perf_counter()
     # $readmemh paths of the lookup-table ROMs are relative to the working directory.
-    result = subprocess.run([*tool, "-q", "-l", str(log), "-s", str(script)],
-                            cwd=Path(rtl.verilog_dir) / "src" / "memfiles", capture_output=True, text=True)
+    result = run_tool([*tool, "-q", "-l", str(log), "-s", str(script)], Path(rtl.verilog_dir) / "src" / "memfiles",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - start
     if result.returncode != 0 or not stat.is_file() or not netlist.is_file():
-        first = next((line for line in (result.stderr + result.stdout).splitlines() if "ERROR" in line),
-                     f"exit code {result.returncode}")
-        raise StageFailedError(f"yosys synth_ecp5 failed: {first.strip()[:240]} (log: {log})")
+        raise StageFailedError(f"yosys synth_ecp5 failed: {first_error(result)} (log: {log})")
     cells = parse_stat(stat.read_text(encoding="utf-8"))
     version = subprocess.run([*tool, "-V"], capture_output=True, text=True).stdout.strip()
     record = GateRecord(tool=f"{version}: synth_ecp5 of the board top level (model + serial framing)", family="ecp5",

@@ -33,12 +33,12 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from fpga_flow.boards import Board
 from fpga_flow.errors import StageFailedError
+from fpga_flow.rtl.process import map_tools, run_tool
 from fpga_flow.rtl.records import GATES_RECORD, GateRecord, RTLRecord, write_record
 from fpga_flow.rtl.targets import fabric_target
 from fpga_flow.toolchain import require_tool
@@ -243,13 +243,17 @@ def _run_yosys(tool: str, script: str, work: Path, cwd: Path, stats: list[Path])
     for stat in stats:
         stat.unlink(missing_ok=True)
     # $readmemh paths of the lookup-table ROMs are relative to the working directory.
-    result = subprocess.run([tool, "-q", "-l", str(log), "-s", str(work / "synth.ys")],
-                            cwd=cwd, capture_output=True, text=True)
+    result = run_tool([tool, "-q", "-l", str(log), "-s", str(work / "synth.ys")], cwd,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if result.returncode != 0 or not all(stat.is_file() for stat in stats):
-        first = next((line for line in (result.stderr + result.stdout).splitlines() if "ERROR" in line),
-                     f"exit code {result.returncode}")
-        raise StageFailedError(f"yosys failed: {first.strip()[:240]} (log: {log})")
+        raise StageFailedError(f"yosys failed: {first_error(result)} (log: {log})")
     return [parse_stat(stat.read_text(encoding="utf-8")) for stat in stats]
+
+
+def first_error(result: subprocess.CompletedProcess) -> str:
+    """A failed yosys run's first ERROR line (its exit code when it printed none)."""
+    output = (result.stderr + result.stdout).decode(errors="replace")
+    return next((line for line in output.splitlines() if "ERROR" in line), f"exit code {result.returncode}").strip()[:240]
 
 
 def _batches(units: list[_Unit], jobs: int) -> list[list[_Unit]]:
@@ -328,9 +332,8 @@ def synthesize_gates(rtl: RTLRecord, board: Board, out_dir: Path, cache_dir: Pat
             entries = {u.module: cache / f"{u.key(family, version, memfiles)}.json" for u in units}
         counts = {m: json.loads(e.read_text(encoding="utf-8")) for m, e in entries.items() if e.is_file()}
         batches = _batches([u for u in units if u.module not in counts], jobs or os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-            results = list(pool.map(lambda b: _synthesize_batch(tool, b, family, out_dir, memfiles, entries),
-                                    batches))
+        results = map_tools(lambda b: _synthesize_batch(tool, b, family, out_dir, memfiles, entries), batches,
+                            jobs or os.cpu_count() or 1)
         hits = len(counts)
         for batch, cells_list in zip(batches, results):
             counts.update({unit.module: cells for unit, cells in zip(batch, cells_list)})

@@ -27,6 +27,7 @@ import numpy as np
 from fpga_flow.csim import gxx
 from fpga_flow.errors import RTLUnsupportedError, StageFailedError
 from fpga_flow.fixed import FixedType
+from fpga_flow.rtl.process import run_tool
 from fpga_flow.rtl.records import RTL_SIM_RECORD, RTLRecord, RTLSimRecord, write_record
 from fpga_flow.toolchain import require_tool
 
@@ -43,15 +44,17 @@ def verilator_version() -> str:
     return subprocess.run([verilator(), "--version"], capture_output=True, text=True).stdout.strip()
 
 
-def run_logged(command: list[str], cwd: Path, log: Path, what: str) -> None:
-    """Run ``command``, its output appended to ``log`` as it comes (a long place and route
-    can be followed there, and a stopped one leaves what it did); a failure is a
+def run_logged(command: list[str], cwd: Path, log: Path, what: str, timeout: float | None = None) -> None:
+    """Run ``command`` (:func:`~fpga_flow.rtl.process.run_tool`: killed with its process
+    group if the build stops, or after ``timeout`` seconds, raising
+    ``subprocess.TimeoutExpired``), its output appended to ``log`` as it comes (a long place
+    and route can be followed there, and a stopped one leaves what it did); a failure is a
     StageFailedError naming its first error line."""
     with log.open("ab") as fh:
         fh.write(("$ " + " ".join(command) + "\n").encode())
         fh.flush()
         start = fh.tell()
-        returncode = subprocess.run(command, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT).returncode
+        returncode = run_tool(command, cwd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
     if returncode != 0:
         with log.open("rb") as fh:
             fh.seek(start)

@@ -22,6 +22,7 @@ import numpy as np
 
 from fpga_flow.csim import gxx
 from fpga_flow.errors import StageFailedError
+from fpga_flow.rtl.process import run_tool
 from fpga_flow.rtl.records import BAUD, RTLRecord
 from fpga_flow.rtl.simulate import NO_OPT, input_words, output_values, run_logged, verilator
 from fpga_flow.rtl.top import TOP, Frame
@@ -117,8 +118,8 @@ def decode_answers(rtl: RTLRecord, frame: Frame, data: bytes, n_samples: int) ->
 
 def run_top_simulator(program: Path, rtl: RTLRecord, frame: Frame, data: bytes, n_samples: int) -> np.ndarray:
     """The samples' bytes through the simulated board; the decoded output values."""
-    result = subprocess.run([str(program)], input=data, capture_output=True,
-                            cwd=Path(rtl.verilog_dir) / "src" / "memfiles")
+    result = run_tool([str(program)], Path(rtl.verilog_dir) / "src" / "memfiles", input=data,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     expected = n_samples * frame.sample_out_bytes
     if result.returncode != 0 or len(result.stdout) != expected:
         raise StageFailedError(f"top-level simulation answered {len(result.stdout)} of {expected} bytes "
