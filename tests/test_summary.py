@@ -67,7 +67,7 @@ def test_a_version_1_closure_build_is_upgraded_field_by_field():
     assert new.toolchain.gxx == old["versions"]["gxx"]
     assert " ".join(new.toolchain.compile_flags) == old["compile_flags"]
     assert new.config.model_dump(mode="json", exclude={"fit", "budget", "allow_over_budget", "target_latency_ns", "rtl",
-                                                       "pnr", "stage_levels"}) == old["config"]
+                                                       "pnr", "pnr_timeout", "stage_levels"}) == old["config"]
     assert not new.config.fit and new.config.rtl is False
     assert (new.artifacts, new.timings_s) == (old["artifacts"], old["timings_s"])
 
