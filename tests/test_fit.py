@@ -15,12 +15,17 @@ PEERS = SHARED / "peer_models"
 
 
 def _recipe_model(name: str):
-    """A zoo recipe's (untrained) model: the architecture decides the cost."""
+    """A zoo recipe's (untrained) model with seeded initial weights: the architecture
+    decides most of the cost, the weights the rest (a zero or a power of two is a cheaper
+    product), so unseeded weights made a test's figures depend on what ran before it."""
+    import tensorflow as tf
+
     import fpga_flow  # noqa: F401  (registers the attention layer with hls4ml)
     from model_zoo import get_recipe
 
     recipe = get_recipe(name)
     data = recipe.dataset(recipe.training.seed)
+    tf.keras.utils.set_random_seed(3)
     return recipe.builder(data.input_shape, data.n_classes)
 
 
@@ -219,7 +224,11 @@ def test_the_fit_finds_the_fastest_plan_an_exhaustive_enumeration_finds(io_type)
         figures = price(design, {name: layer_plan(s) for name, s in zip(choices, combination)}).csynth
         plans.append((figures.latency_cycles,
                       max(getattr(figures, key) / getattr(capacity, key) for key in ("LUT", "FF", "DSP", "BRAM_18K"))))
-    budget = sorted(peak for _, peak in plans)[len(plans) // 2]
+    # Halfway between the two distinct peak shares around the median: no plan sits on the
+    # budget, where a last-digit difference in summing a plan's cost would decide it (a run
+    # in random order once had the fastest plan's share as the median, and the fit refused it).
+    peaks = sorted({peak for _, peak in plans})
+    budget = (peaks[len(peaks) // 2 - 1] + peaks[len(peaks) // 2]) / 2
     feasible = [plan for plan in plans if plan[1] <= budget]
     assert len(plans) == 6 * 19 * 11 and 0 < len(feasible) < len(plans)  # the budget binds
     fit = _fit(model, "zcu102", io_type, io_type=io_type, strategy="Latency", budget=budget)[0]
