@@ -243,13 +243,9 @@ def _prelude(compiler: str, flags: list[str], project_dir: Path, log_path: Path,
     against eviction, until ``held`` closes), or nothing where the project's headers do not
     preprocess (another backend's project: its units compile as they are)."""
     text = "".join(f"#include {header}\n" for header in PRELUDE_HEADERS)
-    preprocessed = subprocess.run([compiler, "-E", "-P", *flags, "-x", "c++", "-"], input=text.encode(),
-                                  cwd=project_dir, capture_output=True)
-    if preprocessed.returncode != 0:
+    key = _preprocessed_key(compiler, flags, ["-x", "c++", "-"], project_dir, {"prelude": text}, text)
+    if key is None:
         return ()
-    h = hashlib.sha256()
-    h.update(json.dumps({"gxx": gxx_version(), "flags": flags, "prelude": text}).encode())
-    h.update(preprocessed.stdout)
 
     def create(payload: Path) -> dict[str, str]:
         header = payload / PRELUDE
@@ -259,7 +255,7 @@ def _prelude(compiler: str, flags: list[str], project_dir: Path, log_path: Path,
                       log_path, f"precompiled {PRELUDE}")
         return {"source": PRELUDE}
 
-    entry = held.enter_context(objects.get_or_create(h.hexdigest(), PRELUDE_KIND, create))
+    entry = held.enter_context(objects.get_or_create(key, PRELUDE_KIND, create))
     # -Winvalid-pch: a .gch g++ cannot use is named in the compile log (the unit still compiles, from the text).
     return ("-include", str(entry.payload / PRELUDE), "-Winvalid-pch")
 
@@ -340,12 +336,19 @@ def _object_key(compiler: str, flags: list[str], unit: _Unit, project_dir: Path)
     """The hash of everything the object depends on: the preprocessed source (every header
     and define it actually uses, weights paths included where they are compiled in), the
     flags and the compiler's version. None when preprocessing fails (compiling reports why)."""
-    preprocessed = subprocess.run([compiler, "-E", "-P", *flags, *unit.defines, unit.source], cwd=project_dir,
-                                  capture_output=True)
+    return _preprocessed_key(compiler, flags, [*unit.defines, unit.source], project_dir)
+
+
+def _preprocessed_key(compiler: str, flags: list[str], args: list[str], cwd: Path, extra: dict | None = None,
+                      stdin: str | None = None) -> str | None:
+    """sha256 of ``g++ -E -P FLAGS ARGS`` (run in ``cwd``, ``stdin`` as the source when
+    given), the flags, the compiler's version and ``extra``; None when preprocessing fails."""
+    preprocessed = subprocess.run([compiler, "-E", "-P", *flags, *args], cwd=cwd, capture_output=True,
+                                  input=None if stdin is None else stdin.encode())
     if preprocessed.returncode != 0:
         return None
     h = hashlib.sha256()
-    h.update(json.dumps({"gxx": gxx_version(), "flags": flags}).encode())
+    h.update(json.dumps({"gxx": gxx_version(), "flags": flags, **(extra or {})}).encode())
     h.update(preprocessed.stdout)
     return h.hexdigest()
 
