@@ -5,12 +5,15 @@ with ``--dist loadfile`` a file runs on one worker, so the largest file bounds t
 
     python benchmarks/suite_time.py [--json] [--log FILE] [-- PYTEST ARGS]   # default: the whole suite as make test runs it
     python benchmarks/suite_time.py --from-basetemp /tmp/pytest-of-USER/pytest-N --wall S [--json]  # a finished run
+    python benchmarks/suite_time.py --from-log FILE   # an earlier run's --log: only tests/file_costs.json
 
 Runs pytest with this file as a plugin (``-p suite_time``), which writes one JSON line per
 test (setup, call and teardown together: a module's fixtures count in its first test, a
 session's in the first test that asks for them) to a log, then prints the files by CPU
 time, the slowest tests and the totals. ``--json`` writes the figures to
-``benchmarks/results/suite_time.json`` and the table to ``docs/measured/suite_time.md``.
+``benchmarks/results/suite_time.json``, the table to ``docs/measured/suite_time.md`` and each
+file's CPU seconds to ``tests/file_costs.json``, the order in which the suite hands files to
+its workers (largest first: tests/conftest.py, ``--file-order``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LOG_ENV = "SUITE_TIME_LOG"
+FILE_COSTS = REPO / "tests" / "file_costs.json"
 
 
 def _cpu() -> float:
@@ -129,6 +133,7 @@ def main() -> int:
                         help="no run: per-file wall seconds of a finished run from its pytest folder "
                              "(e.g. /tmp/pytest-of-USER/pytest-N), with --wall S its pytest wall time")
     parser.add_argument("--wall", type=float, default=0.0)
+    parser.add_argument("--from-log", type=Path, metavar="FILE", help="no run: the figures of the log --log kept")
     parser.add_argument("pytest_args", nargs="*", help="after --: pytest's arguments (default: -q -n 2 --dist loadfile)")
     args = parser.parse_args()
     if args.from_basetemp is not None:
@@ -142,6 +147,11 @@ def main() -> int:
         if args.json:
             (REPO / "docs" / "measured" / "suite_time.md").write_text("\n".join(lines) + "\n")
         return 0
+    if args.from_log is not None:
+        result = summarize([json.loads(line) for line in args.from_log.read_text().splitlines()], 0.0, 0)
+        write_costs(result)
+        print(f"{FILE_COSTS.relative_to(REPO)}: {len(result['files'])} files, {result['cpu_s']:.0f} s CPU")
+        return 0
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "tests.jsonl"
         env = {**os.environ, LOG_ENV: str(log), "PYTHONPATH": os.pathsep.join(filter(None, [
@@ -153,20 +163,31 @@ def main() -> int:
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
         if args.log is not None and log.is_file():
             args.log.write_text(log.read_text())
-    result = summarize(records, wall, code)
+    report(summarize(records, wall, code), args.json)
+    return code
+
+
+def report(result: dict, write: bool) -> None:
     print(markdown(result))
     print("slowest tests (CPU s, wall s):")
     for r in result["slowest_tests"]:
         print(f"  {r['cpu_s']:8.1f} {r['wall_s']:8.1f}  {r['test']}")
     print(f"busy time by worker (s): {result['busy_s_by_worker']}")
-    if args.json:
+    if write:
         out = REPO / "benchmarks" / "results" / "suite_time.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
         page = REPO / "docs" / "measured" / "suite_time.md"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(markdown(result))
-    return code
+        write_costs(result)
+
+
+def write_costs(result: dict) -> None:
+    FILE_COSTS.write_text(json.dumps({
+        "about": "CPU seconds per test file (its tests, their fixtures and subprocesses) written by "
+                 "benchmarks/suite_time.py: the suite hands the largest to its workers first",
+        "cpu_s": {name: f["cpu_s"] for name, f in result["files"].items()}}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -253,3 +253,60 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
     if seed is not None and not hasattr(config, "workerinput"):
         terminalreporter.write_line(f"test order: pytest-randomly seed {seed}; run it again with "
                                     f"--randomly-seed={seed}, or in the written order with -p no:randomly")
+
+
+# --------------------------------------------------------------------------- how the session runs
+
+# One thread per worker: `make test` runs a worker per core, so TensorFlow's, OpenMP's and
+# numba's own pools (sized to the machine's cores) would only contend with the other worker.
+WORKER_THREADS = {name: "1" for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                                         "NUMBA_NUM_THREADS")}
+# CPU seconds per test file as `benchmarks/suite_time.py --json` last measured them.
+FILE_COSTS = REPO / "tests" / "file_costs.json"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--file-order", choices=("cost", "random"), default="cost",
+                     help="cost (default): the test files by their measured cost, largest first, so the workers "
+                          "finish together; random: in pytest-randomly's order. Tests in a file always run in "
+                          "pytest-randomly's order.")
+
+
+def pytest_configure(config) -> None:
+    # xdist's loadfile hands out files in collection order: not its default (files with the
+    # most tests first), so that the order below is the one the workers get.
+    config.option.loadscopereorder = False
+    if hasattr(config, "workerinput"):
+        for name, value in WORKER_THREADS.items():
+            os.environ.setdefault(name, value)
+    elif _runs_slow_tests(config):
+        config._fpga_flow_warm = _start_warming_the_solver()
+
+
+def _runs_slow_tests(config) -> bool:
+    return not config.option.collectonly and "not slow" not in (config.option.markexpr or "")
+
+
+def _start_warming_the_solver() -> subprocess.Popen:
+    """da4ml's solver compiled once, beside the tests, before the first RTL test needs it
+    (:func:`fpga_flow.rtl.arith.warm_solver`): in a new environment, two workers reaching
+    RTL tests together would each spend ~115 s of CPU compiling the same numba code. A
+    worker that gets there first compiles it itself, as before: only the time changes."""
+    return subprocess.Popen([sys.executable, "-m", "fpga_flow.rtl.arith"], cwd=REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def pytest_unconfigure(config) -> None:
+    warming = getattr(config, "_fpga_flow_warm", None)
+    if warming is not None and warming.poll() is None:
+        warming.kill()  # numba writes its cache files whole (a temporary file, then a rename)
+        warming.wait()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which this sort keeps within equal costs
+def pytest_collection_modifyitems(config, items) -> None:
+    if config.getoption("file_order") == "random":
+        return
+    costs = json.loads(FILE_COSTS.read_text())["cpu_s"] if FILE_COSTS.is_file() else {}
+    typical = sorted(costs.values())[len(costs) // 2] if costs else 0.0  # a file not measured yet
+    items.sort(key=lambda item: -costs.get(item.nodeid.split("::")[0], typical))

@@ -133,3 +133,20 @@ def top_bits_index(values: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
     ``t`` code, read as an unsigned table address."""
     codes = np.round(np.asarray(values, dtype=np.float64) * 2.0**t.fractional).astype(np.int64)
     return (codes % (1 << t.width)) >> (t.width - bits)
+
+
+def warm_solver() -> None:
+    """Compile da4ml's CMVM solver once for this environment.
+
+    da4ml's solver is numba code cached on disk (``@jit(cache=True)``, in da4ml's
+    ``__pycache__``): the first constant-matrix product in a new environment compiles it,
+    about 115 s of CPU on one core here, and every later process loads it in about 2 s.
+    Two processes that start cold at once both compile it. This product has the types the
+    RTL's own products have (:func:`variables_of`, :data:`SOLVER_OPTIONS`), so it compiles
+    what a build would. Run it as ``python -m fpga_flow.rtl.arith``."""
+    x = variables_of(FixedType(6, 3), (4,))
+    _ = x @ (np.arange(12, dtype=np.float64).reshape(4, 3) / 4 - 1)
+
+
+if __name__ == "__main__":
+    warm_solver()
