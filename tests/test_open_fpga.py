@@ -175,18 +175,30 @@ def test_the_benchmark_tabulates_a_run_stopped_in_place_and_route_with_where_it_
 # A script that runs real yosys processes through the product's functions until
 # interrupted: each yosys runs a shell command (a grandchild in its group) that marks its
 # start and sleeps. "logged": one through run_logged (nextpnr's, Verilator's way);
-# "pool": four through map_tools on two threads (the gates stage's way).
+# "pool": four through map_tools on two threads (the gates stage's way). They run as a
+# step of the driver under the CLI's user_errors, as a command's steps do.
 TOOLS_SCRIPT = """
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+import typer
+from fpga_flow.cli.app import user_errors
+from fpga_flow.pipeline.driver import Step, run_steps
 from fpga_flow.rtl.process import map_tools, run_tool
 from fpga_flow.rtl.simulate import run_logged
 mode, folder, yosys = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 command = lambda i: [yosys, "-q", "-p", f"!touch {folder}/started-{i}; sleep 300"]
-if mode == "logged":
-    run_logged(command(0), folder, folder / "tool.log", "yosys")
-else:
-    map_tools(lambda i: run_tool(command(i), folder), range(4), jobs=2)
+def tools(ctx):
+    if mode == "logged":
+        run_logged(command(0), folder, folder / "tool.log", "yosys")
+    else:
+        map_tools(lambda i: run_tool(command(i), folder), range(4), jobs=2)
+(folder / "run").mkdir()
+ctx = SimpleNamespace(progress=lambda step, state: None, timings={}, marker_dir=folder / "run")
+try:
+    user_errors(lambda: run_steps(ctx, (Step("gates", "Synthesizing", tools),)))()
+except typer.Exit as exit:
+    sys.exit(exit.exit_code)
 """
 
 
@@ -204,8 +216,13 @@ def _processes() -> dict[int, tuple[int, int, str]]:
     return found
 
 
+@pytest.mark.parametrize("sent, code, message", [
+    (signal.SIGINT, 130, "error: interrupted: the run directory is marked INCOMPLETE"),
+    # SIGTERM (kill PID, a scheduler) would end Python without any cleanup: handled as Ctrl-C.
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM): the run directory is marked INCOMPLETE"),
+])
 @pytest.mark.parametrize("mode, tools", [("logged", 1), ("pool", 2)])
-def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tools):
+def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tools, sent, code, message):
     yosys = shutil.which("yosys")
     if yosys is None:
         pytest.skip("yosys not installed")
@@ -220,14 +237,15 @@ def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tool
         leaders = [pid for pid, (ppid, _, _) in processes.items() if ppid == build.pid]
         groups = {pid for pid, (_, pgid, _) in processes.items() if pgid in leaders}
         assert len(leaders) == tools and len(groups) >= 2 * tools, (processes, build.poll())
-        build.send_signal(signal.SIGINT)
+        build.send_signal(sent)
         _, stderr = build.communicate(timeout=60)
     finally:
         if build.poll() is None:
             build.kill()
-    assert build.returncode != 0 and "KeyboardInterrupt" in stderr
     time.sleep(1)  # a queued tool that started anyway would have marked its start by now
     assert not groups & set(_processes()), "a tool or its child outlived the interrupted build"
+    assert build.returncode == code and stderr.strip().splitlines() == [message], (build.returncode, stderr)
+    assert (tmp_path / "run" / "INCOMPLETE").read_text() == "stage: gates\n"
     assert len(list(tmp_path.glob("started-*"))) == tools, "a queued tool started after the interrupt"
 
 
