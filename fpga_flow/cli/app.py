@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from fpga_flow.errors import FlowError
-from fpga_flow.pipeline.driver import watching_interrupts
+from fpga_flow.pipeline.driver import Terminated, watching_interrupts
 
 # TensorFlow, Keras and hls4ml talk on stderr at import and conversion; a user of the
 # command reads our messages, and the full logs are kept in the run directory.
@@ -41,7 +41,7 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
 
 
 def user_errors(func: F) -> F:
-    """Turn FlowError (and Ctrl-C) into a one-line message and an exit code."""
+    """Turn FlowError (and Ctrl-C, and SIGTERM) into a one-line message and an exit code."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -50,6 +50,8 @@ def user_errors(func: F) -> F:
                 return func(*args, **kwargs)
         except FlowError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except Terminated:
+            raise fail("terminated (SIGTERM): the run directory is marked INCOMPLETE", Terminated.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted: the run directory is marked INCOMPLETE", 130) from None
 

@@ -6,6 +6,7 @@ a run is published. Every command that runs steps or writes a run goes through i
     steps         the design steps: load, check, fit, precision, refit, convert, compile, estimate
     check_steps   the check steps: C-simulation two ways, RTL, place and route, synthesis, plots
     design_cache  the build cache's key for a design and CachedSteps, the steps it holds
+    rtl_cache     CachedRTLSteps: the RTL steps' results (rtl/, records) restored from the build cache
     flows         BUILD_STEPS (the map of the build), ESTIMATE_STEPS, FIT_PROBE_STEPS
     summarize     the summary from the context, and the checks it records
     publish       summary.json, the run page and the run history, for every run written

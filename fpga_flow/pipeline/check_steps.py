@@ -75,8 +75,8 @@ def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:
 
 
 def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
-    """With ``--pnr`` (ECP5 boards): the board top level simulated bytes in, bytes out
-    against the bridge's outputs, placed and routed by nextpnr-ecp5, packed by ecppack."""
+    """With ``--pnr`` (ECP5 boards): the board top level placed and routed by nextpnr-ecp5,
+    simulated bytes in, bytes out against the bridge's outputs, packed by ecppack."""
     if not ctx.config.pnr:
         return None
     return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR,

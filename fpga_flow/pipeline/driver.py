@@ -34,34 +34,55 @@ SKIPPED = "skipped"
 # printed ("Exception ignored in ...") and the build goes on: the suite once saw a build
 # exit 0, complete, after a SIGINT mid-build. Under watching_interrupts() the interrupt is
 # also recorded, and every step boundary raises it again: the run stops at the latest there.
-_interrupted = threading.Event()
+# SIGTERM (kill PID, a scheduler, a container stopping) is handled the same way, raised as
+# Terminated: by default it ends Python at once, without the cleanup that kills the
+# running tool's process group (fpga_flow.rtl.process) or leaves the run marked INCOMPLETE.
+_interrupted: list[type[KeyboardInterrupt]] = []  # the first signal's exception, while one is recorded
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is, so that everything that stops on KeyboardInterrupt
+    (the tools' process groups, the INCOMPLETE marker) stops on it too; the command exits
+    with ``exit_code`` (128 + SIGTERM, as the shell reports a process SIGTERM ended)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+_WATCHED = ((signal.SIGINT, KeyboardInterrupt, signal.default_int_handler), (signal.SIGTERM, Terminated, signal.SIG_DFL))
 
 
 @contextlib.contextmanager
 def watching_interrupts() -> Iterator[None]:
-    """SIGINT recorded and raised as KeyboardInterrupt while the block runs (main thread
-    only; where SIGINT is ignored, as under nohup, it stays ignored)."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    """SIGINT and SIGTERM recorded and raised (KeyboardInterrupt, Terminated) while the
+    block runs (main thread only; a signal the process ignores, as SIGINT under nohup,
+    stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    watched = [(signum, raised, default) for signum, raised, default in _WATCHED if signal.getsignal(signum) is default]
 
-    def interrupted(signum, frame):
-        _interrupted.set()
-        raise KeyboardInterrupt
+    def handler(raised: type[KeyboardInterrupt]):
+        def interrupted(signum, frame):
+            if not _interrupted:
+                _interrupted.append(raised)
+            raise raised
+
+        return interrupted
 
     _interrupted.clear()
-    signal.signal(signal.SIGINT, interrupted)
+    for signum, raised, _ in watched:
+        signal.signal(signum, handler(raised))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, _, default in watched:
+            signal.signal(signum, default)
         _interrupted.clear()
 
 
 def _stop_if_interrupted() -> None:
-    if _interrupted.is_set():
-        raise KeyboardInterrupt
+    if _interrupted:
+        raise _interrupted[0]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from fpga_flow.pipeline.check_steps import (
 )
 from fpga_flow.pipeline.design_cache import CachedSteps
 from fpga_flow.pipeline.driver import Step, StepGroup, titles
+from fpga_flow.pipeline.rtl_cache import CachedRTLSteps
 from fpga_flow.pipeline.steps import (
     step_check,
     step_compile,
@@ -59,9 +60,11 @@ BUILD_STEPS: tuple[Step | StepGroup, ...] = (
     ),
     Step("csim_bridge", "C-simulation through the bridge", step_csim_bridge, writes="csim"),
     Step("testbench", "C-simulation through the testbench", step_testbench, writes="testbench"),
-    Step("rtl", "Writing the RTL (da4ml)", step_rtl, writes="rtl"),
-    Step("rtl_sim", "Simulating the RTL (Verilator)", step_rtl_sim, writes="rtl_sim"),
-    Step("gates", "Synthesizing the RTL (yosys)", step_gates, writes="gates"),
+    CachedRTLSteps(
+        Step("rtl", "Writing the RTL (da4ml)", step_rtl, writes="rtl"),
+        Step("rtl_sim", "Simulating the RTL (Verilator)", step_rtl_sim, writes="rtl_sim"),
+        Step("gates", "Synthesizing the RTL (yosys)", step_gates, writes="gates"),
+    ),
     Step("pnr", "Placing and routing (nextpnr-ecp5)", step_pnr, writes="pnr"),
     Step("synthesis", "Vendor synthesis", step_synthesis, writes="synthesis"),
     Step("plots", "Plotting", step_plots, writes="closure_plot"),

@@ -21,3 +21,7 @@ class CacheUse(BaseModel):
     run_hit: bool = Field(default=False, description="True when the whole run was restored from the identical "
                                                      "earlier run: no step ran, TensorFlow was not imported")
     restored_from: str | None = Field(default=None, description="on a full hit, the run id the results come from")
+    rtl_key: str | None = Field(default=None, description="with --rtl, the entry holding the RTL steps' results "
+                                                          "(fpga_flow.pipeline.rtl_cache); None with a tool missing")
+    rtl_hit: bool | None = Field(default=None, description="True when the RTL, its simulation and its synthesis "
+                                                          "came from that entry: da4ml, Verilator and yosys did not run")

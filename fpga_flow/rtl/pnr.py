@@ -1,6 +1,7 @@
-"""Stage ``pnr`` (``--pnr``, ECP5 boards): the board top level simulated bytes in, bytes out
-against the C-simulation (:mod:`fpga_flow.rtl.topsim`), placed and routed by nextpnr-ecp5 for
-the board's device and package at the RTL's clock, and packed into a bitstream by ecppack.
+"""Stage ``pnr`` (``--pnr``, ECP5 boards): the board top level placed and routed by
+nextpnr-ecp5 for the board's device and package at the RTL's clock, simulated bytes in,
+bytes out against the C-simulation (:mod:`fpga_flow.rtl.topsim`), and packed into a
+bitstream by ecppack.
 
 nextpnr's ``--report`` JSON gives the utilization per cell type and the achieved Fmax per
 clock: they are *post-route open-tool figures* (nextpnr's timing model of the device,
@@ -132,7 +133,7 @@ def _top_sim(rtl: RTLRecord, work: Path, X: np.ndarray, csim_out: np.ndarray) ->
 
 def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarray, csim_out: np.ndarray,
                     out_dir: Path, timeout_min: float = 0) -> PnRRecord:
-    """Simulate, place and route, and pack the top level the ``gates`` stage synthesized;
+    """Place and route, simulate, and pack the top level the ``gates`` stage synthesized;
     nextpnr's counts are recorded beside yosys' (the fit's figures) with the difference.
     nextpnr still running after ``timeout_min`` minutes (0: no limit) is killed and the
     stage fails (StageFailedError) naming where its router was."""
@@ -142,7 +143,6 @@ def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarr
     if not (work / NETLIST).is_file():
         raise StageFailedError(f"no ECP5 netlist in {work}: the gates stage (yosys synth_ecp5) did not run")
     pnr_tool, pack_tool = nextpnr(), ecppack()
-    top_sim = _top_sim(rtl, work, X, csim_out)
     target_mhz = 1000.0 / rtl.clock_period_ns
     pll = pll_for(pins.oscillator.mhz, target_mhz) if needs_pll(board, target_mhz) else None
     design_mhz = pll.f_out if pll is not None else pins.oscillator.mhz
@@ -161,6 +161,9 @@ def place_and_route(rtl: RTLRecord, gates: GateRecord, board: Board, X: np.ndarr
             timeout=60.0 * timeout_min if timeout_min else None)
     except subprocess.TimeoutExpired:
         raise timed_out(board, timeout_min, log) from None
+    # The top level is simulated after place and route: a build stopped by its time limit
+    # has spent nothing on it (a complete one records both, whichever came first).
+    top_sim = _top_sim(rtl, work, X, csim_out)
     cells, fmax = parse_report(report.read_text(encoding="utf-8"))
     achieved = design_clock(fmax, design_mhz)
     met = achieved is not None and achieved >= design_mhz

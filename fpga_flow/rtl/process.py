@@ -2,8 +2,8 @@
 the top-level simulator) run through :func:`run_tool`, so that none outlives the build.
 
 Invariant (enforced here): each tool starts in its own process group, and when the Python
-side stops while the tool runs (Ctrl-C's KeyboardInterrupt, a time limit, any exception)
-the whole group is killed before the exception goes on: yowasp's tools are a Python
+side stops while the tool runs (Ctrl-C's KeyboardInterrupt, SIGTERM's Terminated, a time
+limit, any exception) the whole group is killed before the exception goes on: yowasp's tools are a Python
 process running a WebAssembly runtime, yosys runs shell commands, Verilator runs make and
 g++, and killing the leader alone would leave those running. In their own group they no
 longer receive a terminal's Ctrl-C themselves: the build kills them.
