@@ -199,6 +199,22 @@ def reports_folder(store: SessionStore, folder: Path, *exports: tuple[str, int])
     return folder
 
 
+def recipe_model(name: str):
+    """A zoo recipe's untrained model with seeded initial weights (seed 3), and its dataset.
+    The architecture decides most of what the tests read (cost, plans, types), the weights
+    the rest (a zero or a power of two is a cheaper product): unseeded, the figures would
+    depend on what ran before in the worker (a CI run once failed so in test_fit)."""
+    import tensorflow as tf  # deferred: TensorFlow is only imported by tests that build
+
+    import fpga_flow  # noqa: F401  (registers the attention layer with hls4ml)
+    from model_zoo import get_recipe
+
+    recipe = get_recipe(name)
+    data = recipe.dataset(recipe.training.seed)
+    tf.keras.utils.set_random_seed(3)
+    return recipe.builder(data.input_shape, data.n_classes), data
+
+
 # --------------------------------------------------------------------------- per test file
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import recipe_model
 from fpga_flow.boards import get_board
 from fpga_flow.config import build_config
 from fpga_flow.pipeline.context import BuildContext
@@ -91,11 +92,7 @@ def test_the_estimate_does_not_refuse_a_design_on_ecp5(rtl, tmp_path):
     goes on; on a board with a vendor flow the same shortfall stops it (test_fit.py)."""
     from fpga_flow.pipeline.context import LoadedModel
     from fpga_flow.pipeline.steps import hls_settings
-    from model_zoo import get_recipe
-
-    recipe = get_recipe("cnn_digits")
-    data = recipe.dataset(recipe.training.seed)
-    model = recipe.builder(data.input_shape, data.n_classes)
+    model, data = recipe_model("cnn_digits")
     config = build_config(model="cnn_digits", board="ulx3s-85f", rtl=rtl, io_type="io_parallel", strategy="Latency")
     ctx = BuildContext(config, ULX3S, tmp_path)
     X = data.X_test[:32]

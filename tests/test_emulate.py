@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED, session_objects
+from conftest import SHARED, recipe_model, session_objects
 from fpga_flow.boards import get_board
 from fpga_flow.compat import RECURRENT_CLASSES
 from fpga_flow.convert import HLSSettings, base_hls_config, convert, model_graph
@@ -167,14 +167,7 @@ def test_the_po2_product_limit_of_qkeras_mnist_dense_is_named(tmp_path):
 def _recipe_model(name: str):
     """A zoo recipe's architecture with seeded initial weights, and inputs from its test
     split (the arithmetic checked here does not depend on training)."""
-    import tensorflow as tf
-
-    from model_zoo import get_recipe
-
-    recipe = get_recipe(name)
-    data = recipe.dataset(recipe.training.seed)
-    tf.keras.utils.set_random_seed(3)
-    model = recipe.builder(data.input_shape, data.n_classes)
+    model, data = recipe_model(name)
     return model, data.X_test[:SAMPLES]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, recipe_model
 
 PEERS = SHARED / "peer_models"
 
@@ -122,8 +122,7 @@ def _zoo_models():
     from model_zoo import recipes
 
     for name, recipe in sorted(recipes().items()):
-        data = recipe.dataset(recipe.training.seed)
-        yield f"zoo:{name}", recipe.builder(data.input_shape, data.n_classes), recipe.hls.io_type
+        yield f"zoo:{name}", recipe_model(name)[0], recipe.hls.io_type
 
 
 def _peer_models():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import recipe_model, run_cli
 from fpga_flow.estimate.design import FREE_KINDS
 from test_build_errors import assert_user_error
 
@@ -22,8 +22,7 @@ def _graph(recipe_name: str, board_name: str = "pynq-z2", io_type: str | None = 
     from model_zoo import get_recipe
 
     recipe = get_recipe(recipe_name)
-    data = recipe.dataset(recipe.training.seed)
-    model = recipe.builder(data.input_shape, data.n_classes)
+    model = recipe_model(recipe_name)[0]
     board = get_board(board_name)
     settings = HLSSettings(io_type=io_type or recipe.hls.io_type, strategy=recipe.hls.strategy,
                            reuse_factor=recipe.hls.reuse_factor, clock_period_ns=board.clock_period_ns)

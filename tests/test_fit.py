@@ -9,24 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, recipe_model
 
 PEERS = SHARED / "peer_models"
 
 
 def _recipe_model(name: str):
-    """A zoo recipe's (untrained) model with seeded initial weights: the architecture
-    decides most of the cost, the weights the rest (a zero or a power of two is a cheaper
-    product), so unseeded weights made a test's figures depend on what ran before it."""
-    import tensorflow as tf
-
-    import fpga_flow  # noqa: F401  (registers the attention layer with hls4ml)
-    from model_zoo import get_recipe
-
-    recipe = get_recipe(name)
-    data = recipe.dataset(recipe.training.seed)
-    tf.keras.utils.set_random_seed(3)
-    return recipe.builder(data.input_shape, data.n_classes)
+    return recipe_model(name)[0]
 
 
 def _peer_model(name: str):

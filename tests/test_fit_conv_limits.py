@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import recipe_model, run_cli
 
 
 def _conv1d_model():
@@ -61,12 +61,7 @@ def test_a_resource_plan_for_an_io_parallel_conv1d_never_exceeds_filt_width_time
 def test_the_attention_recipes_pointwise_embedding_keeps_within_its_kernels_bound():
     """The defect as first seen: attention_digits on the U250 in io_parallel (then the only
     io type searched for it) planned its 1-wide Conv1D embedding above n_chan."""
-    import fpga_flow  # noqa: F401  (registers the attention layer with hls4ml)
-    from model_zoo import get_recipe
-
-    recipe = get_recipe("attention_digits")
-    data = recipe.dataset(recipe.training.seed)
-    fit = _fit(recipe.builder(data.input_shape, data.n_classes), "alveo-u250", io_type="io_parallel")
+    fit = _fit(recipe_model("attention_digits")[0], "alveo-u250", io_type="io_parallel")
     convs = [layer for layer in fit.layers if "Conv" in layer.hls_class]
     assert convs and fit.io_type == "io_parallel"
     for layer in convs:
