@@ -13,7 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "fpga-flow needs Python 3.11 (hls4ml 1.3.0 + TensorFlow 2.14)"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,jupyter,open-fpga]'
+	$(PY) -m pip install --quiet --no-compile -e '.[test,jupyter,open-fpga]'
+	# pip byte-compiles on one core, compileall on all of them (67 s -> 54 s for the install
+	# on 2 cores). The .pyc files matter: where PYTHONDONTWRITEBYTECODE is set (as on this project's machines),
+	# nothing writes them later and every process would compile TensorFlow's modules again.
+	$(PY) -c 'import compileall, sys, sysconfig; sys.exit(not compileall.compile_dir(sysconfig.get_path("purelib"), quiet=1, workers=0))' >/dev/null
 	$(PY) -m ipykernel install --user --name fpga-flow --display-name "fpga-flow (Python 3.11)" >/dev/null
 	touch $@
 
