@@ -41,7 +41,7 @@ from fpga_flow.csim import CompiledProject, current_toolchain
 from fpga_flow.estimate import Estimate
 from fpga_flow.fit import FitRequest, FitResult
 from fpga_flow.pipeline.context import BuildContext
-from fpga_flow.pipeline.driver import Step, run_step
+from fpga_flow.pipeline.driver import Step, record_own_time, report_restored, run_step
 from fpga_flow.precision import PrecisionChoice
 from fpga_flow.records.cache import CacheUse
 
@@ -139,9 +139,5 @@ class CachedSteps:
         ctx.cache = CacheUse(dir=str(store.folder), key=key, hit=entry.hit, steps=[step.name for step in self.steps],
                              model_digest=model_id, source_digest=source)
         if entry.hit:
-            for step in self.steps:
-                ctx.progress(step.name, "start")
-                ctx.progress(step.name, "from the build cache")
-                ctx.progress(step.name, "done")
-        ran = sum(ctx.timings[step.name] for step in self.steps if step.name in ctx.timings)
-        ctx.timings[self.name] = round(time.perf_counter() - start - ran, 3)
+            report_restored(ctx, self.steps)
+        record_own_time(ctx, self.name, self.steps, start)

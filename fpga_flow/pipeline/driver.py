@@ -127,6 +127,21 @@ def run_step(ctx: Any, step: Step) -> Any:
     return result
 
 
+def report_restored(ctx: Any, steps: Iterable[Step]) -> None:
+    """Progress for steps whose results a cache entry gave instead of running them."""
+    for step in steps:
+        ctx.progress(step.name, "start")
+        ctx.progress(step.name, "from the build cache")
+        ctx.progress(step.name, "done")
+
+
+def record_own_time(ctx: Any, name: str, steps: Iterable[Step], start: float) -> None:
+    """``timings_s[name]``: a cached group's own time since ``start`` (waiting for a writer,
+    copying), without the time of the steps it ran itself."""
+    ran = sum(ctx.timings.get(step.name, 0.0) for step in steps)
+    ctx.timings[name] = round(time.perf_counter() - start - ran, 3)
+
+
 def skip_note(result: Any) -> str:
     """The progress state a step ends in: "done", or "skipped" (with the reason when the
     result gives one) for a step that did not run: it returned None (not asked: --rtl,

@@ -29,7 +29,7 @@ from fpga_flow import rundir
 from fpga_flow.cache import BuildCache, array_digest, config_cache_dir, digest
 from fpga_flow.errors import ToolMissingError
 from fpga_flow.pipeline.context import BuildContext
-from fpga_flow.pipeline.driver import Step, run_step
+from fpga_flow.pipeline.driver import Step, record_own_time, report_restored, run_step
 from fpga_flow.rtl.ecp5 import yosys_ecp5
 from fpga_flow.rtl.gates import yosys
 from fpga_flow.rtl.records import RTL_DIR, GateRecord, RTLRecord, RTLSimRecord
@@ -93,8 +93,7 @@ class CachedRTLSteps:
             if all(isinstance(getattr(ctx, field), kind) for field, kind in RECORDS.items()):
                 self._store(ctx, store, key, out_dir)
         ctx.cache = ctx.cache.model_copy(update={"rtl_key": key, "rtl_hit": entry is not None})
-        ran = sum(ctx.timings.get(step.name, 0.0) for step in self.steps)
-        ctx.timings[self.name] = round(time.perf_counter() - start - ran, 3)
+        record_own_time(ctx, self.name, self.steps, start)
 
     def _store(self, ctx: BuildContext, store: BuildCache, key: str, out_dir: Path) -> None:
         def create(payload: Path) -> dict:
@@ -106,8 +105,6 @@ class CachedRTLSteps:
 
     def _restore(self, ctx: BuildContext, payload: Path, meta: dict, out_dir: Path) -> None:
         rundir.mark_incomplete(ctx.run_dir, self.name)
-        for step in self.steps:
-            ctx.progress(step.name, "start")
         shutil.rmtree(out_dir, ignore_errors=True)
         shutil.copytree(payload, out_dir, symlinks=True)
         # The records name files in the rtl/ folder they were made in: moved to this run's.
@@ -115,6 +112,4 @@ class CachedRTLSteps:
             record.write_text(_moved(record.read_text(encoding="utf-8"), meta["rtl_dir"], out_dir), encoding="utf-8")
         for field, kind in RECORDS.items():
             setattr(ctx, field, kind.model_validate_json(_moved(meta[field], meta["rtl_dir"], out_dir)))
-        for step in self.steps:
-            ctx.progress(step.name, "from the build cache")
-            ctx.progress(step.name, "done")
+        report_restored(ctx, self.steps)
