@@ -232,6 +232,29 @@ def isolated_history(tmp_path_factory) -> Iterator[Path]:
         os.environ["FPGA_FLOW_DB"] = previous
 
 
+# What a build adds to when it is given no --reports-dir / --cache-dir: the repository's own
+# reports folder, shared by every test of the session and left for the next one.
+REPO_REPORTS = REPO / "reports"
+REPORTS_FOLDERS = ("", "cache", "cache/entries", "runs", "zoo", "sweeps")
+
+
+def _repository_reports() -> dict[str, int]:
+    return {name: (REPO_REPORTS / name).stat().st_mtime_ns for name in REPORTS_FOLDERS
+            if (REPO_REPORTS / name).is_dir()}
+
+
+@pytest.fixture(autouse=True)
+def repository_reports_untouched() -> Iterator[None]:
+    """A test that builds into the repository's reports/ (a missing --reports-dir) shares a
+    cache, zoo exports and runs with every other test and with the next session: the
+    result would depend on what ran before. It fails here (a folder's mtime changes when an
+    entry is added; with two workers the test named may be the other worker's neighbour)."""
+    before = _repository_reports()
+    yield
+    if _repository_reports() != before:
+        pytest.fail(f"a test wrote into {REPO_REPORTS}: give its builds --reports-dir (and --cache-dir) under tmp_path")
+
+
 @pytest.fixture(scope="module")
 def reports_root(session_store, tmp_path_factory) -> Path:
     """This test file's reports folder, holding the session's cnn_digits export (trained

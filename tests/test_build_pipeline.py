@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,41 @@ def test_a_ctrl_c_lost_inside_a_step_still_stops_the_run_at_the_step_boundary(tm
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the block
     (tmp_path / "next").mkdir()
     run_steps(Context(tmp_path / "next"), (_step("a"),))  # the next run does not see the old interrupt
+
+
+class _InterruptsInItsDestructor:
+    """Ctrl-C arriving while Python runs a destructor: its KeyboardInterrupt cannot propagate."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)  # the handler runs before this returns, inside __del__
+
+
+def test_a_ctrl_c_python_loses_in_a_destructor_is_not_reported_and_stops_at_the_boundary(
+        tmp_path, fresh_sigint, monkeypatch):
+    """What a user once saw on Ctrl-C during hls4ml's conversion: "Exception ignored in:
+    <function WeakValueDictionary...>" and a traceback (Python's report of an exception it
+    could not raise). The lost interrupt stops the run at the step boundary, unreported;
+    anything else Python loses is still reported."""
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)  # Python's default prints the traceback
+
+    def loses_it(ctx: Context) -> None:
+        _InterruptsInItsDestructor()  # made and collected at once
+        ctx.ran.append("lost")
+
+    ctx = Context(tmp_path)
+    with watching_interrupts(), pytest.raises(KeyboardInterrupt):
+        run_steps(ctx, (Step("b", "Loses Ctrl-C in a destructor", loses_it), _step("c")))
+    assert ctx.ran == ["lost"] and reported == []
+
+    class Fails:
+        def __del__(self) -> None:
+            raise ValueError("a destructor's own error")
+
+    with watching_interrupts():
+        Fails()
+    assert [type(report.exc_value) for report in reported] == [ValueError]
+    assert sys.unraisablehook == reported.append  # restored after the block
 
 
 def test_a_step_that_does_not_mark_leaves_a_finished_folder_finished(tmp_path):

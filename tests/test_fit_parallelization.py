@@ -227,7 +227,7 @@ def test_a_users_io_parallel_build_with_a_target_latency_writes_the_chosen_facto
     model_file = tmp_path / "conv.h5"
     _conv_model().save(model_file)
     result = run_cli("build", str(model_file), "--board", BOARD, "--io-type", "io_parallel", "--target-latency", "195",
-                     "--out", str(tmp_path / "run"))
+                     "--out", str(tmp_path / "run"), "--reports-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     factor = summary["fit"]["chosen"]["plan"]["conv"]["parallelization_factor"]

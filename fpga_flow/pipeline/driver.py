@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ SKIPPED = "skipped"
 # SIGTERM (kill PID, a scheduler, a container stopping) is handled the same way, raised as
 # Terminated: by default it ends Python at once, without the cleanup that kills the
 # running tool's process group (fpga_flow.rtl.process) or leaves the run marked INCOMPLETE.
+# The one Python prints when it loses it ("Exception ignored in: <function
+# WeakValueDictionary...remove>" and a traceback, seen on a Ctrl-C during hls4ml's
+# conversion) is kept off the user's terminal: it is recorded, and raised at the boundary.
 _interrupted: list[type[KeyboardInterrupt]] = []  # the first signal's exception, while one is recorded
 
 
@@ -69,12 +73,18 @@ def watching_interrupts() -> Iterator[None]:
 
         return interrupted
 
+    def unraisable(report) -> None:
+        if not (watched and isinstance(report.exc_value, KeyboardInterrupt) and _interrupted):
+            printing(report)  # anything else Python loses is printed, as without this block
+
     _interrupted.clear()
     for signum, raised, _ in watched:
         signal.signal(signum, handler(raised))
+    printing, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = printing
         for signum, _, default in watched:
             signal.signal(signum, default)
         _interrupted.clear()
