@@ -300,6 +300,10 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
 # numba's own pools (sized to the machine's cores) would only contend with the other worker.
 WORKER_THREADS = {name: "1" for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
                                          "NUMBA_NUM_THREADS")}
+# da4ml's solver is numba code compiled once per environment (fpga_flow.rtl.arith.warm_solver):
+# at LLVM -O1 instead of numba's default -O3 the compile takes 65 s of CPU instead of 115 s
+# here, and tests/test_rtl.py ran no slower on the -O1 code (59 s of CPU against 70 s).
+SESSION_ENV = {"NUMBA_OPT": "1"}
 # CPU seconds per test file as `benchmarks/suite_time.py --json` last measured them.
 FILE_COSTS = REPO / "tests" / "file_costs.json"
 
@@ -315,6 +319,8 @@ def pytest_configure(config) -> None:
     # xdist's loadfile hands out files in collection order: not its default (files with the
     # most tests first), so that the order below is the one the workers get.
     config.option.loadscopereorder = False
+    for name, value in SESSION_ENV.items():  # the controller's, inherited by workers and every process they start
+        os.environ.setdefault(name, value)
     if hasattr(config, "workerinput"):
         for name, value in WORKER_THREADS.items():
             os.environ.setdefault(name, value)
