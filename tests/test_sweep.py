@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, interruptible, reports_folder, run_cli
+from fpga_flow import sweep
 from fpga_flow.summary import read_summary
 
 pytestmark = pytest.mark.slow
@@ -203,7 +204,10 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(sweep_reports, tmp_pat
     assert len(_history_rows({row["run_id"] for row in finished})) == len(finished)
 
 
-def test_sweep_option_mistakes_are_one_line_errors(tmp_path):
+def test_sweep_option_mistakes_are_one_line_errors(tmp_path, monkeypatch):
+    # run_cli runs the command in this process: the unreachable scheduler is given up on
+    # after 1 s instead of the 10 s a user's remote scheduler gets.
+    monkeypatch.setattr(sweep, "SCHEDULER_TIMEOUT_S", 1)
     cases = [
         (("--board", "pynq-z2", "--reuse-factor", "1,x"), "--reuse-factor"),
         (("--board", "pynq-z2", "--strategy", "Latency,Fast"), "--strategy"),
