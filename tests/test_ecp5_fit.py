@@ -5,6 +5,7 @@ cnn_digits' yosys synth_ecp5 counts measured in shared/probes/ecp5 (LUT4 33,323,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -250,3 +251,38 @@ def test_a_build_whose_estimate_is_over_the_budget_exits_1_without_running_yosys
     assert summary["status"] == "does_not_fit" and summary["checks"]["fit_not_checked"] is None
     assert "DOES NOT FIT: LUT4 0% of ulx3s-85f (budget 0.1%), by da4ml's estimate of the RTL" in summary["verdict"]
     assert "not checked" not in summary["verdict"] and "Traceback" not in build.stderr
+
+
+def test_the_benchmark_gives_the_estimates_verdict_of_a_run_yosys_was_not_run_on(tmp_path):
+    """benchmarks/open_fpga.py: the da4ml_LUT column, and the fit column from the estimate's
+    lower bound (``at least``), both for a finished run whose gates were skipped and for one
+    stopped after the RTL was written (conv1d_pulses' estimate: 2,253,844 LUT, 26.9 x the 85F)."""
+    spec = importlib.util.spec_from_file_location("open_fpga_benchmark", REPO / "benchmarks" / "open_fpga.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    stopped = tmp_path / "conv1d_pulses_ulx3s-85f"
+    (stopped / "rtl").mkdir(parents=True)
+    (stopped / "INCOMPLETE").write_text("stage: rtl_sim\n")
+    (stopped / "rtl" / "rtl.json").write_text(rtl_record(2_253_844.0).model_dump_json())
+    row = benchmark.tabulate(stopped)
+    assert row == {"model": "conv1d_pulses", "board": "ulx3s-85f", "status": "unfinished (stage: rtl_sim)",
+                   "da4ml_LUT": 2_253_844.0, "rtl_s": 3.2, "fit": "LUT4 at least 2695% DOES NOT FIT"}
+    # Within the budget the estimate says nothing: no fit until yosys has counted.
+    (stopped / "rtl" / "rtl.json").write_text(rtl_record(5_694.0).model_dump_json())
+    assert "fit" not in benchmark.tabulate(stopped)
+    finished = tmp_path / "run"
+    finished.mkdir()
+    reason = estimate_refusal(rtl_record(2_253_844.0), ULX3S, 0.8)
+    fit = BudgetCheck(**rtl_budget(rtl_record(2_253_844.0), None, ULX3S, 0.8))
+    (finished / "summary.json").write_text(json.dumps({
+        "model": {"name": "conv1d_pulses"}, "board": {"name": "ulx3s-85f", "resources": {"LUT": 83_640}},
+        "status": "does_not_fit", "timings_s": {"total": 500.0, "rtl": 420.0}, "rtl": {"estimated_luts": 2_253_844.0},
+        "gates": {"status": "skipped", "stage": "gates", "reason": reason},
+        "pnr": {"status": "skipped", "stage": "pnr", "reason": f"no netlist: {reason}"},
+        "checks": {"fit_budget": fit.model_dump()}}))
+    row = benchmark.tabulate(finished)
+    assert (row["da4ml_LUT"], row["fit"], row["status"]) == (2_253_844.0, "LUT4 at least 2695% DOES NOT FIT",
+                                                             "does_not_fit")
+    assert row["note"] == f"no netlist: {reason}" and "yosys_LUT4" not in row
+    assert "| conv1d_pulses | ulx3s-85f | does_not_fit | LUT4 at least 2695% DOES NOT FIT |" in \
+        benchmark.markdown([row], "x")
