@@ -15,11 +15,15 @@ import pytest
 import fpga_flow.rtl
 from conftest import REPO, recipe_model, run_cli
 from fpga_flow.boards import get_board
+from fpga_flow.cache import BuildCache
 from fpga_flow.config import build_config
+from fpga_flow.pipeline import rtl_cache
 from fpga_flow.pipeline.check_steps import step_gates, step_pnr
 from fpga_flow.pipeline.context import BuildContext
+from fpga_flow.pipeline.driver import Step
 from fpga_flow.pipeline.steps import step_fit
 from fpga_flow.pipeline.summarize import fit_check
+from fpga_flow.records.cache import CacheUse
 from fpga_flow.rtl import gates_stage, pnr_stage
 from fpga_flow.rtl.fit_ecp5 import (
     ESTIMATE_SOURCE,
@@ -33,7 +37,7 @@ from fpga_flow.rtl.fit_ecp5 import (
     rtl_use,
     unchecked_note,
 )
-from fpga_flow.rtl.records import GateRecord, RTLRecord, SkippedStage, Use
+from fpga_flow.rtl.records import GateRecord, RTLRecord, RTLSimRecord, SkippedStage, Use
 from fpga_flow.summary import BudgetCheck, budget_line
 from test_open_fpga import small_mlp
 from test_rtl import hide_programs
@@ -286,3 +290,29 @@ def test_the_benchmark_gives_the_estimates_verdict_of_a_run_yosys_was_not_run_on
     assert row["note"] == f"no netlist: {reason}" and "yosys_LUT4" not in row
     assert "| conv1d_pulses | ulx3s-85f | does_not_fit | LUT4 at least 2695% DOES NOT FIT |" in \
         benchmark.markdown([row], "x")
+
+
+@pytest.mark.parametrize("yosys_ran", [True, False])
+def test_the_rtl_cache_stores_nothing_for_a_build_whose_yosys_was_skipped(tmp_path, monkeypatch, yosys_ran):
+    """The build cache's RTL entry (fpga_flow.pipeline.rtl_cache) holds the three RTL steps'
+    results only when all three ran: a gates stage skipped by the estimate's bound stores
+    nothing (a later build with another --budget or --allow-over-budget runs yosys), one
+    that ran is stored. The key is fixed here (the tools' versions are not what this tests);
+    the steps are the build's own from gates on."""
+    monkeypatch.setattr(rtl_cache, "rtl_key", lambda ctx: "k" * 64)
+    if yosys_ran:
+        monkeypatch.setattr(fpga_flow.rtl, "synthesize_ecp5", lambda rtl, board, out_dir: gates(lut=1_557, carry=2_821))
+    config = build_config(model="mlp_tiny", board="ulx3s-85f", rtl=True, budget=0.05, allow_over_budget=yosys_ran,
+                          cache_dir=tmp_path / "cache")
+    ctx = BuildContext(config, ULX3S, tmp_path / "run")
+    (tmp_path / "run" / "rtl").mkdir(parents=True)
+    ctx.cache = CacheUse(dir=str(tmp_path / "cache"), key="d" * 64, hit=False, steps=[], model_digest="m",
+                         source_digest="s")
+    sim = RTLSimRecord(simulator="verilator", n_samples=1, word_agreement=1.0, sample_agreement=1.0, max_abs_diff=0.0,
+                       argmax_agreement_keras=1.0, build_seconds=0.0, sim_seconds=0.0)
+    records = {"rtl": rtl_record(5_694.0), "rtl_sim": sim}  # mlp_tiny's estimate: 6.8% of the 85F, over 5%
+    steps = [Step(name, name, lambda c, name=name: records[name], writes=name) for name in records]
+    rtl_cache.CachedRTLSteps(*steps, Step("gates", "gates", step_gates, writes="gates")).run_in(ctx)
+    assert ctx.gates.status == ("done" if yosys_ran else "skipped") and ctx.cache.rtl_hit is False
+    with BuildCache(tmp_path / "cache").read("k" * 64) as entry:
+        assert (entry is not None) == yosys_ran
