@@ -9,7 +9,8 @@ bytes in and bytes out).
 
 With --json it also writes the table to docs/measured/open_fpga.md. A model whose RTL
 does not fit a board (yosys' counts over the build's budget, the fit on ECP5:
-fpga_flow/rtl/fit_ecp5.py) is listed with that verdict and not placed: the WebAssembly
+fpga_flow/rtl/fit_ecp5.py; or da4ml's estimate, a lower bound of yosys' count, already over
+it, and then yosys is not run) is listed with that verdict and not placed: the WebAssembly
 nextpnr did not route a design at 65% of an 85F in 30 minutes here (shared/probes/ecp5),
 so the default models are the small ones. --runs tabulates finished runs (built in
 parallel, or a model over budget built with --rtl only), old ones included, and unfinished
