@@ -117,6 +117,8 @@ def tabulate(out: Path) -> dict:
         row["yosys_LUT4_pct"] = round(100 * row["yosys_LUT4"] / summary["board"]["resources"]["LUT"], 2)
     if fit.get("source"):
         row["fit"] = fit_verdict(fit)
+    elif summary["checks"].get("fit_not_checked"):
+        row["fit"] = "not checked"  # ECP5 without the RTL's counts: the note says why
     if pnr.get("status") != "done":
         row["note"] = pnr.get("reason") or gates.get("reason") or "no place and route"
         return row

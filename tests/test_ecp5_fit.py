@@ -290,6 +290,11 @@ def test_the_benchmark_gives_the_estimates_verdict_of_a_run_yosys_was_not_run_on
     assert row["note"] == f"no netlist: {reason}" and "yosys_LUT4" not in row
     assert "| conv1d_pulses | ulx3s-85f | does_not_fit | LUT4 at least 2695% DOES NOT FIT |" in \
         benchmark.markdown([row], "x")
+    # No RTL (tiny_resnet: a layer the RTL does not mirror): the fit was not checked, and the row says so.
+    summary = json.loads((finished / "summary.json").read_text())
+    summary["checks"] = {"fit_budget": None, "fit_not_checked": "fit not checked on ulx3s-85f: ..."}
+    (finished / "summary.json").write_text(json.dumps(summary))
+    assert benchmark.tabulate(finished)["fit"] == "not checked"
 
 
 @pytest.mark.parametrize("yosys_ran", [True, False])
