@@ -9,7 +9,8 @@ bytes in and bytes out).
 
 With --json it also writes the table to docs/measured/open_fpga.md. A model whose RTL
 does not fit a board (yosys' counts over the build's budget, the fit on ECP5:
-fpga_flow/rtl/fit_ecp5.py) is listed with that verdict and not placed: the WebAssembly
+fpga_flow/rtl/fit_ecp5.py; or da4ml's estimate, a lower bound of yosys' count, already over
+it, and then yosys is not run) is listed with that verdict and not placed: the WebAssembly
 nextpnr did not route a design at 65% of an 85F in 30 minutes here (shared/probes/ecp5),
 so the default models are the small ones. --runs tabulates finished runs (built in
 parallel, or a model over budget built with --rtl only), old ones included, and unfinished
@@ -29,6 +30,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fpga_flow.boards import get_board
+from fpga_flow.config import DEFAULT_BUDGET
+from fpga_flow.records.rtl import RTLRecord
+from fpga_flow.rtl.fit_ecp5 import ESTIMATE_SOURCE, rtl_budget
 from fpga_flow.rtl.pnr import last_router_progress
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +76,15 @@ def unfinished(out: Path) -> dict:
     model, _, board = out.name.rpartition("_")  # zoo names hold underscores, catalogue boards none
     stage = (out / "INCOMPLETE").read_text().strip() if (out / "INCOMPLETE").is_file() else "no summary"
     row = {"model": model, "board": board, "status": f"unfinished ({stage})"}
+    rtl_file = out / "rtl" / "rtl.json"
+    if rtl_file.is_file():
+        # da4ml's estimate is known once the RTL is written: when that lower bound of yosys'
+        # count is over the budget (this script's builds use the default), the design does not fit.
+        rtl = RTLRecord.model_validate_json(rtl_file.read_text())
+        row.update({"da4ml_LUT": rtl.estimated_luts, "rtl_s": rtl.seconds})
+        bound = rtl_budget(rtl, None, get_board(board), DEFAULT_BUDGET)
+        if bound is not None:
+            row["fit"] = fit_verdict(bound)
     gates_file = out / "rtl" / "gates.json"
     if gates_file.is_file():
         gates = json.loads(gates_file.read_text())
@@ -91,7 +105,8 @@ def tabulate(out: Path) -> dict:
         return unfinished(out)
     summary = json.loads((out / "summary.json").read_text())
     row = {"model": summary["model"]["name"], "board": summary["board"]["name"],
-           "build_s": summary["timings_s"].get("total"), "rtl_s": summary["timings_s"].get("rtl")}
+           "build_s": summary["timings_s"].get("total"), "rtl_s": summary["timings_s"].get("rtl"),
+           "da4ml_LUT": (summary.get("rtl") or {}).get("estimated_luts")}
     gates, pnr, timings = summary.get("gates") or {}, summary.get("pnr") or {}, summary["timings_s"]
     fit = summary["checks"].get("fit_budget") or {}
     row.update({"synth_s": gates.get("seconds"), "gates_LUT4": gates.get("LUT"), "gates_CCU2C": gates.get("CARRY"),
@@ -101,7 +116,9 @@ def tabulate(out: Path) -> dict:
         row["yosys_LUT4"] = gates["LUT"] + 2 * gates["CARRY"]
         row["yosys_LUT4_pct"] = round(100 * row["yosys_LUT4"] / summary["board"]["resources"]["LUT"], 2)
     if fit.get("source"):
-        row["fit"] = f"{fit['resource']} {100 * fit['value']:.0f}% {'fits' if fit['passed'] else 'DOES NOT FIT'}"
+        row["fit"] = fit_verdict(fit)
+    elif summary["checks"].get("fit_not_checked"):
+        row["fit"] = "not checked"  # ECP5 without the RTL's counts: the note says why
     if pnr.get("status") != "done":
         row["note"] = pnr.get("reason") or gates.get("reason") or "no place and route"
         return row
@@ -119,7 +136,14 @@ def tabulate(out: Path) -> dict:
     return row
 
 
-COLUMNS = ("model", "board", "status", "fit", "rtl_s", "synth_s", "pnr_s", "bitstream_s", "yosys_LUT4", "yosys_LUT4_pct",
+def fit_verdict(fit: dict) -> str:
+    """The fit check in a few words; ``at least`` when it is da4ml's estimate (yosys not run)."""
+    bound = "at least " if fit["source"] == ESTIMATE_SOURCE else ""
+    return f"{fit['resource']} {bound}{100 * fit['value']:.0f}% {'fits' if fit['passed'] else 'DOES NOT FIT'}"
+
+
+COLUMNS = ("model", "board", "status", "fit", "rtl_s", "synth_s", "pnr_s", "bitstream_s", "da4ml_LUT", "yosys_LUT4",
+           "yosys_LUT4_pct",
            "LUT4", "LUT4_pct", "LUT4_pnr_minus_yosys", "FF", "MULT18", "EBR", "rtl_stages", "target_mhz", "achieved_mhz",
            "top_sim_word_agreement", "top_sim_samples", "build_s", "note")
 
@@ -129,7 +153,9 @@ def markdown(rows: list[dict], command: str) -> str:
              f"Measured with `{command}` ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.0f} when "
              "written: times are wall seconds on a shared machine; nextpnr-ecp5 and ecppack from yowasp, WebAssembly; "
              "yosys from Debian). `fit` is the build's verdict from yosys' counts of the RTL (`yosys_LUT4`: LUT4 cells "
-             "and two per CCU2C); `LUT4`, `FF`, `MULT18`, `EBR`, utilization and Fmax are post-route open-tool figures "
+             "and two per CCU2C), or `at least` from da4ml's estimate of the RTL (`da4ml_LUT`), a lower bound of "
+             "yosys' count, when that alone is over the budget and yosys is not run (fpga_flow/rtl/fit_ecp5.py); "
+             "`LUT4`, `FF`, `MULT18`, `EBR`, utilization and Fmax are post-route open-tool figures "
              "(nextpnr's timing model)"
              + ("; `mlp` is tests/test_open_fpga.py's 4-3-2 Keras MLP (6-4-3 before)"
                 if any(r.get("model") == "mlp" for r in rows) else "") + ".", "",

@@ -134,6 +134,12 @@ class BuildConfig(BaseModel):
         """The budget the fit and the budget check use: the one given, else the default."""
         return DEFAULT_BUDGET if self.budget is None else self.budget
 
+    @property
+    def tool_budget(self) -> float:
+        """The share of the device the open tools run up to on ECP5 (yosys by da4ml's estimate,
+        nextpnr by yosys' counts: fpga_flow/rtl/fit_ecp5.py): the device with --allow-over-budget."""
+        return 1.0 if self.allow_over_budget else self.fit_budget
+
 
 def cli_flag(field: str) -> str:
     """The command-line spelling of a BuildConfig field: ``--clock`` for

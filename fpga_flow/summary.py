@@ -93,7 +93,8 @@ class BudgetCheck(Check):
     estimate_error: float | None = Field(
         default=None, description="the estimate's measured median error (fraction) on that resource, None if unmeasured")
     source: str | None = Field(default=None, description="whose figures: None the estimate; on ECP5 yosys' counts of "
-                                                         "the RTL (fpga_flow/rtl/fit_ecp5.py)")
+                                                         "the RTL, or da4ml's estimate of it when that lower bound "
+                                                         "is over the budget (fpga_flow/rtl/fit_ecp5.py)")
 
 
 class Checks(_Section):

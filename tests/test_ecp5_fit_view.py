@@ -34,7 +34,7 @@ def without_rtl(summary: RunSummary) -> RunSummary:
     """The same build without --rtl, its checks made by the build's rules."""
     checks = summary.checks.model_copy(update={
         "fit_budget": None, "rtl_word_agreement": None, "pnr_fmax": None, "top_word_agreement": None,
-        "fit_not_checked": unchecked_note(get_board(summary.board.name), None) or None})
+        "fit_not_checked": unchecked_note(get_board(summary.board.name), None, False) or None})
     return summary.model_copy(update={"rtl": None, "rtl_sim": None, "gates": None, "pnr": None, "checks": checks,
                                       "verdict": run_verdict(checks, summary.board.name, summary.synthesis)})
 

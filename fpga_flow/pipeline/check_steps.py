@@ -65,13 +65,14 @@ def step_rtl_sim(ctx: BuildContext) -> RTLSimRecord | SkippedStage | None:
 
 
 def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:
-    """The RTL synthesized by yosys for the board's family; skipped without yosys."""
+    """The RTL synthesized by yosys for the board's family; skipped without yosys, and on
+    ECP5 when da4ml's estimate alone is over the budget (:mod:`fpga_flow.rtl.fit_ecp5`)."""
     if ctx.rtl is None:
         return None
     cfg = ctx.config
     # yosys' counts per pipeline stage, kept by content beside the build cache's entries.
     modules = config_cache_dir(cfg) / "gates" if cfg.use_cache else None
-    return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR, cache_dir=modules)
+    return gates_stage(ctx.rtl, ctx.board, ctx.run_dir / RTL_DIR, cache_dir=modules, budget=cfg.tool_budget)
 
 
 def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
@@ -80,7 +81,7 @@ def step_pnr(ctx: BuildContext) -> PnRRecord | SkippedStage | None:
     if not ctx.config.pnr:
         return None
     return pnr_stage(ctx.rtl, ctx.gates, ctx.board, ctx.loaded.X_eval, ctx.csim.outputs, ctx.run_dir / RTL_DIR,
-                     budget=1.0 if ctx.config.allow_over_budget else ctx.config.fit_budget,
+                     budget=ctx.config.tool_budget,
                      timeout_min=ctx.config.pnr_timeout)
 
 

@@ -109,14 +109,14 @@ def _rtl_sim(ctx: RunRTLContext) -> RTLSimRecord | SkippedStage:
 
 
 def _gates(ctx: RunRTLContext) -> GateRecord | SkippedStage:
-    return gates_stage(ctx.rtl, ctx.inputs.board, ctx.out_dir)
+    return gates_stage(ctx.rtl, ctx.inputs.board, ctx.out_dir, budget=ctx.summary.config.tool_budget)
 
 
 def _pnr(ctx: RunRTLContext) -> PnRRecord | SkippedStage:
     # rtl/ was replaced: a --pnr run places and routes the new RTL again.
     config = ctx.summary.config
     return pnr_stage(ctx.rtl, ctx.gates, ctx.inputs.board, ctx.inputs.X, ctx.inputs.csim_out, ctx.out_dir,
-                     budget=1.0 if config.allow_over_budget else config.fit_budget, timeout_min=config.pnr_timeout)
+                     budget=config.tool_budget, timeout_min=config.pnr_timeout)
 
 
 # The build's RTL steps on what a finished run keeps; ``pnr`` for a --pnr run only.
@@ -140,10 +140,10 @@ def rtl_on_run(run_dir: Path, progress: Progress = silent) -> RunSummary:
     ctx.out_dir.mkdir()
     run_steps(ctx, RTL_ON_RUN_STEPS, stop_after=None if summary.config.pnr else "gates")
     # On ECP5 the fit is the RTL's yosys counts (fpga_flow.rtl.fit_ecp5): the new RTL's replace the run's.
-    rtl_fit = rtl_fit_check(ctx.gates, ctx.inputs.board, summary.config.fit_budget)
+    rtl_fit = rtl_fit_check(ctx.rtl, ctx.gates, ctx.inputs.board, summary.config.fit_budget)
     checks = summary.checks.model_copy(update={
         "rtl_word_agreement": rtl_check(ctx.rtl_sim), "pnr_fmax": None, "top_word_agreement": None,
-        "fit_not_checked": unchecked_note(ctx.inputs.board, ctx.gates) or None,
+        "fit_not_checked": unchecked_note(ctx.inputs.board, ctx.gates, rtl_fit is not None) or None,
         **pnr_checks(ctx.pnr), **({"fit_budget": rtl_fit} if rtl_fit else {})})
     updated = RunSummary.model_validate({
         **summary.model_dump(), "rtl": ctx.rtl, "rtl_sim": ctx.rtl_sim, "gates": ctx.gates, "pnr": ctx.pnr,

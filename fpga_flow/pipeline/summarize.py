@@ -15,7 +15,7 @@ from fpga_flow.layers import ESTIMATED_RESOURCE_KEYS
 from fpga_flow.pipeline.context import BuildContext
 from fpga_flow.records.synth import SynthesisResult
 from fpga_flow.rtl.fit_ecp5 import rtl_budget, unchecked_note
-from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLSimRecord, SkippedStage
+from fpga_flow.rtl.records import REQUIRED_WORD_AGREEMENT, RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.summary import (
     BudgetCheck,
     Check,
@@ -34,11 +34,13 @@ from fpga_flow.summary import (
 def make_summary(ctx: BuildContext) -> RunSummary:
     """The run's summary from the context's results."""
     cfg, loaded, bridge, testbench = ctx.config, ctx.loaded, ctx.csim.fidelity, ctx.testbench.fidelity
+    fit = fit_check(ctx)
     checks = Checks(csim_agreement=_check(bridge.agreement, cfg.min_agreement),
                     testbench_agreement=_check(testbench.agreement, cfg.min_agreement),
-                    fit_budget=fit_check(ctx),
+                    fit_budget=fit,
                     target_latency=_target_check(ctx.fit), rtl_word_agreement=rtl_check(ctx.rtl_sim),
-                    fit_not_checked=unchecked_note(ctx.board, ctx.gates) or None, **pnr_checks(ctx.pnr))
+                    fit_not_checked=unchecked_note(ctx.board, ctx.gates, fit is not None) or None,
+                    **pnr_checks(ctx.pnr))
     classes = loaded.keras_eval.reshape(len(loaded.keras_eval), -1).shape[1]
     return RunSummary(
         run_id=ctx.run_dir.name,
@@ -95,16 +97,18 @@ def _check(value: float, threshold: float) -> Check:
 
 def fit_check(ctx: BuildContext) -> BudgetCheck | None:
     """The design against the board: the estimate's figures, or on a board without a vendor
-    HLS flow (ECP5) the RTL's yosys counts (:mod:`fpga_flow.rtl.fit_ecp5`), None without them."""
+    HLS flow (ECP5) the RTL's (:func:`rtl_fit_check`), None without them."""
     if ctx.board.hls_vendor_flow:
         return budget_check(ctx.estimate, ctx.board, ctx.config.fit_budget)
-    return rtl_fit_check(ctx.gates, ctx.board, ctx.config.fit_budget)
+    return rtl_fit_check(ctx.rtl, ctx.gates, ctx.board, ctx.config.fit_budget)
 
 
-def rtl_fit_check(gates: GateRecord | SkippedStage | None, board: Board, budget: float) -> BudgetCheck | None:
-    """The RTL's yosys counts against an ECP5 board (:mod:`fpga_flow.rtl.fit_ecp5`); None
-    when the RTL was not synthesized for one."""
-    fields = rtl_budget(gates, board, budget)
+def rtl_fit_check(rtl: RTLRecord | SkippedStage | None, gates: GateRecord | SkippedStage | None, board: Board,
+                  budget: float) -> BudgetCheck | None:
+    """The RTL against an ECP5 board (:func:`fpga_flow.rtl.fit_ecp5.rtl_budget`): yosys'
+    counts, or da4ml's estimate when that lower bound is already over; None when the RTL
+    was not synthesized and its estimate does not decide."""
+    fields = rtl_budget(rtl, gates, board, budget)
     return None if fields is None else BudgetCheck(**fields)
 
 

@@ -33,7 +33,7 @@ from fpga_flow.convert import HLSSettings
 from fpga_flow.errors import RTLUnsupportedError, ToolMissingError, UserInputError
 from fpga_flow.records.rtl import RTL_DIR, GateRecord, PnRRecord, RTLRecord, RTLSimRecord, SkippedStage
 from fpga_flow.rtl.ecp5 import synthesize_ecp5
-from fpga_flow.rtl.fit_ecp5 import pnr_refusal
+from fpga_flow.rtl.fit_ecp5 import estimate_refusal, pnr_refusal
 from fpga_flow.rtl.gates import synthesize_gates
 from fpga_flow.rtl.pnr import place_and_route
 from fpga_flow.rtl.simulate import simulate_rtl
@@ -88,9 +88,15 @@ def rtl_sim_stage(rtl: RTLRecord | SkippedStage, X: np.ndarray, csim_out: np.nda
 
 
 def gates_stage(rtl: RTLRecord | SkippedStage, board: Board, out_dir: Path,
-                cache_dir: Path | None = None) -> GateRecord | SkippedStage:
+                cache_dir: Path | None = None, budget: float = 1.0) -> GateRecord | SkippedStage:
+    """yosys on the RTL for the board's family; skipped with the reason when there is no RTL,
+    yosys is missing, or (ECP5) da4ml's estimate, a lower bound of yosys' count, is already
+    over ``budget`` of the device (:mod:`fpga_flow.rtl.fit_ecp5`)."""
     if isinstance(rtl, SkippedStage):
         return _no_rtl("gates", rtl)
+    refusal = estimate_refusal(rtl, board, budget)
+    if refusal is not None:
+        return SkippedStage(stage="gates", reason=refusal)
     synthesize = synthesize_gates if board.open_fpga is None else synthesize_ecp5
     try:
         return synthesize(rtl, board, out_dir, cache_dir=cache_dir) if synthesize is synthesize_gates \

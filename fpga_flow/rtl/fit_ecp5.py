@@ -16,9 +16,15 @@ difference: nextpnr adds LUT4s that route a flip-flop's input through a slice an
 serial framing's logic is counted by both (measured: mlp_tiny 7,199 LUT4 by yosys, 8,481
 after routing, +18%; ``docs/open_fpga.md``).
 
+Before yosys runs, da4ml's own estimate of the RTL (``RTLRecord.estimated_luts``) is a
+lower bound of yosys' LUT4 (:data:`YOSYS_OVER_ESTIMATE`): when it alone is over the budget's
+share of the device, the design cannot fit, so yosys (tens of minutes on a large design
+here) is not run (:func:`estimate_refusal`) and the fit's verdict is that bound's.
+
 Invariant enforced here: on a board without a vendor HLS flow the build's ``fit_budget``
-check comes from these counts, or is absent (None) when the RTL was not synthesized, and
-the verdict then says the fit was not checked and why (:func:`unchecked_note`).
+check comes from yosys' counts, or from da4ml's estimate when that lower bound is already
+over the budget (a failed check), or is absent (None) when the RTL was not synthesized,
+and the verdict then says the fit was not checked and why (:func:`unchecked_note`).
 
 Imports stay within ``fpga_flow.boards`` and ``fpga_flow.rtl.records`` (no summary, no
 fit): the build turns :func:`rtl_budget`'s fields into its ``BudgetCheck``.
@@ -26,10 +32,21 @@ fit): the build turns :func:`rtl_budget`'s fields into its ``BudgetCheck``.
 
 from __future__ import annotations
 
-from fpga_flow.boards import Board
-from fpga_flow.records.rtl import GateRecord, SkippedStage, Use
+import math
+
+from fpga_flow.boards import Board, load_boards
+from fpga_flow.records.rtl import GateRecord, RTLRecord, SkippedStage, Use
 
 SOURCE = "yosys synth_ecp5 of the RTL"
+ESTIMATE_SOURCE = "da4ml's estimate of the RTL, a lower bound of yosys' count"
+# yosys synth_ecp5's LUT4 (2 per CCU2C, of the board top level) over da4ml's estimate of the
+# same RTL (RTLRecord.estimated_luts), measured on 6 designs (tests/data/ecp5/estimate_vs_yosys.json,
+# from the runs of docs/measured/open_fpga.md): mlp_tiny 1.264 (ulx3s-85f), 1.243 (ecpix5-85f),
+# 1.270 (orangecrab-25f); cnn_digits 1.239; jet_mlp 1.228; the 4-3-2 test MLP 2.20 (its serial
+# framing weighs most). So 1.22 to 2.2; the rule relies only on 1.0: yosys counts at least
+# da4ml's estimate (the estimate counts the adders' LUTs; yosys maps the same adders and adds
+# the framing, the pipeline's registers' routing and the carry chains' full slices).
+YOSYS_OVER_ESTIMATE = 1.0
 # The device's units by the catalogue's resource fields (boards.DEVICE_UNITS on ECP5).
 UNIT_FIELDS = {"LUT4": "LUT", "FF": "FF", "MULT18": "DSP", "EBR": "BRAM_18K"}
 NOT_CHECKED = ("fit not checked on {board}: the HLS estimate is calibrated on AMD/Xilinx reports only; "
@@ -59,21 +76,49 @@ def fits(use: dict[str, Use], budget: float) -> bool:
     return all(u.used <= budget * u.available for u in use.values())
 
 
-def rtl_budget(gates: GateRecord | SkippedStage | None, board: Board, budget: float) -> dict | None:
-    """The fields of the build's ``BudgetCheck`` from yosys' counts of the RTL; None when
-    the RTL was not synthesized (no --rtl, or the stage skipped)."""
-    if not isinstance(gates, GateRecord) or gates.family != "ecp5":
+def estimate_use(rtl: RTLRecord, board: Board) -> dict[str, Use]:
+    """The least LUT4 yosys can count for the RTL (da4ml's estimate), of the board's."""
+    return {"LUT4": Use(used=math.ceil(YOSYS_OVER_ESTIMATE * rtl.estimated_luts), available=int(board.resources.LUT))}
+
+
+def estimate_refusal(rtl: RTLRecord | SkippedStage | None, board: Board, budget: float) -> str | None:
+    """Why yosys is not run on an ECP5 board: da4ml's estimate of the RTL, a lower bound of
+    yosys' LUT4, is already over ``budget`` of the device; None when it is within (yosys
+    then decides), on a board with a vendor flow, or without an RTL."""
+    if not isinstance(rtl, RTLRecord) or board.open_fpga is None:
         return None
-    use = gates.device_use or device_use(gates, board)
+    use = estimate_use(rtl, board)
+    if fits(use, budget):
+        return None
+    lut4 = use["LUT4"]
+    room = [b for b in load_boards().values() if b.open_fpga is not None and lut4.used <= budget * b.resources.LUT]
+    fix = (f"a smaller model, or a board with more LUT4 such as {min(room, key=lambda b: (b.resources.LUT, b.name)).name}"
+           if room else "a smaller model (no catalogue ECP5 board holds this one)")
+    return (f"the RTL does not fit: da4ml's estimate is {lut4.used:,} LUT4, {lut4.pct:.0f}% of {board.name}'s "
+            f"{lut4.available:,} (budget {100 * budget:g}%), and yosys counts at least that, so yosys synth_ecp5 "
+            f"was not run; fix: {fix}")
+
+
+def rtl_budget(rtl: RTLRecord | SkippedStage | None, gates: GateRecord | SkippedStage | None, board: Board,
+               budget: float) -> dict | None:
+    """The fields of the build's ``BudgetCheck`` on an ECP5 board: yosys' counts of the RTL;
+    without them, da4ml's estimate when that lower bound is over ``budget`` (a failed check);
+    None when the RTL was not synthesized and its estimate does not decide."""
+    if isinstance(gates, GateRecord) and gates.family == "ecp5":
+        use, source = gates.device_use or device_use(gates, board), SOURCE
+    elif estimate_refusal(rtl, board, budget) is not None:
+        use, source = estimate_use(rtl, board), ESTIMATE_SOURCE
+    else:
+        return None
     unit, share = binding_share(use)
     return {"value": round(share, 4), "threshold": budget, "passed": fits(use, budget), "resource": unit,
-            "estimate_error": None, "source": SOURCE}
+            "estimate_error": None, "source": source}
 
 
-def unchecked_note(board: Board, gates: GateRecord | SkippedStage | None) -> str:
-    """``""`` unless the board has no vendor HLS flow and the RTL was not synthesized: then
-    the verdict's note that the fit was not checked, with the reason and the fix."""
-    if board.hls_vendor_flow or isinstance(gates, GateRecord):
+def unchecked_note(board: Board, gates: GateRecord | SkippedStage | None, checked: bool) -> str:
+    """``""`` unless the board has no vendor HLS flow and the fit was not ``checked`` (by
+    :func:`rtl_budget`): then the verdict's note saying so, with the reason and the fix."""
+    if board.hls_vendor_flow or checked or isinstance(gates, GateRecord):
         return ""
     why = ("add --rtl: yosys counts of the RTL are the fit on ECP5" if gates is None
            else f"the RTL was not synthesized ({gates.reason})")
