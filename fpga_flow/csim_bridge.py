@@ -70,7 +70,10 @@ class Bridge:
         return cls(compiled.library, spec)
 
     def _rows(self, X: np.ndarray) -> np.ndarray:
-        rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+        X = np.asarray(X, dtype=np.float64)
+        # No samples (a probe that took them all, as with --max-samples 4): no rows, not a
+        # reshape of nothing into (0, -1), which numpy refuses.
+        rows = np.ascontiguousarray(X.reshape(len(X), -1) if len(X) else X.reshape(0, self.input_size))
         if rows.shape[1] != self.input_size:
             raise StageFailedError(f"input has {rows.shape[1]} values per sample, the project expects {self.input_size}")
         return rows

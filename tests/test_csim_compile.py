@@ -208,6 +208,9 @@ def test_the_bridge_in_slices_gives_the_single_runs_words_and_traces(tmp_path):
         for name, values in single_traces.items():
             assert traces[name].tobytes() == values.tobytes() and traces[name].shape == values.shape, name
     assert not list(bridge.library.parent.glob("bridge-slices-*"))  # the slices' files are gone
+    # No more samples than the probe takes (a build with --max-samples 4): nothing left to slice.
+    few, few_traces = bridge.trace(X[:4], jobs=2, min_seconds=0)
+    assert few.tobytes() == single[:4].tobytes() and few_traces["c1"].tobytes() == single_traces["c1"][:4].tobytes()
 
 
 def test_a_failing_slice_process_is_named(three_layer, tmp_path):
