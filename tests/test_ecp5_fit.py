@@ -18,12 +18,13 @@ from fpga_flow.boards import get_board
 from fpga_flow.cache import BuildCache
 from fpga_flow.config import build_config
 from fpga_flow.pipeline import rtl_cache
-from fpga_flow.pipeline.check_steps import step_gates, step_pnr
+from fpga_flow.pipeline.check_steps import step_gates, step_pnr, step_rtl_sim
 from fpga_flow.pipeline.context import BuildContext
 from fpga_flow.pipeline.driver import Step
-from fpga_flow.pipeline.steps import step_fit
+from fpga_flow.pipeline.steps import hls_settings, step_fit
 from fpga_flow.pipeline.summarize import fit_check
 from fpga_flow.records.cache import CacheUse
+from fpga_flow.records.fit import FitRequest
 from fpga_flow.rtl import gates_stage, pnr_stage
 from fpga_flow.rtl.fit_ecp5 import (
     ESTIMATE_SOURCE,
@@ -40,7 +41,6 @@ from fpga_flow.rtl.fit_ecp5 import (
 from fpga_flow.rtl.records import GateRecord, RTLRecord, RTLSimRecord, SkippedStage, Use
 from fpga_flow.summary import BudgetCheck, budget_line
 from test_open_fpga import small_mlp
-from test_rtl import hide_programs
 
 ULX3S = get_board("ulx3s-85f")
 ORANGECRAB = get_board("orangecrab-25f")
@@ -127,7 +127,7 @@ def test_the_estimate_does_not_refuse_a_design_on_ecp5(rtl, tmp_path):
     the fit keeps its plan for the C-simulation and the RTL's counts decide, so the build
     goes on; on a board with a vendor flow the same shortfall stops it (test_fit.py)."""
     from fpga_flow.pipeline.context import LoadedModel
-    from fpga_flow.pipeline.steps import hls_settings
+
     model, data = recipe_model("cnn_digits")
     config = build_config(model="cnn_digits", board="ulx3s-85f", rtl=rtl, io_type="io_parallel", strategy="Latency")
     ctx = BuildContext(config, ULX3S, tmp_path)
@@ -227,17 +227,19 @@ def test_an_estimate_over_the_budget_fails_the_fit_and_skips_place_and_route(tmp
         return
     assert ctx.gates.reason.startswith("the RTL does not fit: da4ml's estimate is 5,694 LUT4, 23% of orangecrab-25f's "
                                        "24,288 (budget 20%)")
-    ctx.loaded, ctx.csim = SimpleNamespace(X_eval=None), SimpleNamespace(outputs=None)  # not reached
+    ctx.loaded, ctx.csim = SimpleNamespace(X_eval=None, keras_eval=None), SimpleNamespace(outputs=None)  # not reached
     assert step_pnr(ctx) == SkippedStage(stage="pnr", reason=f"no netlist: {ctx.gates.reason}")
+    # Nor is the design simulated: the same reason, for Verilator.
+    assert step_rtl_sim(ctx) == SkippedStage(stage="rtl_sim", reason=ctx.gates.reason.replace(
+        "so yosys synth_ecp5 was not run", "so its Verilator simulation was not run"))
 
 
 @pytest.mark.slow
-def test_a_build_whose_estimate_is_over_the_budget_exits_1_without_running_yosys(tmp_path, monkeypatch):
+def test_a_build_whose_estimate_is_over_the_budget_exits_1_without_running_yosys(tmp_path):
     """``fpga-flow build --rtl --pnr --budget 0.001`` of the suite's 4-3-2 MLP on the ULX3S:
     da4ml's estimate (353 LUT4, 0.4%) is over 0.1% of the 85F, so yosys and nextpnr are
-    not run and the build exits 1 with DOES NOT FIT and the reason. (Verilator is hidden:
-    its simulation is not what this tests, and the stage is skipped with its reason.)"""
-    hide_programs(monkeypatch, tmp_path / "bin", "verilator")
+    not run, nor is Verilator's simulation, and the build exits 1 with DOES NOT FIT and the
+    reason."""
     out = tmp_path / "run"
     build = run_cli("build", str(small_mlp(tmp_path)), "--board", "ulx3s-85f", "--rtl", "--pnr", "--budget", "0.001",
                     "--max-samples", "12", "--out", str(out), "--reports-dir", str(tmp_path), "--cache-dir",
@@ -249,6 +251,8 @@ def test_a_build_whose_estimate_is_over_the_budget_exits_1_without_running_yosys
         "the RTL does not fit: da4ml's estimate is 353 LUT4, 0% of ulx3s-85f's 83,640 (budget 0.1%), and yosys counts "
         "at least that, so yosys synth_ecp5 was not run")
     assert not (out / "rtl" / "ecp5").exists()  # nothing of yosys' or nextpnr's
+    assert summary["rtl_sim"] == {"status": "skipped", "stage": "rtl_sim", "reason": gates["reason"].replace(
+        "so yosys synth_ecp5 was not run", "so its Verilator simulation was not run")}
     assert summary["pnr"] == {"status": "skipped", "stage": "pnr", "reason": f"no netlist: {gates['reason']}"}
     assert fit == {"value": 0.0042, "threshold": 0.001, "passed": False, "resource": "LUT4", "estimate_error": None,
                    "source": ESTIMATE_SOURCE}
@@ -321,3 +325,20 @@ def test_the_rtl_cache_stores_nothing_for_a_build_whose_yosys_was_skipped(tmp_pa
     assert ctx.gates.status == ("done" if yosys_ran else "skipped") and ctx.cache.rtl_hit is False
     with BuildCache(tmp_path / "cache").read("k" * 64) as entry:
         assert (entry is not None) == yosys_ran
+
+
+def test_an_open_tool_rtl_build_of_a_streaming_recipe_is_set_up_as_the_rtl_mirrors_it():
+    """tiny_resnet's recipe is io_stream: with --rtl on an ECP5 board its HLS settings are
+    io_parallel/Latency, as the fit's request is (the fit once searched io_stream only, and
+    the RTL was then skipped); without --rtl, or with the io type given, the recipe's or
+    the user's stays."""
+    rtl = build_config(model="tiny_resnet", board="ulx3s-85f", rtl=True)
+    settings = hls_settings(rtl, ULX3S)
+    assert (settings.io_type, settings.strategy) == ("io_parallel", "Latency")
+    request = FitRequest.of(rtl)
+    assert (request.io_type, request.strategy) == (settings.io_type, settings.strategy)
+    assert hls_settings(build_config(model="tiny_resnet", board="ulx3s-85f"), ULX3S).io_type == "io_stream"
+    given = build_config(model="tiny_resnet", board="ulx3s-85f", rtl=True, io_type="io_stream")
+    assert hls_settings(given, ULX3S).io_type == FitRequest.of(given).io_type == "io_stream"
+    assert hls_settings(build_config(model="tiny_resnet", board="pynq-z2", rtl=True), get_board("pynq-z2")).io_type \
+        == "io_stream"  # a vendor-flow board: the RTL does not decide its design

@@ -58,10 +58,12 @@ def step_rtl(ctx: BuildContext) -> RTLRecord | SkippedStage | None:
 
 def step_rtl_sim(ctx: BuildContext) -> RTLSimRecord | SkippedStage | None:
     """The RTL simulated by Verilator on the evaluation split, against the bridge's outputs
-    word for word and against Keras by argmax; skipped without verilator."""
+    word for word and against Keras by argmax; skipped without verilator, and on ECP5 when
+    da4ml's estimate alone is over the budget (:mod:`fpga_flow.rtl.fit_ecp5`)."""
     if ctx.rtl is None:
         return None
-    return rtl_sim_stage(ctx.rtl, ctx.loaded.X_eval, ctx.csim.outputs, ctx.loaded.keras_eval, ctx.run_dir / RTL_DIR)
+    return rtl_sim_stage(ctx.rtl, ctx.loaded.X_eval, ctx.csim.outputs, ctx.loaded.keras_eval, ctx.run_dir / RTL_DIR,
+                         ctx.board, ctx.config.tool_budget)
 
 
 def step_gates(ctx: BuildContext) -> GateRecord | SkippedStage | None:

@@ -105,7 +105,8 @@ def _rtl(ctx: RunRTLContext) -> RTLRecord | SkippedStage:
 
 
 def _rtl_sim(ctx: RunRTLContext) -> RTLSimRecord | SkippedStage:
-    return rtl_sim_stage(ctx.rtl, ctx.inputs.X, ctx.inputs.csim_out, ctx.inputs.keras_out, ctx.out_dir)
+    return rtl_sim_stage(ctx.rtl, ctx.inputs.X, ctx.inputs.csim_out, ctx.inputs.keras_out, ctx.out_dir,
+                         ctx.inputs.board, ctx.summary.config.tool_budget)
 
 
 def _gates(ctx: RunRTLContext) -> GateRecord | SkippedStage:

@@ -31,6 +31,7 @@ from fpga_flow.fit import DoesNotFitError, FitRequest, FitResult, check_plan_kep
 from fpga_flow.model_io import is_model_file, load_keras_model, load_test_data, model_input_shape
 from fpga_flow.pipeline.context import BuildContext, LoadedModel
 from fpga_flow.precision import PrecisionChoice, close_precisions, infer_precisions, keras_layer_outputs
+from fpga_flow.records.fit import held_design
 from fpga_flow.rtl import open_fpga_scope
 from fpga_flow.train import trained_or_train
 from model_zoo import get_recipe
@@ -78,14 +79,16 @@ def step_load(ctx: BuildContext) -> LoadedModel:
 
 
 def hls_settings(cfg: BuildConfig, board: Board) -> HLSSettings:
-    """The HLS settings of a build: the user's, else the zoo recipe's, else
-    HLSSettings' defaults; the clock is the board's unless given."""
+    """The HLS settings of a build: the user's (and what an open-tool build is held to,
+    :func:`~fpga_flow.records.fit.held_design`), else the zoo recipe's, else HLSSettings'
+    defaults; the clock is the board's unless given."""
     recipe_settings: dict[str, Any] = {}
     if not is_model_file(cfg.model):
         recipe = get_recipe(cfg.model)
         recipe_settings = {key: getattr(recipe.hls, key)
                            for key in ("io_type", "strategy", "reuse_factor", "default_precision")}
-    chosen = {"io_type": cfg.io_type, "strategy": cfg.strategy, "reuse_factor": cfg.reuse_factor,
+    io_type, strategy = held_design(cfg)
+    chosen = {"io_type": io_type, "strategy": strategy, "reuse_factor": cfg.reuse_factor,
               "clock_period_ns": cfg.clock_period_ns or board.clock_period_ns}
     return validated_hls_settings(**{**recipe_settings, **{key: value for key, value in chosen.items()
                                                            if value is not None}})

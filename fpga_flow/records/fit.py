@@ -35,17 +35,25 @@ class FitRequest(BaseModel):
 
     @classmethod
     def of(cls, config) -> "FitRequest":
-        """The request of a build configuration (``fpga_flow.config.BuildConfig``).
-
-        Invariant enforced here: on a board with no vendor flow (ECP5: the design goes
-        through the RTL and the open tools) a build with ``--rtl`` is fitted in io_parallel
-        with the Latency strategy, the only design the RTL mirrors (``fpga_flow/rtl/trace.py``
-        refuses io_stream and Resource), unless the user fixed the io type or strategy."""
-        io_type, strategy = config.io_type, config.strategy
-        if config.rtl and not get_board(config.board, config.boards_dir).hls_vendor_flow:
-            io_type, strategy = io_type or "io_parallel", strategy or LATENCY
+        """The request of a build configuration (``fpga_flow.config.BuildConfig``)."""
+        io_type, strategy = held_design(config)
         return cls(budget=config.fit_budget, target_latency_ns=config.target_latency_ns, io_type=io_type,
                    strategy=strategy, reuse_factor=config.reuse_factor)
+
+
+def held_design(config) -> tuple[str | None, str | None]:
+    """The io type and strategy a build (``fpga_flow.config.BuildConfig``) is held to, None
+    where it is free: the user's; the build's HLS settings and the fit both take them.
+
+    Invariant enforced here: on a board with no vendor flow (ECP5: the design goes through
+    the RTL and the open tools) a build with ``--rtl`` is io_parallel with the Latency
+    strategy, the only design the RTL mirrors (``fpga_flow/rtl/trace.py`` refuses io_stream
+    and Resource), unless the user fixed the io type or strategy: a zoo recipe's own io_stream
+    (tiny_resnet's) gave way to it in the fit only, and the RTL was then skipped."""
+    io_type, strategy = config.io_type, config.strategy
+    if config.rtl and not get_board(config.board, config.boards_dir).hls_vendor_flow:
+        io_type, strategy = io_type or "io_parallel", strategy or LATENCY
+    return io_type, strategy
 
 
 class LayerSetting(BaseModel):

@@ -78,9 +78,16 @@ def rtl_stage(model, board: Board, settings: HLSSettings, hls_config: dict[str, 
 
 
 def rtl_sim_stage(rtl: RTLRecord | SkippedStage, X: np.ndarray, csim_out: np.ndarray, keras_out: np.ndarray,
-                  out_dir: Path) -> RTLSimRecord | SkippedStage:
+                  out_dir: Path, board: Board | None = None, budget: float = 1.0) -> RTLSimRecord | SkippedStage:
+    """Verilator on the RTL against the C-simulation; skipped with the reason when there is
+    no RTL, verilator is missing, or (ECP5 ``board``) the RTL cannot fit it by da4ml's
+    estimate: a design that cannot be placed is not simulated either (conv1d_pulses' 51 MB
+    of Verilog was still compiling in Verilator after 13 minutes here)."""
     if isinstance(rtl, SkippedStage):
         return _no_rtl("rtl_sim", rtl)
+    refusal = None if board is None else estimate_refusal(rtl, board, budget, stage="its Verilator simulation")
+    if refusal is not None:
+        return SkippedStage(stage="rtl_sim", reason=refusal)
     try:
         return simulate_rtl(rtl, X, csim_out, keras_out, out_dir)
     except (ToolMissingError, RTLUnsupportedError) as exc:
@@ -131,5 +138,5 @@ def run_rtl_stages(model, board: Board, settings: HLSSettings, hls_config: dict[
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rtl = rtl_stage(model, board, settings, hls_config, project_dir, out_dir)
-    return {"rtl": rtl, "rtl_sim": rtl_sim_stage(rtl, X, csim_out, keras_out, out_dir),
+    return {"rtl": rtl, "rtl_sim": rtl_sim_stage(rtl, X, csim_out, keras_out, out_dir, board),
             "gates": gates_stage(rtl, board, out_dir)}

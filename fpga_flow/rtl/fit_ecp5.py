@@ -81,10 +81,12 @@ def estimate_use(rtl: RTLRecord, board: Board) -> dict[str, Use]:
     return {"LUT4": Use(used=math.ceil(YOSYS_OVER_ESTIMATE * rtl.estimated_luts), available=int(board.resources.LUT))}
 
 
-def estimate_refusal(rtl: RTLRecord | SkippedStage | None, board: Board, budget: float) -> str | None:
-    """Why yosys is not run on an ECP5 board: da4ml's estimate of the RTL, a lower bound of
-    yosys' LUT4, is already over ``budget`` of the device; None when it is within (yosys
-    then decides), on a board with a vendor flow, or without an RTL."""
+def estimate_refusal(rtl: RTLRecord | SkippedStage | None, board: Board, budget: float,
+                     stage: str = "yosys synth_ecp5") -> str | None:
+    """Why ``stage`` (yosys, or the Verilator simulation) is not run on an ECP5 board:
+    da4ml's estimate of the RTL, a lower bound of yosys' LUT4, is already over ``budget``
+    of the device; None when it is within (yosys then decides), on a board with a vendor
+    flow, or without an RTL."""
     if not isinstance(rtl, RTLRecord) or board.open_fpga is None:
         return None
     use = estimate_use(rtl, board)
@@ -95,7 +97,7 @@ def estimate_refusal(rtl: RTLRecord | SkippedStage | None, board: Board, budget:
     fix = (f"a smaller model, or a board with more LUT4 such as {min(room, key=lambda b: (b.resources.LUT, b.name)).name}"
            if room else "a smaller model (no catalogue ECP5 board holds this one)")
     return (f"the RTL does not fit: da4ml's estimate is {lut4.used:,} LUT4, {lut4.pct:.0f}% of {board.name}'s "
-            f"{lut4.available:,} (budget {100 * budget:g}%), and yosys counts at least that, so yosys synth_ecp5 "
+            f"{lut4.available:,} (budget {100 * budget:g}%), and yosys counts at least that, so {stage} "
             f"was not run; fix: {fix}")
 
 
