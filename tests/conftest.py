@@ -41,7 +41,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     """Run ``fpga-flow ARGS`` in this worker, as typer's test runner does: the same
     application, options, messages and exit code as the command, without the ~6 s of CPU a
     new process spends importing TensorFlow, QKeras and hls4ml (about 70 builds in the
-    suite). ``cwd`` and ``env`` hold for the call only.
+    suite). ``cwd`` (default: the test's own working directory, :func:`own_working_directory`)
+    and ``env`` hold for the call only.
 
     What only a process shows is tested with :func:`spawn_cli`: the entry point, stdout
     holding nothing but ``--json``'s document, Ctrl-C, a rebuild that imports no TensorFlow.
@@ -51,7 +52,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     if "tensorflow" in sys.modules:  # deferred: TensorFlow is only imported by tests that build
         sys.modules["tensorflow"].keras.backend.clear_session()
     previous = os.getcwd()
-    os.chdir(cwd or REPO)
+    os.chdir(cwd or _default_cwd())
     try:
         result = CliRunner().invoke(cli_app, list(args), env={"TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
                                     prog_name="fpga-flow")
@@ -65,11 +66,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
 
 def spawn_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
               timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``fpga-flow`` as a user would, in a new process (``python -m fpga_flow``)."""
+    """Run ``fpga-flow`` as a user would, in a new process (``python -m fpga_flow``), in
+    ``cwd`` (default: the test's own working directory)."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "fpga_flow", *args],
-        cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or _default_cwd(), env=full_env, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -232,10 +234,11 @@ def isolated_history(tmp_path_factory) -> Iterator[Path]:
         os.environ["FPGA_FLOW_DB"] = previous
 
 
-# What a build adds to when it is given no --reports-dir / --cache-dir: the repository's own
-# reports folder, shared by every test of the session and left for the next one.
+# What a command run in the repository adds to when it is given no --reports-dir/--cache-dir:
+# the repository's own reports folder, shared by every test and left for the next session.
 REPO_REPORTS = REPO / "reports"
-REPORTS_FOLDERS = ("", "cache", "cache/entries", "runs", "zoo", "sweeps")
+REPORTS_FOLDERS = ("", "cache", "cache/entries", "cache/locks", "runs", "zoo", "sweeps")
+_working_directory: list[Path] = []  # the running test's own (see own_working_directory)
 
 
 def _repository_reports() -> dict[str, int]:
@@ -244,15 +247,24 @@ def _repository_reports() -> dict[str, int]:
 
 
 @pytest.fixture(autouse=True)
-def repository_reports_untouched() -> Iterator[None]:
-    """A test that builds into the repository's reports/ (a missing --reports-dir) shares a
-    cache, zoo exports and runs with every other test and with the next session: the
-    result would depend on what ran before. It fails here (a folder's mtime changes when an
-    entry is added; with two workers the test named may be the other worker's neighbour)."""
+def own_working_directory(tmp_path_factory) -> Iterator[Path]:
+    """Each test's commands (run_cli, spawn_cli) run in an empty folder of the test's own,
+    as a user's do in theirs: what a command writes by default (reports/: its cache, zoo
+    exports and runs) stays with the test. In the repository, a build of a corrupt model
+    file left cache locks in reports/ that every later build there shared. A test that
+    still writes into the repository's reports/ (a command given cwd=REPO) fails here (a
+    folder's mtime changes when an entry is added; with two workers the test named may be
+    the other worker's neighbour)."""
     before = _repository_reports()
-    yield
+    _working_directory[:] = [tmp_path_factory.mktemp("cwd")]
+    yield _working_directory[0]
+    _working_directory.clear()
     if _repository_reports() != before:
         pytest.fail(f"a test wrote into {REPO_REPORTS}: give its builds --reports-dir (and --cache-dir) under tmp_path")
+
+
+def _default_cwd() -> Path:
+    return _working_directory[0] if _working_directory else REPO
 
 
 @pytest.fixture(scope="module")
