@@ -74,7 +74,7 @@ def watching_interrupts() -> Iterator[None]:
         return interrupted
 
     def unraisable(report) -> None:
-        if not (watched and isinstance(report.exc_value, KeyboardInterrupt) and _interrupted):
+        if not (isinstance(report.exc_value, KeyboardInterrupt) and _interrupted):
             printing(report)  # anything else Python loses is printed, as without this block
 
     _interrupted.clear()

@@ -81,16 +81,23 @@ def estimate_use(rtl: RTLRecord, board: Board) -> dict[str, Use]:
     return {"LUT4": Use(used=math.ceil(YOSYS_OVER_ESTIMATE * rtl.estimated_luts), available=int(board.resources.LUT))}
 
 
+def over_by_estimate(rtl: RTLRecord | SkippedStage | None, board: Board, budget: float) -> dict[str, Use] | None:
+    """da4ml's estimate of the RTL in the device's units when it alone is over ``budget`` of
+    an ECP5 board; None when it is within, on a board with a vendor flow, or without an RTL."""
+    if not isinstance(rtl, RTLRecord) or board.open_fpga is None:
+        return None
+    use = estimate_use(rtl, board)
+    return None if fits(use, budget) else use
+
+
 def estimate_refusal(rtl: RTLRecord | SkippedStage | None, board: Board, budget: float,
                      stage: str = "yosys synth_ecp5") -> str | None:
     """Why ``stage`` (yosys, or the Verilator simulation) is not run on an ECP5 board:
     da4ml's estimate of the RTL, a lower bound of yosys' LUT4, is already over ``budget``
     of the device; None when it is within (yosys then decides), on a board with a vendor
     flow, or without an RTL."""
-    if not isinstance(rtl, RTLRecord) or board.open_fpga is None:
-        return None
-    use = estimate_use(rtl, board)
-    if fits(use, budget):
+    use = over_by_estimate(rtl, board, budget)
+    if use is None:
         return None
     lut4 = use["LUT4"]
     room = [b for b in load_boards().values() if b.open_fpga is not None and lut4.used <= budget * b.resources.LUT]
@@ -108,8 +115,8 @@ def rtl_budget(rtl: RTLRecord | SkippedStage | None, gates: GateRecord | Skipped
     None when the RTL was not synthesized and its estimate does not decide."""
     if isinstance(gates, GateRecord) and gates.family == "ecp5":
         use, source = gates.device_use or device_use(gates, board), SOURCE
-    elif estimate_refusal(rtl, board, budget) is not None:
-        use, source = estimate_use(rtl, board), ESTIMATE_SOURCE
+    elif (use := over_by_estimate(rtl, board, budget)) is not None:
+        source = ESTIMATE_SOURCE
     else:
         return None
     unit, share = binding_share(use)
